@@ -1,0 +1,45 @@
+# Two commands for a fresh machine (see README):
+#   make run    run the daemon on ./feeds.yaml with SQLite state
+#   make test   install everything the tests need, lint, run the whole suite
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+PDS_DIR := tests/pds
+
+.PHONY: run test lint bench browser clean
+
+$(BIN)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.test: $(BIN)/.runtime pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# The reference Bluesky PDS for the tests (npm; better-sqlite3 built from source).
+$(PDS_DIR)/node_modules/.built: $(PDS_DIR)/package.json $(PDS_DIR)/package-lock.json
+	cd $(PDS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm rebuild better-sqlite3 --loglevel=error
+	touch $@
+
+# Debian's Chromium for the editors' page test (a browser download cannot be fetched here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+run: $(BIN)/.runtime
+	$(BIN)/syndicate run
+
+lint: $(BIN)/.test
+	$(BIN)/ruff check .
+
+test: $(BIN)/.test $(PDS_DIR)/node_modules/.built browser lint
+	$(BIN)/pytest -q
+
+bench: $(BIN)/.test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(PDS_DIR)/node_modules .pytest_cache .hypothesis

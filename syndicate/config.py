@@ -1,0 +1,367 @@
+"""feeds.yaml → typed, validated configuration.
+
+Every problem is reported as one line naming the file, the line (where the
+YAML parser gives it), the key path and what was expected::
+
+    feeds.yaml:7: feeds[0].poll_interval: expected a duration such as 90, "15m" or "1h"
+
+Secrets never live in feeds.yaml: a target names the environment variable
+that holds its secret (``token_env``), and ``NAME_FILE`` or ``token_file``
+may point at a file instead (Docker/Kubernetes secrets).  ``dump()`` shows
+the effective configuration with every secret redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from syndicate.errors import ConfigError
+
+DEFAULT_CONFIG = "feeds.yaml"
+DEFAULT_STATE = "state/syndicate.db"
+USER_AGENT = "syndicate/0.1 (+https://github.com/syndicate-bot/syndicate; feed cross-poster)"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """``90``, ``"90s"``, ``"15m"``, ``"1h"`` → seconds."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as 90, "15m" or "1h"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError('expected a duration such as 90, "15m" or "1h"')
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError("expected a duration greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret:
+    """A secret value that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str) -> None:
+        self._value = value
+        self.origin = origin  # "env SYNDICATE_MASTODON_TOKEN" or "file /run/secrets/x"
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(<redacted from {self.origin}>)"
+
+    __str__ = __repr__
+
+
+class SecretRef(_Strict):
+    """Where a target's secret comes from: an env var, its ``_FILE`` twin, or a file."""
+
+    env: str
+    file: Path | None = None
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> Secret | None:
+        environ = os.environ if environ is None else environ
+        if environ.get(self.env):
+            return Secret(environ[self.env].strip(), f"env {self.env}")
+        file = environ.get(f"{self.env}_FILE") or (str(self.file) if self.file else None)
+        if file:
+            try:
+                value = Path(file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(file, "", f"cannot read secret file: {exc.strerror}") from None
+            if value:
+                return Secret(value, f"file {file}")
+        return None
+
+    def hint(self) -> str:
+        where = f"set {self.env} (or {self.env}_FILE"
+        if self.file:
+            where += f", or create {self.file}"
+        return where + ")"
+
+
+class HashtagConfig(_Strict):
+    """Hashtags made from the article's categories."""
+
+    enabled: bool = True
+    limit: int = Field(default=3, ge=0, le=30)
+    map: dict[str, str] = Field(default_factory=dict)  # category → tag ("" drops it)
+    extra: list[str] = Field(default_factory=list)  # always added, e.g. ["ACR"]
+
+
+class _TargetBase(_Strict):
+    enabled: bool = True
+    template: str | None = None  # overrides the default template for this target
+    timeout: Duration = 30.0
+    max_length: int | None = Field(default=None, ge=50)  # override the platform limit
+
+
+class MastodonTarget(_TargetBase):
+    kind: Literal["mastodon"]
+    instance: HttpUrl
+    token_env: str = "SYNDICATE_MASTODON_TOKEN"
+    token_file: Path | None = None
+    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    content_warning: str | None = None
+    thumbnail: bool = False  # upload the article image with alt text
+
+    @property
+    def secret_ref(self) -> SecretRef:
+        return SecretRef(env=self.token_env, file=self.token_file)
+
+
+class BlueskyTarget(_TargetBase):
+    kind: Literal["bluesky"]
+    service: HttpUrl = "https://bsky.social"
+    handle: str = Field(min_length=3)
+    password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
+    password_file: Path | None = None
+    link_card: bool = True
+
+    @property
+    def secret_ref(self) -> SecretRef:
+        return SecretRef(env=self.password_env, file=self.password_file)
+
+
+TargetConfig = Annotated[MastodonTarget | BlueskyTarget, Field(discriminator="kind")]
+
+
+class FeedConfig(_Strict):
+    name: Name
+    url: HttpUrl
+    poll_interval: Duration | None = None  # None: the top-level poll_interval
+    backfill: int = Field(default=0, ge=0)  # on first sight, queue only the N newest
+    targets: list[str] | None = None  # None: every configured target
+    language: str | None = None  # None: the feed's own language
+    hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
+    templates: dict[str, str] = Field(default_factory=dict)  # target name → template
+    timeout: Duration = 20.0
+    max_bytes: int = Field(default=10_000_000, ge=1024)
+
+
+class OutputConfig(_Strict):
+    """The re-generated feed for mirror sites."""
+
+    enabled: bool = True
+    dir: Path = Path("public")
+    title: str = "Syndicated articles"
+    link: HttpUrl = "https://example.org/"
+    description: str = "Articles with their original publication dates and sources."
+    self_url: HttpUrl | None = None  # where the feed itself is published
+    language: str | None = "en"
+    max_items: int = Field(default=50, ge=1, le=10_000)
+    websub_hub: HttpUrl | None = None
+
+
+class ListenConfig(_Strict):
+    """The optional HTTP listener (health, metrics, feeds, editors' API)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_token_env: str = "SYNDICATE_API_TOKEN"
+
+
+class LogConfig(_Strict):
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Strict):
+    state: Path = Path(DEFAULT_STATE)
+    poll_interval: Duration = 900.0
+    user_agent: str = USER_AGENT
+    feeds: list[FeedConfig] = Field(min_length=1)
+    targets: dict[Name, TargetConfig] = Field(default_factory=dict)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    listen: ListenConfig = Field(default_factory=ListenConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    source: str = Field(default=DEFAULT_CONFIG, exclude=True)  # the file it came from
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feed_names(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        seen: set[str] = set()
+        for feed in feeds:
+            if feed.name in seen:
+                raise ValueError(f"feed name {feed.name!r} is used twice")
+            seen.add(feed.name)
+        return feeds
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> Config:
+        for i, feed in enumerate(self.feeds):
+            for name in list(feed.targets or []) + list(feed.templates):
+                if name not in self.targets:
+                    known = ", ".join(sorted(self.targets)) or "none"
+                    raise ValueError(
+                        f"feeds[{i}] names target {name!r}, which is not under targets: "
+                        f"(known: {known})"
+                    )
+        return self
+
+    def feed(self, name: str) -> FeedConfig:
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        raise KeyError(name)
+
+    def feed_targets(self, feed: FeedConfig) -> list[str]:
+        """The enabled targets this feed posts to."""
+        names = feed.targets if feed.targets is not None else list(self.targets)
+        return [n for n in names if self.targets[n].enabled]
+
+    def template_for(self, feed: FeedConfig, target: str) -> str | None:
+        return feed.templates.get(target) or self.targets[target].template
+
+    def poll_interval_for(self, feed: FeedConfig) -> float:
+        return feed.poll_interval or self.poll_interval
+
+    def dump(self) -> str:
+        """The effective configuration as YAML, secrets shown only by where they come from."""
+        data = self.model_dump(mode="json")
+        data = {"# source": self.source, **data}
+        for name, target in self.targets.items():
+            secret = target.secret_ref.resolve()
+            key = "token" if isinstance(target, MastodonTarget) else "password"
+            data["targets"][name][key] = (
+                f"<redacted, from {secret.origin}>" if secret else f"<missing: {target.secret_ref.hint()}>"
+            )
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest parent)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+        if child is None:
+            continue  # a discriminator tag or a missing key: stay on the parent
+        node = child
+    return line
+
+
+def _reason(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see feeds.yaml in the README)"
+    if kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        if "https?" in pattern:
+            return "expected an http(s) URL"
+        return "expected a name of letters, digits, '.', '_' or '-'"
+    if kind == "union_tag_invalid":
+        return "expected kind: mastodon or kind: bluesky"
+    if kind == "union_tag_not_found":
+        return "missing kind: (mastodon or bluesky)"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a configuration file.
+
+    ``path`` defaults to ``$SYNDICATE_CONFIG`` then ``./feeds.yaml``;
+    ``$SYNDICATE_STATE`` overrides the state database path.
+    Raises ``ConfigError`` with one line per problem.
+    """
+    environ = os.environ if environ is None else environ
+    file = str(path or environ.get("SYNDICATE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "no such file (use --config PATH or SYNDICATE_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "", f"cannot read: {exc}") from None
+    return parse_config(text, file, environ)
+
+
+def parse_config(text: str, file: str = DEFAULT_CONFIG,
+                 environ: Mapping[str, str] | None = None) -> Config:
+    """Validate configuration text; ``file`` is used in error messages."""
+    environ = os.environ if environ is None else environ
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, "", f"invalid YAML: {exc.problem}", line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "expected a mapping with at least a feeds: list", 1)
+    if environ.get("SYNDICATE_STATE"):
+        data["state"] = environ["SYNDICATE_STATE"]
+    try:
+        cfg = Config.model_validate({**data, "source": file})
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            loc = tuple(e["loc"])
+            if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in ("mastodon", "bluesky"):
+                loc = loc[:2] + loc[3:]  # drop pydantic's discriminator tag
+            problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, loc)))
+        first = problems[0]
+        first.problems = problems
+        raise first from None
+    return cfg

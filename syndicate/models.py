@@ -1,0 +1,100 @@
+"""Plain frozen values passed between the pipeline's stages.
+
+``Article`` comes out of ``parse``; ``PostDraft`` out of ``compose``;
+``Posted`` out of a target adapter.  None of them knows about the network or
+the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a reposted article was first published."""
+
+    name: str | None = None  # "Anti*Capitalist Resistance", "Red Pepper", ...
+    url: str | None = None  # link to the original
+    published: datetime | None = None  # aware UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One feed entry, normalised.
+
+    ``published`` is the *original* publication date: the date the piece was
+    first published (the credited source's date for a repost, else the feed's
+    own date, else the time we first saw it).  ``feed_published`` is the date
+    the feed gave, kept beside it.
+    """
+
+    feed: str  # name of the feed in feeds.yaml
+    id: str  # stable id: the guid, else the canonical link
+    link: str  # canonical link (tracking parameters removed)
+    title: str  # plain text, entities decoded
+    published: datetime  # original publication date, aware UTC
+    feed_published: datetime | None = None  # the feed's own date, aware UTC
+    updated: datetime | None = None  # the feed's updated date, aware UTC
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    standfirst: str = ""  # plain text lead paragraph
+    content_html: str = ""  # sanitised HTML of the full article (or summary)
+    image: str | None = None  # absolute URL of the article's image
+    source: Source | None = None  # set when the article is a repost
+    language: str | None = None  # "en", "en-GB", ...
+    content_hash: str = ""  # hash of what we show; a change means "edited"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLimits:
+    """How a platform measures and bounds a post."""
+
+    max_length: int  # 500 for Mastodon (or the instance's), 300 for Bluesky
+    url_length: int | None  # every URL counts as this many (Mastodon: 23); None = literal
+    unit: Literal["graphemes", "chars"] = "graphemes"
+
+
+@dataclass(frozen=True, slots=True)
+class Facet:
+    """A rich-text span of a Bluesky post, in UTF-8 byte offsets."""
+
+    byte_start: int
+    byte_end: int
+    kind: Literal["link", "tag"]
+    value: str  # the URI for a link, the tag without '#' for a tag
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCard:
+    """An external link card (Bluesky ``app.bsky.embed.external``)."""
+
+    uri: str
+    title: str
+    description: str
+    thumb_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostDraft:
+    """What would be posted to one target, before it is sent."""
+
+    target: str  # target name in feeds.yaml
+    article_id: str
+    text: str
+    length: int  # the length as the platform counts it
+    facets: tuple[Facet, ...] = ()
+    card: LinkCard | None = None
+    language: str | None = None
+    notes: tuple[str, ...] = field(default=())  # why it looks as it does (for preview)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A post that a target accepted."""
+
+    remote_id: str
+    url: str
+    posted_at: datetime | None = None

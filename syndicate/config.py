@@ -360,7 +360,8 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
             loc = tuple(e["loc"])
             if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in ("mastodon", "bluesky"):
                 loc = loc[:2] + loc[3:]  # drop pydantic's discriminator tag
-            problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, loc)))
+            where = loc + ("kind",) if e["type"] == "union_tag_invalid" else loc
+            problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, where)))
         first = problems[0]
         first.problems = problems
         raise first from None

@@ -1,0 +1,171 @@
+"""The outbox worker: lease a due row, post it, record the remote post.
+
+For each due outbox row, oldest article first:
+
+1. lease it (``sending``, with an owner and an expiry) — see ``store``;
+2. compose the draft for its target (pure, from the stored article);
+3. if an earlier attempt may have landed (its lease expired, or it failed
+   after the request went out), ask the target to ``lookup`` the post made
+   with the row's key; found → record it, done;
+4. ``deliver`` under the retry policy with the row's deterministic key
+   (Mastodon ``Idempotency-Key``, Bluesky record key);
+5. record the result in one transaction: ``sent`` with the remote id and
+   URL, ``failed`` with a one-line reason, or back to ``pending`` with the
+   next attempt time.
+
+A stop request (SIGTERM) lets the post in flight finish; a retry wait is
+cut short and the row released, so nothing is left in ``sending``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from syndicate.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from syndicate.models import Article, PostDraft, Posted
+from syndicate.retry import RetryPolicy
+from syndicate.store import OutboxItem, Store
+from syndicate.targets import Target
+
+log = logging.getLogger("syndicate.delivery")
+
+Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost"]
+DraftFor = Callable[[Article, str, str | None], PostDraft]
+
+
+class _Interrupted(Exception):
+    """A stop was requested while waiting to retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    outbox_id: int
+    article_id: int
+    article: str  # the article's link, for messages
+    target: str
+    outcome: Outcome
+    url: str | None = None
+    error: str | None = None
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Deliverer:
+    """Works the outbox for a set of targets."""
+
+    def __init__(self, store: Store, targets: Mapping[str, Target], draft_for: DraftFor, *,
+                 policy: RetryPolicy | None = None, owner: str | None = None,
+                 lease_seconds: float = 900.0, sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 stop: threading.Event | None = None) -> None:
+        self.store = store
+        self.targets = dict(targets)
+        self.draft_for = draft_for
+        self.policy = policy or RetryPolicy()
+        self.owner = owner or default_owner()
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self._sleep = sleep
+
+    def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+            if self.stop.is_set():
+                raise _Interrupted
+            return
+        if self.stop.wait(seconds):
+            raise _Interrupted
+
+    def deliver_due(self, *, limit: int | None = None) -> list[DeliveryResult]:
+        """Deliver due rows one at a time until none is due, ``limit`` is hit, or stop."""
+        results: list[DeliveryResult] = []
+        paused: set[str] = set()  # targets whose rate limit is spent for this round
+        while not self.stop.is_set() and (limit is None or len(results) < limit):
+            active = [t for t in self.targets if t not in paused]
+            items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
+                                         limit=1, targets=active)
+            if not items:
+                break
+            result = self.deliver_one(items[0])
+            results.append(result)
+            if result.outcome == "rescheduled":
+                paused.add(result.target)  # the target is struggling: leave its queue for later
+        return results
+
+    def deliver_one(self, item: OutboxItem) -> DeliveryResult:
+        target = self.targets[item.target]
+        article = item.article
+        tag = {"article": article.link, "target": item.target, "key": item.key}
+
+        def reason(exc: BaseException) -> str:
+            if isinstance(exc, DeliveryError):
+                exc.target = exc.target or item.target
+                exc.article = exc.article or article.link
+            return _reason(exc)
+
+        def result(outcome: Outcome, url: str | None = None, error: str | None = None) -> DeliveryResult:
+            return DeliveryResult(item.id, item.article_id, article.link, item.target, outcome, url, error)
+
+        try:
+            draft = self.draft_for(article, item.target, item.intro)
+            posted: Posted | None = None
+            if item.reclaimed:
+                posted = self.policy.call(lambda: target.lookup(item.key, draft),
+                                          sleep=self._wait, clock=self.clock)
+                if posted:
+                    log.info("delivery found already posted", extra={**tag, "url": posted.url})
+            outcome: Outcome = "found" if posted else "sent"
+            if posted is None:
+                posted = self.policy.call(
+                    lambda: target.deliver(draft, item.key), sleep=self._wait, clock=self.clock,
+                    before_sleep=lambda exc, wait: log.warning(
+                        "delivery retrying", extra={**tag, "error": reason(exc), "wait": round(wait, 1)}),
+                )
+        except _Interrupted:
+            self.store.release(item.id, self.owner)
+            log.info("delivery released on shutdown", extra=tag)
+            return result("released")
+        except PermanentError as exc:
+            why = reason(exc)
+            self.store.mark_failed(item.id, self.owner, why)
+            log.error("delivery failed", extra={**tag, "error": why})
+            return result("failed", error=why)
+        except TransientError as exc:
+            why = reason(exc)
+            delay = self.policy.requeue_delay(item.attempts)
+            if isinstance(exc, RateLimited) and exc.retry_at is not None:
+                delay = max(delay, exc.retry_at.timestamp() - self.clock())
+            self.store.reschedule(item.id, self.owner, self.clock() + delay, why)
+            log.warning("delivery postponed", extra={**tag, "error": why, "retry_in": round(delay)})
+            return result("rescheduled", error=why)
+        except DeliveryError as exc:  # an adapter raised the base class: treat as permanent
+            why = reason(exc)
+            self.store.mark_failed(item.id, self.owner, why)
+            log.error("delivery failed", extra={**tag, "error": why})
+            return result("failed", error=why)
+        except Exception as exc:
+            # A bug (in compose or an adapter): keep the row, try again later, say so loudly.
+            why = f"internal error: {type(exc).__name__}: {exc}"
+            self.store.reschedule(item.id, self.owner,
+                                  self.clock() + self.policy.requeue_delay(item.attempts), why)
+            log.exception("delivery crashed", extra={**tag})
+            return result("rescheduled", error=why)
+        if not self.store.mark_sent(item.id, self.owner, posted):
+            log.error("delivery lease lost before recording", extra={**tag, "url": posted.url})
+            return result("lost", url=posted.url)
+        log.info("delivered", extra={**tag, "url": posted.url})
+        return result(outcome, url=posted.url)
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

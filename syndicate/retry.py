@@ -1,0 +1,91 @@
+"""The retry policy for deliveries, as one value.
+
+Within one delivery pass a post is tried up to ``attempts`` times:
+
+* ``TransientError`` (5xx, timeouts, dropped connections): exponential
+  backoff ``initial × 2^(n-1)`` capped at ``maximum``, plus up to ``jitter``
+  seconds of random jitter;
+* ``RateLimited``: wait exactly until the server's reset time, when that is
+  no further off than ``max_rate_wait``; otherwise give the pass up at once;
+* ``PermanentError``: never retried.
+
+When a pass gives up, the outbox row goes back to ``pending`` with a
+``next_attempt_at`` that survives a restart: ``requeue_delay(n)`` doubles
+from ``requeue_initial`` up to ``requeue_max`` (or the rate-limit reset, if
+later).  A long outage delays posts; it never loses one.
+
+``sleep`` and ``clock`` are injected so tests assert the exact schedule
+without waiting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import tenacity
+
+from syndicate.errors import RateLimited, TransientError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    initial: float = 2.0
+    maximum: float = 60.0
+    jitter: float = 1.0
+    max_rate_wait: float = 900.0
+    requeue_initial: float = 60.0
+    requeue_max: float = 6 * 3600.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.maximum, self.initial * 2 ** (attempt - 1))
+        return base + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
+
+    def rate_wait(self, exc: RateLimited, now: float) -> float:
+        """Seconds until a rate limit resets (0 if unknown or past)."""
+        if exc.retry_at is None:
+            return self.backoff(1)
+        return max(0.0, exc.retry_at.timestamp() - now)
+
+    def requeue_delay(self, passes: int) -> float:
+        """Delay before the next pass, after ``passes`` passes gave up."""
+        return min(self.requeue_max, self.requeue_initial * 2 ** max(0, passes - 1))
+
+    def call(self, fn: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep,
+             clock: Callable[[], float] = time.time,
+             before_sleep: Callable[[BaseException, float], None] | None = None) -> T:
+        """Run ``fn`` under this policy; re-raises the last error when it gives up."""
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                return self.rate_wait(exc, clock())
+            return self.backoff(state.attempt_number)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.attempts:
+                return True
+            exc = state.outcome.exception() if state.outcome else None
+            return isinstance(exc, RateLimited) and self.rate_wait(exc, clock()) > self.max_rate_wait
+
+        def notify(state: tenacity.RetryCallState) -> None:
+            if before_sleep and state.outcome and state.next_action:
+                before_sleep(state.outcome.exception(), state.next_action.sleep)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError),
+            wait=wait,
+            stop=stop,
+            sleep=sleep,
+            before_sleep=notify,
+            reraise=True,
+        )
+        return retrying(fn)

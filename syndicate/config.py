@@ -192,6 +192,18 @@ class ListenConfig(_Strict):
     api_token_env: str = "SYNDICATE_API_TOKEN"
 
 
+class DeliveryConfig(_Strict):
+    """How hard and how fast to retry a delivery (see syndicate.retry)."""
+
+    attempts: int = Field(default=4, ge=1, le=20)  # tries within one pass
+    backoff: Duration = 2.0  # first wait after a transient error, doubling
+    max_backoff: Duration = 60.0
+    max_rate_wait: Duration = 900.0  # wait in-process for a rate-limit reset up to this
+    requeue: Duration = 60.0  # after a pass gives up: next pass in this, doubling
+    max_requeue: Duration = 6 * 3600.0
+    lease: Duration = 900.0  # a delivery in flight holds its outbox row this long
+
+
 class LogConfig(_Strict):
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -205,6 +217,7 @@ class Config(_Strict):
     targets: dict[Name, TargetConfig] = Field(default_factory=dict)
     output: OutputConfig = Field(default_factory=OutputConfig)
     listen: ListenConfig = Field(default_factory=ListenConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     source: str = Field(default=DEFAULT_CONFIG, exclude=True)  # the file it came from
 

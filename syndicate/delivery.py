@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -56,7 +57,18 @@ class DeliveryResult:
 
 
 def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:nonce`` — who holds a lease, precise enough to tell it is dead."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Deliverer:
@@ -85,6 +97,29 @@ class Deliverer:
             return
         if self.stop.wait(seconds):
             raise _Interrupted
+
+    def recover_leases(self) -> int:
+        """Expire the leases of dead workers on this host (a crash, a kill -9).
+
+        A lease held by another process of this host that no longer runs,
+        or by an earlier life of this very pid (a container restarts as pid
+        1), can never be finished: its rows are made due now, and are
+        reconciled (looked up on the target) before they are sent again.
+        Leases of other hosts simply expire.
+        """
+        host = socket.gethostname()
+        stale = []
+        for owner in self.store.lease_owners():
+            parts = owner.split(":")
+            if owner == self.owner or len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
+                continue
+            pid = int(parts[1])
+            if pid == os.getpid() or not _pid_alive(pid):
+                stale.append(owner)
+        count = self.store.expire_leases(stale, self.clock())
+        if count:
+            log.warning("recovered deliveries interrupted by a crash", extra={"rows": count})
+        return count
 
     def deliver_due(self, *, limit: int | None = None) -> list[DeliveryResult]:
         """Deliver due rows one at a time until none is due, ``limit`` is hit, or stop."""

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import tenacity
 
+from syndicate.config import DeliveryConfig
 from syndicate.errors import RateLimited, TransientError
 
 T = TypeVar("T")
@@ -43,6 +44,12 @@ class RetryPolicy:
     requeue_initial: float = 60.0
     requeue_max: float = 6 * 3600.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    @classmethod
+    def from_config(cls, cfg: DeliveryConfig) -> RetryPolicy:
+        return cls(attempts=cfg.attempts, initial=cfg.backoff, maximum=cfg.max_backoff,
+                   jitter=min(1.0, cfg.backoff / 2), max_rate_wait=cfg.max_rate_wait,
+                   requeue_initial=cfg.requeue, requeue_max=cfg.max_requeue)
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

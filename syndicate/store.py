@@ -555,6 +555,21 @@ class Store:
             (),
         )
 
+    def lease_owners(self) -> list[str]:
+        """Owners holding leases on rows in flight."""
+        return [r[0] for r in self._query(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'sending' AND lease_owner IS NOT NULL")]
+
+    def expire_leases(self, owners: Iterable[str], now: float) -> int:
+        """End these owners' leases now (they are known dead): their rows are due again."""
+        owners = list(owners)
+        if not owners:
+            return 0
+        with self.transaction() as db:
+            return db.execute(
+                f"UPDATE outbox SET leased_until = ? WHERE state = 'sending' "
+                f"AND lease_owner IN ({','.join('?' * len(owners))})", (now, *owners)).rowcount
+
     def outbox_depth(self) -> dict[str, dict[str, int]]:
         """{target: {state: count}}."""
         out: dict[str, dict[str, int]] = {}

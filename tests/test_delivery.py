@@ -1,0 +1,187 @@
+"""The outbox worker's state machine, with a scripted in-process target.
+
+The platform adapters have their own tests against the loopback Mastodon
+server and the real PDS; here the target is a plain object so every branch
+of lease → reconcile → deliver → record is exercised exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+
+from syndicate.delivery import Deliverer
+from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
+from syndicate.models import Article, PostDraft, Posted, TargetLimits
+from syndicate.retry import RetryPolicy
+from syndicate.store import Store
+
+
+class ScriptedTarget:
+    name = "t"
+
+    def __init__(self, script=()):
+        self.script = list(script)  # exceptions to raise, in order, before succeeding
+        self.posts: dict[str, str] = {}  # key -> text (what the "server" holds)
+        self.calls: list[str] = []
+
+    def limits(self):
+        return TargetLimits(500, 23)
+
+    def lookup(self, key, draft):
+        self.calls.append("lookup")
+        return Posted(key, f"https://t.example/{key}") if key in self.posts else None
+
+    def deliver(self, draft, key):
+        self.calls.append("deliver")
+        if self.script:
+            exc = self.script.pop(0)
+            if getattr(exc, "landed", False):
+                self.posts[key] = draft.text
+            raise exc
+        self.posts.setdefault(key, draft.text)
+        return Posted(key, f"https://t.example/{key}")
+
+    def close(self):
+        pass
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1_700_000_000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, s):
+        self.sleeps.append(s)
+        self.now += s
+
+
+def draft_for(article, target, intro):
+    return PostDraft(target=target, article_id=article.id, text=f"{article.title} {article.link}", length=10)
+
+
+def setup(tmp_path, script=(), n=1, policy=None):
+    t = FakeTime()
+    store = Store(tmp_path / "s.db", clock=t.clock)
+    arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
+                    published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(n)]
+    store.ingest("f", new=arts, updated=[], queue={a.id: ["t"] for a in arts})
+    target = ScriptedTarget(script)
+    d = Deliverer(store, {"t": target}, draft_for, policy=policy or RetryPolicy(jitter=0),
+                  owner="me", sleep=t.sleep, clock=t.clock)
+    return store, target, d, t
+
+
+def state(store, n=1):
+    return [store.deliveries(i + 1)[0] for i in range(n)]
+
+
+def test_success_records_remote_post(tmp_path):
+    store, target, d, _ = setup(tmp_path)
+    [r] = d.deliver_due()
+    assert r.outcome == "sent"
+    [row] = state(store)
+    assert row.state == "sent" and row.remote_url == r.url and len(target.posts) == 1
+
+
+def test_three_503_then_success_posts_once(tmp_path):
+    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 3)
+    [r] = d.deliver_due()
+    assert r.outcome == "sent" and t.sleeps == [2, 4, 8] and len(target.posts) == 1
+
+
+def test_permanent_error_fails_at_once_naming_article_and_target(tmp_path):
+    store, target, d, t = setup(tmp_path, [PermanentError("HTTP 422: Validation failed")])
+    [r] = d.deliver_due()
+    assert r.outcome == "failed" and t.sleeps == []
+    [row] = state(store)
+    assert row.state == "failed"
+    assert row.last_error == "target t, article https://e.org/0: HTTP 422: Validation failed"
+
+
+def test_auth_error_is_permanent(tmp_path):
+    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")])
+    assert d.deliver_due()[0].outcome == "failed"
+
+
+def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):
+    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 10,
+                                policy=RetryPolicy(attempts=2, jitter=0, requeue_initial=60))
+    [r] = d.deliver_due()
+    assert r.outcome == "rescheduled"
+    [row] = state(store)
+    assert row.state == "pending" and row.next_attempt_at == t.now + 60
+    assert d.deliver_due() == []  # not due yet
+    store.close()
+    # a new process later: the row is still there, due at the stored time
+    store2 = Store(tmp_path / "s.db", clock=t.clock)
+    t.now += 60
+    target.script = []
+    d2 = Deliverer(store2, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me2",
+                   sleep=t.sleep, clock=t.clock)
+    target.calls.clear()
+    [r] = d2.deliver_due()
+    assert r.outcome == "sent" and len(target.posts) == 1
+    assert target.calls == ["lookup", "deliver"]  # an earlier attempt may have landed: looked up first
+
+
+def test_rate_limit_reschedules_to_the_reset_when_far_off(tmp_path):
+    t0 = 1_700_000_000.0
+    reset = datetime.fromtimestamp(t0 + 7200, UTC)
+    store, target, d, t = setup(tmp_path, [RateLimited("HTTP 429", retry_at=reset)])
+    [r] = d.deliver_due()
+    assert r.outcome == "rescheduled" and t.sleeps == []
+    assert state(store)[0].next_attempt_at == t0 + 7200
+
+
+def test_accepted_but_unrecorded_is_found_not_posted_twice(tmp_path):
+    landed = TransientError("connection dropped after send")
+    landed.landed = True
+    store, target, d, t = setup(tmp_path, [landed], policy=RetryPolicy(attempts=1, requeue_initial=1))
+    assert d.deliver_due()[0].outcome == "rescheduled"
+    t.now += 1
+    [r] = d.deliver_due()
+    assert r.outcome == "found" and len(target.posts) == 1
+    assert state(store)[0].state == "sent"
+
+
+def test_oldest_first_and_stop_releases_in_flight(tmp_path):
+    store, target, d, t = setup(tmp_path, n=3)
+    results = d.deliver_due(limit=2)
+    assert [r.article for r in results] == ["https://e.org/0", "https://e.org/1"]
+    # a stop during a retry wait releases the row instead of leaving it in 'sending'
+    stop = threading.Event()
+    target.script = [TransientError("HTTP 503")]
+
+    def sleep_then_stop(s):
+        stop.set()
+
+    d2 = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me",
+                   sleep=sleep_then_stop, clock=t.clock, stop=stop)
+    [r] = d2.deliver_due()
+    assert r.outcome == "released"
+    assert state(store, 3)[2].state == "pending"
+
+
+def test_recover_leases_of_a_dead_process(tmp_path):
+    store, target, d, t = setup(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    import socket
+
+    owner = f"{socket.gethostname()}:{dead}:abcd"
+    [item] = store.claim_due(owner, now=t.now, lease_seconds=900)
+    assert d.deliver_due() == []  # leased by the (dead) owner
+    live = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live process's lease is left alone
+    store.ingest("f", new=[Article(feed="f", id="g9", link="https://e.org/9", title="T9",
+                                   published=datetime(2024, 2, 1, tzinfo=UTC))], updated=[], queue={"g9": ["t"]})
+    store.claim_due(live, now=t.now, lease_seconds=900)
+    assert d.recover_leases() == 1
+    [r] = d.deliver_due()
+    assert r.outcome == "sent" and target.calls == ["lookup", "deliver"]

@@ -20,7 +20,8 @@ $(BIN)/.test: $(BIN)/.runtime pyproject.toml
 
 # The reference Bluesky PDS for the tests (npm; better-sqlite3 built from source).
 $(PDS_DIR)/node_modules/.built: $(PDS_DIR)/package.json $(PDS_DIR)/package-lock.json
-	cd $(PDS_DIR) && npm ci --no-audit --no-fund --loglevel=error && npm rebuild better-sqlite3 --loglevel=error
+	cd $(PDS_DIR) && npm ci --no-audit --no-fund --loglevel=error \
+	  && { node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || npm rebuild better-sqlite3 --loglevel=error; }
 	touch $@
 
 # Debian's Chromium for the editors' page test (a browser download cannot be fetched here).

@@ -1,0 +1,452 @@
+"""Bluesky (AT Protocol) delivery with the ``atproto`` SDK.
+
+One ``deliver`` is, in order:
+
+1. refuse a text over the limit (300 graphemes, 3,000 UTF-8 bytes) before
+   any network call;
+2. log in: reuse the session string the ``SessionStore`` holds (the SDK
+   refreshes the access token itself, and every new session is saved back);
+   log in with handle and app password only when there is none, or when the
+   server rejects it (``ExpiredToken``/``InvalidToken``: once per call);
+3. ``getRecord`` at the record key ``key``: an earlier attempt may have
+   landed before a crash or a lost answer.  If it is there, it is the post;
+4. upload the card's thumbnail, if any (fetched, re-encoded to fit the
+   1,000,000-byte blob limit; any failure: one log line, no thumbnail);
+5. ``createRecord`` of an ``app.bsky.feed.post`` with ``rkey=key``: text,
+   facets (links, tags) in UTF-8 byte offsets, ``langs``, ``createdAt`` now,
+   and an ``app.bsky.embed.external`` card.
+
+Record keys must be TIDs: ``tid_for`` makes one from an integer (see
+``syndicate.tid``).  A second ``createRecord`` at the same key is refused by
+the PDS with a 500, not a conflict, which is why step 3 comes first.
+
+Errors leave as ``syndicate.errors``: 429 → ``RateLimited`` (``retry_at``
+from ``ratelimit-reset``), 5xx, timeouts and dropped connections →
+``TransientError``, 400 → ``PermanentError`` with the server's message, a
+rejected login → ``AuthError``.  Neither the password nor any token is ever
+logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import regex
+
+from syndicate.config import BlueskyTarget, Secret
+from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
+from syndicate.models import Facet, LinkCard, PostDraft, Posted, TargetLimits
+from syndicate.tid import is_tid, tid_for
+
+if TYPE_CHECKING:
+    from atproto import Client
+
+__all__ = ["BlueskyAdapter", "SessionStore", "prepare_thumb", "tid_for"]
+
+log = logging.getLogger(__name__)
+
+POST_COLLECTION = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300  # app.bsky.feed.post#text maxGraphemes
+MAX_TEXT_BYTES = 3000  # app.bsky.feed.post#text maxLength (UTF-8 bytes)
+MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external thumb maxSize
+MAX_THUMB_SIDE = 2000  # pixels; larger images are scaled down
+THUMB_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
+AUTH_REJECTED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
+
+T = TypeVar("T")
+
+
+class SessionStore(Protocol):
+    """Where a target's session string lives between runs (the state database)."""
+
+    def load_session(self, target: str) -> str | None: ...
+
+    def save_session(self, target: str, session: str) -> None: ...
+
+
+def count_graphemes(text: str) -> int:
+    """User-perceived characters, as Bluesky counts a post's length."""
+    return len(regex.findall(r"\X", text))
+
+
+def post_url(author: str, rkey: str) -> str:
+    """The bsky.app address of a post; ``author`` is a DID (stable) or a handle."""
+    return f"https://bsky.app/profile/{author}/post/{rkey}"
+
+
+class BlueskyAdapter:
+    """The ``Target`` for one Bluesky account (``kind: bluesky`` in feeds.yaml)."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: BlueskyTarget,
+        password: Secret,
+        *,
+        session_store: SessionStore | None = None,
+        fetch_image: Callable[[str], tuple[bytes, str]] | None = None,
+    ) -> None:
+        self.name = name
+        self._cfg = cfg
+        self._password = password
+        self._store = session_store
+        self._fetch_image = fetch_image
+        self._client: Client | None = None
+        self._login_refused: AuthError | None = None  # the password was refused: don't ask again
+
+    # -- the Target protocol --
+
+    def limits(self) -> TargetLimits:
+        """300 graphemes; ``max_length`` in the config can only lower it (the PDS enforces 300)."""
+        limit = min(self._cfg.max_length or MAX_GRAPHEMES, MAX_GRAPHEMES)
+        return TargetLimits(max_length=limit, url_length=None, unit="graphemes")
+
+    def lookup(self, key: str, draft: PostDraft) -> Posted | None:
+        """The post an earlier delivery of ``key`` made (``getRecord`` at that rkey), if any."""
+        self._check_key(key)
+        return self._call("looking up the post", lambda client: self._get_post(client, key))
+
+    def deliver(self, draft: PostDraft, key: str) -> Posted:
+        """Post ``draft`` at record key ``key``, or return the post already there."""
+        self._check_key(key)
+        self._check_draft(draft)
+        existing = self._call("looking up the post", lambda client: self._get_post(client, key))
+        if existing is not None:
+            log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
+            return existing
+        return self._call("posting", lambda client: self._create_post(client, draft, key))
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.request.close()
+            finally:
+                self._client = None
+
+    # -- checks made before any network call --
+
+    def _check_key(self, key: str) -> None:
+        if not is_tid(key):
+            raise PermanentError(f"record key {key!r} is not a TID", target=self.name)
+
+    def _check_draft(self, draft: PostDraft) -> None:
+        limit = self.limits().max_length
+        graphemes = count_graphemes(draft.text)
+        if graphemes > limit:
+            raise PermanentError(f"text is {graphemes} graphemes, over the limit of {limit}",
+                                 target=self.name)
+        size = len(draft.text.encode("utf-8"))
+        if size > MAX_TEXT_BYTES:
+            raise PermanentError(f"text is {size} bytes, over the limit of {MAX_TEXT_BYTES}",
+                                 target=self.name)
+        for facet in draft.facets:
+            if not 0 <= facet.byte_start < facet.byte_end <= size:
+                raise PermanentError(
+                    f"facet {facet.kind} {facet.value!r} at bytes {facet.byte_start}-{facet.byte_end} "
+                    f"is outside the text ({size} bytes)",
+                    target=self.name,
+                )
+
+    # -- session --
+
+    def _login(self) -> Client:
+        """A logged-in client: the stored session if there is one, else handle and password."""
+        if self._client is not None:
+            return self._client
+        from atproto import Client, Request, SessionEvent
+
+        client = Client(base_url=self._cfg.service, request=Request(timeout=self._cfg.timeout))
+
+        def on_session_change(event: SessionEvent, session: Any) -> None:
+            if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._store is not None:
+                try:
+                    self._store.save_session(self.name, session.export())
+                except Exception as exc:  # the session still works; we may log in again next run
+                    log.warning("target %s: could not save the session: %s", self.name, type(exc).__name__)
+
+        client.on_session_change(on_session_change)
+        stored = self._store.load_session(self.name) if self._store is not None else None
+        try:
+            if stored and self._import_session(client, stored):
+                log.debug("target %s: reusing the stored session", self.name)
+            else:
+                self._password_login(client)
+        except BaseException:
+            client.request.close()
+            raise
+        self._client = client
+        return client
+
+    def _import_session(self, client: Client, stored: str) -> bool:
+        wanted = self._cfg.handle.lower().lstrip("@")
+        try:
+            client.login(session_string=stored, fetch_bsky_profile=False)
+            session = client._session  # the SDK has no public accessor for it
+            if session is None or wanted not in (session.handle.lower(), session.did):
+                log.info("target %s: the stored session is for another account", self.name)
+                return False
+            _ = session.access_jwt_payload.exp  # a malformed token fails here, not mid-delivery
+        except Exception:
+            log.info("target %s: the stored session is unusable, logging in again", self.name)
+            return False
+        return True
+
+    def _password_login(self, client: Client) -> None:
+        """``createSession`` with handle and app password (rate-limited by Bluesky: used sparingly)."""
+        if self._login_refused is not None:  # the same password would be refused again
+            raise AuthError(self._login_refused.reason, target=self.name)
+        log.info("target %s: logging in as %s", self.name, self._cfg.handle)
+        try:
+            client.login(self._cfg.handle, self._password.reveal(), fetch_bsky_profile=False)
+        except Exception as exc:
+            err = self._translate(exc, "logging in")
+            if isinstance(err, PermanentError):  # 401, or 400 for a malformed handle
+                err = self._login_refused = AuthError(err.reason, target=self.name)
+            raise err from None
+
+    def _relogin(self) -> Client:
+        client = self._client
+        if client is None:
+            return self._login()
+        log.info("target %s: the session was rejected, logging in again", self.name)
+        self._password_login(client)
+        return client
+
+    def _call(self, what: str, op: Callable[[Client], T]) -> T:
+        """Run ``op`` with a logged-in client; translate errors; re-login once if the session is rejected."""
+        client = self._login()
+        try:
+            return op(client)
+        except (PermanentError, TransientError):
+            raise
+        except Exception as exc:
+            if not _auth_rejected(exc):
+                raise self._translate(exc, what) from None
+        client = self._relogin()
+        try:
+            return op(client)
+        except (PermanentError, TransientError):
+            raise
+        except Exception as exc:
+            err = self._translate(exc, what)
+            if _auth_rejected(exc):
+                raise AuthError(err.reason, target=self.name) from None
+            raise err from None
+
+    # -- records --
+
+    def _repo(self, client: Client) -> str:
+        session = client._session
+        if session is None:  # pragma: no cover - _login always leaves a session
+            raise AuthError("not logged in", target=self.name)
+        return session.did
+
+    def _get_post(self, client: Client, rkey: str) -> Posted | None:
+        from atproto import exceptions, models
+
+        repo = self._repo(client)
+        try:
+            resp = client.com.atproto.repo.get_record(
+                models.ComAtprotoRepoGetRecord.Params(repo=repo, collection=POST_COLLECTION, rkey=rkey)
+            )
+        except exceptions.BadRequestError as exc:
+            if _xrpc_error(exc)[0] == "RecordNotFound":
+                return None
+            raise
+        value = resp.value
+        created = value.get("createdAt") if isinstance(value, dict) else getattr(value, "created_at", None)
+        return Posted(remote_id=resp.uri, url=post_url(repo, rkey), posted_at=_parse_time(created))
+
+    def _create_post(self, client: Client, draft: PostDraft, rkey: str) -> Posted:
+        from atproto import models
+
+        now = datetime.now(UTC)
+        embed = None
+        if draft.card is not None and self._cfg.link_card:
+            embed = self._card(client, draft.card)
+        try:
+            record = models.AppBskyFeedPost.Record(
+                text=draft.text,
+                created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                facets=[_facet(f) for f in draft.facets] or None,
+                langs=[draft.language] if draft.language and LANGUAGE_TAG.match(draft.language) else None,
+                embed=embed,
+            )
+        except ValueError as exc:  # pydantic's ValidationError: the draft itself is unfit
+            raise PermanentError(f"posting: invalid post: {_one_line(exc)}", target=self.name) from None
+        repo = self._repo(client)
+        resp = client.com.atproto.repo.create_record(
+            models.ComAtprotoRepoCreateRecord.Data(
+                repo=repo, collection=POST_COLLECTION, rkey=rkey, record=record, validate_=True
+            )
+        )
+        log.info("target %s: posted %s", self.name, resp.uri)
+        return Posted(remote_id=resp.uri, url=post_url(repo, rkey), posted_at=now)
+
+    def _card(self, client: Client, card: LinkCard) -> Any:
+        from atproto import models
+
+        thumb = None
+        if card.thumb_url:
+            thumb = self._thumb(client, card.thumb_url)
+        return models.AppBskyEmbedExternal.Main(
+            external=models.AppBskyEmbedExternal.External(
+                uri=card.uri, title=card.title, description=card.description, thumb=thumb
+            )
+        )
+
+    def _thumb(self, client: Client, url: str) -> Any:
+        """The uploaded thumbnail's blob, or None (with one log line) when it cannot be had."""
+        if self._fetch_image is None:
+            log.info("target %s: no thumbnail for %s: no image fetcher", self.name, url)
+            return None
+        try:
+            data, content_type = self._fetch_image(url)
+            data, mime = prepare_thumb(data, content_type)
+            with warnings.catch_warnings():  # the SDK hands httpx bytes as data=, which it deprecates
+                warnings.filterwarnings("ignore", "Use 'content=", DeprecationWarning)
+                resp = client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime})
+            return resp.blob
+        except Exception as exc:
+            if _auth_rejected(exc):
+                raise  # the session was rejected: log in again, not a missing thumbnail
+            log.warning("target %s: no thumbnail for %s: %s", self.name, url, _one_line(exc))
+            return None
+
+    # -- errors --
+
+    def _translate(self, exc: BaseException, what: str) -> PermanentError | TransientError:
+        """An SDK or httpx error as a ``syndicate.errors`` error (one line, no secrets)."""
+        import httpx
+        from atproto import exceptions
+
+        name = self.name
+        if isinstance(exc, exceptions.RateLimitExceededError):
+            retry_at = exc.reset_at
+            if retry_at is None and exc.retry_after is not None:
+                retry_at = datetime.fromtimestamp(datetime.now(UTC).timestamp() + exc.retry_after, UTC)
+            when = f", retry at {retry_at.isoformat()}" if retry_at else ""
+            return RateLimited(f"{what}: rate limited (429){when}", retry_at=retry_at, target=name)
+        if isinstance(exc, exceptions.InvokeTimeoutError):
+            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+        if isinstance(exc, exceptions.RequestErrorBase):
+            response = exc.response
+            if response is None:  # a transport failure
+                return TransientError(f"{what}: {_one_line(exc.__cause__ or exc)}", target=name)
+            status = response.status_code
+            error, message = _xrpc_error(exc)
+            detail = f"{status} {error}: {message}" if message else f"{status} {error}"
+            if status in (401, 403) or error in AUTH_REJECTED:
+                return AuthError(f"{what}: {detail}", target=name)
+            if status >= 500 or status in (408, 409, 425, 502):
+                return TransientError(f"{what}: {detail}", target=name)
+            return PermanentError(f"{what}: {detail}", target=name)
+        if isinstance(exc, httpx.TimeoutException):
+            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+        if isinstance(exc, httpx.TransportError):
+            return TransientError(f"{what}: {_one_line(exc)}", target=name)
+        if isinstance(exc, exceptions.LoginRequiredError):
+            return AuthError(f"{what}: not logged in", target=name)
+        # A model error on an answer, or anything else the SDK raised: retrying is safe
+        # (the next attempt looks the record up first) and the retry policy bounds it.
+        return TransientError(f"{what}: {_one_line(exc)}", target=name)
+
+
+def _auth_rejected(exc: BaseException) -> bool:
+    """The server refused our tokens (not our password): worth one fresh login."""
+    from atproto import exceptions
+
+    if isinstance(exc, exceptions.LoginRequiredError):
+        return True
+    if not isinstance(exc, exceptions.RequestErrorBase) or exc.response is None:
+        return False
+    status = exc.response.status_code
+    error = _xrpc_error(exc)[0]
+    return status == 401 or (status == 400 and error in {"ExpiredToken", "InvalidToken"})
+
+
+def _xrpc_error(exc: Any) -> tuple[str, str]:
+    """``(error, message)`` of an XRPC error answer."""
+    content = getattr(getattr(exc, "response", None), "content", None)
+    error = getattr(content, "error", None)
+    message = getattr(content, "message", None)
+    if error is None and isinstance(content, dict):
+        error, message = content.get("error"), content.get("message")
+    if error is None:
+        status = getattr(getattr(exc, "response", None), "status_code", "")
+        return (f"HTTP {status}".strip(), "")
+    return (str(error), _one_line(message or ""))
+
+
+def _facet(facet: Facet) -> Any:
+    from atproto import models
+
+    feature: Any
+    if facet.kind == "link":
+        feature = models.AppBskyRichtextFacet.Link(uri=facet.value)
+    else:
+        feature = models.AppBskyRichtextFacet.Tag(tag=facet.value.lstrip("#"))
+    return models.AppBskyRichtextFacet.Main(
+        features=[feature],
+        index=models.AppBskyRichtextFacet.ByteSlice(byte_start=facet.byte_start, byte_end=facet.byte_end),
+    )
+
+
+def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
+    """An image fit for a link card's thumbnail: ``(bytes, mime type)``.
+
+    A JPEG, PNG or WebP that is already under 1,000,000 bytes and 2000 px a
+    side is kept as it is; anything else is scaled to fit 2000 px and
+    re-encoded as JPEG, lowering quality and then size until it fits.
+    Raises ``ValueError`` when the bytes are not an image Pillow can read.
+    """
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image ({content_type or 'unknown type'}): {exc}") from None
+    fmt = image.format or ""
+    if fmt in THUMB_TYPES and len(data) <= MAX_THUMB_BYTES and max(image.size) <= MAX_THUMB_SIDE:
+        return data, THUMB_TYPES[fmt]
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    image.thumbnail((MAX_THUMB_SIDE, MAX_THUMB_SIDE), Image.Resampling.LANCZOS)
+    while True:
+        for quality in (85, 75, 60, 45):
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() <= MAX_THUMB_BYTES:
+                return out.getvalue(), "image/jpeg"
+        if min(image.size) <= 16:  # pragma: no cover - a tiny JPEG always fits
+            raise ValueError("cannot fit the image in 1,000,000 bytes")
+        image = image.resize((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _one_line(exc: object) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, BaseException) and str(exc) and type(exc).__name__ not in text:
+        text = f"{type(exc).__name__}: {text}"
+    return " ".join(text.split())[:300]

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -119,9 +120,20 @@ class HashtagConfig(_Strict):
     extra: list[str] = Field(default_factory=list)  # always added, e.g. ["ACR"]
 
 
+def _check_template(template: str | None) -> str | None:
+    if template is not None:
+        from syndicate.compose import validate_template
+
+        validate_template(template)
+    return template
+
+
+Template = Annotated[str, AfterValidator(_check_template)]
+
+
 class _TargetBase(_Strict):
     enabled: bool = True
-    template: str | None = None  # overrides the default template for this target
+    template: Template | None = None  # overrides the default template for this target
     timeout: Duration = 30.0
     max_length: int | None = Field(default=None, ge=50)  # override the platform limit
 
@@ -164,7 +176,7 @@ class FeedConfig(_Strict):
     targets: list[str] | None = None  # None: every configured target
     language: str | None = None  # None: the feed's own language
     hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
-    templates: dict[str, str] = Field(default_factory=dict)  # target name → template
+    templates: dict[str, Template] = Field(default_factory=dict)  # target name → template
     timeout: Duration = 20.0
     max_bytes: int = Field(default=10_000_000, ge=1024)
 

@@ -152,7 +152,10 @@ class Deliverer:
             return DeliveryResult(item.id, item.article_id, article.link, item.target, outcome, url, error)
 
         try:
-            draft = self.draft_for(article, item.target, item.intro)
+            try:
+                draft = self.draft_for(article, item.target, item.intro)
+            except ValueError as exc:  # nothing that fits the platform can be made of it
+                raise PermanentError(f"cannot compose a post: {exc}") from None
             posted: Posted | None = None
             if item.reclaimed:
                 posted = self.policy.call(lambda: target.lookup(item.key, draft),

@@ -106,3 +106,9 @@ def test_state_path_from_environment():
 def test_missing_file_names_it(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_templates_are_validated_with_line_numbers():
+    text = BASE + "    template: \"{title} {linkk} {date}\"\n"
+    [line] = problems(text)
+    assert line.startswith("f.yaml:8: targets.masto.template:") and "linkk" in line

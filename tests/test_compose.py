@@ -1,0 +1,471 @@
+"""compose: Article + limits → PostDraft (pure; no network, no database)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import regex
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syndicate.compose import (
+    BLUESKY_LIMITS,
+    BLUESKY_MAX_BYTES,
+    DEFAULT_TEMPLATE,
+    MASTODON_LIMITS,
+    compose,
+    format_date,
+    hashtags_for,
+    mastodon_limits,
+    post_length,
+    validate_template,
+)
+from syndicate.config import HashtagConfig
+from syndicate.models import Article, LinkCard, Source, TargetLimits
+
+LINK = "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/"
+STANDFIRST = (
+    "Ian Parker describes the stakes of the difference between an approach that is just a "
+    "malignant mirror of capitalism and an approach that is for free association as the core "
+    "of communist politics."
+)
+IMAGE = "https://anticapitalistresistance.org/wp-content/uploads/2022/10/book.jpg"
+
+
+def clusters(text: str) -> list[str]:
+    return regex.findall(r"\X", text)
+
+
+@pytest.fixture
+def acr() -> Article:
+    return Article(
+        feed="acr",
+        id="acr-1",
+        link=LINK,
+        title="Stalinist Realism and Open Communism",
+        published=datetime(2022, 10, 13, 9, 0, tzinfo=UTC),
+        feed_published=datetime(2022, 10, 19, 8, 0, tzinfo=UTC),
+        author="Ian Parker",
+        categories=("Communism", "Stalinism"),
+        standfirst=STANDFIRST,
+        image=IMAGE,
+        language="en",
+    )
+
+
+def mastodon(article: Article, **kw: object):
+    return compose(article, target="masto", platform="mastodon", limits=MASTODON_LIMITS, **kw)
+
+
+def bluesky(article: Article, **kw: object):
+    return compose(article, target="bsky", platform="bluesky", limits=BLUESKY_LIMITS, **kw)
+
+
+# --- dates and lengths -------------------------------------------------------------
+
+
+def test_format_date() -> None:
+    assert format_date(datetime(2022, 10, 13, tzinfo=UTC)) == "13 October 2022"
+    assert format_date(datetime(2023, 3, 1, 12, 0)) == "1 March 2023"  # naive is taken as UTC
+    # 23:30 in New York on 13 October is already the 14th in UTC
+    ny = timezone(timedelta(hours=-4))
+    assert format_date(datetime(2022, 10, 13, 23, 30, tzinfo=ny)) == "14 October 2022"
+
+
+def test_post_length_counts_graphemes() -> None:
+    assert post_length("abc", BLUESKY_LIMITS) == 3
+    for one in ["👨‍👩‍👧‍👦", "👍🏽", "🇬🇧", "🏳️‍🌈", "e\u0301", "क्षि", "\r\n"]:
+        assert post_length(one, BLUESKY_LIMITS) == 1, one
+        assert post_length(one, MASTODON_LIMITS) == 1, one
+    assert post_length("🇬🇧🇫🇷", BLUESKY_LIMITS) == 2
+    assert post_length("naïve — Ça…\n👍🏽", BLUESKY_LIMITS) == 13
+    chars = TargetLimits(max_length=500, url_length=None, unit="chars")
+    assert post_length("👍🏽", chars) == 2
+
+
+@given(st.lists(st.one_of(st.sampled_from(["\n", "\r\n", "\r", " ", "👍🏽", "🇬", "e\u0301", "\u0600"]),
+                         st.text(max_size=8)), max_size=40).map("".join))
+@settings(max_examples=200)
+def test_post_length_is_the_grapheme_count(text: str) -> None:
+    assert post_length(text, BLUESKY_LIMITS) == len(clusters(text))
+    assert post_length(text, BLUESKY_LIMITS) == len(clusters(text))  # again, from the memo
+
+
+def test_post_length_counts_each_url_as_23_on_mastodon() -> None:
+    text = f"Read {LINK} and https://x.org/a."
+    assert post_length(text, MASTODON_LIMITS) == len("Read ") + 23 + len(" and ") + 23 + len(".")
+    assert post_length(text, BLUESKY_LIMITS) == len(text)  # Bluesky counts links literally
+    # hosts twitter-text does not link are counted as written
+    for literal in ["http://127.0.0.1:8000/feed/item-1", "http://localhost:8000/x", "https://acr.test/x"]:
+        assert post_length(literal, MASTODON_LIMITS) == len(literal)
+    assert post_length("(https://x.org/wiki/Foo_(bar))", MASTODON_LIMITS) == 25
+    assert post_length("https://example.org/path👍🏽more", MASTODON_LIMITS) == 23 + 5
+
+
+def test_mastodon_limits_take_the_content_warning_off_the_budget() -> None:
+    limits = mastodon_limits(1000, 23, spoiler_text="Stalinism 👍🏽")
+    assert limits == TargetLimits(max_length=1000 - 11, url_length=23, unit="graphemes")
+    assert mastodon_limits() == MASTODON_LIMITS
+
+
+# --- the ACR article on both platforms ------------------------------------------------
+
+
+def test_acr_article_on_mastodon(acr: Article) -> None:
+    draft = mastodon(acr, hashtags=HashtagConfig())
+    assert draft.text == (
+        "Stalinist Realism and Open Communism — Ian Parker\n"
+        "\n"
+        f"{STANDFIRST}\n"
+        "\n"
+        "First published 13 October 2022\n"
+        f"{LINK}\n"
+        "#Communism #Stalinism"
+    )
+    assert draft.length == post_length(draft.text, MASTODON_LIMITS) == len(draft.text) - len(LINK) + 23
+    assert draft.target == "masto" and draft.article_id == "acr-1" and draft.language == "en"
+    assert draft.facets == () and draft.card is None
+    assert "hashtags: #Communism #Stalinism (from categories)" in draft.notes
+    assert any(n.startswith("date: original publication date 13 October 2022") for n in draft.notes)
+
+
+def test_acr_article_on_bluesky(acr: Article) -> None:
+    draft = bluesky(acr, hashtags=HashtagConfig())
+    assert draft.text == (
+        "Stalinist Realism and Open Communism — Ian Parker\n"
+        "\n"
+        "Ian Parker describes the stakes of the difference between an approach that is just a "
+        "malignant mirror of capitalism…\n"
+        "\n"
+        "First published 13 October 2022\n"
+        f"{LINK}\n"
+        "#Communism #Stalinism"
+    )
+    assert draft.length == post_length(draft.text, BLUESKY_LIMITS) == 299
+    assert "standfirst shortened from 195 to 116 characters to fit 300" in draft.notes
+    data = draft.text.encode()
+    assert [(f.kind, f.value, data[f.byte_start:f.byte_end].decode()) for f in draft.facets] == [
+        ("link", LINK, LINK),
+        ("tag", "Communism", "#Communism"),
+        ("tag", "Stalinism", "#Stalinism"),
+    ]
+    assert draft.card == LinkCard(
+        uri=LINK, title="Stalinist Realism and Open Communism", description=STANDFIRST, thumb_url=IMAGE
+    )
+
+
+def test_repost_credits_the_original_source_and_date(acr: Article) -> None:
+    repost = dataclasses.replace(
+        acr, source=Source(name="Red Pepper", url="https://www.redpepper.org.uk/x", published=acr.published)
+    )
+    draft = mastodon(repost)
+    assert "\nFirst published 13 October 2022 in Red Pepper\n" in draft.text
+    assert (
+        "date: original publication date 13 October 2022 (first published in Red Pepper); "
+        "the feed's own date is 19 October 2022"
+    ) in draft.notes
+    custom = mastodon(repost, template="{title}{by_author}, {source}, {date}\n{link}")
+    assert custom.text == f"Stalinist Realism and Open Communism by Ian Parker, Red Pepper, 13 October 2022\n{LINK}"
+
+
+def test_long_card_description_is_cut_whole_clusters(acr: Article) -> None:
+    long = dataclasses.replace(acr, standfirst=("Free association 👩🏿‍🔬 and open communism. " * 20))
+    card = bluesky(long).card
+    assert card is not None and len(card.description) <= 300
+    assert card.description.endswith("…")
+    body = card.description[:-1]
+    assert clusters(body) == clusters(long.standfirst)[: len(clusters(body))]
+
+
+# --- hashtags ---------------------------------------------------------------------
+
+
+def test_hashtags_camelcase_map_dedupe_and_limit() -> None:
+    cfg = HashtagConfig(limit=10, map={"uncategorised": "", "Ecosocialism": "EcoSocialism"})
+    cats = ["Climate change", "Anti-capitalism", "climate CHANGE", "Uncategorized", "Uncategorised",
+            "ecosocialism", "Women's rights", "2022", "🌹", "Ça ira", "LGBTQ+"]
+    assert hashtags_for(cats, cfg) == [
+        "ClimateChange", "AntiCapitalism", "Uncategorized", "EcoSocialism", "WomensRights", "ÇaIra", "LGBTQ",
+    ]
+    assert hashtags_for(cats, HashtagConfig(limit=2)) == ["ClimateChange", "AntiCapitalism"]
+
+
+def test_hashtags_extra_are_kept_within_the_limit() -> None:
+    cfg = HashtagConfig(limit=3, extra=["ACR", "#acr"])
+    assert hashtags_for(["Communism", "Stalinism", "acr", "Marxism"], cfg) == ["Communism", "Stalinism", "ACR"]
+    assert hashtags_for(["Communism"], HashtagConfig(limit=1, extra=["ACR"])) == ["ACR"]
+
+
+def test_hashtags_off() -> None:
+    assert hashtags_for(["Communism"], HashtagConfig(enabled=False)) == []
+    assert hashtags_for(["Communism"], HashtagConfig(limit=0)) == []
+    assert hashtags_for([], HashtagConfig()) == []
+
+
+def test_hashtags_off_in_a_post(acr: Article) -> None:
+    draft = mastodon(acr, hashtags=HashtagConfig(enabled=False))
+    assert "#" not in draft.text and "hashtags: off" in draft.notes
+    assert draft.text.endswith(LINK)  # no trailing blank line where the hashtags were
+
+
+@given(st.lists(st.text(max_size=30), max_size=8))
+@settings(max_examples=100)
+def test_hashtags_are_always_valid(categories: list[str]) -> None:
+    tags = hashtags_for(categories, HashtagConfig(limit=30))
+    assert len({t.casefold() for t in tags}) == len(tags)
+    for tag in tags:
+        assert regex.fullmatch(r"[\p{L}\p{Mn}\p{Mc}\p{Nd}_]+", tag), tag
+        assert regex.search(r"\p{L}", tag) and not regex.match(r"\p{M}", tag)
+        assert len(clusters(tag)) <= 64
+
+
+# --- templates ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{title} {titel} {date} {link}", "unknown field {titel} (did you mean {title}?)"),
+        ("{title} {date} {link} {}", "positional field {} is not allowed"),
+        ("{title} {0} {date} {link}", "positional field {0} is not allowed"),
+        ("{title:.20} {date} {link}", "field {title} may not have a format spec"),
+        ("{title!r} {date} {link}", "field {title} may not have a format spec or conversion"),
+        ("{title.upper} {date} {link}", "unknown field {title.upper}"),
+        ("{title} {date}", "must contain {link}"),
+        ("{standfirst} {date} {link}", "must contain {title}"),
+        ("{title}\n{link}", "must contain {date} or {first_published}"),
+        ("{title} {date} {link", "template: "),
+    ],
+)
+def test_template_errors(template: str, message: str, acr: Article) -> None:
+    with pytest.raises(ValueError, match=regex.escape(message)):
+        validate_template(template)
+    with pytest.raises(ValueError, match=regex.escape(message)):
+        mastodon(acr, template=template)
+
+
+def test_unknown_field_message_lists_known_fields() -> None:
+    with pytest.raises(ValueError) as err:
+        validate_template("{title} {date} {link} {summary}")
+    assert "{standfirst}" in str(err.value) and "{first_published}" in str(err.value)
+
+
+def test_default_template_is_valid() -> None:
+    validate_template(DEFAULT_TEMPLATE)
+    validate_template("{{literal braces}} {title}\n{first_published}\n{link}")
+
+
+def test_empty_fields_leave_no_blank_runs_or_trailing_spaces(acr: Article) -> None:
+    bare = dataclasses.replace(acr, author=None, standfirst="", categories=())
+    template = "{intro}\n\n\n{title}{by_author} {author}\n\n{standfirst}\n\n\n{first_published} {source}\n{link}\n\n{hashtags}\n"
+    text = mastodon(bare, template=template, hashtags=HashtagConfig()).text
+    assert text == f"Stalinist Realism and Open Communism\n\nFirst published 13 October 2022\n{LINK}"
+    with_intro = mastodon(bare, template=template, intro="  Worth re-reading:  ").text
+    assert with_intro.startswith("Worth re-reading:\n\nStalinist Realism")
+
+
+# --- fitting ------------------------------------------------------------------------
+
+
+def test_order_standfirst_then_intro_then_hashtags_then_title(acr: Article) -> None:
+    tags = HashtagConfig(limit=5)
+    article = dataclasses.replace(acr, categories=("Communism", "Stalinism", "Marxism", "Books"))
+    full = mastodon(article, hashtags=tags, intro="An editor's note on a classic.")
+    assert STANDFIRST in full.text and full.text.startswith("An editor's note")
+
+    def fit(n: int):
+        limits = TargetLimits(max_length=n, url_length=23)
+        return compose(article, target="t", platform="mastodon", limits=limits, hashtags=tags,
+                       intro="An editor's note on a classic.")
+
+    d = fit(full.length - 30)  # the standfirst gives way first
+    assert "An editor's note" in d.text and "#Books" in d.text and "…" in d.text.split("\n\n")[2]
+    d = fit(full.length - len(STANDFIRST) - 5)  # standfirst gone, intro shortened
+    assert "Ian Parker describes" not in d.text and "#Books" in d.text
+    assert "standfirst dropped to fit" in " ".join(d.notes)
+    d = fit(full.length - len(STANDFIRST) - 40)  # intro gone too, then hashtags from the end
+    assert not d.text.startswith("An editor") and "#Communism" in d.text and "#Books" not in d.text
+    assert "hashtags dropped to fit" in " ".join(d.notes)
+    assert d.text.startswith("Stalinist Realism and Open Communism — Ian Parker\n")
+    d = fit(75)  # only the title can give way now
+    assert "#" not in d.text and "…" in d.text.split("\n")[0]
+    assert "title shortened" in " ".join(d.notes)
+    for n in range(60, full.length + 1, 7):
+        d = fit(n)
+        assert d.length <= n and LINK in d.text and "13 October 2022" in d.text
+
+
+def test_minimal_layout_and_impossible_limits(acr: Article) -> None:
+    limits = TargetLimits(max_length=50, url_length=23)
+    d = compose(acr, target="t", platform="mastodon", limits=limits)
+    assert d.text == f"Stalinist…\n13 October 2022\n{LINK}"
+    assert d.length == 50
+    with pytest.raises(ValueError, match="cannot fit within 30"):
+        compose(acr, target="t", platform="mastodon", limits=TargetLimits(max_length=30, url_length=23))
+
+
+def test_emoji_are_never_split(acr: Article) -> None:
+    family = "👨‍👩‍👧‍👦"
+    long_standfirst = dataclasses.replace(acr, standfirst=family * 400)
+    long_title = dataclasses.replace(acr, title="🇬🇧" * 600 + " flags")
+    for compose_for, limits in ((mastodon, MASTODON_LIMITS), (bluesky, BLUESKY_LIMITS)):
+        draft = compose_for(long_standfirst)
+        standfirst = draft.text.split("\n\n")[1]
+        assert standfirst.endswith("…") and set(clusters(standfirst[:-1])) == {family}
+        assert draft.length <= limits.max_length
+        draft = compose_for(long_title)
+        title = draft.text.split("\n")[0].removesuffix(" — Ian Parker")
+        assert title.endswith("…") and set(clusters(title[:-1])) == {"🇬🇧"}
+        assert draft.length <= limits.max_length
+    assert len(bluesky(long_standfirst).text.encode()) <= BLUESKY_MAX_BYTES  # 25 bytes a family
+
+
+def test_links_in_the_standfirst_are_never_cut(acr: Article) -> None:
+    url = "https://example.org/a-very-long-path-indeed/with/more/segments"
+    article = dataclasses.replace(acr, standfirst="word " * 40 + f"see {url} and more words after it")
+    for n in range(200, 320, 3):
+        d = compose(article, target="t", platform="bluesky", limits=TargetLimits(n, None))
+        standfirst = d.text.split("\n\n")[1]
+        assert url in standfirst or "https://" not in standfirst
+
+
+def test_bluesky_byte_limit(acr: Article) -> None:
+    heavy = dataclasses.replace(acr, standfirst=" ".join(["👩🏿‍🔬👨‍👩‍👧‍👦"] * 200))
+    d = bluesky(heavy)
+    assert len(d.text.encode()) <= BLUESKY_MAX_BYTES and d.length <= 300
+
+
+def test_facets_after_emoji_and_non_ascii(acr: Article) -> None:
+    article = dataclasses.replace(
+        acr,
+        title="👨‍👩‍👧‍👦 Ça ira — naïve 🇬🇧 réalisme",
+        author="Zoë Ménard",
+        link="https://bücher.example.org/ça-ira?q=ü",
+        categories=("Écologie", "Anti-capitalism"),
+        standfirst="Ünïcödé 👍🏽 text e\u0301 before the link.",
+    )
+    d = bluesky(article, hashtags=HashtagConfig(), template="{title}{dash_author} 🏳️‍🌈 {link} {hashtags}\n{date}")
+    data = d.text.encode()
+    got = [(f.kind, data[f.byte_start:f.byte_end].decode(), f.value) for f in d.facets]
+    assert got == [
+        ("link", article.link, article.link),
+        ("tag", "#Écologie", "Écologie"),
+        ("tag", "#AntiCapitalism", "AntiCapitalism"),
+    ]
+    assert d.text.index(article.link) > 0 and d.facets[0].byte_start > d.text.index(article.link)
+
+
+def test_composing_is_fast(acr: Article) -> None:
+    emoji = dataclasses.replace(acr, title="👨‍👩‍👧‍👦 " + acr.title, standfirst=STANDFIRST.replace("the", "thé 👩🏿‍🔬") * 3)
+    cfg = HashtagConfig()
+    runs = 200
+    start = time.perf_counter()
+    for i in range(runs):
+        for article in (acr, emoji):
+            a = dataclasses.replace(article, title=f"{article.title} {i}")  # no memo hits
+            mastodon(a, hashtags=cfg)
+            bluesky(a, hashtags=cfg)
+    per_post = (time.perf_counter() - start) / (runs * 4)
+    assert per_post < 0.001, f"{per_post * 1e6:.0f} µs per post"
+
+
+# --- properties ---------------------------------------------------------------------
+
+PIECES = [
+    "👨‍👩‍👧‍👦", "👍🏽", "👩🏿‍🔬", "🇬🇧", "🇫🇷", "🇬", "🏳️‍🌈", "e\u0301", "a\u0308\u0301", "\u0301",
+    "क्षि", "한국어", "日本語の文章です", "—", "…", "«ça»", "\u0600", "\u200b", "x" * 45,
+    "https://example.org/a-long-path/with-words", "http://127.0.0.1:8000/x", "https://x.org/a.",
+    "Stalinism", "communism,", "(open)", "Ian", "the", "and",
+]
+word = st.one_of(
+    st.sampled_from(PIECES),
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10),
+)
+prose = st.builds(
+    lambda words, sep: sep.join(words),
+    st.lists(word, max_size=50),
+    st.sampled_from([" ", " ", "", " \n\t "]),
+)
+links = st.builds(
+    lambda base, slug: base + slug,
+    st.sampled_from([
+        "https://anticapitalistresistance.org/", "http://127.0.0.1:8080/articles/",
+        "https://bücher.example/ça/", "https://x.org/",
+    ]),
+    st.from_regex(r"[a-z0-9-]{0,30}", fullmatch=True),
+)
+platforms = st.sampled_from([
+    ("mastodon", MASTODON_LIMITS),
+    ("mastodon", TargetLimits(max_length=90, url_length=23)),
+    ("bluesky", BLUESKY_LIMITS),
+    ("bluesky", TargetLimits(max_length=140, url_length=None)),
+])
+
+
+def normalise(text: str) -> str:
+    kept = "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
+    return " ".join(kept.split())
+
+
+def assert_cluster_prefix(out: str, original: str) -> None:
+    """``out`` is ``original``, or whole leading clusters of it + "…"."""
+    if out == original:
+        return
+    assert out.endswith("…"), (out, original)
+    body = clusters(out[:-1])
+    assert body and body == clusters(original)[: len(body)], (out, original)
+
+
+@given(
+    title=st.builds(lambda a, b: a + b, st.sampled_from(["A", "Ça", "🇬🇧", "日本"]), prose),
+    standfirst=prose,
+    author=st.one_of(st.none(), st.sampled_from(["Ian Parker", "Zoë 👍🏽"])),
+    categories=st.lists(st.text(max_size=15), max_size=5),
+    link=links,
+    platform=platforms,
+    published=st.datetimes(
+        min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    ),
+)
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_drafts_always_fit_and_carry_title_date_link(
+    title: str, standfirst: str, author: str | None, categories: list[str], link: str,
+    platform: tuple[str, TargetLimits], published: datetime,
+) -> None:
+    name, limits = platform
+    article = Article(feed="f", id="i", link=link, title=title, published=published, author=author,
+                      categories=tuple(categories), standfirst=standfirst)
+    draft = compose(article, target="t", platform=name, limits=limits,  # type: ignore[arg-type]
+                    hashtags=HashtagConfig(limit=4))
+    text = draft.text
+
+    assert draft.length == post_length(text, limits) <= limits.max_length
+    if name == "bluesky":
+        assert len(text.encode()) <= BLUESKY_MAX_BYTES
+    lines = text.split("\n")
+    assert link in lines
+    assert format_date(published) in text
+
+    paragraphs = text.split("\n\n")
+    title_line = lines[0]
+    if author:
+        title_line = title_line.removesuffix(f" — {author}")
+    assert_cluster_prefix(title_line, normalise(title))
+    if len(paragraphs) == 3:
+        assert_cluster_prefix(paragraphs[1], normalise(standfirst))
+    else:
+        assert len(paragraphs) in (1, 2)  # the standfirst was dropped whole (or was empty)
+
+    if name == "bluesky":
+        data = text.encode()
+        assert draft.facets and draft.facets[0].kind == "link"
+        for facet in draft.facets:
+            expected = facet.value if facet.kind == "link" else "#" + facet.value
+            assert data[facet.byte_start:facet.byte_end].decode() == expected
+        assert draft.card is not None and len(draft.card.description) <= 300
+    else:
+        assert draft.facets == () and draft.card is None

@@ -1,0 +1,358 @@
+"""Mastodon delivery with Mastodon.py.
+
+The client is made on first use (``import mastodon`` is slow) with
+``ratelimit_method="throw"`` (the library never sleeps behind our back),
+``request_timeout`` from the target's ``timeout`` and ``version_check_mode="none"``.
+
+- ``limits()`` reads ``/api/v2/instance`` once (``configuration.statuses``
+  ``max_characters`` and ``characters_reserved_per_url``), falls back to
+  ``/api/v1/instance`` (same fields since 3.4.2, or Pleroma's ``max_toot_chars``), then to
+  500/23.  The content warning counts against the limit (``StatusLengthValidator``
+  measures spoiler text plus text), so it is taken off; ``max_length`` in the config can
+  only lower the limit.
+- ``deliver()`` posts with ``Idempotency-Key: key``: Mastodon keeps the key for an hour
+  per account and answers a repeat with the status it made the first time.  With
+  ``thumbnail: true`` the card's image is uploaded first (``POST /api/v2/media``, alt
+  text = the card's title) and polled (``GET /api/v1/media/:id``: 206 while processing,
+  200 done) a bounded number of times; an image that cannot be fetched, is refused, or is
+  not ready in time is left out and the status goes without it.
+- ``lookup()`` covers what the key cannot: after the hour, or when the key's status was
+  made by an earlier process.  It reads the account's 40 newest statuses and returns the
+  one whose content carries every URL of the draft (the article's link first of all).
+
+Errors leave as ``syndicate.errors``, never as Mastodon.py's: 429 → ``RateLimited`` with
+``retry_at`` from ``X-RateLimit-Reset`` (ISO 8601) or ``Retry-After``; 401/403 →
+``AuthError``; other 4xx → ``PermanentError`` with the server's own words
+(``HTTP 422: Validation failed: Text character limit of 500 exceeded``); 5xx, timeouts
+and dropped connections → ``TransientError``.  The access token is never put in a message.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import regex
+
+from syndicate.config import USER_AGENT, MastodonTarget, Secret
+from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
+from syndicate.models import PostDraft, Posted, TargetLimits
+
+if TYPE_CHECKING:
+    import requests
+    from mastodon import Mastodon
+
+__all__ = ["DEFAULT_LIMITS", "MastodonAdapter"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = TargetLimits(max_length=500, url_length=23, unit="graphemes")
+LOOKUP_DEPTH = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
+ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
+_URL = regex.compile(r"https?://[^\s<>\"']+")
+_URL_TRAILING = ".,;:!?)]}'\"»…"
+_TAG = regex.compile(r"<[^>]*>")
+
+T = TypeVar("T")
+
+
+def _graphemes(text: str) -> int:
+    return len(regex.findall(r"\X", text))
+
+
+def _urls(text: str) -> list[str]:
+    """The http(s) URLs in plain text, without the punctuation that ends a sentence."""
+    return [m.group(0).rstrip(_URL_TRAILING) for m in _URL.finditer(text)]
+
+
+def _plain(content: str) -> str:
+    """A status's HTML content as text: links keep their full address (in href and text)."""
+    content = regex.sub(r"<br\s*/?>|</p>\s*<p>", "\n", content)
+    hrefs = " ".join(regex.findall(r'href="([^"]*)"', content))
+    return html.unescape(_TAG.sub("", content) + "\n" + hrefs)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+class MastodonAdapter:
+    """The ``Target`` for one Mastodon account (``kind: mastodon`` in feeds.yaml).
+
+    ``fetch_image(url) -> (bytes, mime type)`` fetches a thumbnail (``thumbnail: true``).
+    ``sleep``, ``media_poll_attempts`` and ``media_poll_interval`` bound the wait for
+    media processing (``attempts × interval`` at most); tests pass a no-op ``sleep``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cfg: MastodonTarget,
+        token: Secret,
+        *,
+        fetch_image: Callable[[str], tuple[bytes, str]] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        media_poll_attempts: int = 10,
+        media_poll_interval: float = 1.0,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.name = name
+        self._cfg = cfg
+        self._token = token
+        self._fetch_image = fetch_image
+        self._sleep = sleep
+        self._media_poll_attempts = media_poll_attempts
+        self._media_poll_interval = media_poll_interval
+        self._user_agent = user_agent
+        self._client: Mastodon | None = None
+        self._limits: TargetLimits | None = None
+        self._account_id: str | None = None
+        self._last = threading.local()  # headers of the last response, per thread
+        self._budget: tuple[int, datetime | None] | None = None
+
+    # -- the Target protocol --
+
+    def limits(self) -> TargetLimits:
+        """The instance's limits, asked once; never raises (falls back to 500/23)."""
+        if self._limits is None:
+            max_chars, per_url = self._instance_limits()
+            if self._cfg.max_length:
+                max_chars = min(max_chars, self._cfg.max_length)
+            if self._cfg.content_warning:
+                max_chars -= _graphemes(self._cfg.content_warning)
+            self._limits = TargetLimits(max_length=max_chars, url_length=per_url, unit="graphemes")
+        return self._limits
+
+    def deliver(self, draft: PostDraft, key: str) -> Posted:
+        """Post ``draft`` with ``Idempotency-Key: key`` (a repeat returns the first status)."""
+        media_ids = self._thumbnail(draft)
+        status = self._call(
+            "posting the status",
+            lambda c: c.status_post(
+                draft.text,
+                media_ids=media_ids or None,
+                visibility=self._cfg.visibility,
+                language=draft.language,
+                spoiler_text=self._cfg.content_warning or None,
+                idempotency_key=key,
+            ),
+        )
+        return self._posted(status)
+
+    def lookup(self, key: str, draft: PostDraft) -> Posted | None:
+        """Our status for ``draft`` among the account's newest 40, if there is one."""
+        needles = _urls(draft.text) or ([draft.card.uri] if draft.card and draft.card.uri else [])
+        statuses = self._call(
+            "looking for an earlier post",
+            lambda c: c.account_statuses(self._me(c), limit=LOOKUP_DEPTH, exclude_reblogs=True),
+        )
+        wanted = _normalise(draft.text)
+        for status in statuses:
+            text = _plain(status.get("content") or "") + "\n" + (status.get("text") or "")
+            if needles and all(n in text for n in needles):
+                return self._posted(status)
+            if not needles and wanted and wanted in _normalise(text):
+                return self._posted(status)
+        return None
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)`` from the last answer's X-RateLimit headers; None before any.
+
+        For pacing a backlog: ``remaining`` requests may be made before ``reset``.
+        """
+        return self._budget
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+            self._client = None
+
+    # -- the client --
+
+    def client(self) -> Mastodon:
+        if self._client is None:
+            import requests
+            from mastodon import Mastodon
+
+            session = requests.Session()
+            session.hooks["response"].append(self._remember)
+            client = Mastodon(
+                api_base_url=self._cfg.instance,
+                ratelimit_method="throw",
+                request_timeout=self._cfg.timeout,
+                version_check_mode="none",
+                session=session,
+                user_agent=self._user_agent,
+            )
+            # Set after construction: given to the constructor, a token that happens to
+            # name a file would be read as a file of credentials.
+            client.access_token = self._token.reveal()
+            self._client = client
+        return self._client
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last.headers = response.headers
+        remaining = response.headers.get("X-RateLimit-Remaining", "")
+        if remaining.strip().isdigit():
+            self._budget = (int(remaining), self._reset_time(response.headers))
+
+    def _call(self, action: str, fn: Callable[[Mastodon], T]) -> T:
+        """Run one library call; every Mastodon.py error leaves as a ``DeliveryError``."""
+        from mastodon.errors import MastodonError
+
+        client = self.client()
+        self._last.headers = None
+        try:
+            return fn(client)
+        except MastodonError as exc:
+            raise self._translate(exc, action) from exc
+
+    def _translate(self, exc: Exception, action: str) -> DeliveryError:
+        from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
+
+        where = f"{action} on {self._cfg.instance}"
+        if isinstance(exc, MastodonRatelimitError):
+            retry_at = self._retry_at()
+            when = f", until {retry_at.isoformat()}" if retry_at else ""
+            return RateLimited(self._redact(f"HTTP 429: rate limit spent ({where}{when})"), retry_at=retry_at)
+        if isinstance(exc, MastodonNetworkError):
+            return TransientError(self._redact(f"{self._network_reason(exc)} ({where})"))
+        if isinstance(exc, MastodonAPIError) and len(exc.args) >= 4 and isinstance(exc.args[1], int):
+            status, reason, message = exc.args[1], exc.args[2], exc.args[3]
+            text = self._redact(f"HTTP {status}: {message or reason} ({where})")
+            if status == 429:
+                return RateLimited(text, retry_at=self._retry_at())
+            if status in (401, 403):
+                return AuthError(text)
+            if status == 408 or status >= 500:
+                return TransientError(text)
+            return PermanentError(text)
+        if isinstance(exc, MastodonAPIError):  # a 2xx whose body is not JSON: a proxy's page
+            return TransientError(self._redact(f"unreadable answer ({where}): {str(exc.args[0])[:200]}"))
+        return PermanentError(self._redact(f"{type(exc).__name__}: {exc} ({where})"))
+
+    def _network_reason(self, exc: Exception) -> str:
+        import requests
+
+        cause = exc.__context__
+        if isinstance(cause, requests.Timeout):
+            return f"no answer within {self._cfg.timeout:g}s"
+        if isinstance(cause, requests.ConnectionError):
+            return "connection failed or dropped before an answer"
+        return f"network error: {type(cause or exc).__name__}"
+
+    def _redact(self, text: str) -> str:
+        secret = self._token.reveal()
+        return text.replace(secret, "<redacted>") if secret else text
+
+    def _retry_at(self) -> datetime | None:
+        """When the server says to come back: X-RateLimit-Reset, else Retry-After."""
+        headers = getattr(self._last, "headers", None) or {}
+        reset = self._reset_time(headers)
+        if reset is not None:
+            return reset
+        after = headers.get("Retry-After")
+        if after:
+            try:
+                return datetime.now(UTC) + timedelta(seconds=float(after))
+            except ValueError:
+                try:
+                    return parsedate_to_datetime(after).astimezone(UTC)
+                except (TypeError, ValueError):
+                    pass
+        return None
+
+    @staticmethod
+    def _reset_time(headers: Any) -> datetime | None:
+        """X-RateLimit-Reset: ISO 8601 (Mastodon) or Unix seconds (GoToSocial and friends)."""
+        reset = (headers.get("X-RateLimit-Reset") or "").strip()
+        try:
+            if reset.isdigit():
+                return datetime.fromtimestamp(int(reset), UTC)
+            if reset:
+                when = datetime.fromisoformat(reset)
+                return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
+        return None
+
+    # -- pieces --
+
+    def _instance_limits(self) -> tuple[int, int]:
+        for action, ask in (
+            ("reading /api/v2/instance", lambda c: c.instance_v2()),
+            ("reading /api/v1/instance", lambda c: c.instance_v1()),
+        ):
+            try:
+                instance = self._call(action, ask)
+            except DeliveryError as exc:
+                log.info("target %s: %s", self.name, exc)
+                continue
+            statuses = (instance.get("configuration") or {}).get("statuses") or {}
+            max_chars = statuses.get("max_characters") or instance.get("max_toot_chars")
+            per_url = statuses.get("characters_reserved_per_url")
+            if isinstance(max_chars, int) and max_chars > 0:
+                return max_chars, per_url if isinstance(per_url, int) else DEFAULT_LIMITS.url_length or 23
+        log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL",
+                    self.name, DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length)
+        return DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length or 23
+
+    def _me(self, client: Mastodon) -> str:
+        if self._account_id is None:
+            self._account_id = str(client.account_verify_credentials()["id"])
+        return self._account_id
+
+    def _thumbnail(self, draft: PostDraft) -> list[str]:
+        """Upload the card's image and wait (bounded) until it is processed; [] without one.
+
+        Rate limits, rejected credentials and server errors propagate (the delivery is
+        retried as a whole); an image that cannot be had or is refused is left out.
+        """
+        card = draft.card
+        if not (self._cfg.thumbnail and self._fetch_image and card and card.thumb_url):
+            return []
+        try:
+            data, mime = self._fetch_image(card.thumb_url)
+        except Exception as exc:  # any failure to fetch: post without the image
+            log.warning("target %s: thumbnail %s not fetched (%s); posting without it",
+                        self.name, card.thumb_url, exc)
+            return []
+        alt = (card.title or "").strip()[:ALT_TEXT_LIMIT] or None
+        try:
+            media = self._call("uploading the thumbnail",
+                               lambda c: c.media_post(data, mime_type=mime, description=alt))
+            for _ in range(self._media_poll_attempts):
+                if media.get("url"):
+                    return [str(media["id"])]
+                self._sleep(self._media_poll_interval)
+                media = self._call("waiting for the thumbnail", lambda c, m=media: c.media(m["id"]))
+        except (TransientError, AuthError):
+            raise
+        except PermanentError as exc:
+            log.warning("target %s: thumbnail refused (%s); posting without it", self.name, exc)
+            return []
+        if media.get("url"):
+            return [str(media["id"])]
+        log.warning("target %s: thumbnail still processing after %d polls; posting without it",
+                    self.name, self._media_poll_attempts)
+        return []
+
+    def _posted(self, status: Any) -> Posted:
+        created = status.get("created_at")
+        if isinstance(created, str):
+            try:
+                created = datetime.fromisoformat(created)
+            except ValueError:
+                created = None
+        if isinstance(created, datetime):
+            created = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
+        else:
+            created = None
+        return Posted(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "",
+                      posted_at=created)

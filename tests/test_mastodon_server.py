@@ -1,0 +1,380 @@
+"""The loopback Mastodon server behaves as Mastodon does, for what syndicate uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mastodon import Mastodon
+from mastodon.errors import MastodonNetworkError, MastodonRatelimitError, MastodonUnauthorizedError
+
+from tests.servers.mastodon import Fault, ManualClock, MastodonServer, countable_text, status_length
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LONG_URL = "https://example.org/2024/05/01/a-very-long-article-address-that-goes-on-and-on?utm=x"
+
+
+@pytest.fixture
+def server():
+    with MastodonServer(token=TOKEN) as srv:
+        yield srv
+    assert not srv.errors, srv.errors[0]
+
+
+@pytest.fixture
+def http(server):
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        yield client
+
+
+def client_for(server, token=TOKEN, timeout=5.0):
+    client = Mastodon(api_base_url=server.url, ratelimit_method="throw", request_timeout=timeout,
+                      version_check_mode="none")
+    client.access_token = token
+    return client
+
+
+def post(http, text, headers=None, **params):
+    return http.post("/api/v1/statuses", data={"status": text, **params}, headers={**AUTH, **(headers or {})})
+
+
+# --- counting as StatusLengthValidator -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hello", 5),
+        ("e\u0301te\u0301", 3),  # combining accents belong to their letter
+        ("👨‍👩‍👧‍👦", 1),  # a ZWJ family is one grapheme
+        ("🇬🇧🇫🇷", 2),  # flags: pairs of regional indicators
+        ("👍🏽", 1),  # skin tone modifier
+        ("a\r\nb", 3),  # CR LF is one grapheme
+        (LONG_URL, 23),  # every URL is 23, however long
+        ("see https://a.example/x.", 4 + 23 + 1),  # the full stop ends the sentence, not the URL
+        ("(https://example.org/wiki/Foo_(bar))", 1 + 23 + 1),  # balanced parentheses belong to it
+        ("example.org/no-scheme", 21),  # without a scheme it counts as typed
+        ("http://127.0.0.1:8080/some/longer/path", 38),  # an IP address is no domain to twitter-text
+        ("@alice@social.example.org hi", len("@alice hi")),  # a mention's domain is free
+        ("   ", 0),  # blank text counts nothing
+    ],
+)
+def test_status_length_counts_as_mastodon(text, expected):
+    assert status_length(text) == expected
+
+
+def test_spoiler_text_counts_against_the_limit():
+    assert status_length("body", spoiler_text="CW: politics") == 4 + 12
+    assert countable_text(f"a {LONG_URL} b", url_length=30) == "a " + "x" * 30 + " b"
+
+
+def test_limit_enforced_at_exactly_max_characters(server, http):
+    emoji = "👩🏽‍💻"
+    fits = emoji * 400 + "a" * 76 + " " + LONG_URL  # 400 + 76 + 1 + 23 = 500
+    assert status_length(fits) == 500
+    assert post(http, fits).status_code == 200
+    r = post(http, fits + "!")
+    assert r.status_code == 422
+    assert r.json() == {"error": "Validation failed: Text character limit of 500 exceeded"}
+    assert [s["text"] for s in server.statuses] == [fits]
+
+
+def test_limit_includes_the_spoiler_text(http):
+    r = post(http, "a" * 495, spoiler_text="123456")
+    assert r.status_code == 422
+    assert post(http, "a" * 494, spoiler_text="123456").status_code == 200
+
+
+def test_limit_follows_the_configured_max_and_url_length(server, http):
+    server.max_characters = 1000
+    server.characters_reserved_per_url = 30
+    text = "b" * (1000 - 31) + " " + LONG_URL
+    assert post(http, text).status_code == 200
+    r = post(http, "b" + text)
+    assert r.json()["error"] == "Validation failed: Text character limit of 1000 exceeded"
+
+
+TEXT_PARTS = st.sampled_from(
+    ["a", "é", "e\u0301", "👍🏽", "👨‍👩‍👧", "🇫🇷", " ", "\n", ".", "字", LONG_URL, " https://a.example/x ",
+     "@bob@mastodon.example ", "#tag "]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(TEXT_PARTS, max_size=40), limit=st.integers(min_value=1, max_value=60))
+def test_server_accepts_exactly_what_the_counter_allows(server, http, parts, limit):
+    server.max_characters = limit
+    text = "".join(parts)
+    r = post(http, text)
+    if not text.strip():
+        assert r.status_code == 422
+        assert r.json() == {"error": "Validation failed: Text can't be blank"}
+    elif status_length(text) <= limit:
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 422
+        assert r.json()["error"] == f"Validation failed: Text character limit of {limit} exceeded"
+
+
+def test_blank_text_is_refused_but_a_spoiler_alone_becomes_the_text(server, http):
+    r = post(http, "  ")
+    assert (r.status_code, r.json()) == (422, {"error": "Validation failed: Text can't be blank"})
+    assert post(http, "", spoiler_text="only a warning").status_code == 200
+    assert server.statuses[-1]["text"] == "only a warning"
+    assert server.statuses[-1]["spoiler_text"] == ""
+
+
+# --- statuses ---------------------------------------------------------------------------------
+
+
+def test_a_status_keeps_what_was_sent_form_or_json(server, http):
+    r = post(http, "Hello #world https://example.org/a", visibility="unlisted", language="de",
+             spoiler_text="cw")
+    body = r.json()
+    assert r.status_code == 200
+    assert body["visibility"] == "unlisted" and body["language"] == "de" and body["sensitive"] is True
+    assert body["url"] == f"{server.url}/@syndicate/{body['id']}"
+    assert 'href="https://example.org/a"' in body["content"]
+    assert body["tags"] == [{"name": "world", "url": f"{server.url}/tags/world"}]
+    r = http.post("/api/v1/statuses", json={"status": "json body", "visibility": "private"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["visibility"] == "private"
+    assert [(s["text"], s["visibility"], s["language"]) for s in server.statuses] == [
+        ("Hello #world https://example.org/a", "unlisted", "de"),
+        ("json body", "private", "en"),  # the account's default language
+    ]
+    got = http.get(f"/api/v1/statuses/{body['id']}")
+    assert got.status_code == 200 and got.json()["id"] == body["id"]
+
+
+def test_idempotency_key_returns_the_first_status_and_creates_nothing(server, http):
+    first = post(http, "once", headers={"Idempotency-Key": "row-1"}).json()
+    again = post(http, "changed text", headers={"Idempotency-Key": "row-1"}).json()
+    other = post(http, "once", headers={"Idempotency-Key": "row-2"}).json()
+    assert again["id"] == first["id"] and again["content"] == first["content"]
+    assert other["id"] != first["id"]
+    assert [(s["text"], s["idempotency_key"]) for s in server.statuses] == [("once", "row-1"), ("once", "row-2")]
+
+
+def test_idempotency_key_expires_after_an_hour():
+    clock = ManualClock()
+    with MastodonServer(token=TOKEN, clock=clock) as srv, httpx.Client(base_url=srv.url) as http:
+        first = post(http, "x", headers={"Idempotency-Key": "k"}).json()
+        clock.advance(3599)
+        assert post(http, "x", headers={"Idempotency-Key": "k"}).json()["id"] == first["id"]
+        clock.advance(2)
+        assert post(http, "x", headers={"Idempotency-Key": "k"}).json()["id"] != first["id"]
+        assert len(srv.statuses) == 2
+
+
+def test_a_refused_post_does_not_burn_its_idempotency_key(server, http):
+    assert post(http, "x" * 501, headers={"Idempotency-Key": "k"}).status_code == 422
+    assert post(http, "fits", headers={"Idempotency-Key": "k"}).status_code == 200
+    assert [s["text"] for s in server.statuses] == ["fits"]
+
+
+def test_account_statuses_newest_first_with_limit(server, http):
+    for i in range(45):
+        post(http, f"post {i}")
+    me = http.get("/api/v1/accounts/verify_credentials", headers=AUTH).json()
+    assert me["username"] == "syndicate" and me["statuses_count"] == 45 and "source" in me
+    page = http.get(f"/api/v1/accounts/{me['id']}/statuses", params={"limit": 100}, headers=AUTH)
+    texts = [s["content"] for s in page.json()]
+    assert len(texts) == 40  # Mastodon caps limit at twice the default of 20
+    assert texts[0] == "<p>post 44</p>" and texts[-1] == "<p>post 5</p>"
+    assert 'rel="next"' in page.headers["Link"]
+    assert len(http.get(f"/api/v1/accounts/{me['id']}/statuses").json()) == 20
+    assert http.get("/api/v1/accounts/1/statuses").status_code == 404
+
+
+def test_instance_v1_and_v2_report_the_configured_limits(server, http):
+    server.max_characters, server.characters_reserved_per_url = 1000, 30
+    for path in ("/api/v1/instance", "/api/v2/instance/"):
+        conf = http.get(path).json()["configuration"]["statuses"]
+        assert (conf["max_characters"], conf["characters_reserved_per_url"]) == (1000, 30)
+    server.instance_v2 = False
+    assert http.get("/api/v2/instance").status_code == 404
+
+
+# --- authentication and errors --------------------------------------------------------------
+
+
+def test_bad_or_missing_token_is_401(server, http):
+    for headers in ({"Authorization": "Bearer wrong"}, {}):
+        r = http.post("/api/v1/statuses", data={"status": "x"}, headers=headers)
+        assert (r.status_code, r.json()) == (401, {"error": "The access token is invalid"})
+    assert http.get("/api/v1/accounts/verify_credentials").status_code == 401
+    with pytest.raises(MastodonUnauthorizedError):
+        client_for(server, token="wrong").status_post("x")
+    assert server.statuses == []
+
+
+def test_read_only_token_cannot_post(server, http):
+    server.add_token("reader", scopes=("read",))
+    r = http.post("/api/v1/statuses", data={"status": "x"}, headers={"Authorization": "Bearer reader"})
+    assert (r.status_code, r.json()) == (403, {"error": "This action is outside the authorized scopes"})
+
+
+def test_unknown_records_are_404(http):
+    for path in ("/api/v1/statuses/123", "/api/v1/media/123", "/api/v1/nothing"):
+        r = http.get(path, headers=AUTH)
+        assert (r.status_code, r.json()) == (404, {"error": "Record not found"})
+
+
+# --- rate limits ------------------------------------------------------------------------------
+
+
+def test_rate_limit_headers_count_down_then_429():
+    clock = ManualClock(1_700_000_000.0)
+    with MastodonServer(token=TOKEN, budget=3, window=300, clock=clock) as srv, \
+            httpx.Client(base_url=srv.url) as http:
+        seen = [http.get("/api/v1/instance") for _ in range(4)]
+        assert [r.headers["X-RateLimit-Remaining"] for r in seen] == ["2", "1", "0", "0"]
+        assert {r.headers["X-RateLimit-Limit"] for r in seen} == {"3"}
+        assert {r.headers["X-RateLimit-Reset"] for r in seen} == {"2023-11-14T22:18:20.000000Z"}
+        assert (seen[3].status_code, seen[3].json()) == (429, {"error": "Too many requests"})
+        assert srv.reset_at == datetime(2023, 11, 14, 22, 18, 20, tzinfo=UTC)
+        # the window ends when the clock passes the reset time...
+        clock.advance(300)
+        r = http.get("/api/v1/instance")
+        assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "2"
+        assert r.headers["X-RateLimit-Reset"] == "2023-11-14T22:23:20.000000Z"
+        # ...or when the test says so
+        http.get("/api/v1/instance"), http.get("/api/v1/instance")
+        assert http.get("/api/v1/instance").status_code == 429
+        srv.reset_window()
+        assert http.get("/api/v1/instance").headers["X-RateLimit-Remaining"] == "2"
+
+
+def test_mastodon_py_throws_on_429(server):
+    server.budget = 1
+    client = client_for(server)
+    client.status_post("one")
+    started = time.monotonic()
+    with pytest.raises(MastodonRatelimitError):
+        client.status_post("two")
+    assert time.monotonic() - started < 2  # "throw" never waits
+    assert len(server.statuses) == 1
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+def test_media_v2_is_202_then_206_until_processed_then_200(server, http):
+    server.media_polls = 2
+    r = http.post("/api/v2/media", files={"file": ("a.png", b"\x89PNG data", "image/png")},
+                  data={"description": "alt text"}, headers=AUTH)
+    assert r.status_code == 202
+    media = r.json()
+    assert media["url"] is None and media["description"] == "alt text" and media["type"] == "image"
+    early = post(http, "with image", **{"media_ids[]": media["id"]})
+    assert (early.status_code, early.json()["error"]) == (
+        422, "Cannot attach files that have not finished processing. Try again in a moment!")
+    assert http.get(f"/api/v1/media/{media['id']}", headers=AUTH).status_code == 206
+    done = http.get(f"/api/v1/media/{media['id']}", headers=AUTH)
+    assert done.status_code == 200 and done.json()["url"].endswith(".png")
+    assert http.get(done.json()["url"]).content == b"\x89PNG data"
+    put = http.put(f"/api/v1/media/{media['id']}", data={"description": "better alt"}, headers=AUTH)
+    assert put.json()["description"] == "better alt"
+    r = post(http, "with image", **{"media_ids[]": media["id"]})
+    assert r.status_code == 200 and r.json()["media_attachments"][0]["description"] == "better alt"
+    assert server.statuses[0]["media"][0]["id"] == media["id"]
+    assert http.get(f"/api/v1/media/{media['id']}", headers=AUTH).status_code == 404  # attached now
+
+
+def test_media_through_mastodon_py(server):
+    server.media_polls = 1
+    client = client_for(server)
+    media = client.media_post(b"GIF89a", mime_type="image/gif", description="a gif")
+    assert media.url is None
+    assert client.media(media).url is not None
+    status = client.status_post("pic", media_ids=[media])
+    assert status.media_attachments[0].type == "gifv"
+
+
+def test_media_refuses_what_is_not_media(http):
+    r = http.post("/api/v2/media", files={"file": ("a.txt", b"text", "text/plain")}, headers=AUTH)
+    assert r.status_code == 422
+    r = http.post("/api/v1/statuses", data={"status": "x", "media_ids[]": "999"}, headers=AUTH)
+    assert r.json() == {"error": "Media 999 not found or already attached to another post"}
+
+
+# --- faults -------------------------------------------------------------------------------------
+
+
+def test_faults_apply_in_order_to_matching_requests_only(server, http):
+    server.queue_faults(Fault(status=503, method="POST", path="/api/v1/statuses"), Fault(status=500))
+    assert http.get("/api/v1/instance").status_code == 500  # the second fault matches anything
+    r = post(http, "x")
+    assert r.status_code == 503 and "503" in r.text and "X-RateLimit-Remaining" not in r.headers
+    assert post(http, "x").status_code == 200
+    assert server.pending_faults == [] and len(server.statuses) == 1
+    assert [r.status for r in server.requests] == [500, 503, 200]
+
+
+def test_fault_429_carries_its_reset(server, http):
+    server.queue_faults(Fault(status=429, reset_in=30, retry_after=30))
+    r = http.get("/api/v1/instance")
+    assert r.status_code == 429 and r.json() == {"error": "Too many requests"}
+    reset = datetime.fromisoformat(r.headers["X-RateLimit-Reset"])
+    assert timedelta(seconds=28) < reset - datetime.now(UTC) <= timedelta(seconds=30)
+    assert r.headers["Retry-After"] == "30" and r.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_drop_and_hang_fail_the_client(server):
+    client = client_for(server, timeout=0.3)
+    server.queue_faults(Fault(drop=True), Fault(hang=True, hang_for=5))
+    with pytest.raises(MastodonNetworkError):
+        client.status_post("dropped")
+    started = time.monotonic()
+    with pytest.raises(MastodonNetworkError):
+        client.status_post("hung")
+    assert time.monotonic() - started < 3
+    assert server.statuses == []
+    assert client.status_post("fine").id == server.statuses[0]["id"]
+
+
+def test_accept_then_drop_creates_the_status_but_says_nothing(server):
+    client = client_for(server)
+    server.queue_faults(Fault(accept_then_drop=True, method="POST", path="/api/v1/statuses"))
+    with pytest.raises(MastodonNetworkError):
+        client.status_post("landed", idempotency_key="k")
+    assert [s["text"] for s in server.statuses] == ["landed"]
+    assert server.requests[-1].status is None  # no answer went out
+    again = client.status_post("landed", idempotency_key="k")
+    assert again.id == server.statuses[0]["id"] and len(server.statuses) == 1
+
+
+# --- outside pytest -----------------------------------------------------------------------------
+
+
+def test_runs_as_a_subprocess_with_a_state_file(tmp_path: Path):
+    state = tmp_path / "statuses.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.mastodon", "--port", "0", "--token", TOKEN, "--state-file",
+         str(state)], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert json.loads(state.read_text()) == {"statuses": []}
+        with httpx.Client(base_url=url) as http:
+            http.post("/__control/faults", json={"faults": [{"status": 502}]})
+            assert post(http, "first").status_code == 502
+            assert post(http, "first", headers={"Idempotency-Key": "k"}).status_code == 200
+            saved = json.loads(state.read_text())["statuses"]
+            assert [(s["text"], s["idempotency_key"]) for s in saved] == [("first", "k")]
+            assert http.get("/__control/state").json()["statuses"] == saved
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0

@@ -1,0 +1,158 @@
+"""Prometheus metrics for the daemon, served by the listener at ``/metrics``.
+
+Counters are fed by the daemon after each cycle (``observe_cycle``); the
+outbox depth, the last cycle time and each feed's last success are read
+from the store at scrape time, so they are right even after a restart::
+
+    syndicate_feed_polls_total{feed,status}         status: fetched|not-modified|unchanged|error
+    syndicate_fetch_errors_total{feed}
+    syndicate_articles_found_total{feed}            new articles
+    syndicate_articles_updated_total{feed}          edited articles
+    syndicate_posts_sent_total{target}              sent (or found already posted)
+    syndicate_posts_failed_total{target}            failed permanently
+    syndicate_deliveries_total{target,outcome}      every delivery attempt's outcome
+    syndicate_outbox_depth{target,state}            pending|sending|sent|failed rows (gauge)
+    syndicate_last_cycle_timestamp_seconds          end of the last cycle (gauge)
+    syndicate_feed_last_success_timestamp_seconds{feed}
+    syndicate_feed_consecutive_errors{feed}
+    syndicate_store_readable                        1, or 0 when the store cannot be read
+
+Each ``Metrics`` has its own ``CollectorRegistry`` (never the global one),
+so several apps can live in one process.  ``prometheus_client`` is imported
+only when a ``Metrics`` is made, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syndicate.app import CycleResult
+    from syndicate.store import Store
+
+log = logging.getLogger("syndicate.metrics")
+
+OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+
+StoreSource = Callable[[], "Store | None"]
+
+
+class _StoreCollector:
+    """Reads the store at scrape time: outbox depth, last cycle, feed states."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []  # unchecked collector: families are built at collect time
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        depth = GaugeMetricFamily("syndicate_outbox_depth", "Outbox rows by target and state.",
+                                  labels=["target", "state"])
+        last = GaugeMetricFamily("syndicate_last_cycle_timestamp_seconds",
+                                 "Unix time the last daemon cycle finished.")
+        success = GaugeMetricFamily("syndicate_feed_last_success_timestamp_seconds",
+                                    "Unix time of each feed's last successful fetch.", labels=["feed"])
+        errors = GaugeMetricFamily("syndicate_feed_consecutive_errors",
+                                   "Failed fetches of each feed since its last success.", labels=["feed"])
+        readable = GaugeMetricFamily("syndicate_store_readable",
+                                     "1 if the state database could be read at scrape time.")
+        ok = 1.0
+        store = self._metrics.store()
+        try:
+            if store is None:
+                raise LookupError("no store bound")
+            for target, states in sorted(store.outbox_depth().items()):
+                for state in OUTBOX_STATES:
+                    depth.add_metric([target, state], float(states.get(state, 0)))
+            value = store.get_meta("last_cycle_at")
+            if value is not None:
+                last.add_metric([], float(value))
+            for feed in store.feed_states():
+                if feed.last_success_at is not None:
+                    success.add_metric([feed.name], feed.last_success_at)
+                errors.add_metric([feed.name], float(feed.error_count))
+        except Exception as exc:  # a scrape must never fail: report the store as unreadable
+            if store is not None:
+                log.warning("metrics: cannot read the store", extra={"error": str(exc)})
+            ok = 0.0
+        readable.add_metric([], ok)
+        yield from (depth, last, success, errors, readable)
+
+
+class Metrics:
+    """The daemon's metrics in a registry of their own.
+
+    ``store`` is the store to read gauges from, or a callable returning the
+    current one (the daemon replaces its ``App`` on SIGHUP); ``bind()`` sets
+    it later.
+    """
+
+    def __init__(self, store: Store | StoreSource | None = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter
+
+        self._store: StoreSource | None = None
+        if store is not None:
+            self.bind(store)
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.feed_polls = Counter("syndicate_feed_polls", "Feed polls by outcome.",
+                                  ["feed", "status"], registry=r)
+        self.fetch_errors = Counter("syndicate_fetch_errors", "Feed fetches that failed.",
+                                    ["feed"], registry=r)
+        self.articles_found = Counter("syndicate_articles_found", "New articles found in feeds.",
+                                      ["feed"], registry=r)
+        self.articles_updated = Counter("syndicate_articles_updated", "Edited articles seen in feeds.",
+                                        ["feed"], registry=r)
+        self.posts_sent = Counter("syndicate_posts_sent", "Posts delivered (or found already posted).",
+                                  ["target"], registry=r)
+        self.posts_failed = Counter("syndicate_posts_failed", "Posts that failed permanently.",
+                                    ["target"], registry=r)
+        self.deliveries = Counter("syndicate_deliveries", "Delivery attempts by outcome.",
+                                  ["target", "outcome"], registry=r)
+        r.register(_StoreCollector(self))
+
+    @property
+    def bound(self) -> bool:
+        return self._store is not None
+
+    def bind(self, store: Store | StoreSource) -> None:
+        """Read the scrape-time gauges from ``store`` (or from what the callable returns)."""
+        self._store = store if callable(store) else (lambda: store)
+
+    def store(self) -> Store | None:
+        return self._store() if self._store else None
+
+    def observe_cycle(self, result: CycleResult) -> None:
+        """Count one cycle's feed polls and deliveries."""
+        for feed in result.feeds:
+            self.feed_polls.labels(feed.feed, feed.status).inc()
+            if feed.status == "error":
+                self.fetch_errors.labels(feed.feed).inc()
+            if feed.new:
+                self.articles_found.labels(feed.feed).inc(feed.new)
+            if feed.updated:
+                self.articles_updated.labels(feed.feed).inc(feed.updated)
+        for delivery in result.deliveries:
+            self.deliveries.labels(delivery.target, delivery.outcome).inc()
+            if delivery.outcome in ("sent", "found"):
+                self.posts_sent.labels(delivery.target).inc()
+            elif delivery.outcome == "failed":
+                self.posts_failed.labels(delivery.target).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition format (version 0.0.4)."""
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """(body, Content-Type) in the format the scraper's ``Accept`` header asks for."""
+        from prometheus_client.exposition import choose_encoder
+
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type

@@ -126,6 +126,10 @@ class Deliverer:
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
         while not self.stop.is_set() and (limit is None or len(results) < limit):
+            try:
+                paused.update(t for t in self.targets if t not in paused and not self._pace(t))
+            except _Interrupted:
+                break
             active = [t for t in self.targets if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active)
@@ -136,6 +140,32 @@ class Deliverer:
             if result.outcome == "rescheduled":
                 paused.add(result.target)  # the target is struggling: leave its queue for later
         return results
+
+    def _pace(self, name: str) -> bool:
+        """Respect a target's rate budget before the next request to it.
+
+        A target that reports ``rate_budget() -> (remaining, reset)`` with
+        nothing left is waited for until its reset (when that is within the
+        policy's ``max_rate_wait``), or left out of this round.  Returns
+        False to leave it out.
+        """
+        budget_of = getattr(self.targets[name], "rate_budget", None)
+        budget = budget_of() if budget_of else None
+        if not budget:
+            return True
+        remaining, reset = budget
+        if remaining > 0 or reset is None:
+            return True
+        wait = reset.timestamp() - self.clock()
+        if wait <= 0:
+            return True
+        if wait > self.policy.max_rate_wait:
+            log.info("target rate limit spent; its queue waits", extra={"target": name,
+                                                                        "reset_in": round(wait)})
+            return False
+        log.info("pacing to the target's rate limit", extra={"target": name, "wait": round(wait, 1)})
+        self._wait(wait)
+        return True
 
     def deliver_one(self, item: OutboxItem) -> DeliveryResult:
         target = self.targets[item.target]

@@ -1,0 +1,166 @@
+"""Assembly: a validated ``Config`` → store, fetcher, targets, ingester, deliverer.
+
+``App`` owns the long-lived objects and runs one cycle: poll the due feeds,
+work the outbox, re-generate the output feed.  The CLI and the daemon are
+thin layers over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose, mastodon_limits
+from syndicate.config import BlueskyTarget, Config, HashtagConfig, MastodonTarget, TargetConfig
+from syndicate.delivery import Deliverer, DeliveryResult
+from syndicate.fetch import Fetcher
+from syndicate.logs import redact
+from syndicate.models import Article, LinkCard, PostDraft, TargetLimits
+from syndicate.pipeline import FeedResult, Ingester
+from syndicate.retry import RetryPolicy
+from syndicate.store import Store
+from syndicate.targets import Target
+
+log = logging.getLogger("syndicate")
+
+IMAGE_MAX_BYTES = 5_000_000
+IMAGE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    feeds: tuple[FeedResult, ...] = ()
+    deliveries: tuple[DeliveryResult, ...] = ()
+    written: tuple[Path, ...] = ()
+    skipped_targets: tuple[str, ...] = field(default=())
+
+
+def platform_limits(cfg: TargetConfig) -> TargetLimits:
+    """The platform's default limits, with the config's override."""
+    if isinstance(cfg, MastodonTarget):
+        return mastodon_limits(cfg.max_length or MASTODON_LIMITS.max_length,
+                               MASTODON_LIMITS.url_length or 23, cfg.content_warning)
+    if cfg.max_length:
+        return TargetLimits(min(cfg.max_length, BLUESKY_LIMITS.max_length), None, "graphemes")
+    return BLUESKY_LIMITS
+
+
+def build_targets(config: Config, store: Store, fetcher: Fetcher,
+                  environ: Mapping[str, str] | None = None) -> tuple[dict[str, Target], list[str]]:
+    """Adapters for every enabled target that has credentials, and a line for each skipped."""
+    targets: dict[str, Target] = {}
+    skipped: list[str] = []
+
+    def fetch_image(url: str) -> tuple[bytes, str]:
+        return fetcher.get_bytes(url, max_bytes=IMAGE_MAX_BYTES, timeout=IMAGE_TIMEOUT,
+                                 accept="image/*", label=f"image {url}")
+
+    for name, cfg in config.targets.items():
+        if not cfg.enabled:
+            continue
+        secret = cfg.secret_ref.resolve(environ)
+        if secret is None:
+            what = "access token" if isinstance(cfg, MastodonTarget) else "app password"
+            skipped.append(f"target {name}: skipped, no {what}: {cfg.secret_ref.hint()}")
+            continue
+        redact(secret.reveal())
+        if isinstance(cfg, MastodonTarget):
+            from syndicate.targets.mastodon import MastodonAdapter
+
+            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image)
+        elif isinstance(cfg, BlueskyTarget):
+            from syndicate.targets.bluesky import BlueskyAdapter
+
+            targets[name] = BlueskyAdapter(name, cfg, secret, session_store=store,
+                                           fetch_image=fetch_image)
+    return targets, skipped
+
+
+class App:
+    """Everything a running syndicate needs, built from one config."""
+
+    def __init__(self, config: Config, *, store: Store | None = None, fetcher: Fetcher | None = None,
+                 targets: Mapping[str, Target] | None = None, policy: RetryPolicy | None = None,
+                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self.store = store or Store(config.state)
+        self.fetcher = fetcher or Fetcher(config.user_agent)
+        if targets is None:
+            built, self.skipped = build_targets(config, self.store, self.fetcher, environ)
+            self.targets: dict[str, Target] = built
+        else:
+            self.targets, self.skipped = dict(targets), []
+        self.ingester = Ingester(config, self.store, self.fetcher, active_targets=list(self.targets),
+                                 clock=clock)
+        self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
+                                   policy=policy or RetryPolicy.from_config(config.delivery),
+                                   lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
+                                   stop=self.stop)
+        self._limits: dict[str, TargetLimits] = {}
+
+    def close(self) -> None:
+        for target in self.targets.values():
+            target.close()
+        self.fetcher.close()
+        self.store.close()
+
+    # -- composing --
+
+    def limits(self, target: str) -> TargetLimits:
+        if target not in self._limits:
+            adapter = self.targets.get(target)
+            self._limits[target] = adapter.limits() if adapter else platform_limits(
+                self.config.targets[target])
+        return self._limits[target]
+
+    def draft_for(self, article: Article, target: str, intro: str | None = None) -> PostDraft:
+        """The post ``article`` makes on ``target`` (pure but for the cached limits)."""
+        tcfg = self.config.targets[target]
+        try:
+            feed = self.config.feed(article.feed)
+            template = self.config.template_for(feed, target)
+            hashtags = feed.hashtags
+        except KeyError:  # the feed was removed from the config since
+            template, hashtags = tcfg.template, HashtagConfig()
+        draft = compose(article, target=target, platform=tcfg.kind, limits=self.limits(target),
+                        template=template, hashtags=hashtags, intro=intro)
+        if isinstance(tcfg, MastodonTarget) and tcfg.thumbnail and article.image and draft.card is None:
+            # Mastodon has no link card to fill; the adapter uploads the image with this alt text.
+            draft = replace(draft, card=LinkCard(article.link, article.title, "", article.image))
+        return draft
+
+    # -- output feed --
+
+    def write_output(self) -> list[Path]:
+        from syndicate.feed_out import write_feeds
+
+        out = self.config.output
+        if not out.enabled:
+            return []
+        articles = self.store.latest_articles(out.max_items)
+        names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
+        return write_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC), site_names=names)
+
+    # -- one cycle --
+
+    def run_cycle(self, *, all_feeds: bool = False) -> CycleResult:
+        """Poll the due feeds (or all), deliver what is due, write the output feed."""
+        now = self.clock()
+        feeds = self.config.feeds if all_feeds else self.ingester.due(now)
+        results = self.ingester.poll_many(feeds) if feeds else []
+        deliveries = self.deliverer.deliver_due() if self.targets else []
+        changed = any(r.new or r.updated for r in results)
+        written: list[Path] = []
+        if changed or (self.config.output.enabled and not (self.config.output.dir / "feed.xml").exists()):
+            written = self.write_output()
+        self.store.set_meta("last_cycle_at", repr(self.clock()))
+        return CycleResult(tuple(results), tuple(deliveries), tuple(written), tuple(self.skipped))

@@ -1,0 +1,388 @@
+"""The ``syndicate`` command: a thin layer over the library.
+
+Library errors become one-line messages on stderr and a non-zero exit;
+heavy modules (SDKs, feedgen) are imported only by the commands that need
+them, so ``syndicate --help`` and ``syndicate status`` start fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from syndicate.config import Config
+    from syndicate.store import Store
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    click.echo(f"syndicate: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(ctx: click.Context) -> Config:
+    from syndicate.config import load_config
+    from syndicate.errors import ConfigError
+
+    try:
+        return load_config(ctx.obj["config"])
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"syndicate: {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _setup_logs(ctx: click.Context, config: Config | None = None) -> None:
+    from syndicate.logs import setup_logging
+
+    fmt = ctx.obj.get("log_format") or (config.log.format if config else "text")
+    level = "DEBUG" if ctx.obj.get("verbose") else (config.log.level if config else "INFO")
+    setup_logging(fmt, level)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    from syndicate.errors import SyndicateError
+
+    try:
+        yield
+    except SyndicateError as exc:
+        _fail(str(exc))
+
+
+def _open_store(config: Config) -> Store:
+    from syndicate.store import Store
+
+    return Store(config.state)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "-c", "config", metavar="PATH", envvar="SYNDICATE_CONFIG",
+              help="Configuration file [default: ./feeds.yaml, or $SYNDICATE_CONFIG].")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(package_name="syndicate")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, log_format: str | None, verbose: bool) -> None:
+    """Cross-post new feed articles to Mastodon and Bluesky, exactly once,
+    and re-generate a feed with original dates and sources for mirror sites."""
+    ctx.obj = {"config": config, "log_format": log_format, "verbose": verbose}
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one cycle (all feeds, then the outbox) and exit.")
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Run the daemon: poll feeds, post new articles, write the output feed.
+
+    Exit status with --once: 0 if every feed was read, 1 if any failed.
+    """
+    config = _load(ctx)
+    _setup_logs(ctx, config)
+    from syndicate.daemon import Daemon
+
+    with _errors():
+        daemon = Daemon(config, config_path=ctx.obj["config"])
+        if not once:
+            daemon.install_signals()
+        sys.exit(daemon.run(once=once))
+
+
+@main.command("check-config")
+@click.option("--dump", is_flag=True, help="Print the effective configuration, secrets redacted.")
+@click.pass_context
+def check_config(ctx: click.Context, dump: bool) -> None:
+    """Validate the configuration; say which targets lack credentials."""
+    config = _load(ctx)
+    if dump:
+        with _errors():
+            click.echo(config.dump(), nl=False)
+        return
+    with _errors():
+        for name, target in config.targets.items():
+            if not target.enabled:
+                click.echo(f"target {name}: disabled")
+            elif target.secret_ref.resolve() is None:
+                click.echo(f"target {name}: no credentials: {target.secret_ref.hint()}")
+            else:
+                click.echo(f"target {name}: ready ({target.kind})")
+    click.echo(f"{config.source}: OK, {len(config.feeds)} feed(s), {len(config.targets)} target(s)")
+
+
+@main.command()
+@click.pass_context
+def feed(ctx: click.Context) -> None:
+    """Write the re-generated output feed now (RSS, Atom, JSON Feed)."""
+    config = _load(ctx)
+    _setup_logs(ctx, config)
+    from syndicate.app import App
+
+    with _errors():
+        app = App(config, targets={})
+        try:
+            paths = app.write_output()
+        finally:
+            app.close()
+    for path in paths:
+        click.echo(str(path))
+    if not paths:
+        click.echo("output feed: unchanged" if config.output.enabled else "output feed: disabled")
+
+
+def _status_rows(store: Store, limit: int) -> list[dict[str, Any]]:
+    rows = []
+    for art in store.recent(limit):
+        rows.append({
+            "id": art.id, "feed": art.feed, "title": art.title, "link": art.link,
+            "published": datetime.fromtimestamp(art.published, UTC).isoformat(),
+            "first_seen": datetime.fromtimestamp(art.first_seen_at, UTC).isoformat(),
+            "deliveries": [
+                {"target": d.target, "seq": d.seq, "state": d.state, "attempts": d.attempts,
+                 "url": d.remote_url, "sent_at": _when(d.sent_at) if d.sent_at else None,
+                 "next_attempt": _when(d.next_attempt_at) if d.state == "pending" else None,
+                 "error": d.last_error, "requested_by": d.requested_by}
+                for d in art.deliveries
+            ],
+        })
+    return rows
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many recent articles.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, limit: int) -> None:
+    """Recent articles and where each was posted (state, post URL, last error)."""
+    config = _load(ctx)
+    with _errors():
+        store = _open_store(config)
+        rows = _status_rows(store, limit)
+        feeds = store.feed_states()
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"articles": rows, "feeds": [
+            {"name": f.name, "url": f.url, "last_success": _when(f.last_success_at),
+             "errors": f.error_count, "last_error": f.last_error} for f in feeds]}, indent=2,
+            ensure_ascii=False))
+        return
+    for f in feeds:
+        state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
+        click.echo(f"feed {f.name}: last read {_when(f.last_success_at)}, {state}")
+    if not rows:
+        click.echo("no articles recorded yet")
+        return
+    for row in rows:
+        click.echo(f"\n#{row['id']} {row['published'][:10]} {row['title']}")
+        click.echo(f"    {row['link']}")
+        if not row["deliveries"]:
+            click.echo("    (seen only, not queued)")
+        for d in row["deliveries"]:
+            label = d["target"] + (f" (repost {d['seq']})" if d["seq"] else "")
+            line = f"    {label:<12} {d['state']:<8}"
+            if d["url"]:
+                line += f" {d['url']}"
+            if d["state"] == "pending" and d["next_attempt"]:
+                line += f" next try {d['next_attempt']}"
+            if d["error"]:
+                line += f"  last error: {d['error']}"
+            click.echo(line)
+
+
+def _find_article(config: Config, store: Store, ref: str) -> Any:
+    """An Article by id, guid or URL: from the store, else from the configured feeds."""
+    from syndicate.parse import canonical_url
+
+    article_id = store.find_article_id(ref)
+    if article_id is None and ref.startswith(("http://", "https://")):
+        article_id = store.find_article_id(canonical_url(ref))
+    if article_id is not None:
+        return store.article(article_id)
+    return _article_from_feeds(config, ref)
+
+
+def _article_from_feeds(config: Config, ref: str) -> Any:
+    from syndicate.errors import FeedError
+    from syndicate.fetch import Fetcher
+    from syndicate.parse import canonical_url, normalise, parse_feed
+
+    wanted = {ref, canonical_url(ref)} if ref.startswith(("http://", "https://")) else {ref}
+    fetcher = Fetcher(config.user_agent)
+    try:
+        for feed in config.feeds:
+            try:
+                got = fetcher.fetch_feed(feed.name, feed.url, timeout=feed.timeout, max_bytes=feed.max_bytes)
+                parsed = parse_feed(feed.name, got.content or b"", base_url=got.url, headers=got.headers)
+            except FeedError as exc:
+                click.echo(f"syndicate: {exc}", err=True)
+                continue
+            for entry in parsed.entries:
+                if entry.id in wanted or entry.link in wanted:
+                    return normalise(feed.name, entry, parsed, now=datetime.now(UTC),
+                                     language=feed.language)
+    finally:
+        fetcher.close()
+    return None
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
+@click.option("--text", "intro", help="An intro line, as for a manual repost.")
+@click.pass_context
+def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | None) -> None:
+    """Print exactly what would be posted for REF (article id, guid or URL), and why."""
+    config = _load(ctx)
+    _setup_logs(ctx, config)
+    from syndicate.app import App
+
+    with _errors():
+        app = App(config, targets={})
+        try:
+            article = _find_article(config, app.store, ref)
+            if article is None:
+                _fail(f"article {ref}: not in the store nor in any configured feed")
+            names = list(only) or list(config.targets)
+            for name in names:
+                if name not in config.targets:
+                    _fail(f"target {name}: not in {config.source} (known: {', '.join(config.targets)})")
+            click.echo(f"article: {article.title}")
+            click.echo(f"link:    {article.link}")
+            click.echo(f"date:    {article.published.date().isoformat()} (original publication)")
+            if article.source:
+                click.echo(f"source:  {article.source.name or '-'} {article.source.url or ''}".rstrip())
+            for name in names:
+                draft = app.draft_for(article, name, intro)
+                limits = app.limits(name)
+                click.echo(f"\n--- {name} ({config.targets[name].kind}): "
+                           f"{draft.length}/{limits.max_length} {limits.unit}")
+                click.echo(draft.text)
+                click.echo("---")
+                for note in draft.notes:
+                    click.echo(f"  why: {note}")
+                for facet in draft.facets:
+                    span = draft.text.encode()[facet.byte_start:facet.byte_end].decode()
+                    click.echo(f"  facet {facet.kind} bytes {facet.byte_start}-{facet.byte_end}: {span}")
+                if draft.card:
+                    click.echo(f"  card: {draft.card.title} <{draft.card.uri}> thumb={draft.card.thumb_url}")
+        finally:
+            app.close()
+
+
+@main.command()
+@click.option("--max-age", default=None, type=float,
+              help="Seconds since the last cycle before unhealthy [default: 3 poll intervals + 5 min].")
+@click.pass_context
+def health(ctx: click.Context, max_age: float | None) -> None:
+    """Exit 0 if the daemon's last cycle is recent and the store is readable (for HEALTHCHECK)."""
+    import time
+
+    config = _load(ctx)
+    from syndicate.errors import StoreError
+
+    try:
+        store = _open_store(config)
+        last = store.get_meta("last_cycle_at")
+        store.close()
+    except StoreError as exc:
+        _fail(f"unhealthy: {exc}")
+    if last is None:
+        _fail("unhealthy: no cycle has run yet")
+    limit = max_age if max_age is not None else 3 * min(
+        [config.poll_interval_for(f) for f in config.feeds]) + 300
+    age = time.time() - float(last)
+    if age > limit:
+        _fail(f"unhealthy: last cycle {age:.0f}s ago (limit {limit:.0f}s)")
+    click.echo(f"healthy: last cycle {age:.0f}s ago")
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
+@click.option("--text", "intro", help="An intro line to put before the post.")
+@click.option("--by", "by", default=None, help="Who asks [default: the OS user].")
+@click.option("--force", is_flag=True, help="Post again even where it was already posted.")
+@click.pass_context
+def repost(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | None, by: str | None,
+           force: bool) -> None:
+    """Queue a new post of REF (article id, guid or URL) now; the daemon sends it."""
+    config = _load(ctx)
+    _setup_logs(ctx, config)
+    from syndicate.store import Store
+
+    with _errors():
+        store = Store(config.state)
+        try:
+            article_id = _ensure_article(config, store, ref)
+            names = list(only) or _default_targets(config, store.article(article_id))
+            for name in names:
+                if name not in config.targets:
+                    _fail(f"target {name}: not in {config.source}")
+            done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
+            if done and not force:
+                where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
+                _fail(f"article {ref}: already posted ({where}); use --force to post it again")
+            queued = store.queue_repost(article_id, names, requested_by=by or getpass.getuser(),
+                                        intro=intro)
+        finally:
+            store.close()
+    click.echo(f"queued article #{article_id} for {', '.join(queued)}; the daemon will post it")
+
+
+def _default_targets(config: Config, article: Any) -> list[str]:
+    """The feed's targets, or every enabled target if the feed is gone from the config."""
+    try:
+        return config.feed_targets(config.feed(article.feed))
+    except KeyError:
+        return [name for name, t in config.targets.items() if t.enabled]
+
+
+def _ensure_article(config: Config, store: Store, ref: str) -> int:
+    from dataclasses import replace
+
+    article = _find_article(config, store, ref)
+    if article is None:
+        _fail(f"article {ref}: not in the store nor in any configured feed")
+    article_id = store.find_article_id(article.id) or store.find_article_id(article.link)
+    if article_id is None:
+        store.ingest(article.feed, new=[replace(article, content_hash="manual")], updated=[], queue={},
+                     seeded=False)
+        article_id = store.find_article_id(article.id)
+    assert article_id is not None
+    return article_id
+
+
+@main.command()
+@click.argument("ref", required=False)
+@click.option("--target", "-t", default=None, help="Only this target.")
+@click.pass_context
+def retry(ctx: click.Context, ref: str | None, target: str | None) -> None:
+    """Re-queue failed deliveries (of REF, or all)."""
+    config = _load(ctx)
+    with _errors():
+        store = _open_store(config)
+        try:
+            article_id = None
+            if ref:
+                article_id = store.find_article_id(ref)
+                if article_id is None:
+                    _fail(f"article {ref}: not in the store")
+            count = store.retry_failed(article_id, target)
+        finally:
+            store.close()
+    click.echo(f"re-queued {count} failed deliver{'y' if count == 1 else 'ies'}")

@@ -1,0 +1,215 @@
+"""Ingestion: one feed from fetch to the outbox, as named phases.
+
+``poll(feed)``:  fetch (conditional GET) → skip if 304 or the same bytes →
+parse → look the entries up in the store → normalise only the new and the
+edited ones → record them and enqueue one outbox row per target, in one
+transaction.  The result is a value (``FeedResult``); an expected failure
+(``FeedError``) is recorded on the feed with a backoff and returned, never
+raised, so one broken feed never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from syndicate.config import Config, FeedConfig
+from syndicate.errors import FeedError, FeedRateLimited
+from syndicate.fetch import Fetcher, FetchResult
+from syndicate.models import Article
+from syndicate.parse import Entry, normalise, parse_feed
+from syndicate.store import Store
+
+log = logging.getLogger("syndicate.pipeline")
+
+MAX_BACKOFF = 6 * 3600.0
+FIRST_BACKOFF = 60.0
+
+Status = Literal["fetched", "not-modified", "unchanged", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    feed: str
+    status: Status
+    entries: int = 0
+    new: int = 0
+    updated: int = 0
+    queued: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    next_fetch_at: float = 0.0
+
+
+def entry_hash(entry: Entry) -> str:
+    """A cheap fingerprint of what the feed says about an entry (edit detection)."""
+    raw: Any = entry.raw
+    parts = [entry.link, str(raw.get("title", "")), str(raw.get("summary", ""))]
+    for content in raw.get("content") or ():
+        parts.append(str(content.get("value", "")))
+    parts.append(str(raw.get("updated", "")))
+    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
+
+
+class Ingester:
+    """Polls feeds into the store."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, *,
+                 active_targets: Sequence[str] | None = None,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.active_targets = list(config.targets) if active_targets is None else list(active_targets)
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    # -- scheduling --
+
+    def due(self, now: float) -> list[FeedConfig]:
+        """Feeds whose next fetch time has come (or that were never fetched)."""
+        out = []
+        for feed in self.config.feeds:
+            state = self.store.feed_state(feed.name)
+            if state is None or state.next_fetch_at is None or state.next_fetch_at <= now \
+                    or state.url != feed.url:
+                out.append(feed)
+        return out
+
+    def next_due_at(self) -> float | None:
+        times = []
+        for feed in self.config.feeds:
+            state = self.store.feed_state(feed.name)
+            times.append(state.next_fetch_at if state and state.next_fetch_at else 0.0)
+        return min(times) if times else None
+
+    def _next_ok(self, feed: FeedConfig, now: float) -> float:
+        interval = self.config.poll_interval_for(feed)
+        return now + interval * self.rng.uniform(0.9, 1.1)
+
+    def _next_error(self, feed: FeedConfig, errors: int, now: float, retry_after: float | None) -> float:
+        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, errors - 1))
+        delay *= self.rng.uniform(0.9, 1.1)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return now + delay
+
+    # -- polling --
+
+    def poll_many(self, feeds: Sequence[FeedConfig], *, workers: int = 4) -> list[FeedResult]:
+        """Fetch the feeds concurrently, then ingest each in turn."""
+        if len(feeds) <= 1 or workers <= 1:
+            return [self.poll(feed) for feed in feeds]
+        with ThreadPoolExecutor(max_workers=min(workers, len(feeds)),
+                                thread_name_prefix="fetch") as pool:
+            fetched = list(pool.map(self._fetch_safely, feeds))
+        return [self.poll(feed, prefetched=res) for feed, res in zip(feeds, fetched, strict=True)]
+
+    def _fetch_safely(self, feed: FeedConfig) -> FetchResult | FeedError:
+        try:
+            return self._fetch(feed)
+        except FeedError as exc:
+            return exc
+
+    def _fetch(self, feed: FeedConfig) -> FetchResult:
+        state = self.store.feed_state(feed.name)
+        same_url = state is not None and state.url == feed.url
+        url = (state.final_url or feed.url) if same_url and state else feed.url
+        return self.fetcher.fetch_feed(
+            feed.name, url,
+            etag=state.etag if same_url and state else None,
+            last_modified=state.last_modified if same_url and state else None,
+            timeout=feed.timeout, max_bytes=feed.max_bytes,
+        )
+
+    def poll(self, feed: FeedConfig, *, prefetched: FetchResult | FeedError | None = None) -> FeedResult:
+        """Fetch, parse and record one feed. Never raises a ``FeedError``."""
+        now = self.clock()
+        try:
+            if isinstance(prefetched, FeedError):
+                raise prefetched
+            result = prefetched or self._fetch(feed)
+            return self._ingest(feed, result, now)
+        except FeedError as exc:
+            retry_after = exc.retry_after if isinstance(exc, FeedRateLimited) else None
+            return self._failed(feed, now, exc.reason, retry_after)
+        except Exception as exc:  # a bug met on odd input: say so, keep the other feeds going
+            log.exception("feed crashed", extra={"feed": feed.name})
+            return self._failed(feed, now, f"internal error: {type(exc).__name__}: {exc}", None)
+
+    def _failed(self, feed: FeedConfig, now: float, reason: str, retry_after: float | None) -> FeedResult:
+        state = self.store.feed_state(feed.name)
+        errors = (state.error_count if state else 0) + 1
+        next_at = self._next_error(feed, errors, now, retry_after)
+        self.store.record_fetch_error(feed.name, feed.url, reason, next_at)
+        log.warning("feed failed", extra={"feed": feed.name, "error": reason,
+                                          "errors": errors, "retry_in": round(next_at - now)})
+        return FeedResult(feed.name, "error", error=f"feed {feed.name}: {reason}", next_fetch_at=next_at)
+
+    def _ingest(self, feed: FeedConfig, fetched: FetchResult, now: float) -> FeedResult:
+        state = self.store.feed_state(feed.name)
+        next_at = self._next_ok(feed, now)
+        final_url = fetched.permanent_redirect or (state.final_url if state else None)
+        if fetched.not_modified:
+            self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag or (state and state.etag),
+                                       last_modified=fetched.last_modified or (state and state.last_modified),
+                                       content_hash=state.content_hash if state else None,
+                                       final_url=final_url, next_fetch_at=next_at)
+            log.debug("feed not modified", extra={"feed": feed.name})
+            return FeedResult(feed.name, "not-modified", next_fetch_at=next_at)
+
+        content = fetched.content or b""
+        digest = hashlib.blake2b(content, digest_size=16).hexdigest()
+        if state and state.seeded and state.content_hash == digest:
+            self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
+                                       last_modified=fetched.last_modified, content_hash=digest,
+                                       final_url=final_url, next_fetch_at=next_at)
+            return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
+
+        parsed = parse_feed(feed.name, content, base_url=fetched.url, headers=fetched.headers)
+        for warning in parsed.warnings:
+            log.warning("feed warning", extra={"feed": feed.name, "warning": warning})
+        if parsed.title:
+            self.store.set_meta(f"feed_title:{feed.name}", parsed.title)
+
+        known = self.store.known(feed.name, [(e.id, e.link) for e in parsed.entries])
+        now_dt = datetime.fromtimestamp(now, UTC)
+        new: list[Article] = []
+        updated: list[tuple[int, Article]] = []
+        for entry in parsed.entries:
+            fingerprint = entry_hash(entry)
+            seen = known.get(entry.id)
+            if seen is not None and seen.content_hash == fingerprint:
+                continue
+            article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
+            if seen is None:
+                new.append(replace(article, content_hash=fingerprint))
+            else:
+                updated.append((seen.article_id, replace(article, id=seen.guid, content_hash=fingerprint)))
+                log.info("article updated", extra={"feed": feed.name, "article": article.link})
+
+        seeded = bool(state and state.seeded)
+        targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
+        to_post = new if seeded else sorted(new, key=lambda a: a.published, reverse=True)[:feed.backfill]
+        queue = {a.id: targets for a in to_post} if targets else {}
+        counts = self.store.ingest(feed.name, new=new, updated=updated, queue=queue)
+        self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
+                                   last_modified=fetched.last_modified, content_hash=digest,
+                                   final_url=final_url, next_fetch_at=next_at, seeded=True)
+        if not seeded and len(new) > len(to_post):
+            log.info("feed seeded: existing entries recorded as seen, not posted",
+                     extra={"feed": feed.name, "seen": len(new) - len(to_post), "backfill": len(to_post)})
+        if counts.new or counts.updated:
+            log.info("feed read", extra={"feed": feed.name, "entries": len(parsed.entries),
+                                         "new": counts.new, "updated": counts.updated,
+                                         "queued": counts.queued})
+        return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
+                          updated=counts.updated, queued=counts.queued,
+                          warnings=parsed.warnings, next_fetch_at=next_at)

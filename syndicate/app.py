@@ -92,7 +92,7 @@ class App:
         self.config = config
         self.clock = clock
         self.stop = stop or threading.Event()
-        self.store = store or Store(config.state)
+        self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent)
         if targets is None:
             built, self.skipped = build_targets(config, self.store, self.fetcher, environ)

@@ -147,6 +147,7 @@ class Delivery:
 
     target: str
     seq: int
+    key: str
     state: str
     attempts: int
     remote_url: str | None
@@ -616,7 +617,7 @@ class Store:
 
     def deliveries(self, article_id: int) -> list[Delivery]:
         rows = self._query(
-            """SELECT target, seq, state, attempts, remote_url, sent_at, next_attempt_at,
+            """SELECT target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at,
                       last_error, requested_by
                FROM outbox WHERE article_id = ? ORDER BY target, seq""",
             (article_id,),

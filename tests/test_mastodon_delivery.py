@@ -1,0 +1,296 @@
+"""Issue 3 end to end: feed → outbox → real Mastodon.py → loopback Mastodon server.
+
+Time is injected: the deliverer's sleep advances a clock shared with the
+server, so retry and rate-limit schedules are asserted exactly and no test
+waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from syndicate.app import App
+from syndicate.compose import format_date
+from syndicate.config import parse_config
+from syndicate.models import Article
+from syndicate.retry import RetryPolicy
+from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
+
+TOKEN = "loopback-token-1234567890"
+STATUSES = "/api/v1/statuses"
+
+
+class FakeTime:
+    """The clock the app and the server share; sleeping moves it."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.clock()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.clock.advance(seconds)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(1_750_000_000.0)
+
+
+@pytest.fixture
+def server(clock):
+    with MastodonServer(token=TOKEN, clock=clock, max_characters=500) as srv:
+        yield srv
+    assert not srv.errors, srv.errors[0]
+
+
+def config(tmp_path, server, feed_url="https://example.org/feed/"):
+    return parse_config(f"""
+state: {tmp_path / 'state.db'}
+feeds:
+  - name: acr
+    url: {feed_url}
+    hashtags: {{limit: 2}}
+targets:
+  mastodon:
+    kind: mastodon
+    instance: {server.url}
+    timeout: 5
+output:
+  enabled: false
+""", "feeds.yaml", environ={})
+
+
+def make_app(tmp_path, server, clock, *, policy=None):
+    t = FakeTime(clock)
+    cfg = config(tmp_path, server)
+    app = App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=t.now, sleep=t.sleep,
+              policy=policy or RetryPolicy(jitter=0))
+    return app, t
+
+
+def article(n: int, **kw) -> Article:
+    base = dict(
+        feed="acr", id=f"https://anticapitalistresistance.org/?p={n}",
+        link=f"https://anticapitalistresistance.org/article-{n}/",
+        title=f"Article number {n}: the stakes of open communism",
+        published=datetime(2022, 10, 13, tzinfo=UTC) + timedelta(days=n),
+        author="Ian Parker", categories=("Communism", "Books"),
+        standfirst="Ian Parker describes the stakes of the difference between an approach that is "
+                   "just a malignant mirror of capitalism and an approach that is for free association "
+                   "as the core of communist politics. " * 3,
+        content_hash=f"h{n}", language="en",
+    )
+    base.update(kw)
+    return Article(**base)
+
+
+def queue(app: App, *articles: Article) -> None:
+    app.store.ingest("acr", new=list(articles), updated=[], queue={a.id: ["mastodon"] for a in articles})
+
+
+def posts(server) -> list[str]:
+    return [s["text"] for s in server.statuses]
+
+
+def test_status_has_title_original_date_link_and_fits_the_instance_limit(tmp_path, server, clock):
+    server.max_characters = 420  # the instance's own limit is read and obeyed
+    app, _ = make_app(tmp_path, server, clock)
+    a = article(1)
+    queue(app, a)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "sent"
+    [status] = server.statuses
+    assert a.title in status["text"]
+    assert format_date(a.published) in status["text"]  # "14 October 2022"
+    assert a.link in status["text"]
+    assert status_length(status["text"]) <= 420
+    assert status["language"] == "en" and status["visibility"] == "public"
+    [row] = app.store.deliveries(1)
+    assert status["idempotency_key"] == row.key
+    assert row.state == "sent" and row.remote_url == status["url"]
+
+
+def test_three_503s_then_success_posts_once_on_the_exact_schedule(tmp_path, server, clock):
+    app, t = make_app(tmp_path, server, clock)
+    queue(app, article(1))
+    server.queue_faults(*[Fault(status=503, method="POST", path=STATUSES)] * 3)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "sent"
+    assert t.sleeps == [2.0, 4.0, 8.0]
+    assert len(server.statuses) == 1
+    keys = {r.headers.get("idempotency-key") for r in server.requests if r.method == "POST"}
+    assert len(keys) == 1  # every attempt carried the same key
+
+
+def test_429_waits_until_the_reset_and_posts_once(tmp_path, server, clock):
+    app, t = make_app(tmp_path, server, clock)
+    queue(app, article(1))
+    server.queue_faults(Fault(status=429, reset_in=42, method="POST", path=STATUSES))
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "sent"
+    assert t.sleeps == [42.0]
+    assert len(server.statuses) == 1
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    (Fault(status=401, method="POST", path=STATUSES), "HTTP 401"),
+    (Fault(status=422, body={"error": "Validation failed: Text character limit of 500 exceeded"},
+           method="POST", path=STATUSES), "HTTP 422: Validation failed: Text character limit of 500 exceeded"),
+])
+def test_401_and_422_fail_at_once_with_a_clear_reason(tmp_path, server, clock, fault, reason):
+    app, t = make_app(tmp_path, server, clock)
+    a = article(1)
+    queue(app, a)
+    server.queue_faults(fault)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "failed" and t.sleeps == []
+    [row] = app.store.deliveries(1)
+    assert row.state == "failed"
+    assert row.last_error.startswith(f"target mastodon, article {a.link}: ")
+    assert reason in row.last_error and "\n" not in row.last_error
+    assert TOKEN not in row.last_error
+    assert server.statuses == []
+
+
+def test_crash_after_the_server_accepted_posts_nothing_twice(tmp_path, server, clock):
+    """The server created the status, then we died before the commit."""
+    app, t = make_app(tmp_path, server, clock)
+    a = article(1)
+    queue(app, a)
+    [item] = app.store.claim_due("dead-worker", now=t.now(), lease_seconds=60)
+    draft = app.draft_for(item.article, "mastodon")
+    app.targets["mastodon"].deliver(draft, item.key)  # accepted... and the process "dies" here
+    assert len(server.statuses) == 1
+    app.close()
+
+    clock.advance(61)  # the dead worker's lease runs out; a new process starts
+    app2, _ = make_app(tmp_path, server, clock)
+    [result] = app2.deliverer.deliver_due()
+    assert result.outcome == "found"
+    assert len(server.statuses) == 1
+    [row] = app2.store.deliveries(1)
+    assert row.state == "sent" and row.remote_url == server.statuses[0]["url"]
+
+
+def test_accepted_but_connection_dropped_retries_with_the_same_key(tmp_path, server, clock):
+    app, t = make_app(tmp_path, server, clock)
+    queue(app, article(1))
+    server.queue_faults(Fault(accept_then_drop=True, method="POST", path=STATUSES))
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "sent"
+    assert len(server.statuses) == 1  # the retry got the same status back via Idempotency-Key
+
+
+def test_50_articles_drain_oldest_first_within_the_rate_limit(tmp_path, server, clock):
+    server.budget = 20  # requests per 300 s window
+    server.reset_window()
+    app, t = make_app(tmp_path, server, clock)
+    articles = [article(n) for n in range(50)]
+    queue(app, *reversed(articles))
+    results = app.deliverer.deliver_due()
+    assert [r.outcome for r in results] == ["sent"] * 50
+    assert [s["text"].split("\n")[0] for s in server.statuses] == \
+        [next(line for line in app.draft_for(a, "mastodon").text.split("\n") if line) for a in articles]
+    assert all(r.status != 429 for r in server.requests)
+    assert sum(t.sleeps) >= 2 * 300 - 1  # 50+ requests at 20 per window: at least two waits for a reset
+
+
+def test_retries_that_run_out_leave_the_row_pending_across_a_restart(tmp_path, server, clock):
+    app, t = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=2, jitter=0, requeue_initial=300))
+    queue(app, article(1))
+    server.queue_faults(*[Fault(status=502, method="POST", path=STATUSES)] * 2)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "rescheduled"
+    [row] = app.store.deliveries(1)
+    assert row.state == "pending" and row.next_attempt_at == pytest.approx(t.now() + 300)
+    assert "HTTP 502" in row.last_error
+    app.close()
+    app2, t2 = make_app(tmp_path, server, clock)
+    assert app2.deliverer.deliver_due() == []  # not due yet
+    clock.advance(300)
+    [result] = app2.deliverer.deliver_due()
+    assert result.outcome == "sent" and len(server.statuses) == 1
+
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>Anti*Capitalist Resistance</title><link>https://anticapitalistresistance.org/</link>
+<description>ACR</description><language>en-GB</language>
+{items}
+</channel></rss>"""
+ITEM = """<item><title>Article {n}</title><link>https://anticapitalistresistance.org/a{n}/</link>
+<guid isPermaLink="false">https://anticapitalistresistance.org/?p={n}</guid>
+<pubDate>Thu, {day:02d} Oct 2025 10:00:00 +0000</pubDate><dc:creator>Writer {n}</dc:creator>
+<category>Ecosocialism</category>
+<description><![CDATA[<p><strong>Lead paragraph of article {n}.</strong></p><p>Body.</p>]]></description></item>"""
+
+
+def rss(ns) -> bytes:
+    return RSS.format(items="".join(ITEM.format(n=n, day=n) for n in ns)).encode()
+
+
+def run_cli(*args, config_path, env):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config_path), *args],
+                          capture_output=True, text=True, env=full, timeout=120)
+
+
+def test_run_once_posts_each_new_article_once_and_a_second_run_nothing(tmp_path, feed_server):
+    with MastodonServer(token=TOKEN) as server:
+        feed_server.set_feed("/feed/", rss(range(1, 4)))
+        path = tmp_path / "feeds.yaml"
+        path.write_text(f"""
+state: {tmp_path / 'state.db'}
+feeds:
+  - name: acr
+    url: {feed_server.url('/feed/')}
+targets:
+  mastodon:
+    kind: mastodon
+    instance: {server.url}
+output:
+  dir: {tmp_path / 'public'}
+""")
+        env = {"SYNDICATE_MASTODON_TOKEN": TOKEN}
+        first = run_cli("run", "--once", config_path=path, env=env)
+        assert first.returncode == 0, first.stderr
+        assert server.statuses == []  # first sight: existing articles are recorded, not posted
+
+        feed_server.set_feed("/feed/", rss(range(1, 9)))  # five new articles published
+        second = run_cli("run", "--once", config_path=path, env=env)
+        assert second.returncode == 0, second.stderr
+        texts = posts(server)
+        assert len(texts) == 5
+        for n in range(4, 9):
+            assert sum(f"https://anticapitalistresistance.org/a{n}/" in t for t in texts) == 1
+        assert all(TOKEN not in out for out in (first.stderr, second.stderr))
+
+        third = run_cli("run", "--once", config_path=path, env=env)
+        assert third.returncode == 0, third.stderr
+        assert len(server.statuses) == 5
+
+        status = run_cli("status", "--json", config_path=path, env=env)
+        data = json.loads(status.stdout)
+        posted = [d for a in data["articles"] for d in a["deliveries"]]
+        assert len(posted) == 5 and all(d["state"] == "sent" and d["url"] for d in posted)
+        urls = {s["url"] for s in server.statuses}
+        assert {d["url"] for d in posted} == urls
+
+        server.queue_faults(Fault(status=422, body={"error": "Validation failed: Text can't be blank"},
+                                  method="POST", path=STATUSES))
+        feed_server.set_feed("/feed/", rss(range(1, 10)))
+        run_cli("run", "--once", config_path=path, env=env)
+        table = run_cli("status", config_path=path, env=env).stdout
+        assert "failed" in table and "Validation failed: Text can't be blank" in table
+        assert all(url in table for url in urls)

@@ -213,7 +213,32 @@ def _find_article(config: Config, store: Store, ref: str) -> Any:
         article_id = store.find_article_id(canonical_url(ref))
     if article_id is not None:
         return store.article(article_id)
-    return _article_from_feeds(config, ref)
+    article = _article_from_feeds(config, ref)
+    if article is None and ref.startswith(("http://", "https://")):
+        article = _article_from_page(config, ref)
+    return article
+
+
+def _article_from_page(config: Config, url: str) -> Any:
+    """The article's own page, read for its metadata (og:, JSON-LD, canonical link)."""
+    from urllib.parse import urlsplit
+
+    from syndicate.errors import FetchError
+    from syndicate.fetch import Fetcher
+    from syndicate.page import article_from_page
+
+    host = urlsplit(url).hostname
+    feed = next((f.name for f in config.feeds if urlsplit(f.url).hostname == host), "manual")
+    fetcher = Fetcher(config.user_agent)
+    try:
+        body, _type = fetcher.get_bytes(url, max_bytes=5_000_000, timeout=20,
+                                        accept="text/html,application/xhtml+xml", label=f"page {url}")
+        return article_from_page(url, body, feed=feed, now=datetime.now(UTC))
+    except (FetchError, ValueError) as exc:
+        click.echo(f"syndicate: {exc}", err=True)
+        return None
+    finally:
+        fetcher.close()
 
 
 def _article_from_feeds(config: Config, ref: str) -> Any:
@@ -312,36 +337,60 @@ def health(ctx: click.Context, max_age: float | None) -> None:
 
 
 @main.command()
-@click.argument("ref")
+@click.argument("refs", metavar="REF...", nargs=-1, required=True)
 @click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
 @click.option("--text", "intro", help="An intro line to put before the post.")
 @click.option("--by", "by", default=None, help="Who asks [default: the OS user].")
 @click.option("--force", is_flag=True, help="Post again even where it was already posted.")
 @click.pass_context
-def repost(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | None, by: str | None,
-           force: bool) -> None:
-    """Queue a new post of REF (article id, guid or URL) now; the daemon sends it."""
+def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
+           by: str | None, force: bool) -> None:
+    """Queue a new post of each REF (article id, guid or URL) now; the daemon sends it.
+
+    An article already posted to a target is not queued again without
+    --force; the command says where it was posted.  Exit status 1 if any REF
+    could not be queued.
+    """
     config = _load(ctx)
     _setup_logs(ctx, config)
     from syndicate.store import Store
 
+    for name in only:
+        if name not in config.targets:
+            _fail(f"target {name}: not in {config.source} (known: {', '.join(config.targets)})")
+    who = by or getpass.getuser()
+    problems: list[str] = []
+    done_lines: list[str] = []
     with _errors():
         store = Store(config.state)
         try:
-            article_id = _ensure_article(config, store, ref)
-            names = list(only) or _default_targets(config, store.article(article_id))
-            for name in names:
-                if name not in config.targets:
-                    _fail(f"target {name}: not in {config.source}")
-            done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
-            if done and not force:
-                where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
-                _fail(f"article {ref}: already posted ({where}); use --force to post it again")
-            queued = store.queue_repost(article_id, names, requested_by=by or getpass.getuser(),
-                                        intro=intro)
+            with click.progressbar(refs, label="queueing", file=sys.stderr,
+                                   hidden=len(refs) < 2) as bar:
+                for ref in bar:
+                    line = _repost_one(config, store, ref, only, intro, who, force)
+                    (done_lines if line.startswith("queued") else problems).append(line)
         finally:
             store.close()
-    click.echo(f"queued article #{article_id} for {', '.join(queued)}; the daemon will post it")
+    for line in done_lines:
+        click.echo(line)
+    for line in problems:
+        click.echo(f"syndicate: {line}", err=True)
+    if problems:
+        sys.exit(EXIT_FAILED)
+
+
+def _repost_one(config: Config, store: Store, ref: str, only: tuple[str, ...], intro: str | None,
+                who: str, force: bool) -> str:
+    article_id = _ensure_article(config, store, ref)
+    if article_id is None:
+        return f"article {ref}: not in the store, nor in any configured feed, nor readable as a page"
+    names = list(only) or _default_targets(config, store.article(article_id))
+    done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
+    if done and not force:
+        where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
+        return f"article {ref}: already posted ({where}); use --force to post it again"
+    queued = store.queue_repost(article_id, names, requested_by=who, intro=intro)
+    return f"queued article #{article_id} for {', '.join(queued) or 'no target'}; the daemon will post it"
 
 
 def _default_targets(config: Config, article: Any) -> list[str]:
@@ -352,12 +401,13 @@ def _default_targets(config: Config, article: Any) -> list[str]:
         return [name for name, t in config.targets.items() if t.enabled]
 
 
-def _ensure_article(config: Config, store: Store, ref: str) -> int:
+def _ensure_article(config: Config, store: Store, ref: str) -> int | None:
+    """The store id of REF, recording the article first if it came from a feed or its page."""
     from dataclasses import replace
 
     article = _find_article(config, store, ref)
     if article is None:
-        _fail(f"article {ref}: not in the store nor in any configured feed")
+        return None
     article_id = store.find_article_id(article.id) or store.find_article_id(article.link)
     if article_id is None:
         store.ingest(article.feed, new=[replace(article, content_hash="manual")], updated=[], queue={},

@@ -54,7 +54,7 @@ def entry_hash(entry: Entry) -> str:
     parts = [entry.link, str(raw.get("title", "")), str(raw.get("summary", ""))]
     for content in raw.get("content") or ():
         parts.append(str(content.get("value", "")))
-    parts.append(str(raw.get("updated", "")))
+    parts.append(str(dict.get(raw, "updated", "")))  # dict.get: no feedparser fallback warning
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 

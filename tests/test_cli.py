@@ -1,0 +1,189 @@
+"""Each CLI command: exit codes, output, errors (in-process with click's runner)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from syndicate.cli import main
+from syndicate.models import Article, Posted
+from syndicate.store import Store
+from tests.servers.mastodon import MastodonServer
+
+TOKEN = "cli-test-token-abcdef"
+
+PAGE = b"""<!doctype html><html lang="en-GB"><head>
+<title>Old piece | ACR</title>
+<meta property="og:title" content="An old piece worth reading again">
+<meta property="og:description" content="Why the 1970s still matter.">
+<meta property="article:published_time" content="2019-05-04T09:00:00+01:00">
+<meta property="og:image" content="/img/old.jpg">
+<meta name="author" content="Terry Ash">
+<meta property="article:tag" content="History">
+<link rel="canonical" href="https://anticapitalistresistance.org/old-piece/?utm_source=x">
+</head><body><article><p><strong>Why the 1970s still matter.</strong></p><p>Body text.</p>
+<script>alert(1)</script></article></body></html>"""
+
+
+@pytest.fixture
+def env(tmp_path, feed_server, acr_rss):
+    feed_server.set_feed("/feed/", acr_rss)
+    feed_server.set_feed("/old-piece/", PAGE, content_type="text/html; charset=utf-8")
+    server = MastodonServer(token=TOKEN).start()
+    path = tmp_path / "feeds.yaml"
+    path.write_text(f"""
+state: {tmp_path / 'state.db'}
+feeds:
+  - name: acr
+    url: {feed_server.url('/feed/')}
+targets:
+  mastodon:
+    kind: mastodon
+    instance: {server.url}
+  bluesky:
+    kind: bluesky
+    handle: acrbot.test
+    password_env: CLI_TEST_NO_BSKY
+output:
+  dir: {tmp_path / 'public'}
+""")
+    runner = CliRunner()
+
+    def run(*args: str, **kw):
+        return runner.invoke(main, ["--config", str(path), *args], catch_exceptions=False,
+                             env={"SYNDICATE_MASTODON_TOKEN": TOKEN, **kw.get("env", {})})
+
+    yield run, tmp_path, feed_server, server
+    server.close()
+
+
+def seeded(run, tmp_path):
+    assert run("run", "--once").exit_code == 0
+    return Store(tmp_path / "state.db")
+
+
+def test_check_config_ok_dump_and_errors(env, tmp_path):
+    run, *_ = env
+    result = run("check-config")
+    assert result.exit_code == 0
+    assert "target mastodon: ready (mastodon)" in result.output
+    assert "target bluesky: no credentials: set CLI_TEST_NO_BSKY" in result.output
+    dump = run("check-config", "--dump")
+    assert dump.exit_code == 0 and TOKEN not in dump.output and "<redacted, from env" in dump.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds: []\n")
+    result = CliRunner().invoke(main, ["--config", str(bad), "check-config"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"syndicate: {bad}:1: feeds: list should have at least 1 item after validation, not 0"
+
+
+def test_status_empty_then_table_and_json(env):
+    run, tmp_path, *_ = env
+    result = run("status")
+    assert result.exit_code == 0 and "no articles recorded yet" in result.output
+    store = seeded(run, tmp_path)
+    store.close()
+    table = run("status", "-n", "2")
+    assert table.exit_code == 0 and "(seen only, not queued)" in table.output
+    data = json.loads(run("status", "--json").output)
+    assert len(data["articles"]) == 5 and data["feeds"][0]["name"] == "acr"
+
+
+def test_preview_prints_each_target_and_why(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    url = "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/?utm_source=mastodon"
+    result = run("preview", url)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "--- mastodon (mastodon):" in out and "--- bluesky (bluesky):" in out
+    assert "/500 graphemes" in out and "/300 graphemes" in out
+    assert "First published 13 October 2022" in out
+    assert "facet link bytes" in out and "card: Stalinist Realism and Open Communism" in out
+    assert "why:" in out
+    missing = run("preview", "https://anticapitalistresistance.org/no-such-article/")
+    assert missing.exit_code == 1 and "not in the store nor in any configured feed" in missing.output
+    bad_target = run("preview", "1", "--target", "myspace")
+    assert bad_target.exit_code == 1 and "target myspace: not in" in bad_target.output
+
+
+def test_repost_needs_force_once_posted_and_records_who(env):
+    run, tmp_path, _, server = env
+    store = seeded(run, tmp_path)
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    result = run("repost", str(aid), "--by", "sam", "--text", "From the archive:")
+    assert result.exit_code == 0, result.output
+    assert f"queued article #{aid} for mastodon" in result.output
+    assert run("run", "--once").exit_code == 0
+    [status] = server.statuses
+    assert status["text"].startswith("From the archive:")
+    again = run("repost", str(aid))
+    assert again.exit_code == 1
+    assert f"already posted (mastodon {status['url']}); use --force" in again.output
+    forced = run("repost", str(aid), "--force")
+    assert forced.exit_code == 0
+    rows = [r for r in store.deliveries(aid) if r.target == "mastodon"]
+    assert [(r.seq, r.requested_by, r.state) for r in rows] == [(0, "sam", "sent"), (1, rows[1].requested_by, "pending")]
+    store.close()
+
+
+def test_repost_of_an_article_gone_from_the_feed_reads_its_page(env):
+    run, tmp_path, feed_server, server = env
+    seeded(run, tmp_path).close()
+    url = feed_server.url("/old-piece/")
+    result = run("repost", url, "--target", "mastodon")
+    assert result.exit_code == 0, result.output
+    assert run("run", "--once").exit_code == 0
+    [status] = server.statuses
+    assert "An old piece worth reading again" in status["text"]
+    assert "4 May 2019" in status["text"]
+    assert "https://anticapitalistresistance.org/old-piece/" in status["text"]
+    assert "utm_source" not in status["text"] and "alert" not in status["text"]
+
+
+def test_repost_many_with_progress_and_unknown_refs(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    result = run("repost", "1", "2", "no-such-guid", "--target", "mastodon")
+    assert result.exit_code == 1
+    assert "queued article #1" in result.output and "queued article #2" in result.output
+    assert "article no-such-guid: not in the store" in result.output
+
+
+def test_retry_requeues_failed(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)
+    assert run("retry").output.strip() == "re-queued 0 failed deliveries"
+    store.queue_repost(1, ["mastodon"], requested_by="t")
+    [item] = store.claim_due("w", now=datetime.now(UTC).timestamp() + 1, lease_seconds=60)
+    store.mark_failed(item.id, "w", "HTTP 422")
+    assert run("retry", "1").output.strip() == "re-queued 1 failed delivery"
+    assert run("retry", "nope").exit_code == 1
+    store.close()
+
+
+def test_feed_writes_the_output_and_health(env):
+    run, tmp_path, *_ = env
+    assert run("health").exit_code == 1  # no cycle yet
+    seeded(run, tmp_path).close()
+    result = run("feed")
+    assert result.exit_code == 0
+    assert (tmp_path / "public" / "feed.xml").exists()
+    health = run("health")
+    assert health.exit_code == 0 and health.output.startswith("healthy")
+    assert run("health", "--max-age", "0").exit_code == 1
+
+
+def test_sent_row_has_url_in_status(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)
+    store.ingest("acr", new=[Article(feed="acr", id="x", link="https://e.org/x", title="X",
+                                     published=datetime(2025, 1, 1, tzinfo=UTC))], updated=[],
+                 queue={"x": ["mastodon"]})
+    [item] = store.claim_due("w", now=datetime.now(UTC).timestamp() + 1, lease_seconds=60)
+    store.mark_sent(item.id, "w", Posted("9", "https://m.example/@acr/9"))
+    assert "https://m.example/@acr/9" in run("status").output
+    store.close()

@@ -8,9 +8,6 @@ waits.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +17,7 @@ from syndicate.compose import format_date
 from syndicate.config import parse_config
 from syndicate.models import Article
 from syndicate.retry import RetryPolicy
+from tests.helpers import rss, run_cli
 from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
 
 TOKEN = "loopback-token-1234567890"
@@ -220,30 +218,6 @@ def test_retries_that_run_out_leave_the_row_pending_across_a_restart(tmp_path, s
     clock.advance(300)
     [result] = app2.deliverer.deliver_due()
     assert result.outcome == "sent" and len(server.statuses) == 1
-
-
-RSS = """<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
-<title>Anti*Capitalist Resistance</title><link>https://anticapitalistresistance.org/</link>
-<description>ACR</description><language>en-GB</language>
-{items}
-</channel></rss>"""
-ITEM = """<item><title>Article {n}</title><link>https://anticapitalistresistance.org/a{n}/</link>
-<guid isPermaLink="false">https://anticapitalistresistance.org/?p={n}</guid>
-<pubDate>Thu, {day:02d} Oct 2025 10:00:00 +0000</pubDate><dc:creator>Writer {n}</dc:creator>
-<category>Ecosocialism</category>
-<description><![CDATA[<p><strong>Lead paragraph of article {n}.</strong></p><p>Body.</p>]]></description></item>"""
-
-
-def rss(ns) -> bytes:
-    return RSS.format(items="".join(ITEM.format(n=n, day=n) for n in ns)).encode()
-
-
-def run_cli(*args, config_path, env):
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config_path), *args],
-                          capture_output=True, text=True, env=full, timeout=120)
 
 
 def test_run_once_posts_each_new_article_once_and_a_second_run_nothing(tmp_path, feed_server):

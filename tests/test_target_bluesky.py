@@ -23,7 +23,6 @@ from syndicate.models import Facet, LinkCard, PostDraft
 from syndicate.targets.bluesky import BlueskyAdapter, count_graphemes, prepare_thumb, tid_for
 from syndicate.tid import is_tid
 from tests.servers.fault_proxy import Fault, FaultProxy
-from tests.servers.pds import require_pds, start_pds
 
 pytestmark = pytest.mark.pds
 
@@ -32,14 +31,6 @@ LOGIN = "com.atproto.server.createSession"
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pds():
-    require_pds()
-    handle = start_pds()
-    yield handle
-    handle.stop()
 
 
 class Account:

@@ -1,0 +1,34 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>Anti*Capitalist Resistance</title><link>https://anticapitalistresistance.org/</link>
+<description>ACR</description><language>en-GB</language>
+{items}
+</channel></rss>"""
+ITEM = """<item><title>Article {n}</title><link>https://anticapitalistresistance.org/a{n}/</link>
+<guid isPermaLink="false">https://anticapitalistresistance.org/?p={n}</guid>
+<pubDate>Thu, {day:02d} Oct 2025 10:00:00 +0000</pubDate><dc:creator>Writer {n}</dc:creator>
+<category>Ecosocialism</category>
+<description><![CDATA[<p><strong>Lead paragraph of article {n}.</strong></p><p>Body.</p>]]></description></item>"""
+
+
+def rss(ns: Iterable[int]) -> bytes:
+    """An ACR-like RSS feed with items numbered ``ns``."""
+    return RSS.format(items="".join(ITEM.format(n=n, day=n) for n in ns)).encode()
+
+
+def run_cli(*args: str, config_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m syndicate --config PATH ARGS`` with only ``env``'s SYNDICATE_ variables."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config_path), *args],
+                          capture_output=True, text=True, env=full, timeout=120)

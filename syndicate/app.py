@@ -148,7 +148,15 @@ class App:
             return []
         articles = self.store.latest_articles(out.max_items)
         names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
-        return write_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC), site_names=names)
+        written = write_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
+                              site_names=names)
+        if written and out.websub_hub and out.self_url:
+            from syndicate.websub import ping
+
+            base = out.self_url.rsplit("/", 1)[0]
+            ping(out.websub_hub, [f"{base}/{path.name}" for path in written],
+                 user_agent=self.config.user_agent)
+        return written
 
     # -- one cycle --
 

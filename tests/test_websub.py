@@ -1,0 +1,73 @@
+"""The WebSub publish ping, against a real loopback hub."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+import pytest
+
+from syndicate.websub import ping
+
+
+@pytest.fixture
+def hub():
+    received: list[list[tuple[str, str]]] = []
+    status = {"code": 204}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append(parse_qsl(body))
+            self.send_response(status["code"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", received, status
+    server.shutdown()
+    server.server_close()
+
+
+def test_ping_publishes_each_topic(hub):
+    url, received, _ = hub
+    assert ping(url, ["https://m.example/feed.xml", "https://m.example/feed.atom"], user_agent="t")
+    assert received == [[("hub.mode", "publish"), ("hub.url", "https://m.example/feed.xml"),
+                         ("hub.url", "https://m.example/feed.atom")]]
+
+
+def test_refused_or_unreachable_hub_is_one_log_line(hub, caplog):
+    url, _, status = hub
+    status["code"] = 400
+    assert not ping(url, ["https://m.example/feed.xml"], user_agent="t")
+    assert not ping("http://127.0.0.1:9/", ["https://m.example/feed.xml"], user_agent="t", timeout=1)
+    assert [r.getMessage() for r in caplog.records] == ["websub ping refused", "websub ping failed"]
+
+
+def test_app_pings_only_when_the_output_changed(hub, tmp_path):
+    from datetime import UTC, datetime
+
+    from syndicate.app import App
+    from syndicate.config import parse_config
+    from syndicate.models import Article
+
+    url, received, _ = hub
+    cfg = parse_config(f"""
+state: {tmp_path / 's.db'}
+feeds: [{{name: acr, url: "https://e.org/feed"}}]
+output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/feeds/feed.xml", websub_hub: "{url}"}}
+""", environ={})
+    app = App(cfg, targets={})
+    app.store.ingest("acr", new=[Article(feed="acr", id="1", link="https://e.org/1", title="One",
+                                         published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={})
+    assert len(app.write_output()) == 3
+    assert app.write_output() == []
+    app.close()
+    [topics] = received
+    assert sorted(v for k, v in topics if k == "hub.url") == [
+        "https://m.example/feeds/feed.atom", "https://m.example/feeds/feed.json", "https://m.example/feeds/feed.xml"]

@@ -30,6 +30,7 @@ log = logging.getLogger("syndicate")
 
 IMAGE_MAX_BYTES = 5_000_000
 IMAGE_TIMEOUT = 10.0
+PAGE_MAX_BYTES = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,18 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
         return fetcher.get_bytes(url, max_bytes=IMAGE_MAX_BYTES, timeout=IMAGE_TIMEOUT,
                                  accept="image/*", label=f"image {url}")
 
+    def page_image(url: str) -> str | None:
+        from syndicate.errors import FetchError
+        from syndicate.page import page_image as og_image
+
+        try:
+            html, _type = fetcher.get_bytes(url, max_bytes=PAGE_MAX_BYTES, timeout=IMAGE_TIMEOUT,
+                                            accept="text/html", label=f"page {url}")
+        except FetchError as exc:
+            log.info("no page image", extra={"article": url, "error": str(exc)})
+            return None
+        return og_image(html, url)
+
     for name, cfg in config.targets.items():
         if not cfg.enabled:
             continue
@@ -77,7 +90,7 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
             from syndicate.targets.bluesky import BlueskyAdapter
 
             targets[name] = BlueskyAdapter(name, cfg, secret, session_store=store,
-                                           fetch_image=fetch_image)
+                                           fetch_image=fetch_image, page_image=page_image)
     return targets, skipped
 
 

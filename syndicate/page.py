@@ -101,3 +101,10 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
         source=summary.source, language=language,
         content_hash=hashlib.sha256(f"{title}\0{link}\0{standfirst}".encode()).hexdigest(),
     )
+
+
+def page_image(html: bytes | str, base_url: str) -> str | None:
+    """The page's Open Graph / Twitter card image, as an absolute URL."""
+    soup = BeautifulSoup(html, "lxml")
+    image = _meta(soup, "og:image", "og:image:url", "twitter:image")
+    return canonical_url(image, base_url) if image else None

@@ -73,11 +73,13 @@ def new_key() -> str:
     return tid_for(next(_keys))
 
 
-def make_adapter(service: str, account: Account, *, store=None, fetch_image=None, password=None,
+def make_adapter(service: str, account: Account, *, store=None, fetch_image=None, page_image=None,
+                 password=None,
                  timeout: float = 10, **cfg) -> BlueskyAdapter:
     target = BlueskyTarget(kind="bluesky", service=service, handle=account.handle, timeout=timeout, **cfg)
     secret = Secret(password or account.password, "test")
-    return BlueskyAdapter("bsky", target, secret, session_store=store, fetch_image=fetch_image)
+    return BlueskyAdapter("bsky", target, secret, session_store=store, fetch_image=fetch_image,
+                          page_image=page_image)
 
 
 def facet(text: str, part: str, kind: str, value: str) -> Facet:
@@ -476,3 +478,31 @@ def test_prepare_thumb():
     assert mime == "image/jpeg" and Image.open(io.BytesIO(data)).size == (2000, 80)
     with pytest.raises(ValueError, match="not a readable image"):
         prepare_thumb(b"<html>", "text/html")
+
+
+def test_without_a_feed_image_the_card_uses_the_page_og_image(pds, account, feed_server):
+    from syndicate.page import page_image
+
+    feed_server.set_feed("/article/", b'<html><head><meta property="og:image" content="/og.png">'
+                         b"</head><body>x</body></html>", content_type="text/html")
+    image = png()
+    fetched: list[str] = []
+
+    def fetch_image(url):
+        fetched.append(url)
+        return image, "image/png"
+
+    def og(url):
+        import httpx
+
+        return page_image(httpx.get(url).content, url)
+
+    article_url = feed_server.url("/article/")
+    card = LinkCard(uri=article_url, title="T", description="D", thumb_url=None)
+    key = new_key()
+    adapter = make_adapter(pds.url, account, fetch_image=fetch_image, page_image=og)
+    adapter.deliver(draft(f"T {article_url}", card=card), key)
+    adapter.close()
+    assert fetched == [feed_server.url("/og.png")]
+    record = pds.get_record(account.did, key)["value"]
+    assert record["embed"]["external"]["thumb"]["mimeType"] == "image/png"

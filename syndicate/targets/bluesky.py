@@ -91,12 +91,14 @@ class BlueskyAdapter:
         *,
         session_store: SessionStore | None = None,
         fetch_image: Callable[[str], tuple[bytes, str]] | None = None,
+        page_image: Callable[[str], str | None] | None = None,
     ) -> None:
         self.name = name
         self._cfg = cfg
         self._password = password
         self._store = session_store
         self._fetch_image = fetch_image
+        self._page_image = page_image  # article URL → its page's og:image, when the feed had none
         self._client: Client | None = None
         self._login_refused: AuthError | None = None  # the password was refused: don't ask again
 
@@ -293,8 +295,9 @@ class BlueskyAdapter:
         from atproto import models
 
         thumb = None
-        if card.thumb_url:
-            thumb = self._thumb(client, card.thumb_url)
+        thumb_url = card.thumb_url or (self._page_image(card.uri) if self._page_image else None)
+        if thumb_url:
+            thumb = self._thumb(client, thumb_url)
         return models.AppBskyEmbedExternal.Main(
             external=models.AppBskyEmbedExternal.External(
                 uri=card.uri, title=card.title, description=card.description, thumb=thumb

@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,15 +123,28 @@ class Deliverer:
         return count
 
     def deliver_due(self, *, limit: int | None = None) -> list[DeliveryResult]:
-        """Deliver due rows one at a time until none is due, ``limit`` is hit, or stop."""
+        """Deliver due rows until none is due, ``limit`` is hit, or stop.
+
+        Each target works its own queue in its own thread, so a slow or
+        failing platform never holds up the other; with an injected sleep
+        (tests) everything runs in this thread, deterministically.
+        """
+        names = list(self.targets)
+        if len(names) <= 1 or self._sleep is not None:
+            return self._work(names, limit)
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="deliver") as pool:
+            parts = list(pool.map(lambda name: self._work([name], limit), names))
+        return [result for part in parts for result in part]
+
+    def _work(self, names: list[str], limit: int | None) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
         while not self.stop.is_set() and (limit is None or len(results) < limit):
             try:
-                paused.update(t for t in self.targets if t not in paused and not self._pace(t))
+                paused.update(t for t in names if t not in paused and not self._pace(t))
             except _Interrupted:
                 break
-            active = [t for t in self.targets if t not in paused]
+            active = [t for t in names if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active)
             if not items:

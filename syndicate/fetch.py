@@ -25,6 +25,7 @@ import math
 import re
 import ssl
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,7 +185,8 @@ class Fetcher:
         self.max_redirects = max_redirects
         self._client = httpx.Client(
             transport=transport if transport is not None else _default_transport(),
-            headers={"User-Agent": user_agent, "Accept": FEED_ACCEPT},
+            # only what _read_body can inflate within the size cap
+            headers={"User-Agent": user_agent, "Accept": FEED_ACCEPT, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
             timeout=20.0,
         )
@@ -295,15 +297,39 @@ def _read_body(label: str, response: httpx.Response, url: str, max_bytes: int, d
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise FetchError(label, f"response larger than {_size(max_bytes)} limit "
                                 f"(Content-Length {int(length)}) from {url}")
+    encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header
+    else:  # zstd, br...: not asked for, and not inflatable within the cap
+        raise FetchError(label, f"unsupported Content-Encoding {_one_line(encoding)} from {url}")
     chunks: list[bytes] = []
     total = 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
+
+    def add(data: bytes) -> None:
+        nonlocal total
+        total += len(data)
         if total > max_bytes:
             raise FetchError(label, f"response larger than {_size(max_bytes)} limit from {url}")
-        if time.monotonic() > deadline:
-            raise FetchError(label, f"timed out after {_seconds(timeout)} fetching {url}")
-        chunks.append(chunk)
+        chunks.append(data)
+
+    try:
+        # Raw bytes, inflated here with a bound on the output: httpx would inflate each
+        # network chunk whole (a 64 kB chunk of a gzip bomb is 64 MB) before we could count it.
+        for raw in response.iter_raw():
+            while raw:
+                if inflater is None:
+                    add(raw)
+                    break
+                add(inflater.decompress(raw, max_bytes - total + 1))
+                raw = inflater.unconsumed_tail
+            if time.monotonic() > deadline:
+                raise FetchError(label, f"timed out after {_seconds(timeout)} fetching {url}")
+        if inflater is not None:
+            add(inflater.flush())
+    except zlib.error as exc:
+        raise FetchError(label, f"corrupt {encoding} body from {url}: {exc}") from None
     return b"".join(chunks)
 
 

@@ -59,6 +59,7 @@ class ParsedFeed:
     entries: tuple[Entry, ...]  # duplicates (same id) removed, first kept
     warnings: tuple[str, ...] = ()  # one line each, naming the feed
     base_url: str = ""  # the document's URL: where relative links resolve
+    typed_text: bool = False  # Atom: a text construct's type is the feed's word, not a guess
 
 
 # --- canonical links -----------------------------------------------------------
@@ -161,11 +162,15 @@ def _describe(exc: BaseException | None) -> str:
     return message
 
 
-def _plain(value: str | None, kind: str = "text/html") -> str:
-    """Plain text of a title: text/plain is literal, anything else is HTML."""
+def _plain(value: str | None, kind: str = "text/html", typed: bool = True) -> str:
+    """Plain text of a title: text/plain is literal, anything else is HTML.
+
+    Only Atom says what a title is; for RSS and RDF, feedparser's text/plain is a
+    guess (a title with an unclosed tag or a <script> "does not look like HTML"),
+    so their titles are always read as HTML."""
     if not value:
         return ""
-    if kind == "text/plain":  # feedparser calls it text/html when it looks like HTML
+    if kind == "text/plain" and typed:  # feedparser calls it text/html when it looks like HTML
         return _text(value)
     return html_to_text(value)
 
@@ -263,13 +268,15 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
     title_detail = dict.get(meta, "title_detail") or {}
     language = (dict.get(meta, "language") or result.get("headers", {}).get("content-language")
                 or None)
+    typed = version.startswith("atom")
     return ParsedFeed(
-        title=_plain(dict.get(meta, "title"), title_detail.get("type", "text/html")),
+        title=_plain(dict.get(meta, "title"), title_detail.get("type", "text/html"), typed),
         link=feed_link,
         language=_language(language),
         entries=tuple(entries),
         warnings=tuple(warnings),
         base_url=base_url,
+        typed_text=typed,
     )
 
 
@@ -410,7 +417,7 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
     raw = entry.raw
 
     title_detail = dict.get(raw, "title_detail") or {}
-    title = _plain(dict.get(raw, "title"), title_detail.get("type", "text/html"))
+    title = _plain(dict.get(raw, "title"), title_detail.get("type", "text/html"), parsed.typed_text)
 
     feed_published = _utc(dict.get(raw, "published_parsed")) or _utc(dict.get(raw, "updated_parsed"))
     updated = _utc(dict.get(raw, "updated_parsed"))

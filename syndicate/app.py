@@ -52,7 +52,8 @@ def platform_limits(cfg: TargetConfig) -> TargetLimits:
 
 
 def build_targets(config: Config, store: Store, fetcher: Fetcher,
-                  environ: Mapping[str, str] | None = None) -> tuple[dict[str, Target], list[str]]:
+                  environ: Mapping[str, str] | None = None,
+                  clock: Callable[[], float] = time.time) -> tuple[dict[str, Target], list[str]]:
     """Adapters for every enabled target that has credentials, and a line for each skipped."""
     targets: dict[str, Target] = {}
     skipped: list[str] = []
@@ -85,7 +86,7 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
         if isinstance(cfg, MastodonTarget):
             from syndicate.targets.mastodon import MastodonAdapter
 
-            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image)
+            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock)
         elif isinstance(cfg, BlueskyTarget):
             from syndicate.targets.bluesky import BlueskyAdapter
 
@@ -108,7 +109,7 @@ class App:
         self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent)
         if targets is None:
-            built, self.skipped = build_targets(config, self.store, self.fetcher, environ)
+            built, self.skipped = build_targets(config, self.store, self.fetcher, environ, clock)
             self.targets: dict[str, Target] = built
         else:
             self.targets, self.skipped = dict(targets), []

@@ -151,9 +151,31 @@ class Deliverer:
                 break
             result = self.deliver_one(items[0])
             results.append(result)
-            if result.outcome == "rescheduled":
-                paused.add(result.target)  # the target is struggling: leave its queue for later
+            if result.outcome == "rescheduled" and not self._probe_past(result, results):
+                paused.add(result.target)  # the target is down: its queue waits, in order
         return results
+
+    def _probe_past(self, stuck: DeliveryResult, results: list[DeliveryResult]) -> bool:
+        """Is the target down, or is it just this post?  Try the next row once.
+
+        Rows wait behind a target's oldest failing row so that a backlog goes
+        out in order after an outage.  But if the next row goes through, the
+        target works and it is this post the server keeps refusing: it is
+        taken out of the line (still retried on its own schedule), so one bad
+        post never stops everything newer.  Returns True if the target works.
+        """
+        items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
+                                     limit=1, targets=[stuck.target], in_order=False)
+        if not items:
+            return False
+        probe = self.deliver_one(items[0])
+        results.append(probe)
+        if probe.outcome not in ("sent", "found"):
+            return False
+        self.store.set_out_of_line(stuck.outbox_id)
+        log.warning("post keeps failing while others go through; it no longer holds the queue",
+                    extra={"article": stuck.article, "target": stuck.target, "error": stuck.error})
+        return True
 
     def _pace(self, name: str) -> bool:
         """Respect a target's rate budget before the next request to it.

@@ -95,6 +95,10 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: a row that keeps failing while the rows behind it succeed stops holding them back
+    """
+    ALTER TABLE outbox ADD COLUMN out_of_line INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -477,26 +481,32 @@ class Store:
     # -- outbox --
 
     def claim_due(self, owner: str, *, now: float, lease_seconds: float, limit: int = 1,
-                  targets: Iterable[str] | None = None) -> list[OutboxItem]:
+                  targets: Iterable[str] | None = None, in_order: bool = True) -> list[OutboxItem]:
         """Lease up to ``limit`` due rows, oldest article first.
 
         Due: pending with next_attempt_at <= now, or sending with an expired
-        lease (its worker died; ``reclaimed`` is then True).
+        lease (its worker died; ``reclaimed`` is then True).  ``in_order``:
+        a row behind its target's oldest pending row, while that one waits
+        for a retry, is not due (a failing target's queue keeps its order);
+        ``in_order=False`` is the deliverer's probe past such a row.
         """
         target_list = list(targets) if targets is not None else None
         if target_list is not None and not target_list:
             return []
         where_target = ""
-        params: list[Any] = [now, now]
+        params: list[Any] = [now, now, now]
         if target_list is not None:
             where_target = f" AND o.target IN ({','.join('?' * len(target_list))})"
             params += target_list
         params.append(limit)
         with self.transaction() as db:
             rows = db.execute(
-                f"""SELECT o.*, a.data FROM outbox o JOIN articles a ON a.id = o.article_id
+                f"""{_WAITING}
+                    SELECT o.*, a.data FROM outbox o JOIN articles a ON a.id = o.article_id
+                    LEFT JOIN waiting w ON w.target = o.target AND w.rn = 1
                     WHERE ((o.state = 'pending' AND o.next_attempt_at <= ?)
                         OR (o.state = 'sending' AND o.leased_until <= ?)){where_target}
+                      AND ({_NOT_BEHIND} OR {int(not in_order)})
                     ORDER BY a.published, o.id LIMIT ?""",
                 params,
             ).fetchall()
@@ -548,6 +558,11 @@ class Store:
             (next_attempt_at, error),
         )
 
+    def set_out_of_line(self, item_id: int) -> None:
+        """This row no longer holds back the rows behind it (see ``claim_due``)."""
+        with self.transaction() as db:
+            db.execute("UPDATE outbox SET out_of_line = 1 WHERE id = ?", (item_id,))
+
     def release(self, item_id: int, owner: str) -> bool:
         """Give a leased row back untouched (shutdown): due again at once."""
         return self._finish(
@@ -580,8 +595,12 @@ class Store:
 
     def next_due_at(self) -> float | None:
         rows = self._query(
-            """SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE leased_until END)
-               FROM outbox WHERE state IN ('pending', 'sending')"""
+            f"""{_WAITING}
+                SELECT MIN(CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.leased_until END)
+                FROM outbox o JOIN articles a ON a.id = o.article_id
+                LEFT JOIN waiting w ON w.target = o.target AND w.rn = 1
+                WHERE o.state IN ('pending', 'sending') AND (o.id = w.id OR {_NOT_BEHIND})""",
+            (self._clock(),),
         )
         return rows[0][0]
 
@@ -632,6 +651,18 @@ class Store:
             (limit,),
         )
         return [ArticleStatus(**dict(r), deliveries=tuple(self.deliveries(r["id"]))) for r in rows]
+
+
+# A target's queue goes in order of publication: while its oldest pending row waits for a
+# retry (the target is failing), the rows behind it wait too.  A row marked out_of_line
+# (it kept failing while a probe past it succeeded) holds nothing back, so one post a
+# server keeps choking on can never stop everything newer from being posted.
+_WAITING = """WITH waiting AS (
+    SELECT o.id, o.target, a.published,
+           ROW_NUMBER() OVER (PARTITION BY o.target ORDER BY a.published, o.id) AS rn
+    FROM outbox o JOIN articles a ON a.id = o.article_id
+    WHERE o.state = 'pending' AND o.next_attempt_at > ? AND o.out_of_line = 0)"""
+_NOT_BEHIND = "(w.id IS NULL OR a.published < w.published OR (a.published = w.published AND o.id < w.id))"
 
 
 def utc_from_ts(ts: float | None) -> datetime | None:

@@ -185,3 +185,42 @@ def test_recover_leases_of_a_dead_process(tmp_path):
     assert d.recover_leases() == 1
     [r] = d.deliver_due()
     assert r.outcome == "sent" and target.calls == ["lookup", "deliver"]
+
+
+class PickyTarget(ScriptedTarget):
+    """Refuses (transiently) every post of one article; the others go through."""
+
+    def __init__(self, bad_link):
+        super().__init__()
+        self.bad_link = bad_link
+
+    def deliver(self, draft, key):
+        if self.bad_link in draft.text:
+            self.calls.append("deliver-bad")
+            raise TransientError("HTTP 500: something about this post")
+        return super().deliver(draft, key)
+
+
+def test_a_failing_target_keeps_its_queue_in_order(tmp_path):
+    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 100, n=3,
+                                policy=RetryPolicy(attempts=1, jitter=0, requeue_initial=60))
+    results = d.deliver_due()
+    # the oldest failed, the probe past it failed too: the target is down, the rest wait
+    assert [r.outcome for r in results] == ["rescheduled", "rescheduled"]
+    t.now += 30  # the probed row's own retry time has not come; the head's neither
+    assert d.deliver_due() == []
+    target.script = []
+    t.now += 3600
+    assert [r.article for r in d.deliver_due()] == ["https://e.org/0", "https://e.org/1", "https://e.org/2"]
+
+
+def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(tmp_path):
+    store, _, d, t = setup(tmp_path, n=4, policy=RetryPolicy(attempts=1, jitter=0, requeue_initial=60))
+    picky = PickyTarget("https://e.org/0")
+    d.targets = {"t": picky}
+    results = d.deliver_due()
+    assert [(r.article, r.outcome) for r in results] == [
+        ("https://e.org/0", "rescheduled"), ("https://e.org/1", "sent"),
+        ("https://e.org/2", "sent"), ("https://e.org/3", "sent")]
+    [head] = [r for r in store.deliveries(1)]
+    assert head.state == "pending" and "something about this post" in head.last_error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from syndicate.config import MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
 from syndicate.models import LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.targets import Target
-from syndicate.targets.mastodon import MastodonAdapter
+from syndicate.targets.mastodon import RESET_MARGIN, MastodonAdapter
 from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
 
 TOKEN = "s3cret-token-value"
@@ -185,7 +185,7 @@ def test_a_429_fault_gives_the_servers_reset(server, adapter):
     err = deliver_error(server, adapter, Fault(status=429, reset_in=30, method="POST", path=STATUSES))
     assert type(err) is RateLimited and str(err).startswith("HTTP 429")
     header = server.requests[-1].response_headers["X-RateLimit-Reset"]
-    assert err.retry_at == datetime.fromisoformat(header)
+    assert err.retry_at == datetime.fromisoformat(header) + timedelta(seconds=RESET_MARGIN)
     assert err.retry_at.tzinfo is not None
 
 
@@ -197,7 +197,8 @@ def test_a_spent_budget_gives_the_windows_reset():
         adapter.deliver(draft(link="https://example.org/b"), "k2")
         with pytest.raises(RateLimited) as info:
             adapter.deliver(draft(link="https://example.org/c"), "k3")
-        assert info.value.retry_at == srv.reset_at == datetime(2023, 11, 14, 22, 18, 20, 500000, tzinfo=UTC)
+        assert srv.reset_at == datetime(2023, 11, 14, 22, 18, 20, 500000, tzinfo=UTC)
+        assert info.value.retry_at == srv.reset_at + timedelta(seconds=RESET_MARGIN)  # lands in the new window
         assert len(srv.statuses) == 2
         srv.reset_window()
         adapter.deliver(draft(link="https://example.org/c"), "k3")

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMITS = TargetLimits(max_length=500, url_length=23, unit="graphemes")
 LOOKUP_DEPTH = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
+RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
 _URL = regex.compile(r"https?://[^\s<>\"']+")
 _URL_TRAILING = ".,;:!?)]}'\"»…"
 _TAG = regex.compile(r"<[^>]*>")
@@ -101,6 +102,7 @@ class MastodonAdapter:
         media_poll_attempts: int = 10,
         media_poll_interval: float = 1.0,
         user_agent: str = USER_AGENT,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self._cfg = cfg
@@ -110,6 +112,7 @@ class MastodonAdapter:
         self._media_poll_attempts = media_poll_attempts
         self._media_poll_interval = media_poll_interval
         self._user_agent = user_agent
+        self._clock = clock
         self._client: Mastodon | None = None
         self._limits: TargetLimits | None = None
         self._account_id: str | None = None
@@ -206,12 +209,27 @@ class MastodonAdapter:
         """Run one library call; every Mastodon.py error leaves as a ``DeliveryError``."""
         from mastodon.errors import MastodonError
 
+        self._check_budget(action)
         client = self.client()
         self._last.headers = None
         try:
             return fn(client)
         except MastodonError as exc:
             raise self._translate(exc, action) from exc
+
+    def _check_budget(self, action: str) -> None:
+        """Never send a request the server has said is over its budget: every call of a
+        delivery counts (instance, verify_credentials, lookup, media, the status itself)."""
+        if self._budget is None:
+            return
+        remaining, reset = self._budget
+        if remaining > 0 or reset is None:
+            return
+        resume = reset + timedelta(seconds=RESET_MARGIN)  # a new window, whatever the rounding
+        if resume.timestamp() <= self._clock():
+            return
+        raise RateLimited(f"rate limit spent, not sent ({action} on {self._cfg.instance}, "
+                          f"until {resume.isoformat()})", retry_at=resume)
 
     def _translate(self, exc: Exception, action: str) -> DeliveryError:
         from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
@@ -256,11 +274,11 @@ class MastodonAdapter:
         headers = getattr(self._last, "headers", None) or {}
         reset = self._reset_time(headers)
         if reset is not None:
-            return reset
+            return reset + timedelta(seconds=RESET_MARGIN)  # the new window, whatever the rounding
         after = headers.get("Retry-After")
         if after:
             try:
-                return datetime.now(UTC) + timedelta(seconds=float(after))
+                return datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=float(after))
             except ValueError:
                 try:
                     return parsedate_to_datetime(after).astimezone(UTC)

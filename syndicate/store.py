@@ -99,6 +99,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE outbox ADD COLUMN out_of_line INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: each target's queue read in publication order from an index, whatever its length
+    """
+    ALTER TABLE outbox ADD COLUMN published REAL NOT NULL DEFAULT 0;
+    UPDATE outbox SET published = (SELECT published FROM articles WHERE articles.id = outbox.article_id);
+    CREATE INDEX outbox_queue ON outbox (target, state, published, id);
+    CREATE INDEX outbox_leases ON outbox (state, leased_until);
+    DROP INDEX outbox_due;
+    """,
 )
 
 
@@ -313,20 +321,34 @@ class Store:
 
     def feed_state(self, name: str) -> FeedState | None:
         rows = self._query("SELECT * FROM feeds WHERE name = ?", (name,))
-        if not rows:
-            return None
-        r = rows[0]
-        return FeedState(
-            name=r["name"], url=r["url"], final_url=r["final_url"], etag=r["etag"],
-            last_modified=r["last_modified"], content_hash=r["content_hash"],
-            seeded=bool(r["seeded"]), last_fetch_at=r["last_fetch_at"],
-            last_success_at=r["last_success_at"], next_fetch_at=r["next_fetch_at"],
-            error_count=r["error_count"], last_error=r["last_error"],
-        )
+        return _feed_state(rows[0]) if rows else None
 
     def feed_states(self) -> list[FeedState]:
-        names = [r[0] for r in self._query("SELECT name FROM feeds ORDER BY name")]
-        return [s for s in (self.feed_state(n) for n in names) if s]
+        return sorted(self.feed_state_map().values(), key=lambda s: s.name)
+
+    def feed_state_map(self) -> dict[str, FeedState]:
+        """Every feed's state, by name, in one query."""
+        return {r["name"]: _feed_state(r) for r in self._query("SELECT * FROM feeds")}
+
+    def record_not_modified(self, feeds: Sequence[tuple[str, float, str | None, str | None, str | None]]
+                            ) -> None:
+        """Feeds that answered 304: (name, next_fetch_at, etag, last_modified, permanent_redirect).
+
+        One transaction for all of them; a validator the server sent again
+        replaces the stored one, one it left out is kept.
+        """
+        if not feeds:
+            return
+        now = self._clock()
+        with self.transaction() as db:
+            db.executemany(
+                """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
+                                    etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                                    final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL
+                   WHERE name = ?""",
+                [(now, now, next_at, etag, lm, redirect, name)
+                 for name, next_at, etag, lm, redirect in feeds],
+            )
 
     def record_fetch_ok(self, name: str, url: str, *, etag: str | None, last_modified: str | None,
                         content_hash: str | None, final_url: str | None, next_fetch_at: float,
@@ -431,6 +453,8 @@ class Store:
                     (article.title, _ts(article.published), article.content_hash,
                      article_to_json(article), now, article_id),
                 )
+                db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
+                           (_ts(article.published), article_id))
             if seeded:
                 db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
         return IngestCounts(new=len(new), updated=len(updated), queued=queued)
@@ -448,9 +472,10 @@ class Store:
         for target in targets:
             cur = db.execute(
                 """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
-                                       next_attempt_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                (article_id, target, seq, self._new_key(now), intro, requested_by, now, now),
+                                       next_attempt_at, published)
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
+                   ON CONFLICT DO NOTHING""",
+                (article_id, target, seq, self._new_key(now), intro, requested_by, now, now, article_id),
             )
             count += cur.rowcount
         return count
@@ -490,41 +515,57 @@ class Store:
         for a retry, is not due (a failing target's queue keeps its order);
         ``in_order=False`` is the deliverer's probe past such a row.
         """
-        target_list = list(targets) if targets is not None else None
-        if target_list is not None and not target_list:
-            return []
-        where_target = ""
-        params: list[Any] = [now, now, now]
-        if target_list is not None:
-            where_target = f" AND o.target IN ({','.join('?' * len(target_list))})"
-            params += target_list
-        params.append(limit)
         with self.transaction() as db:
-            rows = db.execute(
-                f"""{_WAITING}
-                    SELECT o.*, a.data FROM outbox o JOIN articles a ON a.id = o.article_id
-                    LEFT JOIN waiting w ON w.target = o.target AND w.rn = 1
-                    WHERE ((o.state = 'pending' AND o.next_attempt_at <= ?)
-                        OR (o.state = 'sending' AND o.leased_until <= ?)){where_target}
-                      AND ({_NOT_BEHIND} OR {int(not in_order)})
-                    ORDER BY a.published, o.id LIMIT ?""",
-                params,
-            ).fetchall()
+            names = list(targets) if targets is not None else [
+                r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
+            picked: list[sqlite3.Row] = []
+            if names:
+                picked += db.execute(
+                    f"""SELECT * FROM outbox WHERE state = 'sending' AND leased_until <= ?
+                        AND target IN ({','.join('?' * len(names))}) ORDER BY published, id LIMIT ?""",
+                    (now, *names, limit)).fetchall()
+            for name in names:
+                picked += self._due_in_line(db, name, now, limit, in_order)
+            picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
-            for r in rows:
+            for r in picked[:limit]:
                 db.execute(
                     """UPDATE outbox SET state = 'sending', lease_owner = ?, leased_until = ?,
                                          attempts = attempts + 1 WHERE id = ?""",
                     (owner, now + lease_seconds, r["id"]),
                 )
+                data = db.execute("SELECT data FROM articles WHERE id = ?", (r["article_id"],)).fetchone()
                 items.append(OutboxItem(
                     id=r["id"], article_id=r["article_id"], target=r["target"], seq=r["seq"],
                     key=r["key"], state="sending", attempts=r["attempts"] + 1, intro=r["intro"],
                     requested_by=r["requested_by"],
                     reclaimed=r["state"] == "sending" or r["attempts"] > 0,
-                    article=article_from_json(r["data"]),
+                    article=article_from_json(data[0]),
                 ))
         return items
+
+    @staticmethod
+    def _due_in_line(db: sqlite3.Connection, target: str, now: float, limit: int,
+                     in_order: bool) -> list[sqlite3.Row]:
+        """Up to ``limit`` due pending rows of a target, walking its queue in order.
+
+        The walk stops at a row waiting for its retry that is in line
+        (``out_of_line = 0``): the rows behind it wait with it.  Reads the
+        ``outbox_queue`` index, so its cost does not grow with the queue.
+        """
+        due: list[sqlite3.Row] = []
+        cursor = db.execute(
+            """SELECT * FROM outbox WHERE target = ? AND state = 'pending'
+               ORDER BY published, id""", (target,))
+        for row in cursor:
+            if row["next_attempt_at"] <= now:
+                due.append(row)
+                if len(due) >= limit:
+                    break
+            elif in_order and not row["out_of_line"]:
+                break
+        cursor.close()
+        return due
 
     def _finish(self, item_id: int, owner: str, sql: str, params: Sequence[Any]) -> bool:
         with self.transaction() as db:
@@ -594,15 +635,20 @@ class Store:
         return out
 
     def next_due_at(self) -> float | None:
-        rows = self._query(
-            f"""{_WAITING}
-                SELECT MIN(CASE WHEN o.state = 'pending' THEN o.next_attempt_at ELSE o.leased_until END)
-                FROM outbox o JOIN articles a ON a.id = o.article_id
-                LEFT JOIN waiting w ON w.target = o.target AND w.rn = 1
-                WHERE o.state IN ('pending', 'sending') AND (o.id = w.id OR {_NOT_BEHIND})""",
-            (self._clock(),),
-        )
-        return rows[0][0]
+        """When the next outbox row can be worked (an in-flight lease's expiry counts)."""
+        with self._lock:
+            db = self._db
+            times = [r[0] for r in db.execute(
+                "SELECT MIN(leased_until) FROM outbox WHERE state = 'sending'")]
+            for (name,) in db.execute("SELECT DISTINCT target FROM outbox WHERE state = 'pending'"):
+                for next_at, out_of_line in db.execute(
+                        """SELECT next_attempt_at, out_of_line FROM outbox
+                           WHERE target = ? AND state = 'pending' ORDER BY published, id""", (name,)):
+                    times.append(next_at)
+                    if not out_of_line:
+                        break  # everything behind the first row in line waits for it
+        times = [t for t in times if t is not None]
+        return min(times) if times else None
 
     # -- editors --
 
@@ -653,16 +699,14 @@ class Store:
         return [ArticleStatus(**dict(r), deliveries=tuple(self.deliveries(r["id"]))) for r in rows]
 
 
-# A target's queue goes in order of publication: while its oldest pending row waits for a
-# retry (the target is failing), the rows behind it wait too.  A row marked out_of_line
-# (it kept failing while a probe past it succeeded) holds nothing back, so one post a
-# server keeps choking on can never stop everything newer from being posted.
-_WAITING = """WITH waiting AS (
-    SELECT o.id, o.target, a.published,
-           ROW_NUMBER() OVER (PARTITION BY o.target ORDER BY a.published, o.id) AS rn
-    FROM outbox o JOIN articles a ON a.id = o.article_id
-    WHERE o.state = 'pending' AND o.next_attempt_at > ? AND o.out_of_line = 0)"""
-_NOT_BEHIND = "(w.id IS NULL OR a.published < w.published OR (a.published = w.published AND o.id < w.id))"
+def _feed_state(r: sqlite3.Row) -> FeedState:
+    return FeedState(
+        name=r["name"], url=r["url"], final_url=r["final_url"], etag=r["etag"],
+        last_modified=r["last_modified"], content_hash=r["content_hash"],
+        seeded=bool(r["seeded"]), last_fetch_at=r["last_fetch_at"],
+        last_success_at=r["last_success_at"], next_fetch_at=r["next_fetch_at"],
+        error_count=r["error_count"], last_error=r["last_error"],
+    )
 
 
 def utc_from_ts(ts: float | None) -> datetime | None:

@@ -320,6 +320,8 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     config = _load(ctx)
     from syndicate.errors import StoreError
 
+    if str(config.state) != ":memory:" and not config.state.exists():
+        _fail(f"unhealthy: no state database at {config.state}")
     try:
         store = _open_store(config)
         last = store.get_meta("last_cycle_at")

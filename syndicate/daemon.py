@@ -116,7 +116,6 @@ class Daemon:
         asgi = create_app(self._current_app, api_token=token.reveal() if token else None,
                           metrics=self.metrics, on_queued=self.wake.set)
         self.listener = serve(asgi, listen.host, listen.port)
-        log.info("listening", extra={"url": self.listener.url})
 
     def _current_app(self) -> App:
         assert self.app is not None
@@ -133,6 +132,7 @@ class Daemon:
                                    or "none", "state": str(self.config.state), "pid": os.getpid()})
         try:
             while not self.stop.is_set():
+                self.wake.clear()  # a stop or reload asked during the cycle below still wakes the sleep
                 if self._reload.is_set():
                     self._do_reload()
                 try:
@@ -153,7 +153,6 @@ class Daemon:
                     self.metrics.observe_cycle(result)
                 if once:
                     return 1 if any(r.status == "error" for r in result.feeds) else 0
-                self.wake.clear()
                 if not self.stop.is_set():
                     self.wake.wait(self._sleep_for())
             return 0

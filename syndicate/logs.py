@@ -18,7 +18,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "taskName", "color_message"}
 _SECRETS: set[str] = set()
 
 
@@ -49,12 +50,13 @@ def _quote(value: Any) -> str:
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        parts = [stamp, record.levelname, record.getMessage()]
-        parts += [f"{k}={_quote(v)}" for k, v in _fields(record).items()]
+        # Scrub each piece before it is quoted or escaped, so no encoding of a secret slips by.
+        parts = [stamp, record.levelname, scrub(record.getMessage())]
+        parts += [f"{k}={_quote(scrub(str(v)))}" for k, v in _fields(record).items()]
         line = " ".join(parts)
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return scrub(line)
+            line += "\n" + scrub(self.formatException(record.exc_info))
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,13 +65,13 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
             "level": record.levelname,
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": scrub(record.getMessage()),
         }
-        data.update({k: v if isinstance(v, int | float | bool) or v is None else str(v)
+        data.update({k: v if isinstance(v, int | float | bool) or v is None else scrub(str(v))
                      for k, v in _fields(record).items()})
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(data, ensure_ascii=False))
+            data["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False)
 
 
 def setup_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:

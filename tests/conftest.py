@@ -39,13 +39,14 @@ def pds() -> Iterator[PdsHandle]:
 class DaemonProcess:
     """``python -m syndicate --config CONFIG ARGS...`` as a child process.
 
-    stdout and stderr are read by threads into ``lines`` (stderr lines prefixed by nothing,
-    stdout lines too: ``output`` is everything the process printed, in arrival order per
-    stream), so a test can wait for a log line (bounded) instead of sleeping.
+    stdout and stderr are read by threads into ``lines`` (``output`` is everything the
+    process printed, in arrival order per stream; ``stdout_lines``/``stderr_lines`` each
+    stream), so a test can wait for a log line (bounded) instead of sleeping; ``on_line``
+    is called with each line as it arrives.
     """
 
     def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None,
-                 log_format: str | None = None, verbose: bool = False) -> None:
+                 log_format: str | None = None, verbose: bool = False, on_line=None) -> None:
         import os
         import subprocess
         import sys
@@ -65,6 +66,7 @@ class DaemonProcess:
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
         self._cond = threading.Condition()
+        self.on_line = on_line  # called with each line as it is read (from a reader thread)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=full_env,
                                      cwd=str(Path(config).parent))
@@ -82,6 +84,8 @@ class DaemonProcess:
                 into.append(line)
                 self.lines.append(line)
                 self._cond.notify_all()
+            if self.on_line is not None:
+                self.on_line(line)
         with self._cond:
             self._cond.notify_all()
 
@@ -149,3 +153,62 @@ def spawn_daemon() -> Iterator:
     yield spawn
     for proc in started:
         proc.kill()
+
+
+def _rss_of(items: list[dict], *, title: str = "Loopback Review", link: str = "https://review.example/") -> bytes:
+    """An RSS 2.0 document; each item: title, link, published (aware datetime), and optionally
+    summary (HTML), categories, author."""
+    from email.utils import format_datetime
+    from xml.sax.saxutils import escape
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">', "<channel>",
+           f"<title>{escape(title)}</title>", f"<link>{escape(link)}</link>",
+           "<description>Articles for the tests</description>", "<language>en</language>"]
+    for item in items:
+        out += ["<item>", f"<title>{escape(item['title'])}</title>", f"<link>{escape(item['link'])}</link>",
+                f'<guid isPermaLink="true">{escape(item["link"])}</guid>',
+                f"<pubDate>{format_datetime(item['published'])}</pubDate>"]
+        if item.get("author"):
+            out.append(f"<dc:creator>{escape(item['author'])}</dc:creator>")
+        for category in item.get("categories", ()):
+            out.append(f"<category>{escape(category)}</category>")
+        if item.get("summary"):
+            out.append(f"<description>{escape(item['summary'])}</description>")
+        out.append("</item>")
+    out += ["</channel>", "</rss>"]
+    return "\n".join(out).encode("utf-8")
+
+
+@pytest.fixture
+def rss_of():
+    """``rss_of(items)``: an RSS 2.0 document of the items ``make_articles`` makes."""
+    return _rss_of
+
+
+@pytest.fixture
+def make_articles():
+    """``make_articles(n, base=URL, start=datetime)``: n realistic RSS items, oldest first,
+    an hour apart, with unique links under ``base``."""
+    from datetime import UTC, datetime, timedelta
+
+    topics = ["strike", "rent", "climate", "union", "election", "housing", "health", "transport"]
+
+    def make(n: int, base: str = "https://review.example/2025", start=None) -> list[dict]:
+        start = start or datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+        items = []
+        for i in range(n):
+            topic = topics[i % len(topics)]
+            when = start + timedelta(hours=i)
+            items.append({
+                "title": f"Why the {topic} fight matters, part {i + 1}",
+                "link": f"{base}/{when:%m/%d}/{topic}-fight-part-{i + 1}/",
+                "published": when,
+                "author": f"Writer {i % 7}",
+                "categories": [topic.title(), "Britain"],
+                "summary": f"<p>Part {i + 1} of our series on the {topic} fight: what is at stake, "
+                           f"who is organising and what comes next.</p>",
+            })
+        return items
+
+    return make

@@ -12,7 +12,14 @@ server committed)::
 
 Faults queue per XRPC method (the NSID after ``/xrpc/``, or ``"*"`` for any
 request); each request takes the first fault of its queue, and with none
-left it is forwarded untouched.  Request and response bodies and headers
+left it is forwarded untouched — unless a seeded random rule fails it::
+
+    proxy.random_faults(0.2, seed=7, nsids=("com.atproto.repo.createRecord",),
+                        kinds=(503, "drop", "accept_then_drop"))
+
+``on_request`` (a callable taking ``(method, nsid)``) is called as each
+request arrives, before anything is done with it: tests that act on
+progress (kill a client after N requests) hook it to a condition.  Request and response bodies and headers
 are passed through (hop-by-hop headers aside); response bodies stream.
 
 A PDS advertises its own URL in the DID document that ``createSession`` and
@@ -25,10 +32,13 @@ keeps coming through the proxy.
 from __future__ import annotations
 
 import json
+import random
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -68,6 +78,46 @@ class Fault:
     delay: float = 0.0
 
 
+FAULT_KINDS = ("drop", "accept_then_drop")
+
+
+def fault_of_kind(kind: int | str | Fault) -> Fault:
+    """A :class:`Fault` from a short spec: an HTTP status (``503``), ``"drop"``,
+    ``"accept_then_drop"``, or a ``Fault`` itself."""
+    if isinstance(kind, Fault):
+        return kind
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        return Fault(status=kind)
+    if kind in FAULT_KINDS:
+        return Fault(**{str(kind): True})
+    raise ValueError(f"unknown fault kind {kind!r}: an HTTP status or one of {', '.join(FAULT_KINDS)}")
+
+
+class RandomFaults:
+    """Fail ``rate`` of the requests to ``nsids`` (all, if empty) with one of ``kinds``, seeded."""
+
+    def __init__(self, rate: float, kinds: Iterable[int | str | Fault], nsids: Iterable[str] = (),
+                 seed: int | None = None) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self.rate = rate
+        self.faults = tuple(fault_of_kind(k) for k in kinds)
+        if not self.faults:
+            raise ValueError("kinds must not be empty")
+        self.nsids = frozenset(_nsid(n) for n in nsids)
+        self.seed = seed
+        self.injected = 0
+        self._rng = random.Random(seed)
+
+    def draw(self, nsid: str) -> Fault | None:
+        if self.nsids and nsid not in self.nsids:
+            return None
+        if self._rng.random() >= self.rate:
+            return None
+        self.injected += 1
+        return self._rng.choice(self.faults)
+
+
 @dataclass(frozen=True)
 class Seen:
     """One request the proxy saw, and what became of it."""
@@ -85,6 +135,8 @@ class FaultProxy:
         self._client = httpx.Client(base_url=self.upstream, timeout=timeout)
         self._lock = threading.Lock()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._random: list[RandomFaults] = []
+        self.on_request: Callable[[str, str], None] | None = None  # (method, nsid), as each arrives
         self.calls: Counter[str] = Counter()  # requests seen per NSID, faulted ones included
         self.seen: list[Seen] = []
         proxy = self
@@ -92,7 +144,7 @@ class FaultProxy:
         class Handler(_ProxyHandler):
             owner = proxy
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         host, port = self._server.server_address[:2]
@@ -106,10 +158,22 @@ class FaultProxy:
         with self._lock:
             self._faults[_nsid(nsid)].extend(faults)
 
+    def random_faults(self, rate: float = 0.2, *, seed: int | None = None,
+                      nsids: Iterable[str] = (),
+                      kinds: Iterable[int | str | Fault] = (503, "drop", "accept_then_drop")) -> RandomFaults:
+        """Fail a seeded random ``rate`` of the requests to ``nsids`` (any, if empty) that have
+        no queued fault, each with a fault drawn from ``kinds``.  Returns the rule (its
+        ``injected`` counts the faults it made); ``clear()`` removes it."""
+        rule = RandomFaults(rate, kinds, nsids, seed)
+        with self._lock:
+            self._random.append(rule)
+        return rule
+
     def clear(self) -> None:
-        """Forget queued faults and counters."""
+        """Forget queued faults, random rules and counters."""
         with self._lock:
             self._faults.clear()
+            self._random.clear()
             self.calls.clear()
             self.seen.clear()
 
@@ -126,12 +190,19 @@ class FaultProxy:
             return len(self._faults[_nsid(nsid)])
 
     def _take(self, method: str, nsid: str) -> Fault | None:
+        hook = self.on_request
+        if hook is not None:
+            hook(method, nsid)
         with self._lock:
             self.calls[nsid] += 1
             for key in (nsid, "*"):
                 queue = self._faults.get(key)
                 if queue:
                     return queue.popleft()
+            for rule in self._random:
+                fault = rule.draw(nsid)
+                if fault is not None:
+                    return fault
             return None
 
     def _record(self, method: str, nsid: str, outcome: str) -> None:
@@ -159,6 +230,13 @@ class FaultProxy:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client went away (killed)
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _nsid(path_or_nsid: str) -> str:

@@ -31,19 +31,27 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   ``404 {"error": "Record not found"}``.
 
 Fault injection: :meth:`MastodonServer.queue_faults` with :class:`Fault` values; each request
-takes the first queued fault that matches its method and path.
+takes the first queued fault that matches its method and path.  With no queued fault for it,
+:meth:`MastodonServer.random_faults` fails a seeded random share of the matching requests
+(``random_faults(0.2, seed=7, kinds=(503, 500, "drop", "accept_then_drop"), method="POST",
+path="/api/v1/statuses")``); the same seed and the same request order give the same faults.
+A ``Fault(hang=True)`` waits until :meth:`MastodonServer.release_hangs` (or ``hang_for``, or
+the server closes), then drops the connection, or answers normally with ``then_answer=True``.
 
 Inspection: :attr:`MastodonServer.statuses`, :attr:`MastodonServer.media`,
-:attr:`MastodonServer.requests` (with the response status and headers), and
-:attr:`MastodonServer.errors` (tracebacks of handler bugs; tests should expect it empty).
+:attr:`MastodonServer.requests` (with the response status and headers, and the fault applied),
+and :attr:`MastodonServer.errors` (tracebacks of handler bugs; tests should expect it empty).
+:meth:`MastodonServer.wait_for_request` blocks (bounded) until a request matching a predicate
+has arrived; ``on_request`` (a callable taking the :class:`LoggedRequest`) is called as each
+request arrives, before it is answered — for tests that act on progress, not on time.
 
 Outside pytest (for the daemon's crash tests)::
 
     python -m tests.servers.mastodon --port 0 --token T --state-file statuses.json
 
 prints ``http://127.0.0.1:PORT`` on its first line, writes the created statuses to the state
-file (atomically) after every change, and serves ``/__control/...`` (faults, reset_window,
-config, state) so another process can steer it.  SIGTERM or SIGINT stops it.
+file (atomically) after every change, and serves ``/__control/...`` (faults, random_faults,
+release_hangs, reset_window, config, state) so another process can steer it.  SIGTERM or SIGINT stops it.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ import html
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -201,8 +210,9 @@ class Fault:
     retry_after: int | None = None  # add Retry-After: N
     reset_in: float | None = None  # for a 429: X-RateLimit-Reset = now + reset_in
     drop: bool = False  # close the connection without answering
-    hang: bool = False  # never answer (until hang_for passes or the server closes)
+    hang: bool = False  # never answer (until release_hangs(), hang_for passes or the server closes)
     hang_for: float = 30.0
+    then_answer: bool = False  # with hang: once released, answer normally instead of dropping
     accept_then_drop: bool = False  # process normally, then close instead of answering
     method: str | None = None
     path: str | None = None
@@ -211,6 +221,51 @@ class Fault:
         if self.method and self.method.upper() != method:
             return False
         return not self.path or regex.fullmatch(self.path, path) is not None
+
+
+FAULT_KINDS = ("drop", "accept_then_drop", "hang")
+
+
+def fault_of_kind(kind: int | str | Fault) -> Fault:
+    """A :class:`Fault` from a short spec: an HTTP status (``503``), ``"drop"``,
+    ``"accept_then_drop"``, ``"hang"``, or a ``Fault`` used as a template."""
+    if isinstance(kind, Fault):
+        return Fault(**{k: v for k, v in asdict(kind).items() if k not in ("method", "path")})
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        return Fault(status=kind)
+    if kind in FAULT_KINDS:
+        return Fault(**{str(kind): True})
+    raise ValueError(f"unknown fault kind {kind!r}: an HTTP status or one of {', '.join(FAULT_KINDS)}")
+
+
+@dataclass
+class RandomFaults:
+    """Fail ``rate`` of the requests matching ``method``/``path`` with one of ``kinds``, seeded."""
+
+    rate: float
+    kinds: tuple[int | str | Fault, ...]
+    method: str | None = None
+    path: str | None = None
+    seed: int | None = None
+    injected: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        if not self.kinds:
+            raise ValueError("kinds must not be empty")
+        for kind in self.kinds:
+            fault_of_kind(kind)  # fail early on a bad spec
+        self.rng = random.Random(self.seed)
+
+    def draw(self, method: str, path: str) -> Fault | None:
+        if not Fault(method=self.method, path=self.path).matches(method, path):
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        self.injected += 1
+        return fault_of_kind(self.rng.choice(self.kinds))
 
 
 @dataclass
@@ -313,6 +368,10 @@ class MastodonServer:
         self.errors: list[str] = []
         self._tokens: dict[str, frozenset[str]] = {token: frozenset({"read", "write"})}
         self._faults: list[Fault] = []
+        self._random: list[RandomFaults] = []
+        self._arrived = threading.Condition(self.lock)
+        self._hang_release = threading.Event()
+        self.on_request: Callable[[LoggedRequest], None] | None = None  # called as each request arrives
         self._statuses: dict[str, dict[str, Any]] = {}
         self._media: dict[str, dict[str, Any]] = {}
         self._idempotency: dict[str, tuple[str, float]] = {}  # key → (status id, expires)
@@ -321,7 +380,7 @@ class MastodonServer:
         self._window_start = self.clock()
         self._used = 0
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _QuietServer((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -345,6 +404,7 @@ class MastodonServer:
 
     def close(self) -> None:
         self._stop.set()
+        self._hang_release.set()
         if self._thread:
             self._httpd.shutdown()
             self._thread.join(5)
@@ -375,6 +435,53 @@ class MastodonServer:
     def pending_faults(self) -> list[Fault]:
         with self.lock:
             return list(self._faults)
+
+    def random_faults(
+        self,
+        rate: float = 0.2,
+        *,
+        seed: int | None = None,
+        kinds: Iterable[int | str | Fault] = (503, 500, "drop", "accept_then_drop"),
+        method: str | None = None,
+        path: str | None = None,
+    ) -> RandomFaults:
+        """Fail a seeded random ``rate`` of the requests matching ``method`` and ``path`` (a
+        regular expression over the whole path), each with a kind drawn from ``kinds``.
+
+        Queued faults come first; rules apply in the order they were added.  The returned rule
+        counts what it ``injected``; :meth:`clear_random_faults` removes every rule.
+        """
+        rule = RandomFaults(rate, tuple(kinds), method, path, seed)
+        with self.lock:
+            self._random.append(rule)
+        return rule
+
+    def clear_random_faults(self) -> None:
+        with self.lock:
+            self._random.clear()
+
+    def release_hangs(self) -> None:
+        """Let every request held by a ``Fault(hang=True)`` go on (dropped, or answered with
+        ``then_answer``); later hangs wait again."""
+        with self.lock:
+            released, self._hang_release = self._hang_release, threading.Event()
+        released.set()
+
+    def wait_for_request(
+        self, predicate: Callable[[LoggedRequest], bool] = lambda r: True, timeout: float = 10.0
+    ) -> LoggedRequest | None:
+        """The first logged request matching ``predicate``, waiting up to ``timeout`` seconds for
+        it to arrive; None if none came."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for entry in self.requests:
+                    if predicate(entry):
+                        return entry
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._arrived.wait(left)
 
     def reset_window(self) -> None:
         """Start a fresh rate-limit window now, with the whole budget."""
@@ -449,6 +556,10 @@ class MastodonServer:
             for i, fault in enumerate(self._faults):
                 if fault.matches(method, path):
                     return self._faults.pop(i)
+            for rule in self._random:
+                drawn = rule.draw(method, path)
+                if drawn is not None:
+                    return drawn
         return None
 
     # state file
@@ -804,6 +915,17 @@ class MastodonServer:
         if method == "POST" and path == "/__control/faults":
             self.queue_faults(*(Fault(**f) for f in params.get("faults", [])))
             return 200, {"pending": len(self._faults)}
+        if method == "POST" and path == "/__control/random_faults":
+            if not params.get("rate"):
+                self.clear_random_faults()
+                return 200, {"rules": 0}
+            kinds = [Fault(**k) if isinstance(k, dict) else k for k in params.get("kinds") or (503, 500, "drop", "accept_then_drop")]
+            self.random_faults(float(params["rate"]), seed=params.get("seed"), kinds=kinds,
+                               method=params.get("method"), path=params.get("path"))
+            return 200, {"rules": len(self._random)}
+        if method == "POST" and path == "/__control/release_hangs":
+            self.release_hangs()
+            return 200, {}
         if method == "POST" and path == "/__control/reset_window":
             self.reset_window()
             return 200, {"reset_at": _iso6(self.reset_at)}
@@ -821,6 +943,13 @@ class MastodonServer:
                 "faults": [asdict(f) for f in self._faults],
             }
         raise _err(404, "Record not found")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client went away (killed)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -955,10 +1084,13 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in params.items()
         }
         entry = LoggedRequest(method, path, query, dict(self.headers.items()), logged_params)
-        with app.lock:
-            app.requests.append(entry)
         fault = app._take_fault(method, path)
         entry.fault = fault
+        with app.lock:
+            app.requests.append(entry)
+            app._arrived.notify_all()
+        if app.on_request is not None:
+            app.on_request(entry)
         if fault and self._apply_fault(fault, entry):
             return
 
@@ -990,7 +1122,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return True
         if fault.hang:
-            app._stop.wait(fault.hang_for)
+            with app.lock:
+                release = app._hang_release
+            if not app._stop.is_set():
+                release.wait(fault.hang_for)
+            if fault.then_answer and not app._stop.is_set():
+                return False
             self._drop()
             return True
         status = fault.status or 500

@@ -297,14 +297,19 @@ _FUTURE_SLACK = timedelta(days=1)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.I)
 
 
+EARLIEST_DATE = datetime(1971, 1, 1, tzinfo=UTC)
+
+
 def _utc(parsed: Any) -> datetime | None:
     """feedparser's UTC ``struct_time`` → aware UTC datetime."""
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+    # 1 January 1970 (or year 1) is a broken CMS's zero, not a publication date: treat as missing.
+    return when if when >= EARLIEST_DATE else None
 
 
 def _content(raw: Mapping[str, Any]) -> tuple[str, str]:

@@ -205,8 +205,8 @@ class Ingester:
         for entry in parsed.entries:
             fingerprint = entry_hash(entry)
             seen = known.get(entry.id)
-            if seen is not None and seen.content_hash == fingerprint:
-                continue
+            if seen is not None and (seen.content_hash == fingerprint or seen.feed != feed.name):
+                continue  # unchanged, or another feed's copy of an article we already have
             article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
             if seen is None:
                 new.append(replace(article, content_hash=fingerprint))

@@ -136,6 +136,7 @@ class Known:
     article_id: int
     guid: str
     content_hash: str
+    feed: str  # the feed it was first seen in (an article may be in several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,19 +408,19 @@ class Store:
             db.execute("DELETE FROM incoming")
             db.executemany("INSERT INTO incoming (guid, link) VALUES (?, ?)", pairs)
             by_guid = db.execute(
-                """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash
+                """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
                    FROM incoming i JOIN articles a ON a.feed = ? AND a.guid = i.guid""",
                 (feed,),
             ).fetchall()
             for r in by_guid:
-                found[r["guid"]] = Known(r["id"], r["stored_guid"], r["content_hash"])
+                found[r["guid"]] = Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"])
             by_link = db.execute(
-                """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash
+                """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
                    FROM incoming i JOIN articles a ON a.link = i.link
                    WHERE i.link != ''""",
             ).fetchall()
             for r in by_link:
-                found.setdefault(r["guid"], Known(r["id"], r["stored_guid"], r["content_hash"]))
+                found.setdefault(r["guid"], Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"]))
             db.execute("DELETE FROM incoming")
         return found
 

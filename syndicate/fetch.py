@@ -26,7 +26,7 @@ import re
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -92,10 +92,10 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-# --- a total deadline under httpx's per-operation timeouts ---------------------
+# --- a total deadline under httpcore's per-operation timeouts ------------------
 #
-# httpx applies its timeouts to each socket operation; the body's read timeout
-# is even fixed once for the whole body.  The network backend below clamps
+# httpcore applies its timeouts to each socket operation; the body's read
+# timeout is even fixed once for the whole body.  The network backend below clamps
 # every connect, read and write to what is left of the current call's
 # deadline, kept in a context variable (so each thread has its own).
 
@@ -159,18 +159,144 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _default_transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=60.0),
+def _default_pool() -> httpcore.ConnectionPool:
+    """What ``httpx.HTTPTransport`` would build, on our deadline-clamping network backend."""
+    return httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+        max_connections=32,
+        max_keepalive_connections=16,
+        keepalive_expiry=60.0,
+        network_backend=_DeadlineBackend(httpcore.SyncBackend()),
     )
-    # httpx offers no public hook for the network backend; if its internals
-    # move, we lose only the sub-read precision (the deadline is still
-    # checked between body chunks).
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
-    return transport
+
+
+# --- requests and responses without httpx's client layer -------------------------
+#
+# The feed path talks to httpcore's connection pool directly: httpx's Client
+# (URL merging, cookie jar, header models, its Response) cost more CPU than
+# the HTTP exchange itself on a 304.  What the Client did for us is done here:
+# URL parsing (with httpx.URL, cached per URL string), the default headers in
+# the same order, and httpcore's exceptions turned into httpx's.  No cookies
+# are kept: feeds do not need them.
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One request URL, parsed once."""
+
+    url: httpx.URL  # as httpx.Client would send it (redirects are joined to it)
+    text: str  # str(url): the result's URL
+    core: httpcore.URL
+    host: bytes  # the Host header
+
+
+_TARGETS: dict[str, _Target] = {}
+_TARGETS_MAX = 4096
+_NO_BASE = httpx.URL("")
+
+
+def _target(url: str) -> _Target:
+    target = _TARGETS.get(url)
+    if target is None:
+        parsed = httpx.URL(url)  # may raise httpx.InvalidURL
+        if parsed.is_relative_url:  # merged with httpx.Client's empty base URL (the pool refuses it)
+            parsed = _NO_BASE.copy_with(raw_path=_NO_BASE.raw_path + parsed.raw_path.lstrip(b"/"))
+        core = httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                            target=parsed.raw_path)
+        target = _Target(parsed, str(parsed), core, parsed.netloc)
+        if len(_TARGETS) >= _TARGETS_MAX:
+            _TARGETS.clear()
+        _TARGETS[url] = target
+    return target
+
+
+def _header_value(value: str) -> bytes:
+    try:
+        return value.encode("ascii")  # as httpx encodes str header values
+    except UnicodeEncodeError:  # a validator we stored from a utf-8 header: send it back as it came
+        return value.encode("utf-8")
+
+
+def _decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers as ``dict(httpx.Headers(raw).items())``: lower-cased, repeats joined."""
+    for encoding in ("ascii", "utf-8"):
+        try:
+            pairs = [(k.decode(encoding).lower(), v.decode(encoding)) for k, v in raw]
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        pairs = [(k.decode("iso-8859-1").lower(), v.decode("iso-8859-1")) for k, v in raw]
+    headers: dict[str, str] = {}
+    for key, value in pairs:
+        if key in headers:
+            headers[key] += f", {value}"
+        else:
+            headers[key] = value
+    return headers
+
+
+_CORE_TO_HTTPX: dict[type[Exception], type[httpx.HTTPError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+_CORE_ERRORS = (httpcore.NetworkError, httpcore.ProxyError, httpcore.UnsupportedProtocol,
+                httpcore.ProtocolError)
+
+
+def _as_httpx(exc: Exception) -> httpx.HTTPError:
+    """An httpcore exception as the httpx one its transport would have raised."""
+    for cls in type(exc).__mro__:
+        mapped = _CORE_TO_HTTPX.get(cls)
+        if mapped is not None:
+            return mapped(str(exc))
+    return httpx.TransportError(str(exc))
+
+
+class _Response:
+    """A response whose body is still to read, from httpcore or from an httpx transport."""
+
+    __slots__ = ("status", "headers", "_reason", "_stream", "_close")
+
+    def __init__(self, status: int, headers: dict[str, str], reason: bytes | str | None,
+                 stream: Iterable[bytes], close: Callable[[], None]) -> None:
+        self.status = status
+        self.headers = headers
+        self._reason = reason
+        self._stream = stream
+        self._close = close
+
+    @property
+    def reason_phrase(self) -> str:
+        if self._reason is None:
+            return httpx.codes.get_reason_phrase(self.status)
+        if isinstance(self._reason, bytes):
+            return self._reason.decode("ascii", errors="ignore")
+        return self._reason
+
+    def iter_raw(self) -> Iterable[bytes]:
+        """The body as it comes (still content-encoded)."""
+        return self._stream
+
+    def read(self) -> None:
+        """Read (and drop) the rest of the body, so the connection can be reused."""
+        for _ in self._stream:
+            pass
+
+    def close(self) -> None:
+        self._close()
 
 
 # --- the fetcher ---------------------------------------------------------------
@@ -183,13 +309,15 @@ class Fetcher:
                  max_redirects: int = 5) -> None:
         self.user_agent = user_agent
         self.max_redirects = max_redirects
-        self._client = httpx.Client(
-            transport=transport if transport is not None else _default_transport(),
-            # only what _read_body can inflate within the size cap
-            headers={"User-Agent": user_agent, "Accept": FEED_ACCEPT, "Accept-Encoding": "gzip, deflate"},
-            follow_redirects=False,
-            timeout=20.0,
-        )
+        # httpx.Client's default headers with ours, in the order it sent them
+        base = [(b"Connection", b"keep-alive"), (b"User-Agent", user_agent.encode("ascii"))]
+        # only what _read_body can inflate within the size cap
+        encoding = (b"Accept-Encoding", b"gzip, deflate")
+        self._feed_headers = (*base, (b"Accept", FEED_ACCEPT.encode("ascii")), encoding)
+        self._other_headers = (*base, encoding)  # + Accept, last
+        self._transport = transport  # someone else's transport: sent through it, as httpx.Client did
+        self._pool = _default_pool() if transport is None else None
+        self._closed = False
 
     def __enter__(self) -> Fetcher:
         return self
@@ -198,7 +326,11 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        self._client.close()
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+        elif self._transport is not None:
+            self._transport.close()
 
     def fetch_feed(self, feed: str, url: str, *, etag: str | None = None,
                    last_modified: str | None = None, timeout: float = 20.0,
@@ -208,22 +340,22 @@ class Fetcher:
         Raises ``FeedRateLimited`` on 429/503, ``FetchError`` on anything else
         that is not a 2xx or a 304.
         """
-        headers: dict[str, str] = {}
+        headers = self._feed_headers
         if etag:
-            headers["If-None-Match"] = etag
+            headers += ((b"If-None-Match", _header_value(etag)),)
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        resp, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes)
-        hdrs = dict(resp.headers.items())
-        final = str(resp.url)
-        if resp.status_code == 304:
+            headers += ((b"If-Modified-Since", _header_value(last_modified)),)
+        resp, target, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes)
+        hdrs = resp.headers
+        final = target.text
+        if resp.status == 304:
             new_etag = hdrs.get("etag") or etag
             new_lm = hdrs.get("last-modified") or last_modified
         else:
             new_etag = hdrs.get("etag")
             new_lm = hdrs.get("last-modified")
         return FetchResult(
-            status=resp.status_code,
+            status=resp.status,
             content=body,
             headers=hdrs,
             url=final,
@@ -239,14 +371,31 @@ class Fetcher:
 
         Errors are ``FetchError`` naming ``label`` (else the URL).
         """
-        resp, body, _, _ = self._get(label or url, url, {"Accept": accept}, timeout, max_bytes,
-                                     conditional=False)
+        headers = (*self._other_headers, (b"Accept", _header_value(accept)))
+        resp, _, body, _, _ = self._get(label or url, url, headers, timeout, max_bytes, conditional=False)
         return body or b"", resp.headers.get("content-type", "")
 
     # -- internals --
 
-    def _get(self, label: str, url: str, headers: dict[str, str], timeout: float, max_bytes: int,
-             *, conditional: bool = True) -> tuple[httpx.Response, bytes | None, tuple[str, ...], bool]:
+    def _send(self, target: _Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float) -> _Response:
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        if self._pool is not None:
+            request = httpcore.Request(b"GET", target.core, headers=[(b"Host", target.host), *headers],
+                                       extensions={"timeout": timeouts})
+            core = self._pool.handle_request(request)
+            return _Response(core.status, _decode_headers(core.headers), core.extensions.get("reason_phrase"),
+                             core.stream, core.close)
+        assert self._transport is not None
+        response = self._transport.handle_request(
+            httpx.Request("GET", target.url, headers=list(headers), extensions={"timeout": timeouts}))
+        return _Response(response.status_code, dict(response.headers.items()), response.reason_phrase,
+                         response.stream, response.close)
+
+    def _get(self, label: str, url: str, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
+             max_bytes: int, *, conditional: bool = True,
+             ) -> tuple[_Response, _Target, bytes | None, tuple[str, ...], bool]:
         """Follow redirects by hand and read the body within the limits."""
         deadline = time.monotonic() + timeout
         token = _DEADLINE.set(deadline)
@@ -255,43 +404,55 @@ class Fetcher:
         permanent = True
         try:
             for _ in range(self.max_redirects + 1):
-                request = self._client.build_request("GET", current, headers=headers, timeout=timeout)
-                response = self._client.send(request, stream=True)
+                target = _target(current)
+                response = self._send(target, headers, timeout)
                 try:
-                    status = response.status_code
+                    status = response.status
                     if status in _REDIRECT_STATUSES:
                         location = response.headers.get("location")
+                        if location is not None:
+                            _check_location(location)
                         if not location:
                             raise FetchError(label, f"{_status_text(response)} without a Location header "
                                                     f"from {current}")
-                        target = response.url.join(location.strip())
-                        if target.scheme not in ("http", "https"):
+                        moved = target.url.join(location.strip())
+                        if moved.scheme not in ("http", "https"):
                             raise FetchError(label, f"redirected from {current} to a non-HTTP URL "
-                                                    f"{_one_line(str(target))}")
+                                                    f"{_one_line(str(moved))}")
                         _drain(response)
                         redirects.append(current)
                         permanent = permanent and status in _PERMANENT_STATUSES
-                        current = str(target)
+                        current = str(moved)
                         continue
                     if status == 304 and conditional:
                         response.read()  # no body, but reach its end so the connection is reused
-                        return response, None, tuple(redirects), permanent
+                        return response, target, None, tuple(redirects), permanent
                     if not 200 <= status < 300 or status == 304:
                         _raise_for_status(label, response, current)
                     body = _read_body(label, response, current, max_bytes, deadline, timeout)
-                    return response, body, tuple(redirects), permanent
+                    return response, target, body, tuple(redirects), permanent
                 finally:
                     response.close()
             raise FetchError(label, f"more than {self.max_redirects} redirects starting at {url}")
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, httpcore.TimeoutException):
             raise FetchError(label, f"timed out after {_seconds(timeout)} fetching {current}") from None
+        except _CORE_ERRORS as exc:
+            raise FetchError(label, _describe(_as_httpx(exc), current)) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise FetchError(label, _describe(exc, current)) from exc
         finally:
             _DEADLINE.reset(token)
 
 
-def _read_body(label: str, response: httpx.Response, url: str, max_bytes: int, deadline: float,
+def _check_location(location: str) -> None:
+    """Refuse a Location that is no URL at all, as httpx.Client did on receiving it."""
+    try:
+        httpx.URL(location)
+    except httpx.InvalidURL as exc:
+        raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
+
+
+def _read_body(label: str, response: _Response, url: str, max_bytes: int, deadline: float,
                timeout: float) -> bytes:
     length = response.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
@@ -333,15 +494,15 @@ def _read_body(label: str, response: httpx.Response, url: str, max_bytes: int, d
     return b"".join(chunks)
 
 
-def _drain(response: httpx.Response) -> None:
+def _drain(response: _Response) -> None:
     """Read a small body so the connection can go back to the pool."""
     length = response.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) <= _SMALL_BODY:
         response.read()
 
 
-def _raise_for_status(label: str, response: httpx.Response, url: str) -> None:
-    status = response.status_code
+def _raise_for_status(label: str, response: _Response, url: str) -> None:
+    status = response.status
     reason = f"{_status_text(response)} from {url}"
     _drain(response)
     if status in _RATE_LIMIT_STATUSES:
@@ -352,12 +513,12 @@ def _raise_for_status(label: str, response: httpx.Response, url: str) -> None:
     raise FetchError(label, reason)
 
 
-def _status_text(response: httpx.Response) -> str:
+def _status_text(response: _Response) -> str:
     try:
-        phrase = http.HTTPStatus(response.status_code).phrase
+        phrase = http.HTTPStatus(response.status).phrase
     except ValueError:
         phrase = _one_line(response.reason_phrase)
-    return f"HTTP {response.status_code} {phrase}".rstrip()
+    return f"HTTP {response.status} {phrase}".rstrip()
 
 
 def _describe(exc: Exception, url: str) -> str:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -297,6 +298,56 @@ def test_bad_urls_are_fetch_errors(fetcher, url):
     with pytest.raises(FetchError) as err:
         fetcher.fetch_feed("bad", url, timeout=1)
     assert "\n" not in str(err.value) and str(err.value).startswith("feed bad: ")
+
+
+def test_redirect_to_an_invalid_url(server, fetcher, path):
+    server.set_redirect(path, "http://[::1/feed", status=302)
+    with pytest.raises(FetchError) as err:
+        fetcher.fetch_feed("acr", server.url(path))
+    assert str(err.value) == (f"feed acr: broken HTTP response from {server.url(path)}: "
+                              "Invalid URL in location header: Invalid port: ':1'.")
+
+
+def test_no_cookies_are_kept(server, fetcher, path):
+    server.set_feed(path, RSS, headers={"Set-Cookie": "session=abc; Path=/"})
+    first = fetcher.fetch_feed("acr", server.url(path))
+    assert first.headers["set-cookie"] == "session=abc; Path=/"
+    assert fetcher.fetch_feed("acr", server.url(path), etag=first.etag).not_modified
+    assert "cookie" not in server.requests_for(path)[-1].headers
+
+
+def test_a_non_ascii_validator_is_sent_back_not_a_crash(server, fetcher, path):
+    server.set_feed(path, RSS)
+    result = fetcher.fetch_feed("acr", server.url(path), etag='"caf\u00e9"')
+    assert result.status == 200
+    assert server.requests_for(path)[-1].headers["if-none-match"] == '"caf\u00c3\u00a9"'  # its utf-8, as latin-1
+
+
+def test_a_transport_of_ones_own():
+    """``transport=`` bypasses the pool: the same headers, redirects, 304s and errors."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/old":
+            return httpx.Response(301, headers={"Location": "/feed"})
+        if request.url.path == "/busy":
+            return httpx.Response(429, headers={"Retry-After": "60"})
+        if request.headers.get("if-none-match") == '"1"':
+            return httpx.Response(304)
+        return httpx.Response(200, headers={"ETag": '"1"', "Content-Type": "application/rss+xml"}, content=RSS)
+
+    with Fetcher(UA, transport=httpx.MockTransport(answer)) as f:
+        first = f.fetch_feed("acr", "https://feeds.example/old")
+        assert (first.status, first.content, first.etag) == (200, RSS, '"1"')
+        assert first.permanent_redirect == first.url == "https://feeds.example/feed"
+        assert f.fetch_feed("acr", first.url, etag=first.etag).not_modified
+        with pytest.raises(FeedRateLimited) as err:
+            f.fetch_feed("acr", "https://feeds.example/busy")
+        assert err.value.retry_after == 60
+    sent = seen[-2].headers
+    assert (sent["host"], sent["user-agent"], sent["accept"], sent["if-none-match"]) == (
+        "feeds.example", UA, FEED_ACCEPT, '"1"')
 
 
 # --- get_bytes ---------------------------------------------------------------------

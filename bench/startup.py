@@ -1,0 +1,70 @@
+"""Figure 5: `syndicate --help` and `syndicate status` wall time (subprocess, best of N)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from bench.common import BIN, Line, child_env, write_config
+from bench.context import Context
+from bench.gen import articles
+
+TARGET = 0.300
+
+
+def _wall(cmd: list[str], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=60)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[-2:])} exited {proc.returncode}: {proc.stderr[-400:]}")
+    return min(times)
+
+
+def import_offenders(args: list[str], top: int = 6) -> str:
+    """The slowest imports (cumulative) under ``python -X importtime -m syndicate ARGS``."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "syndicate", *args], capture_output=True,
+                          text=True, env=child_env(), timeout=60)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (p.strip() for p in line[len("import time:"):].split("|"))
+        depth = (len(name) - len(name.lstrip(" "))) // 2
+        rows.append((int(cumulative), depth, name.strip()))
+    # the outermost imports (depth 0/1) say which dependency costs what
+    outer = sorted((r for r in rows if r[1] <= 1), reverse=True)[:top]
+    return ", ".join(f"{name} {us / 1000:.0f} ms" for us, _, name in outer)
+
+
+def run(ctx: Context) -> list[Line]:
+    from syndicate.store import Store
+
+    reps = ctx.sizes.startup_reps
+    folder = ctx.tmp / "startup"
+    folder.mkdir()
+    names = [f"s{i}" for i in range(5)]
+    cfg = write_config(folder / "feeds.yaml", state=folder / "state.db",
+                       feeds=[(n, f"https://{n}.example.org/feed/") for n in names], out=folder / "public")
+    store = Store(folder / "state.db")
+    for n in names:
+        store.record_fetch_ok(n, f"https://{n}.example.org/feed/", etag='"x"', last_modified=None,
+                              content_hash=None, final_url=None, next_fetch_at=0.0, seeded=True)
+        store.ingest(n, new=articles(n, 40, seed=6), updated=[], queue={})
+    store.close()
+
+    exe = str(BIN / "syndicate")
+    baseline = _wall([sys.executable, "-c", "pass"], reps)
+    lines = []
+    for key, label, args in (("5a", "start-up `syndicate --help`", ["--help"]),
+                             ("5b", "start-up `syndicate status`", ["--config", str(cfg), "status"])):
+        wall = _wall([exe, *args], reps)
+        notes = [f"wall, best of {reps} subprocess runs; bare `python -c pass` takes {baseline * 1000:.0f} ms"]
+        if wall >= TARGET:
+            notes.append("slowest imports (python -X importtime, cumulative): " + import_offenders(args))
+        lines.append(Line(key, label, f"{wall * 1000:.0f} ms", f"target < {TARGET * 1000:.0f} ms", wall / TARGET,
+                          wall < TARGET, notes=notes))
+    return lines

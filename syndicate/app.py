@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,7 +38,6 @@ class CycleResult:
     feeds: tuple[FeedResult, ...] = ()
     deliveries: tuple[DeliveryResult, ...] = ()
     written: tuple[Path, ...] = ()
-    skipped_targets: tuple[str, ...] = field(default=())
 
 
 def platform_limits(cfg: TargetConfig) -> TargetLimits:
@@ -185,4 +184,4 @@ class App:
         if changed or (self.config.output.enabled and not (self.config.output.dir / "feed.xml").exists()):
             written = self.write_output()
         self.store.set_meta("last_cycle_at", repr(self.clock()))
-        return CycleResult(tuple(results), tuple(deliveries), tuple(written), tuple(self.skipped))
+        return CycleResult(tuple(results), tuple(deliveries), tuple(written))

@@ -239,11 +239,6 @@ class Deliverer:
             self.store.release(item.id, self.owner)
             log.info("delivery released on shutdown", extra=tag)
             return result("released")
-        except PermanentError as exc:
-            why = reason(exc)
-            self.store.mark_failed(item.id, self.owner, why)
-            log.error("delivery failed", extra={**tag, "error": why})
-            return result("failed", error=why)
         except TransientError as exc:
             why = reason(exc)
             delay = self.policy.requeue_delay(item.attempts)
@@ -252,7 +247,7 @@ class Deliverer:
             self.store.reschedule(item.id, self.owner, self.clock() + delay, why)
             log.warning("delivery postponed", extra={**tag, "error": why, "retry_in": round(delay)})
             return result("rescheduled", error=why)
-        except DeliveryError as exc:  # an adapter raised the base class: treat as permanent
+        except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
             why = reason(exc)
             self.store.mark_failed(item.id, self.owner, why)
             log.error("delivery failed", extra={**tag, "error": why})

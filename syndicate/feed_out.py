@@ -38,6 +38,7 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from syndicate.compose import format_date
 from syndicate.config import OutputConfig
 from syndicate.models import Article
 
@@ -66,8 +67,6 @@ GENERATOR = "syndicate"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December")
 # Characters XML 1.0 does not allow (C0 controls except TAB/LF/CR, lone
 # surrogates, U+FFFE/U+FFFF); lxml refuses them and feedparser flags them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -94,12 +93,6 @@ def _utc(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
-
-
-def _human_date(dt: datetime) -> str:
-    """``13 October 2022``, the same in every locale."""
-    d = _utc(dt)
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
 def _rfc3339(dt: datetime) -> str:
@@ -138,13 +131,13 @@ def credit_line(article: Article, site_name: str | None = None) -> str:
     the article's link) at the article's own link.
     """
     date, name, link = _credit_parts(article, site_name)
-    text = f"First published on {_human_date(date)} by {name}"
+    text = f"First published on {format_date(date)} by {name}"
     return f"{text} at {link}" if link else text
 
 
 def _credit_html(article: Article, site_name: str | None) -> str:
     date, name, link = _credit_parts(article, site_name)
-    text = f"First published on {_human_date(date)} by {html.escape(name, quote=False)}"
+    text = f"First published on {format_date(date)} by {html.escape(name, quote=False)}"
     if link:
         href = html.escape(link)
         text += f' at <a href="{href}">{href}</a>'

@@ -96,7 +96,7 @@ class Ingester:
         interval = self.config.poll_interval_for(feed)
         return now + interval * self.rng.uniform(0.9, 1.1)
 
-    def _next_error(self, feed: FeedConfig, errors: int, now: float, retry_after: float | None) -> float:
+    def _next_error(self, errors: int, now: float, retry_after: float | None) -> float:
         delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, errors - 1))
         delay *= self.rng.uniform(0.9, 1.1)
         if retry_after is not None:
@@ -166,7 +166,7 @@ class Ingester:
     def _failed(self, feed: FeedConfig, now: float, reason: str, retry_after: float | None) -> FeedResult:
         state = self.store.feed_state(feed.name)
         errors = (state.error_count if state else 0) + 1
-        next_at = self._next_error(feed, errors, now, retry_after)
+        next_at = self._next_error(errors, now, retry_after)
         self.store.record_fetch_error(feed.name, feed.url, reason, next_at)
         log.warning("feed failed", extra={"feed": feed.name, "error": reason,
                                           "errors": errors, "retry_in": round(next_at - now)})

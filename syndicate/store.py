@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,6 @@ class IngestCounts:
     new: int = 0
     updated: int = 0
     queued: int = 0
-    unchanged: int = 0
 
 
 # --- Article <-> JSON --------------------------------------------------------
@@ -709,6 +708,3 @@ def _feed_state(r: sqlite3.Row) -> FeedState:
         error_count=r["error_count"], last_error=r["last_error"],
     )
 
-
-def utc_from_ts(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None

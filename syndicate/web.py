@@ -213,9 +213,9 @@ def _not_modified_since(header: str, mtime: float) -> bool:
 class _Site:
     """The listener's state and handlers (one per ``create_app``)."""
 
-    def __init__(self, app: App | AppSource, *, api_token: str | None, metrics: Metrics,
+    def __init__(self, get_app: AppSource, *, api_token: str | None, metrics: Metrics,
                  on_queued: Callable[[], None] | None, max_age: float | None) -> None:
-        self.get_app: AppSource = app if callable(app) else (lambda: app)
+        self.get_app = get_app
         self.auth = _Auth(api_token)
         self.metrics = metrics
         self.on_queued = on_queued

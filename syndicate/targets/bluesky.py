@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import regex
 
+from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
 from syndicate.models import Facet, LinkCard, PostDraft, Posted, TargetLimits
@@ -51,8 +52,8 @@ __all__ = ["BlueskyAdapter", "SessionStore", "prepare_thumb", "tid_for"]
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
-MAX_GRAPHEMES = 300  # app.bsky.feed.post#text maxGraphemes
-MAX_TEXT_BYTES = 3000  # app.bsky.feed.post#text maxLength (UTF-8 bytes)
+MAX_GRAPHEMES = BLUESKY_LIMITS.max_length  # app.bsky.feed.post#text maxGraphemes (300)
+MAX_TEXT_BYTES = BLUESKY_MAX_BYTES  # app.bsky.feed.post#text maxLength (3000 UTF-8 bytes)
 MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external thumb maxSize
 MAX_THUMB_SIDE = 2000  # pixels; larger images are scaled down
 THUMB_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -72,7 +73,7 @@ class SessionStore(Protocol):
 
 def count_graphemes(text: str) -> int:
     """User-perceived characters, as Bluesky counts a post's length."""
-    return len(regex.findall(r"\X", text))
+    return len(graphemes(text))
 
 
 def post_url(author: str, rkey: str) -> str:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
+from syndicate.compose import MASTODON_LIMITS, mastodon_limits
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
 from syndicate.models import PostDraft, Posted, TargetLimits
@@ -52,7 +53,7 @@ __all__ = ["DEFAULT_LIMITS", "MastodonAdapter"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMITS = TargetLimits(max_length=500, url_length=23, unit="graphemes")
+DEFAULT_LIMITS = MASTODON_LIMITS  # 500 characters, 23 per URL
 LOOKUP_DEPTH = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
@@ -61,10 +62,6 @@ _URL_TRAILING = ".,;:!?)]}'\"»…"
 _TAG = regex.compile(r"<[^>]*>")
 
 T = TypeVar("T")
-
-
-def _graphemes(text: str) -> int:
-    return len(regex.findall(r"\X", text))
 
 
 def _urls(text: str) -> list[str]:
@@ -127,9 +124,7 @@ class MastodonAdapter:
             max_chars, per_url = self._instance_limits()
             if self._cfg.max_length:
                 max_chars = min(max_chars, self._cfg.max_length)
-            if self._cfg.content_warning:
-                max_chars -= _graphemes(self._cfg.content_warning)
-            self._limits = TargetLimits(max_length=max_chars, url_length=per_url, unit="graphemes")
+            self._limits = mastodon_limits(max_chars, per_url, self._cfg.content_warning)
         return self._limits
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:

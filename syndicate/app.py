@@ -164,11 +164,12 @@ class App:
         written = write_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
                               site_names=names)
         if written and out.websub_hub and out.self_url:
+            from syndicate.feed_out import self_urls
             from syndicate.websub import ping
 
-            base = out.self_url.rsplit("/", 1)[0]
-            ping(out.websub_hub, [f"{base}/{path.name}" for path in written],
-                 user_agent=self.config.user_agent)
+            urls = self_urls(out.self_url)  # the URLs the feeds declare as their own
+            topics = [urls[path.name] for path in written if path.name in urls]
+            ping(out.websub_hub, topics, user_agent=self.config.user_agent)
         return written
 
     # -- one cycle --

@@ -386,21 +386,13 @@ def _repost_one(config: Config, store: Store, ref: str, only: tuple[str, ...], i
     article_id = _ensure_article(config, store, ref)
     if article_id is None:
         return f"article {ref}: not in the store, nor in any configured feed, nor readable as a page"
-    names = list(only) or _default_targets(config, store.article(article_id))
+    names = list(only) or config.targets_for_feed(store.article(article_id).feed)
     done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
     if done and not force:
         where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
         return f"article {ref}: already posted ({where}); use --force to post it again"
     queued = store.queue_repost(article_id, names, requested_by=who, intro=intro)
     return f"queued article #{article_id} for {', '.join(queued) or 'no target'}; the daemon will post it"
-
-
-def _default_targets(config: Config, article: Any) -> list[str]:
-    """The feed's targets, or every enabled target if the feed is gone from the config."""
-    try:
-        return config.feed_targets(config.feed(article.feed))
-    except KeyError:
-        return [name for name, t in config.targets.items() if t.enabled]
 
 
 def _ensure_article(config: Config, store: Store, ref: str) -> int | None:

@@ -266,6 +266,13 @@ class Config(_Strict):
         names = feed.targets if feed.targets is not None else list(self.targets)
         return [n for n in names if self.targets[n].enabled]
 
+    def targets_for_feed(self, name: str) -> list[str]:
+        """The enabled targets of the feed called ``name``; every enabled target if it is gone."""
+        try:
+            return self.feed_targets(self.feed(name))
+        except KeyError:
+            return [n for n, t in self.targets.items() if t.enabled]
+
     def template_for(self, feed: FeedConfig, target: str) -> str | None:
         return feed.templates.get(target) or self.targets[target].template
 

@@ -251,7 +251,7 @@ class _Channel:
     self_urls: Mapping[str, str]  # file name → where it is published
 
 
-def _self_urls(self_url: str) -> dict[str, str]:
+def self_urls(self_url: str) -> dict[str, str]:
     """Where each file is published, from ``output.self_url``.
 
     ``https://x/feeds/`` or ``https://x/feeds/feed.xml`` (any of the three
@@ -273,7 +273,7 @@ def _channel(output: OutputConfig) -> _Channel:
         description=_line(output.description) or title,
         language=_line(output.language),
         hub=_line(output.websub_hub),
-        self_urls=_self_urls(_line(output.self_url)),
+        self_urls=self_urls(_line(output.self_url)),
     )
 
 

@@ -696,7 +696,16 @@ class Store:
                ORDER BY first_seen_at DESC, published DESC, id DESC LIMIT ?""",
             (limit,),
         )
-        return [ArticleStatus(**dict(r), deliveries=tuple(self.deliveries(r["id"]))) for r in rows]
+        by_article: dict[int, list[Delivery]] = {r["id"]: [] for r in rows}
+        if by_article:
+            for d in self._query(
+                    f"""SELECT article_id, target, seq, key, state, attempts, remote_url, sent_at,
+                               next_attempt_at, last_error, requested_by
+                        FROM outbox WHERE article_id IN ({','.join('?' * len(by_article))})
+                        ORDER BY target, seq""", list(by_article)):
+                fields = dict(d)
+                by_article[fields.pop("article_id")].append(Delivery(**fields))
+        return [ArticleStatus(**dict(r), deliveries=tuple(by_article[r["id"]])) for r in rows]
 
 
 def _feed_state(r: sqlite3.Row) -> FeedState:

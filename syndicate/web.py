@@ -303,13 +303,6 @@ class _Site:
             raise _Reply(_error(422, "no target to post to: the feed's targets are all disabled"))
         return names
 
-    def _default_targets(self, feed: str) -> list[str]:
-        config = self.get_app().config
-        try:
-            return config.feed_targets(config.feed(feed))
-        except KeyError:  # the feed is gone from the config
-            return [name for name, t in config.targets.items() if t.enabled]
-
     # -- serialising --
 
     @staticmethod
@@ -330,7 +323,7 @@ class _Site:
         article = app.store.article(article_id)
         if article is None:
             return {}
-        names = self._default_targets(article.feed) or list(app.config.targets)
+        names = self.get_app().config.targets_for_feed(article.feed) or list(app.config.targets)
         out: dict[str, Any] = {}
         for name in names:
             try:
@@ -507,7 +500,7 @@ class _Site:
             store = self.get_app().store
             article = store.article(article_id)
             assert article is not None
-            names = self._targets(body.get("targets"), self._default_targets(article.feed))
+            names = self._targets(body.get("targets"), self.get_app().config.targets_for_feed(article.feed))
             done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
             if done and not force:
                 where = ", ".join(f"{d.target} {d.remote_url}" for d in done)

@@ -71,3 +71,26 @@ output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/feeds/feed.xml
     [topics] = received
     assert sorted(v for k, v in topics if k == "hub.url") == [
         "https://m.example/feeds/feed.atom", "https://m.example/feeds/feed.json", "https://m.example/feeds/feed.xml"]
+
+
+def test_the_hub_hears_the_urls_the_feeds_declare(hub, tmp_path):
+    from datetime import UTC, datetime
+
+    from syndicate.app import App
+    from syndicate.config import parse_config
+    from syndicate.models import Article
+
+    url, received, _ = hub
+    cfg = parse_config(f"""
+state: {tmp_path / 's.db'}
+feeds: [{{name: acr, url: "https://e.org/feed"}}]
+output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/rss", websub_hub: "{url}"}}
+""", environ={})
+    app = App(cfg, targets={})
+    app.store.ingest("acr", new=[Article(feed="acr", id="1", link="https://e.org/1", title="One",
+                                         published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={})
+    app.write_output()
+    app.close()
+    [topics] = received
+    assert [v for k, v in topics if k == "hub.url"] == ["https://m.example/rss"]
+    assert b'href="https://m.example/rss"' in (tmp_path / "out" / "feed.xml").read_bytes()

@@ -162,9 +162,14 @@ class MastodonAdapter:
     def rate_budget(self) -> tuple[int, datetime | None] | None:
         """``(remaining, reset)`` from the last answer's X-RateLimit headers; None before any.
 
-        For pacing a backlog: ``remaining`` requests may be made before ``reset``.
+        For pacing a backlog: ``remaining`` requests may be made before ``reset``;
+        the reset given is when this adapter will send again (the server's reset
+        plus ``RESET_MARGIN``), so a pacing wait never ends in a refusal.
         """
-        return self._budget
+        if self._budget is None:
+            return None
+        remaining, reset = self._budget
+        return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
 
     def close(self) -> None:
         if self._client is not None:

@@ -151,6 +151,8 @@ class Daemon:
                     continue
                 if self.metrics is not None:
                     self.metrics.observe_cycle(result)
+                log.debug("cycle done", extra={"feeds": len(result.feeds),
+                                               "deliveries": len(result.deliveries)})
                 if once:
                     return 1 if any(r.status == "error" for r in result.feeds) else 0
                 if not self.stop.is_set():

@@ -57,7 +57,7 @@ class RetryPolicy:
         return base + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
 
     def rate_wait(self, exc: RateLimited, now: float) -> float:
-        """Seconds until a rate limit resets (0 if unknown or past)."""
+        """Seconds until a rate limit resets: 0 if past, the first backoff if unknown."""
         if exc.retry_at is None:
             return self.backoff(1)
         return max(0.0, exc.retry_at.timestamp() - now)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -32,3 +33,13 @@ def run_cli(*args: str, config_path: Path, env: dict[str, str]) -> subprocess.Co
     full.update(env)
     return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config_path), *args],
                           capture_output=True, text=True, env=full, timeout=120)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0, step: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return bool(condition())

@@ -21,7 +21,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ import pytest
 
 from syndicate import logs
 from syndicate.logs import JsonFormatter, KeyValueFormatter, redact
+from tests.helpers import wait_until
 from tests.servers.mastodon import Fault, MastodonServer
 
 STATUSES = "/api/v1/statuses"
@@ -53,14 +53,6 @@ def outbox(state: Path) -> dict[tuple[str, str], int]:
     finally:
         db.close()
 
-
-def wait_until(condition, timeout: float = 60.0, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())
 
 
 def secret(prefix: str) -> str:

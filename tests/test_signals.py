@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from tests.servers.feeds import Fault as FeedFault
 from tests.servers.mastodon import Fault, MastodonServer
 
@@ -65,15 +66,6 @@ def last_cycle_at(tmp_path: Path) -> str | None:
     finally:
         db.close()
 
-
-def wait_until(condition, timeout: float = 15.0, step: float = 0.05) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` passes (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return bool(condition())
 
 
 @pytest.fixture

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import pytest
 
+from syndicate.app import App
+from syndicate.config import parse_config
+from syndicate.models import Article
 from syndicate.websub import ping
 
 
@@ -49,22 +53,22 @@ def test_refused_or_unreachable_hub_is_one_log_line(hub, caplog):
     assert [r.getMessage() for r in caplog.records] == ["websub ping refused", "websub ping failed"]
 
 
-def test_app_pings_only_when_the_output_changed(hub, tmp_path):
-    from datetime import UTC, datetime
-
-    from syndicate.app import App
-    from syndicate.config import parse_config
-    from syndicate.models import Article
-
-    url, received, _ = hub
+def app_with_one_article(tmp_path, hub_url: str, self_url: str) -> App:
+    """An App whose output feed announces itself at ``self_url`` to the hub, with one article."""
     cfg = parse_config(f"""
 state: {tmp_path / 's.db'}
 feeds: [{{name: acr, url: "https://e.org/feed"}}]
-output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/feeds/feed.xml", websub_hub: "{url}"}}
+output: {{dir: "{tmp_path / 'out'}", self_url: "{self_url}", websub_hub: "{hub_url}"}}
 """, environ={})
     app = App(cfg, targets={})
     app.store.ingest("acr", new=[Article(feed="acr", id="1", link="https://e.org/1", title="One",
                                          published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={})
+    return app
+
+
+def test_app_pings_only_when_the_output_changed(hub, tmp_path):
+    url, received, _ = hub
+    app = app_with_one_article(tmp_path, url, "https://m.example/feeds/feed.xml")
     assert len(app.write_output()) == 3
     assert app.write_output() == []
     app.close()
@@ -74,21 +78,8 @@ output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/feeds/feed.xml
 
 
 def test_the_hub_hears_the_urls_the_feeds_declare(hub, tmp_path):
-    from datetime import UTC, datetime
-
-    from syndicate.app import App
-    from syndicate.config import parse_config
-    from syndicate.models import Article
-
     url, received, _ = hub
-    cfg = parse_config(f"""
-state: {tmp_path / 's.db'}
-feeds: [{{name: acr, url: "https://e.org/feed"}}]
-output: {{dir: "{tmp_path / 'out'}", self_url: "https://m.example/rss", websub_hub: "{url}"}}
-""", environ={})
-    app = App(cfg, targets={})
-    app.store.ingest("acr", new=[Article(feed="acr", id="1", link="https://e.org/1", title="One",
-                                         published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={})
+    app = app_with_one_article(tmp_path, url, "https://m.example/rss")
     app.write_output()
     app.close()
     [topics] = received

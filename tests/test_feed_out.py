@@ -15,9 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from test_feed_mirror import validate_json_feed
 
 from syndicate.config import OutputConfig
 from syndicate.feed_out import credit_line, render_feeds, write_feeds
+from syndicate.feed_out.check import check_file
 from syndicate.models import Article, Source
 
 NOW = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -158,7 +160,7 @@ def test_seed_article_reads_back(name):
     assert SEED_CREDIT in text_of(entry.summary)
 
 
-def test_entries_are_newest_first_by_original_date():
+def test_entries_are_in_the_order_given():
     for name in ("feed.xml", "feed.atom"):
         d = parsed(render()[name])
         assert [e.link for e in d.entries] == [SEED_LINK, REPOST.link]
@@ -545,3 +547,6 @@ def test_any_text_gives_well_formed_feeds(articles, title):
         assert d.bozo == 0, (name, d.get("bozo_exception"))
         assert 1 <= len(d.entries) <= len(articles)
     check_json_feed(json.loads(feeds["feed.json"]))
+    validate_json_feed(json.loads(feeds["feed.json"]))
+    for name, data in feeds.items():
+        assert check_file(name, data).errors == [], name

@@ -1,7 +1,7 @@
 """The ``syndicate`` command: a thin layer over the library.
 
 Library errors become one-line messages on stderr and a non-zero exit;
-heavy modules (SDKs, feedgen) are imported only by the commands that need
+heavy modules (SDKs, the output feeds) are imported only by the commands that need
 them, so ``syndicate --help`` and ``syndicate status`` start fast.
 """
 

@@ -5,6 +5,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 PDS_DIR := tests/pds
+CONSUMERS_DIR := tests/consumers
 
 .PHONY: run test lint bench browser clean
 
@@ -24,6 +25,11 @@ $(PDS_DIR)/node_modules/.built: $(PDS_DIR)/package.json $(PDS_DIR)/package-lock.
 	  && { node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || npm rebuild better-sqlite3 --loglevel=error; }
 	touch $@
 
+# A second, independent feed parser (npm's feedsmith) that the output-feed tests read with.
+$(CONSUMERS_DIR)/node_modules/.installed: $(CONSUMERS_DIR)/package.json $(CONSUMERS_DIR)/package-lock.json
+	cd $(CONSUMERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian's Chromium for the editors' page test (a browser download cannot be fetched here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -36,11 +42,11 @@ run: $(BIN)/.runtime
 lint: $(BIN)/.test
 	$(BIN)/ruff check .
 
-test: $(BIN)/.test $(PDS_DIR)/node_modules/.built browser lint
+test: $(BIN)/.test $(PDS_DIR)/node_modules/.built $(CONSUMERS_DIR)/node_modules/.installed browser lint
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.test
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(PDS_DIR)/node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) $(PDS_DIR)/node_modules $(CONSUMERS_DIR)/node_modules .pytest_cache .hypothesis

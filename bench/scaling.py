@@ -46,17 +46,18 @@ def build_store(path: Path, total: int, feed_url: str) -> float:
         rows = []
         for i, a in enumerate(articles("old", base, seed=5, body_chars=300)):
             rows.append((f"old{i % 100:02d}", a.id, a.link, a.title, a.published.timestamp(), a.content_hash,
-                         article_to_json(a), a.published.timestamp() + 60))
+                         article_to_json(a), a.published.timestamp() + 60, a.published.timestamp() + 60))
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, "
-                         "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         "first_seen_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         count, k = base, 0
         while count < total:
             k += 1
             conn.execute(
-                "INSERT INTO articles (feed, guid, link, title, published, content_hash, data, first_seen_at) "
-                "SELECT feed, guid || '#' || :k, link || '?r=' || :k, title, published - :k * 604800, "
-                "content_hash, data, first_seen_at - :k * 604800 FROM articles ORDER BY id LIMIT :n",
+                "INSERT INTO articles (feed, guid, link, title, published, content_hash, data, first_seen_at, "
+                "added_at) SELECT feed, guid || '#' || :k, link || '?r=' || :k, title, published - :k * 604800, "
+                "content_hash, data, first_seen_at - :k * 604800, added_at - :k * 604800 "
+                "FROM articles ORDER BY id LIMIT :n",
                 {"k": k, "n": min(count, total - count)})
             count = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         conn.execute(

@@ -113,7 +113,7 @@ class App:
         else:
             self.targets, self.skipped = dict(targets), []
         self.ingester = Ingester(config, self.store, self.fetcher, active_targets=list(self.targets),
-                                 clock=clock)
+                                 clock=clock, recorded_dates=self.recorded_dates)
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
@@ -153,7 +153,14 @@ class App:
 
     # -- output feed --
 
+    def recorded_dates(self) -> Mapping[str, datetime]:
+        """The dates the output feed on disk gives its items (kept across a lost state)."""
+        from syndicate.feed_out import recorded_dates
+
+        return recorded_dates(self.config.output.dir) if self.config.output.enabled else {}
+
     def write_output(self) -> list[Path]:
+        """Re-generate the output feeds from the most recently added articles; ping the hub."""
         from syndicate.feed_out import write_feeds
 
         out = self.config.output

@@ -1,7 +1,7 @@
 """The ``syndicate`` command: a thin layer over the library.
 
 Library errors become one-line messages on stderr and a non-zero exit;
-heavy modules (SDKs, feedgen) are imported only by the commands that need
+heavy modules (SDKs, the output feeds) are imported only by the commands that need
 them, so ``syndicate --help`` and ``syndicate status`` start fast.
 """
 
@@ -126,11 +126,21 @@ def check_config(ctx: click.Context, dump: bool) -> None:
 
 
 @main.command()
+@click.option("--check", is_flag=True,
+              help="Write nothing: check the files in output.dir, one line per file; "
+                   "exit 1 if any is invalid.")
 @click.pass_context
-def feed(ctx: click.Context) -> None:
+def feed(ctx: click.Context, check: bool) -> None:
     """Write the re-generated output feed now (RSS, Atom, JSON Feed)."""
     config = _load(ctx)
     _setup_logs(ctx, config)
+    if check:
+        from syndicate.feed_out import check_feeds
+
+        reports = check_feeds(config.output.dir)
+        for report in reports:
+            click.echo(report.line())
+        ctx.exit(0 if all(r.valid for r in reports) else 1)
     from syndicate.app import App
 
     with _errors():

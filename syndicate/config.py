@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -181,18 +182,53 @@ class FeedConfig(_Strict):
     max_bytes: int = Field(default=10_000_000, ge=1024)
 
 
+FEED_FILE_NAMES = ("feed.xml", "feed.atom", "feed.json")
+
+
+def feed_base_url(url: str) -> str:
+    """The directory URL the three output files are published under, ending in ``/``.
+
+    ``https://x/feeds``, ``https://x/feeds/`` and ``https://x/feeds/feed.xml``
+    (or ``feed.atom``, ``feed.json``) all give ``https://x/feeds/``.  Raises
+    ``ValueError`` for a URL naming another file, or with a query or fragment.
+    """
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError("expected a base URL such as https://example.org/feeds/, without ? or #")
+    path = parts.path or "/"
+    last = path.rsplit("/", 1)[-1]
+    if last in FEED_FILE_NAMES:
+        path = path[: -len(last)]
+    elif "." in last:
+        raise ValueError(
+            f"expected a base URL such as https://example.org/feeds/ or the URL of "
+            f"{', '.join(FEED_FILE_NAMES)}, not of another file ({last!r})"
+        )
+    if not path.endswith("/"):
+        path += "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 class OutputConfig(_Strict):
     """The re-generated feed for mirror sites."""
 
     enabled: bool = True
     dir: Path = Path("public")
     title: str = "Syndicated articles"
-    link: HttpUrl = "https://example.org/"
+    link: HttpUrl = "https://example.org/"  # the site's home page (JSON Feed home_page_url)
     description: str = "Articles with their original publication dates and sources."
-    self_url: HttpUrl | None = None  # where the feed itself is published
+    # Where the files are published: a base URL (with or without a trailing
+    # slash) or the URL of one of them; held as the base URL, ending in "/".
+    self_url: HttpUrl | None = None
     language: str | None = "en"
-    max_items: int = Field(default=50, ge=1, le=10_000)
+    max_items: int = Field(default=50, ge=1, le=10_000)  # the most recently added
     websub_hub: HttpUrl | None = None
+    rights: str | None = None  # licence of the feed, e.g. "CC BY-NC-ND 4.0 …"
+
+    @field_validator("self_url")
+    @classmethod
+    def _base_self_url(cls, url: str | None) -> str | None:
+        return feed_base_url(url) if url else None
 
 
 class ListenConfig(_Strict):

@@ -28,7 +28,9 @@ class Article:
     ``published`` is the *original* publication date: the date the piece was
     first published (the credited source's date for a repost, else the feed's
     own date, else the time we first saw it).  ``feed_published`` is the date
-    the feed gave, kept beside it.
+    the feed gave, kept beside it.  ``date_only``: ``published`` is a day with
+    no time of day (a credit's "13 October 2022", a feed date without a time),
+    held as UTC midnight; whoever shows it must not shift it to another day.
     """
 
     feed: str  # name of the feed in feeds.yaml
@@ -43,9 +45,12 @@ class Article:
     standfirst: str = ""  # plain text lead paragraph
     content_html: str = ""  # sanitised HTML of the full article (or summary)
     image: str | None = None  # absolute URL of the article's image
+    image_alt: str | None = None  # the image's alt text (media:description, <img alt>)
     source: Source | None = None  # set when the article is a repost
     language: str | None = None  # "en", "en-GB", ...
     content_hash: str = ""  # hash of what we show; a change means "edited"
+    date_only: bool = False  # ``published`` is a day, not a moment
+    rights: str | None = None  # the source's licence or rights statement
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,10 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
         feed=feed, id=link, link=link, title=title, published=published, feed_published=page_date,
         author=_author(soup, ld), categories=categories, standfirst=standfirst,
         content_html=summary.content_html, image=canonical_url(image, link) if image else None,
+        image_alt=(_meta(soup, "og:image:alt", "twitter:image:alt") or summary.image_alts.get(image)
+                   or title) if image else None,
         source=summary.source, language=language,
+        date_only=bool(summary.source and summary.source.published),  # a credit gives a day
         content_hash=hashlib.sha256(f"{title}\0{link}\0{standfirst}".encode()).hexdigest(),
     )
 

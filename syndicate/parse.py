@@ -60,6 +60,7 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()  # one line each, naming the feed
     base_url: str = ""  # the document's URL: where relative links resolve
     typed_text: bool = False  # Atom: a text construct's type is the feed's word, not a guess
+    rights: str | None = None  # the feed's licence or rights statement, for its entries
 
 
 # --- canonical links -----------------------------------------------------------
@@ -277,6 +278,7 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
         warnings=tuple(warnings),
         base_url=base_url,
         typed_text=typed,
+        rights=_rights(meta),
     )
 
 
@@ -381,6 +383,34 @@ def _source_meta(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | N
     return dc_source, title
 
 
+# A date with a time of day: "08:15", "T08:15", "0815Z" is rare enough to ignore.
+_TIME_OF_DAY = re.compile(r"\d:\d\d")
+
+
+def _day_only(raw: Mapping[str, Any], key: str) -> bool:
+    """Whether the feed's date under ``key`` ("published", "updated") gave no time of day."""
+    text = raw.get(key)
+    return isinstance(text, str) and not _TIME_OF_DAY.search(text)
+
+
+def _rights(raw: Mapping[str, Any]) -> str | None:
+    """Atom ``rights`` / RSS ``copyright`` / ``dc:rights``, else a ``creativeCommons:license`` URL."""
+    text = _text(html_to_text(str(raw.get("rights") or "")))
+    if text:
+        return text
+    for link in raw.get("links") or ():
+        if link.get("rel") == "license" and link.get("href"):
+            return str(link["href"]).strip()
+    return None
+
+
+def _image_alt(image: str | None, summary_alts: Mapping[str, str], title: str) -> str | None:
+    """The image's alt text: its ``<img alt>`` in the content, else the article's title."""
+    if not image:
+        return None
+    return summary_alts.get(image) or title or None
+
+
 def _author(raw: Mapping[str, Any]) -> str | None:
     names = []
     for person in dict.get(raw, "authors") or ():
@@ -451,10 +481,13 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
             source = replace(source, published=None)  # a misread credit, not a prophecy
         if source.url == entry.link and source.published is None and source.name is None:
             source = None  # <source> pointing at the article itself says nothing
+    date_only = False
     if source is not None and source.published is not None:
         published = source.published
+        date_only = True  # a credit's "13 October 2022" (summary.parse_date) is a day
     elif feed_published is not None and feed_published <= now + _FUTURE_SLACK:
         published = feed_published
+        date_only = _day_only(raw, "published" if raw.get("published_parsed") else "updated")
     else:
         published = now  # no date, or one in the future
 
@@ -477,7 +510,10 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         standfirst=standfirst,
         content_html=content_html,
         image=image,
+        image_alt=_image_alt(image, summary.image_alts, title),
         source=source,
         language=_language(language) or parsed.language,
         content_hash=digest,
+        date_only=date_only,
+        rights=_rights(raw) or parsed.rights,
     )

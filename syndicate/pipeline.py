@@ -14,7 +14,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
 from syndicate.models import Article
 from syndicate.parse import Entry, normalise, parse_feed
-from syndicate.store import FeedState, Store
+from syndicate.store import FeedState, Store, undated
 
 log = logging.getLogger("syndicate.pipeline")
 
@@ -55,6 +55,7 @@ def entry_hash(entry: Entry) -> str:
     for content in raw.get("content") or ():
         parts.append(str(content.get("value", "")))
     parts.append(str(dict.get(raw, "updated", "")))  # dict.get: no feedparser fallback warning
+    parts.append(str(dict.get(raw, "published", "")))  # a re-dated (re-published) entry is an edit
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
@@ -63,13 +64,19 @@ class Ingester:
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher, *,
                  active_targets: Sequence[str] | None = None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 recorded_dates: Callable[[], Mapping[str, datetime]] | None = None) -> None:
+        """``recorded_dates``: the dates the output feed already published, by article id
+        or link (``feed_out.recorded_dates``); an article new to the store that its
+        source gives no date takes its date from there (the state was lost)."""
         self.config = config
+        self.recorded_dates = recorded_dates
         self.store = store
         self.fetcher = fetcher
         self.active_targets = list(config.targets) if active_targets is None else list(active_targets)
         self.clock = clock
         self.rng = rng or random.Random()
+        self._dates: Mapping[str, datetime] | None = None
 
     # -- scheduling --
 
@@ -163,6 +170,15 @@ class Ingester:
             log.exception("feed crashed", extra={"feed": feed.name})
             return self._failed(feed, now, f"internal error: {type(exc).__name__}: {exc}", None)
 
+    def _recorded(self, article: Article) -> Article:
+        """An undated new article with the date the output feed gave it before, if any."""
+        if self.recorded_dates is None or not undated(article):
+            return article
+        if self._dates is None:
+            self._dates = self.recorded_dates()  # read once, and only when needed
+        when = self._dates.get(article.id) or self._dates.get(article.link)
+        return replace(article, published=when) if when else article
+
     def _failed(self, feed: FeedConfig, now: float, reason: str, retry_after: float | None) -> FeedResult:
         state = self.store.feed_state(feed.name)
         errors = (state.error_count if state else 0) + 1
@@ -209,7 +225,7 @@ class Ingester:
                 continue  # unchanged, or another feed's copy of an article we already have
             article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
             if seen is None:
-                new.append(replace(article, content_hash=fingerprint))
+                new.append(self._recorded(replace(article, content_hash=fingerprint)))
             else:
                 updated.append((seen.article_id, replace(article, id=seen.guid, content_hash=fingerprint)))
                 log.info("article updated", extra={"feed": feed.name, "article": article.link})

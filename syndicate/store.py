@@ -22,8 +22,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_queue ON outbox (target, state, published, id);
     CREATE INDEX outbox_leases ON outbox (state, leased_until);
     DROP INDEX outbox_due;
+    """,
+    # 4: the output feed holds the most recently *added* articles, read from an index
+    """
+    ALTER TABLE articles ADD COLUMN added_at REAL NOT NULL DEFAULT 0;
+    UPDATE articles SET added_at = first_seen_at;
+    CREATE INDEX articles_added ON articles (added_at, published, id);
     """,
 )
 
@@ -223,6 +229,30 @@ def article_from_json(text: str) -> Article:
 
 def _ts(value: datetime) -> float:
     return value.timestamp()
+
+
+REDATE_SLACK = timedelta(days=1)  # more than any time-zone slip
+
+
+def undated(article: Article) -> bool:
+    """The source gave no date: ``published`` is when the article was first seen."""
+    return article.feed_published is None and not (article.source and article.source.published)
+
+
+def _edit(old: Article | None, new: Article) -> tuple[Article, bool]:
+    """(what to store for an edited article, whether the site re-published it).
+
+    An undated article keeps the date it was first seen.  The site
+    re-published (re-dated) it when its feed date moved forward by more than
+    a day: it counts as added again, so it is in the output feed once more.
+    """
+    if old is None:
+        return new, False
+    if undated(new):
+        new = replace(new, published=old.published)
+    redated = (new.feed_published is not None and old.feed_published is not None
+               and new.feed_published > old.feed_published + REDATE_SLACK)
+    return new, redated
 
 
 # --- the store ---------------------------------------------------------------
@@ -436,22 +466,26 @@ class Store:
             for article in new:
                 cur = db.execute(
                     """INSERT INTO articles (feed, guid, link, title, published, content_hash, data,
-                                             first_seen_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                             first_seen_at, added_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (feed, guid) DO NOTHING""",
                     (feed, article.id, article.link, article.title, _ts(article.published),
-                     article.content_hash, article_to_json(article), now),
+                     article.content_hash, article_to_json(article), now, now),
                 )
                 if cur.rowcount and article.id in queue:
                     article_id = cur.lastrowid
                     assert article_id is not None
                     queued += self._enqueue(db, article_id, queue[article.id], now=now)
             for article_id, article in updated:
+                row = db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
+                article, redated = _edit(article_from_json(row[0]) if row else None, article)
                 db.execute(
                     """UPDATE articles SET title = ?, published = ?, content_hash = ?, data = ?,
-                                           updated_at = ? WHERE id = ?""",
+                                           updated_at = ?,
+                                           added_at = CASE WHEN ? THEN ? ELSE added_at END
+                       WHERE id = ?""",
                     (article.title, _ts(article.published), article.content_hash,
-                     article_to_json(article), now, article_id),
+                     article_to_json(article), now, redated, now, article_id),
                 )
                 db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                            (_ts(article.published), article_id))
@@ -495,9 +529,15 @@ class Store:
         return int(rows[0][0]) if rows else None
 
     def latest_articles(self, limit: int) -> list[Article]:
-        """The most recent articles by original publication date (for the output feed)."""
-        rows = self._query("SELECT data FROM articles ORDER BY published DESC, id DESC LIMIT ?",
-                           (limit,))
+        """The ``limit`` most recently added articles, newest first (for the output feed).
+
+        Added: first seen, or since re-published by the site or reposted by
+        an editor (``added_at``), whatever the original publication date;
+        those added together (a feed's first read) newest first by date.  One
+        read of the ``articles_added`` index.
+        """
+        rows = self._query(
+            "SELECT data FROM articles ORDER BY added_at DESC, published DESC, id DESC LIMIT ?", (limit,))
         return [article_from_json(r[0]) for r in rows]
 
     def count_articles(self) -> int:
@@ -664,6 +704,8 @@ class Store:
                 if self._enqueue(db, article_id, [target], now=now, seq=seq, intro=intro,
                                  requested_by=requested_by):
                     queued.append(target)
+            if queued:  # reposted: in the output feed again, as recently added
+                db.execute("UPDATE articles SET added_at = ? WHERE id = ?", (now, article_id))
         return queued
 
     def retry_failed(self, article_id: int | None = None, target: str | None = None) -> int:

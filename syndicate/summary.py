@@ -57,6 +57,7 @@ class Summary:
     content_html: str  # sanitised HTML
     image: str | None  # absolute URL of the first (non-tracking) image
     source: Source | None  # original source of a repost
+    image_alts: dict[str, str] = field(default_factory=dict)  # image URL → its alt text
 
 
 # --- HTML parsing --------------------------------------------------------------
@@ -122,7 +123,7 @@ _KEEP = frozenset({
 _GLOBAL_ATTRS = frozenset({"title", "lang", "dir"})
 _ATTRS = {
     "a": frozenset({"href"}),
-    "img": frozenset({"src", "alt", "width", "height"}),
+    "img": frozenset({"src", "srcset", "sizes", "alt", "width", "height"}),
     "blockquote": frozenset({"cite"}),
     "q": frozenset({"cite"}),
     "del": frozenset({"cite", "datetime"}),
@@ -189,6 +190,25 @@ def _clean_url(value: str, base_url: str, schemes: frozenset[str]) -> str | None
     return value  # relative, and nothing to resolve it against
 
 
+_SRCSET_CANDIDATE = re.compile(r"[\s,]*(?P<url>[^\s,][^\s]*?)(?P<commas>,*)(?=\s|$)(?P<desc>[^,]*)")
+
+
+def _clean_srcset(value: str, base_url: str) -> str:
+    """A ``srcset`` with each candidate's URL made absolute; unsafe candidates dropped.
+
+    Candidates are split as the HTML standard does: a URL is a run of
+    non-space characters (so ``?resize=300,200`` stays whole), its
+    descriptors run to the next comma.
+    """
+    kept = []
+    for m in _SRCSET_CANDIDATE.finditer(value):
+        url = _clean_url(m.group("url"), base_url, _SAFE_SCHEMES)
+        desc = "" if m.group("commas") else " ".join(m.group("desc").split())
+        if url is not None and not _is_tracker(url):
+            kept.append(f"{url} {desc}" if desc else url)
+    return ", ".join(kept)
+
+
 def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()
@@ -233,8 +253,8 @@ def _is_share_block(el: lxml.html.HtmlElement) -> bool:
     return bool(ident) and ident.lower() in _SHARE_IDS
 
 
-def _sanitise_tree(el: lxml.html.HtmlElement, base_url: str, images: list[str]) -> None:
-    """Sanitise ``el``'s children in place; collect kept image URLs in ``images``."""
+def _sanitise_tree(el: lxml.html.HtmlElement, base_url: str, images: list[tuple[str, str]]) -> None:
+    """Sanitise ``el``'s children in place; collect kept images' (URL, alt) in ``images``."""
     for child in list(el):
         tag = child.tag
         if not isinstance(tag, str):  # a comment or processing instruction
@@ -252,7 +272,12 @@ def _sanitise_tree(el: lxml.html.HtmlElement, base_url: str, images: list[str]) 
                 child.drop_tree()
                 continue
             child.set("src", src)
-            images.append(src)
+            srcset = _clean_srcset(child.get("srcset") or "", base_url)
+            if srcset:
+                child.set("srcset", srcset)
+            elif "srcset" in child.attrib:
+                del child.attrib["srcset"]
+            images.append((src, _WS.sub(" ", child.get("alt") or "").strip()))
         elif tag == "a":
             href = child.get("href")
             if href is not None:
@@ -771,7 +796,7 @@ def summarise(content_html: str, description_html: str = "", *, base_url: str = 
     Atom ``<source>``.  Never raises; the standfirst is always plain text.
     """
     body = _fragment(content_html)
-    images: list[str] = []
+    images: list[tuple[str, str]] = []
     _sanitise_tree(body, base_url, images)
     _tidy_whitespace(body)
     blocks = _blocks(body)
@@ -787,6 +812,7 @@ def summarise(content_html: str, description_html: str = "", *, base_url: str = 
     return Summary(
         standfirst=standfirst,
         content_html=_serialise(body),
-        image=images[0] if images else None,
+        image=images[0][0] if images else None,
         source=source,
+        image_alts={src: alt for src, alt in reversed(images) if alt},
     )

@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from test_feed_mirror import validate_json_feed
 
-from syndicate import feed_out
 from syndicate.config import OutputConfig
 from syndicate.feed_out import credit_line, render_feeds, write_feeds
+from syndicate.feed_out.check import check_file
 from syndicate.models import Article, Source
 
 NOW = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -159,7 +160,7 @@ def test_seed_article_reads_back(name):
     assert SEED_CREDIT in text_of(entry.summary)
 
 
-def test_entries_are_newest_first_by_original_date():
+def test_entries_are_in_the_order_given():
     for name in ("feed.xml", "feed.atom"):
         d = parsed(render()[name])
         assert [e.link for e in d.entries] == [SEED_LINK, REPOST.link]
@@ -185,7 +186,8 @@ def test_rss_item_details():
     assert seed.findtext("dc:creator", namespaces=NS) == "Ian Parker"
     assert seed.findtext("pubDate") == "Thu, 13 Oct 2022 00:00:00 +0000"
     assert seed.find("source") is None and seed.find("dc:source", NS) is None
-    assert repost.findtext("dc:source", namespaces=NS) == RP_URL
+    # one source element, not both <source> and dc:source (the W3C validator warns about both)
+    assert repost.find("dc:source", NS) is None
     assert repost.find("source").get("url") == RP_URL and repost.findtext("source") == "Red Pepper"
     assert seed.findtext("content:encoded", namespaces=NS).endswith(
         f'<a href="{SEED_LINK}">{SEED_LINK}</a></em></p>'
@@ -201,12 +203,13 @@ def test_atom_entry_dates():
     assert seed.find("atom:content", NS).get("type") == "html"
 
 
-def test_atom_entry_without_author_credits_the_source():
+def test_every_entry_has_an_author_the_credited_source_at_least():
     anonymous = Article(**{**_fields(SEED), "author": None})
-    d = parsed(render([anonymous])["feed.atom"])
-    assert d.entries[0].author == "Anti*Capitalist Resistance"
-    rss = parsed(render([anonymous])["feed.xml"])
-    assert "author" not in rss.entries[0]
+    feeds = render([anonymous, Article(**{**_fields(REPOST), "author": None})])
+    for name in ("feed.xml", "feed.atom"):
+        assert [e.author for e in parsed(feeds[name]).entries] == ["Anti*Capitalist Resistance", "Red Pepper"]
+    assert [i["authors"] for i in json.loads(feeds["feed.json"])["items"]] == [
+        [{"name": "Anti*Capitalist Resistance"}], [{"name": "Red Pepper"}]]
 
 
 def test_rss_channel():
@@ -251,12 +254,30 @@ def test_no_self_or_hub_when_not_configured():
     assert "feed_url" not in doc and "hubs" not in doc
 
 
-def test_other_self_url_is_the_rss_feeds_only():
-    feeds = render(self_url="https://mirror.example.org/rss")
+@pytest.mark.parametrize("self_url", [
+    "https://mirror.example.org/feeds", "https://mirror.example.org/feeds/",
+    "https://mirror.example.org/feeds/feed.xml", "https://mirror.example.org/feeds/feed.atom",
+    "https://mirror.example.org/feeds/feed.json",
+])
+def test_self_url_base_or_file_gives_each_file_its_own_self_link(self_url):
+    feeds = render(self_url=self_url)
     rss = etree.fromstring(feeds["feed.xml"])
-    assert rss.find("channel/atom:link[@rel='self']", NS).get("href") == "https://mirror.example.org/rss"
+    assert rss.find("channel/atom:link[@rel='self']", NS).get("href") == "https://mirror.example.org/feeds/feed.xml"
     atom = parsed(feeds["feed.atom"])
-    assert "self" not in {ln.rel for ln in atom.feed.links}
+    assert {ln.rel: ln.href for ln in atom.feed.links}["self"] == "https://mirror.example.org/feeds/feed.atom"
+    doc = json.loads(feeds["feed.json"])
+    assert doc["feed_url"] == "https://mirror.example.org/feeds/feed.json"
+    assert doc["home_page_url"] == "https://mirror.example.org/"
+
+
+def test_self_url_of_another_file_is_a_config_error():
+    from syndicate.config import parse_config
+    from syndicate.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_config("feeds: [{name: a, url: 'https://a.example/feed'}]\n"
+                     "output:\n  self_url: https://mirror.example.org/rss.xml\n", file="feeds.yaml")
+    assert "feeds.yaml:3: output.self_url" in str(err.value) and "'rss.xml'" in str(err.value)
 
 
 def _dated(n: int) -> list[Article]:
@@ -276,9 +297,10 @@ def _dated(n: int) -> list[Article]:
     ]
 
 
-def test_order_by_original_date_and_max_items_in_every_format():
+def test_items_are_the_first_max_items_in_the_order_given_whatever_their_dates():
+    # the order given is "most recently added first" (Store.latest_articles)
     feeds = render(_dated(10), max_items=4)
-    expected = ["Day 9", "Day 8", "Day 7", "Day 6"]
+    expected = ["Day 5", "Day 1", "Day 9", "Day 3"]
     for name in ("feed.xml", "feed.atom"):
         assert [e.title for e in parsed(feeds[name]).entries] == expected
     assert [i["title"] for i in json.loads(feeds["feed.json"])["items"]] == expected
@@ -427,7 +449,7 @@ def test_unchanged_content_keeps_the_files_and_their_mtime(tmp_path):
     write_feeds([SEED, REPOST], out, now=NOW, site_names=SITES)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in directory.iterdir()}
     later = NOW + timedelta(hours=3, microseconds=12345)
-    assert write_feeds([REPOST, SEED], out, now=later, site_names=SITES) == []
+    assert write_feeds([SEED, REPOST], out, now=later, site_names=SITES) == []
     after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in directory.iterdir()}
     assert after == before
 
@@ -443,10 +465,10 @@ def test_unchanged_content_keeps_the_files_and_their_mtime(tmp_path):
 def test_only_the_changed_file_is_rewritten(tmp_path):
     directory = tmp_path / "public"
     write_feeds([SEED], output(tmp_path), now=NOW, site_names=SITES)
-    # the image appears in the JSON Feed only
-    changed = Article(**{**_fields(SEED), "image": "https://example.org/i.jpg"})
+    # RSS has no "updated": a change of the updated date rewrites the other two only
+    changed = Article(**{**_fields(SEED), "updated": datetime(2022, 10, 20, tzinfo=UTC)})
     written = write_feeds([changed], output(tmp_path), now=NOW, site_names=SITES)
-    assert written == [directory / "feed.json"]
+    assert written == [directory / "feed.atom", directory / "feed.json"]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
@@ -458,7 +480,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(feed_out.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
         write_feeds([SEED, REPOST], out, now=NOW, site_names=SITES)
     assert (directory / "feed.xml").read_bytes() == old
@@ -525,3 +547,6 @@ def test_any_text_gives_well_formed_feeds(articles, title):
         assert d.bozo == 0, (name, d.get("bozo_exception"))
         assert 1 <= len(d.entries) <= len(articles)
     check_json_feed(json.loads(feeds["feed.json"]))
+    validate_json_feed(json.loads(feeds["feed.json"]))
+    for name, data in feeds.items():
+        assert check_file(name, data).errors == [], name

@@ -101,7 +101,23 @@ def test_lazy_loaded_images_keep_their_real_source():
     html = sanitise_html('<img src="data:image/gif;base64,R0lGOD" data-src="/a.jpg" alt="A">'
                          '<img srcset="/b-300.jpg 300w, /b-1024.jpg 1024w" alt="B">',
                          base_url="https://acr.example/")
-    assert html == '<img src="https://acr.example/a.jpg" alt="A"><img alt="B" src="https://acr.example/b-300.jpg">'
+    assert html == ('<img src="https://acr.example/a.jpg" alt="A"><img srcset="https://acr.example/b-300.jpg 300w, '
+                    'https://acr.example/b-1024.jpg 1024w" alt="B" src="https://acr.example/b-300.jpg">')
+
+
+def test_srcset_is_kept_absolute_and_safe():
+    html = sanitise_html('<img src="a.jpg" srcset="a-300.jpg 300w, /i.php?s=300,200 1024w, '
+                         'javascript:alert(1) 2x, https://pixel.wp.com/g.gif 3x" sizes="100vw" alt="A">',
+                         base_url="https://acr.example/2022/post/")
+    assert html == ('<img src="https://acr.example/2022/post/a.jpg" srcset="https://acr.example/2022/post/a-300.jpg '
+                    '300w, https://acr.example/i.php?s=300,200 1024w" sizes="100vw" alt="A">')
+
+
+def test_summary_keeps_each_images_alt_text():
+    s = summarise('<p><img src="/a.jpg" alt=" The  march "><img src="/b.jpg"></p><p>Text.</p>',
+                  base_url="https://acr.example/")
+    assert s.image == "https://acr.example/a.jpg"
+    assert s.image_alts == {"https://acr.example/a.jpg": "The march"}
 
 
 def test_sanitiser_unwraps_unknown_elements_and_drops_empty_ones():

@@ -83,5 +83,8 @@ def test_the_hub_hears_the_urls_the_feeds_declare(hub, tmp_path):
     app.write_output()
     app.close()
     [topics] = received
-    assert [v for k, v in topics if k == "hub.url"] == ["https://m.example/rss"]
-    assert b'href="https://m.example/rss"' in (tmp_path / "out" / "feed.xml").read_bytes()
+    # "https://m.example/rss" is a base URL, slash or not: each file declares its own URL under it
+    assert sorted(v for k, v in topics if k == "hub.url") == [
+        "https://m.example/rss/feed.atom", "https://m.example/rss/feed.json", "https://m.example/rss/feed.xml"]
+    assert b'href="https://m.example/rss/feed.xml"' in (tmp_path / "out" / "feed.xml").read_bytes()
+    assert b'href="https://m.example/rss/feed.atom"' in (tmp_path / "out" / "feed.atom").read_bytes()

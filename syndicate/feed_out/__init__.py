@@ -1,0 +1,94 @@
+"""The re-generated feed for mirror sites: RSS 2.0, Atom 1.0 and JSON Feed 1.1.
+
+Mirror sites (SPIP, WordPress with FeedWordPress or WP RSS Aggregator,
+static sites) import these files unattended and republish each article with
+a credit, so every item carries:
+
+- its **original** publication date as its date (``Article.published``; a
+  day-only date at 12:00 UTC), a stable id, and the canonical source link,
+- an author (the article's, else the credited source), categories, its
+  language, the standfirst as its summary, the full sanitised HTML with
+  every URL absolute,
+- a credit line, "First published on 13 October 2022 by Anti*Capitalist
+  Resistance at https://…", at the end of both the content and the summary,
+- the lead image (RSS ``<enclosure>`` + ``media:content``, Atom
+  ``link rel="enclosure"``, JSON ``image``) with its alt text,
+- for a repost, the original (RSS ``<source>``, Atom ``<source>`` and
+  ``link rel="via"``, JSON ``external_url`` and ``_syndicate.source``).
+
+The items are the ``output.max_items`` most recently *added* articles
+(``Store.latest_articles``), so an old article reposted today is in the
+feed, dated by its original publication.
+
+``render_feeds`` is pure (articles + config + clock → bytes);
+``write_feeds`` writes the files; ``check_feeds`` says, one line per file,
+whether what is on disk is valid.  By job: ``items`` (what the formats
+share), ``rss``, ``atom``, ``jsonfeed``, ``files``, ``check``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from syndicate.config import OutputConfig
+from syndicate.feed_out.atom import render_atom
+from syndicate.feed_out.check import check_feeds
+from syndicate.feed_out.files import recorded_dates, write_feeds
+from syndicate.feed_out.items import (
+    ATOM_FILE,
+    FEED_FILES,
+    JSON_FILE,
+    RSS_FILE,
+    channel,
+    credit_line,
+    select,
+    self_urls,
+)
+from syndicate.feed_out.jsonfeed import render_json
+from syndicate.feed_out.rss import render_rss
+from syndicate.models import Article
+
+__all__ = [
+    "ATOM_FILE",
+    "FEED_FILES",
+    "JSON_FILE",
+    "MEDIA_TYPES",
+    "RSS_FILE",
+    "check_feeds",
+    "credit_line",
+    "recorded_dates",
+    "render_feeds",
+    "self_urls",
+    "write_feeds",
+]
+
+MEDIA_TYPES = {
+    RSS_FILE: "application/rss+xml; charset=utf-8",
+    ATOM_FILE: "application/atom+xml; charset=utf-8",
+    JSON_FILE: "application/feed+json; charset=utf-8",
+}
+
+
+def render_feeds(
+    articles: Sequence[Article],
+    output: OutputConfig,
+    *,
+    now: datetime,
+    site_names: Mapping[str, str] | None = None,
+) -> dict[str, bytes]:
+    """``{"feed.xml": RSS 2.0, "feed.atom": Atom 1.0, "feed.json": JSON Feed 1.1}``.
+
+    ``articles`` most recently added first (as ``Store.latest_articles``
+    gives them); the first ``output.max_items`` distinct ids are the items,
+    in that order.  ``now`` is the build date (RSS ``lastBuildDate``, Atom
+    ``updated``), to the second.  ``site_names`` maps ``Article.feed`` to the
+    name the credit line gives a feed's own articles.
+    """
+    items = select(articles, output.max_items, site_names)
+    chan = channel(output)
+    return {
+        RSS_FILE: render_rss(items, chan, now),
+        ATOM_FILE: render_atom(items, chan, now),
+        JSON_FILE: render_json(items, chan),
+    }

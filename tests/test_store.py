@@ -214,18 +214,18 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
     import subprocess
     import sys
 
-    go = tmp_path / "go"
-    code = ("import os, sys, time; from syndicate.store import Store\n"
-            "while not os.path.exists(sys.argv[2]): time.sleep(0.001)\n"
-            "Store(sys.argv[1]).close(); print('ok')")
+    code = ("import sys; from syndicate.store import Store\n"
+            "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
+            "Store(sys.argv[1]).close()")
     for round_ in range(3):
         path = tmp_path / f"s{round_}.db"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(go)], stdout=subprocess.PIPE,
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        go.touch()
-        outs = [p.communicate(timeout=60) for p in procs]
-        go.unlink()
-        assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
+        for proc in procs:
+            proc.stdin.write("g")
+            proc.stdin.flush()
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
         assert Store(path).schema_version == len(MIGRATIONS)
 
 

@@ -40,7 +40,7 @@ class NullTarget:
     def limits(self) -> object:
         return self._limits
 
-    def lookup(self, key: str, draft: object) -> None:
+    def lookup(self, attempted: object) -> None:
         return None
 
     def deliver(self, draft: object, key: str) -> object:

@@ -85,7 +85,8 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
         if isinstance(cfg, MastodonTarget):
             from syndicate.targets.mastodon import MastodonAdapter
 
-            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock)
+            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock,
+                                            max_reset_wait=config.delivery.max_requeue)
         elif isinstance(cfg, BlueskyTarget):
             from syndicate.targets.bluesky import BlueskyAdapter
 
@@ -110,8 +111,9 @@ class App:
         if targets is None:
             built, self.skipped = build_targets(config, self.store, self.fetcher, environ, clock)
             self.targets: dict[str, Target] = built
+            self.no_credentials = config.missing_credentials(environ)  # name → what to set
         else:
-            self.targets, self.skipped = dict(targets), []
+            self.targets, self.skipped, self.no_credentials = dict(targets), [], {}
         self.ingester = Ingester(config, self.store, self.fetcher, active_targets=list(self.targets),
                                  clock=clock, recorded_dates=self.recorded_dates)
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
@@ -129,14 +131,22 @@ class App:
     # -- composing --
 
     def limits(self, target: str) -> TargetLimits:
+        """The target's limits: its adapter's (which caches what the server said and asks again
+        what it could not read), else the platform's defaults."""
+        adapter = self.targets.get(target)
+        if adapter is not None:
+            return adapter.limits()
         if target not in self._limits:
-            adapter = self.targets.get(target)
-            self._limits[target] = adapter.limits() if adapter else platform_limits(
-                self.config.targets[target])
+            self._limits[target] = platform_limits(self.config.targets[target])
         return self._limits[target]
 
-    def draft_for(self, article: Article, target: str, intro: str | None = None) -> PostDraft:
-        """The post ``article`` makes on ``target`` (pure but for the cached limits)."""
+    def draft_for(self, article: Article, target: str, intro: str | None = None, *,
+                  strict_limit: int | None = None) -> PostDraft:
+        """The post ``article`` makes on ``target`` (pure but for the cached limits).
+
+        ``strict_limit``: the server refused it as too long, so measure as the strictest
+        servers do — at most this many code points, every URL counted literally.
+        """
         tcfg = self.config.targets[target]
         try:
             feed = self.config.feed(article.feed)
@@ -144,7 +154,10 @@ class App:
             hashtags = feed.hashtags
         except KeyError:  # the feed was removed from the config since
             template, hashtags = tcfg.template, HashtagConfig()
-        draft = compose(article, target=target, platform=tcfg.kind, limits=self.limits(target),
+        limits = self.limits(target)
+        if strict_limit is not None:
+            limits = TargetLimits(min(strict_limit, limits.max_length), url_length=None, unit="chars")
+        draft = compose(article, target=target, platform=tcfg.kind, limits=limits,
                         template=template, hashtags=hashtags, intro=intro)
         if isinstance(tcfg, MastodonTarget) and tcfg.thumbnail and article.image and draft.card is None:
             # Mastodon has no link card to fill; the adapter uploads the image with this alt text.

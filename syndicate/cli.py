@@ -166,7 +166,8 @@ def _status_rows(store: Store, limit: int) -> list[dict[str, Any]]:
                 {"target": d.target, "seq": d.seq, "state": d.state, "attempts": d.attempts,
                  "url": d.remote_url, "sent_at": _when(d.sent_at) if d.sent_at else None,
                  "next_attempt": _when(d.next_attempt_at) if d.state == "pending" else None,
-                 "error": d.last_error, "requested_by": d.requested_by}
+                 "error": d.last_error, "requested_by": d.requested_by,
+                 "history": [{"at": _when(e.at), "kind": e.kind, "detail": e.detail} for e in d.history]}
                 for d in art.deliveries
             ],
         })
@@ -212,6 +213,15 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
             if d["error"]:
                 line += f"  last error: {d['error']}"
             click.echo(line)
+            if d["history"]:
+                click.echo("        history: " + _history_line(d["history"]))
+
+
+def _history_line(events: list[dict[str, Any]], keep: int = 5) -> str:
+    """A row's last few steps: ``12:00 attempt · 12:00 postponed · 12:05 found``."""
+    shown = [f"{e['at'][11:]} {e['kind']}" for e in events[-keep:]]
+    earlier = len(events) - len(shown)
+    return (f"({earlier} earlier) " if earlier else "") + " · ".join(shown)
 
 
 def _find_article(config: Config, store: Store, ref: str) -> Any:
@@ -373,14 +383,16 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
     who = by or getpass.getuser()
     problems: list[str] = []
     done_lines: list[str] = []
+    no_credentials = config.missing_credentials()  # the daemon cannot post to these either
     with _errors():
         store = Store(config.state)
         try:
             with click.progressbar(refs, label="queueing", file=sys.stderr,
                                    hidden=len(refs) < 2) as bar:
                 for ref in bar:
-                    line = _repost_one(config, store, ref, only, intro, who, force)
-                    (done_lines if line.startswith("queued") else problems).append(line)
+                    done, problem = _repost_one(config, store, ref, only, intro, who, force, no_credentials)
+                    done_lines += done
+                    problems += [problem] if problem else []
         finally:
             store.close()
     for line in done_lines:
@@ -392,17 +404,22 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
 
 
 def _repost_one(config: Config, store: Store, ref: str, only: tuple[str, ...], intro: str | None,
-                who: str, force: bool) -> str:
+                who: str, force: bool, no_credentials: dict[str, str]) -> tuple[list[str], str | None]:
+    """(lines to print, the problem if it could not be queued) for one REF."""
     article_id = _ensure_article(config, store, ref)
-    if article_id is None:
-        return f"article {ref}: not in the store, nor in any configured feed, nor readable as a page"
-    names = list(only) or config.targets_for_feed(store.article(article_id).feed)
-    done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
-    if done and not force:
-        where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
-        return f"article {ref}: already posted ({where}); use --force to post it again"
-    queued = store.queue_repost(article_id, names, requested_by=who, intro=intro)
-    return f"queued article #{article_id} for {', '.join(queued) or 'no target'}; the daemon will post it"
+    article = store.article(article_id) if article_id is not None else None
+    if article_id is None or article is None:
+        return [], f"article {ref}: not in the store, nor in any configured feed, nor readable as a page"
+    names = list(only) or config.targets_for_feed(article.feed)
+    request = store.request_repost(article_id, names, requested_by=who, intro=intro, force=force,
+                                   no_credentials=no_credentials)
+    if request.refused:
+        return [], f"article {ref}: {request.why_refused()}; use --force to post it again"
+    skipped = [f"target {name}: not queued, {no_credentials[name]}" for name in request.no_credentials]
+    if not request.queued:
+        return skipped, f"article {ref}: not queued: no target it goes to can post here"
+    return [f"queued article #{article_id} for {', '.join(request.queued)}; the daemon will post it",
+            *skipped], None
 
 
 def _ensure_article(config: Config, store: Store, ref: str) -> int | None:

@@ -249,7 +249,7 @@ class DeliveryConfig(_Strict):
     max_rate_wait: Duration = 900.0  # wait in-process for a rate-limit reset up to this
     requeue: Duration = 60.0  # after a pass gives up: next pass in this, doubling
     max_requeue: Duration = 6 * 3600.0
-    lease: Duration = 900.0  # a delivery in flight holds its outbox row this long
+    lease: Duration = 1200.0  # a delivery holds its outbox row this long between renewals
 
 
 class LogConfig(_Strict):
@@ -280,6 +280,19 @@ class Config(_Strict):
         return feeds
 
     @model_validator(mode="after")
+    def _lease_covers_every_wait(self) -> Config:
+        """A lease shorter than a wait or a request it covers would let a second worker take a
+        row in flight (the lease is renewed between them, not during one)."""
+        d = self.delivery
+        waits = [("delivery.max_rate_wait", d.max_rate_wait), ("delivery.max_backoff", d.max_backoff)]
+        waits += [(f"targets.{n}.timeout", t.timeout) for n, t in self.targets.items() if t.enabled]
+        for name, seconds in waits:
+            if d.lease <= seconds:
+                raise ValueError(f"delivery.lease ({d.lease:g}s) must be longer than {name} ({seconds:g}s), "
+                                 f"the longest wait it covers, or a second worker could post the same row")
+        return self
+
+    @model_validator(mode="after")
     def _known_targets(self) -> Config:
         for i, feed in enumerate(self.feeds):
             for name in list(feed.targets or []) + list(feed.templates):
@@ -308,6 +321,15 @@ class Config(_Strict):
             return self.feed_targets(self.feed(name))
         except KeyError:
             return [n for n, t in self.targets.items() if t.enabled]
+
+    def missing_credentials(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Enabled targets that cannot post for lack of a secret: name → what to set."""
+        out = {}
+        for name, target in self.targets.items():
+            if target.enabled and target.secret_ref.resolve(environ) is None:
+                what = "access token" if isinstance(target, MastodonTarget) else "app password"
+                out[name] = f"no {what}: {target.secret_ref.hint()}"
+        return out
 
     def template_for(self, feed: FeedConfig, target: str) -> str | None:
         return feed.templates.get(target) or self.targets[target].template

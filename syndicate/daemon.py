@@ -93,7 +93,8 @@ class Daemon:
     def _sleep_for(self) -> float:
         assert self.app is not None
         now = self.clock()
-        due = [t for t in (self.app.ingester.next_due_at(), self.app.store.next_due_at()) if t is not None]
+        due = [t for t in (self.app.ingester.next_due_at(), self.app.deliverer.next_due_at())
+               if t is not None]
         wake = min(due) if due else now + MAX_SLEEP
         return max(0.5, min(MAX_SLEEP, wake - now))
 

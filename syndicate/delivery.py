@@ -2,16 +2,29 @@
 
 For each due outbox row, oldest article first:
 
-1. lease it (``sending``, with an owner and an expiry) — see ``store``;
-2. compose the draft for its target (pure, from the stored article);
-3. if an earlier attempt may have landed (its lease expired, or it failed
-   after the request went out), ask the target to ``lookup`` the post made
-   with the row's key; found → record it, done;
+1. claim it (``sending``, with an owner and an expiry; see ``syndicate.outbox``).
+   The lease is renewed before every attempt and during every wait, so it
+   never lapses under a live delivery; one that finds it taken stops before
+   sending anything;
+2. compose the draft for its target (pure, from the stored article; at the
+   row's strict measure once a server called it too long);
+3. only if a request with the row's key may already have left (its
+   ``first_attempt_at``): ``lookup`` that post on the target — made since,
+   carrying a text the row sent, held by no other row; found → record it, done;
 4. ``deliver`` under the retry policy with the row's deterministic key
-   (Mastodon ``Idempotency-Key``, Bluesky record key);
+   (Mastodon ``Idempotency-Key``, Bluesky record key), each attempt written
+   down first (``begin_attempt``: its time and text).  "Too long" from a
+   server that counts more strictly than it says: re-composed once, in code
+   points with URLs counted literally, and tried again;
 5. record the result in one transaction: ``sent`` with the remote id and
    URL, ``failed`` with a one-line reason, or back to ``pending`` with the
-   next attempt time.
+   next attempt time (a rate-limit reset counts, never more than
+   ``max_requeue`` away).  Each step goes to the row's history.
+
+A target's queue goes in publication order.  When its oldest row keeps
+failing, the next is tried once (the probe): through at its first try, the
+target works and the stuck row is taken out of line; needing retries, the
+target is flaky and the queue waits, in order.
 
 A stop request (SIGTERM) lets the post in flight finish; a retry wait is
 cut short and the row released, so nothing is left in ``sending``.
@@ -28,10 +41,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Literal, Protocol
 
-from syndicate.errors import DeliveryError, PermanentError, RateLimited, TransientError
-from syndicate.models import Article, PostDraft, Posted
+from syndicate.errors import DeliveryError, PermanentError, StoreError, TooLong, TransientError
+from syndicate.models import Article, Attempted, PostDraft, Posted
 from syndicate.retry import RetryPolicy
 from syndicate.store import OutboxItem, Store
 from syndicate.targets import Target
@@ -39,11 +53,22 @@ from syndicate.targets import Target
 log = logging.getLogger("syndicate.delivery")
 
 Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost"]
-DraftFor = Callable[[Article, str, str | None], PostDraft]
+TAKEN_WINDOW = 86400.0  # remote ids other rows recorded this long before a row's first attempt
+
+
+class DraftFor(Protocol):
+    """The post an article makes on a target; ``strict_limit``: code points, URLs literal."""
+
+    def __call__(self, article: Article, target: str, intro: str | None = None, *,
+                 strict_limit: int | None = None) -> PostDraft: ...
 
 
 class _Interrupted(Exception):
     """A stop was requested while waiting to retry."""
+
+
+class _LeaseLost(Exception):
+    """Another worker holds the row now: stop, send nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +80,7 @@ class DeliveryResult:
     outcome: Outcome
     url: str | None = None
     error: str | None = None
+    retries: int = 0  # transient failures met (and waited out) in this pass
 
 
 def default_owner() -> str:
@@ -89,6 +115,7 @@ class Deliverer:
         self.clock = clock
         self.stop = stop or threading.Event()
         self._sleep = sleep
+        self._resume_at: dict[str, float] = {}  # a target whose rate limit is spent: not before
 
     def _wait(self, seconds: float) -> None:
         if self._sleep is not None:
@@ -159,10 +186,12 @@ class Deliverer:
         """Is the target down, or is it just this post?  Try the next row once.
 
         Rows wait behind a target's oldest failing row so that a backlog goes
-        out in order after an outage.  But if the next row goes through, the
-        target works and it is this post the server keeps refusing: it is
-        taken out of the line (still retried on its own schedule), so one bad
-        post never stops everything newer.  Returns True if the target works.
+        out in order after an outage.  But if the next row goes through at its
+        first try, the target works and it is this post the server keeps
+        refusing: it is taken out of the line (still retried on its own
+        schedule), so one bad post never stops everything newer.  A probe that
+        needed retries says the target is flaky: the queue waits, in order.
+        Returns True if the target works.
         """
         items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                      limit=1, targets=[stuck.target], in_order=False)
@@ -170,9 +199,10 @@ class Deliverer:
             return False
         probe = self.deliver_one(items[0])
         results.append(probe)
-        if probe.outcome not in ("sent", "found"):
+        if probe.outcome not in ("sent", "found") or probe.retries:
             return False
         self.store.set_out_of_line(stuck.outbox_id)
+        self.store.record_event(stuck.outbox_id, "out of line", f"later posts go through: {stuck.error}")
         log.warning("post keeps failing while others go through; it no longer holds the queue",
                     extra={"article": stuck.article, "target": stuck.target, "error": stuck.error})
         return True
@@ -182,31 +212,77 @@ class Deliverer:
 
         A target that reports ``rate_budget() -> (remaining, reset)`` with
         nothing left is waited for until its reset (when that is within the
-        policy's ``max_rate_wait``), or left out of this round.  Returns
-        False to leave it out.
+        policy's ``max_rate_wait``), or left out of this round, and
+        ``next_due_at`` counts it from its reset (capped at ``max_requeue``).
+        Returns False to leave it out.
         """
         budget_of = getattr(self.targets[name], "rate_budget", None)
         budget = budget_of() if budget_of else None
-        if not budget:
-            return True
-        remaining, reset = budget
-        if remaining > 0 or reset is None:
-            return True
-        wait = reset.timestamp() - self.clock()
-        if wait <= 0:
-            return True
+        wait = 0.0
+        if budget and budget[0] <= 0 and budget[1] is not None:
+            wait = budget[1].timestamp() - self.clock()
         if wait > self.policy.max_rate_wait:
+            self._resume_at[name] = self.clock() + min(wait, self.policy.requeue_max)
             log.info("target rate limit spent; its queue waits", extra={"target": name,
                                                                         "reset_in": round(wait)})
             return False
-        log.info("pacing to the target's rate limit", extra={"target": name, "wait": round(wait, 1)})
-        self._wait(wait)
+        self._resume_at.pop(name, None)
+        if wait > 0:
+            log.info("pacing to the target's rate limit", extra={"target": name, "wait": round(wait, 1)})
+            self._wait(wait)
         return True
+
+    def next_due_at(self) -> float | None:
+        """When the outbox next has work for a target that can post (rows of targets without
+        credentials never count; a target whose rate limit is spent counts from its reset)."""
+        times = []
+        for name in self.targets:
+            due = self.store.next_due_at([name])
+            if due is not None:
+                times.append(max(due, self._resume_at.get(name, due)))
+        return min(times) if times else None
+
+    def _keeping_lease(self, item: OutboxItem) -> Callable[[float], None]:
+        """A wait for ``item``'s retries that renews its lease every third of a lease."""
+        step = max(1.0, self.lease_seconds / 3)
+
+        def renew() -> None:
+            if not self.store.renew_lease(item.id, self.owner, self.clock() + self.lease_seconds):
+                raise _LeaseLost
+
+        def wait(seconds: float) -> None:
+            renew()
+            left = seconds
+            while left > 0:
+                chunk = min(left, step)
+                self._wait(chunk)
+                left -= chunk
+                renew()
+
+        return wait
+
+    def _compose(self, item: OutboxItem, strict_limit: int | None) -> PostDraft:
+        try:
+            if strict_limit is None:
+                return self.draft_for(item.article, item.target, item.intro)
+            return self.draft_for(item.article, item.target, item.intro, strict_limit=strict_limit)
+        except ValueError as exc:  # nothing that fits the platform can be made of it
+            raise PermanentError(f"cannot compose a post: {exc}") from None
+
+    def _attempted(self, item: OutboxItem, draft: PostDraft) -> Attempted:
+        """What reconciliation may take for this row's post (see ``Attempted``)."""
+        since = item.first_attempt_at or 0.0
+        # a row tried before its texts were kept: its text then was, most likely, today's
+        texts = tuple(self.store.attempted_texts(item.id)) or (draft.text,)
+        taken = self.store.held_remote_ids(item.target, since - TAKEN_WINDOW, excluding=item.id)
+        return Attempted(item.key, texts, datetime.fromtimestamp(since, UTC), taken)
 
     def deliver_one(self, item: OutboxItem) -> DeliveryResult:
         target = self.targets[item.target]
         article = item.article
         tag = {"article": article.link, "target": item.target, "key": item.key}
+        retries = 0
+        keep_lease = self._keeping_lease(item)
 
         def reason(exc: BaseException) -> str:
             if isinstance(exc, DeliveryError):
@@ -215,51 +291,87 @@ class Deliverer:
             return _reason(exc)
 
         def result(outcome: Outcome, url: str | None = None, error: str | None = None) -> DeliveryResult:
-            return DeliveryResult(item.id, item.article_id, article.link, item.target, outcome, url, error)
+            return DeliveryResult(item.id, item.article_id, article.link, item.target, outcome, url, error,
+                                  retries)
+
+        def retrying(exc: BaseException, wait: float) -> None:
+            nonlocal retries
+            retries += 1
+            log.warning("delivery retrying", extra={**tag, "error": reason(exc), "wait": round(wait, 1)})
+
+        def call(fn: Callable[[], Posted | None]) -> Posted | None:
+            return self.policy.call(fn, sleep=keep_lease, clock=self.clock, before_sleep=retrying)
+
+        def send(draft: PostDraft) -> Posted:
+            def attempt() -> Posted:
+                if not self.store.begin_attempt(item.id, self.owner, now=self.clock(),
+                                                lease_seconds=self.lease_seconds, text=draft.text):
+                    raise _LeaseLost
+                return target.deliver(draft, item.key)
+
+            posted = call(attempt)
+            assert posted is not None
+            return posted
 
         try:
-            try:
-                draft = self.draft_for(article, item.target, item.intro)
-            except ValueError as exc:  # nothing that fits the platform can be made of it
-                raise PermanentError(f"cannot compose a post: {exc}") from None
+            strict = item.strict_limit
+            draft = self._compose(item, strict)
             posted: Posted | None = None
-            if item.reclaimed:
-                posted = self.policy.call(lambda: target.lookup(item.key, draft),
-                                          sleep=self._wait, clock=self.clock)
+            if item.may_have_landed:  # a request with this key may have landed unheard
+                attempted = self._attempted(item, draft)
+                posted = call(lambda: target.lookup(attempted))
                 if posted:
                     log.info("delivery found already posted", extra={**tag, "url": posted.url})
             outcome: Outcome = "found" if posted else "sent"
-            if posted is None:
-                posted = self.policy.call(
-                    lambda: target.deliver(draft, item.key), sleep=self._wait, clock=self.clock,
-                    before_sleep=lambda exc, wait: log.warning(
-                        "delivery retrying", extra={**tag, "error": reason(exc), "wait": round(wait, 1)}),
-                )
+            while posted is None:
+                try:
+                    posted = send(draft)
+                except TooLong as exc:
+                    if strict is not None:
+                        raise PermanentError(f"{exc.reason}, even re-composed at {strict} code points "
+                                             f"with URLs counted literally") from None
+                    strict = exc.limit if exc.limit is not None else target.limits().max_length
+                    why = (f"the server counts more strictly than it says ({exc.reason}): re-composed "
+                           f"at {strict} code points, URLs counted literally")
+                    if not self.store.set_strict(item.id, self.owner, strict, why):
+                        raise _LeaseLost from None
+                    log.warning("post re-composed for a stricter server", extra={**tag, "limit": strict})
+                    draft = self._compose(item, strict)
+        except _LeaseLost:
+            log.error("delivery stopped: another worker holds the row now; nothing sent", extra=tag)
+            return result("lost")
         except _Interrupted:
             self.store.release(item.id, self.owner)
             log.info("delivery released on shutdown", extra=tag)
             return result("released")
         except TransientError as exc:
             why = reason(exc)
-            delay = self.policy.requeue_delay(item.attempts)
-            if isinstance(exc, RateLimited) and exc.retry_at is not None:
-                delay = max(delay, exc.retry_at.timestamp() - self.clock())
-            self.store.reschedule(item.id, self.owner, self.clock() + delay, why)
-            log.warning("delivery postponed", extra={**tag, "error": why, "retry_in": round(delay)})
+            next_at = self.policy.requeue_at(item.attempts, self.clock(), exc)
+            self.store.reschedule(item.id, self.owner, next_at, why)
+            log.warning("delivery postponed",
+                        extra={**tag, "error": why, "retry_in": round(next_at - self.clock())})
             return result("rescheduled", error=why)
         except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
             why = reason(exc)
             self.store.mark_failed(item.id, self.owner, why)
             log.error("delivery failed", extra={**tag, "error": why})
             return result("failed", error=why)
+        except StoreError:
+            raise  # the state database: the daemon pauses; the row's lease runs out, it is reconciled
         except Exception as exc:
             # A bug (in compose or an adapter): keep the row, try again later, say so loudly.
             why = f"internal error: {type(exc).__name__}: {exc}"
-            self.store.reschedule(item.id, self.owner,
-                                  self.clock() + self.policy.requeue_delay(item.attempts), why)
+            next_at = self.policy.requeue_at(item.attempts, self.clock())
+            self.store.reschedule(item.id, self.owner, next_at, why)
             log.exception("delivery crashed", extra={**tag})
             return result("rescheduled", error=why)
-        if not self.store.mark_sent(item.id, self.owner, posted):
+        try:
+            recorded = self.store.mark_sent(item.id, self.owner, posted, found=outcome == "found")
+        except StoreError as exc:  # it stays leased; reconciliation will find the post
+            log.error("delivery not recorded; it will be reconciled",
+                      extra={**tag, "url": posted.url, "error": str(exc)})
+            return result("lost", url=posted.url, error=str(exc))
+        if not recorded:
             log.error("delivery lease lost before recording", extra={**tag, "url": posted.url})
             return result("lost", url=posted.url)
         log.info("delivered", extra={**tag, "url": posted.url})

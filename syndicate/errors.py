@@ -13,7 +13,9 @@
         ├── TransientError              try again later (5xx, timeouts, resets)
         │   └── RateLimited             wait until retry_at, then try again
         └── PermanentError              never retried (400/401/403/404/422)
-            └── AuthError               credentials rejected
+            ├── AuthError               credentials rejected
+            └── TooLong                 the server counts the post as too long (limit):
+                                        re-composed once, more strictly, then retried
 
 SDK errors (Mastodon.py, atproto, httpx) are translated into these at the
 adapter boundary, so nothing outside ``syndicate/targets`` and ``fetch.py``
@@ -119,3 +121,16 @@ class PermanentError(DeliveryError):
 
 class AuthError(PermanentError):
     """The target rejected our credentials."""
+
+
+class TooLong(PermanentError):
+    """The server refused the post as too long; ``limit`` is its limit, when it said.
+
+    Servers count differently (Pleroma, Akkoma, GoToSocial and others are
+    stricter than Mastodon's 23 characters per URL), so this is not the end
+    of the post: the outbox re-composes it once at a stricter measure.
+    """
+
+    def __init__(self, reason: str, *, limit: int | None = None, target: str = "", article: str = "") -> None:
+        super().__init__(reason, target=target, article=article)
+        self.limit = limit

@@ -1,7 +1,8 @@
 """Plain frozen values passed between the pipeline's stages.
 
 ``Article`` comes out of ``parse``; ``PostDraft`` out of ``compose``;
-``Posted`` out of a target adapter.  None of them knows about the network or
+``Posted`` out of a target adapter; ``Attempted`` is what the outbox tells an
+adapter's ``lookup`` about a row's earlier requests.  None of them knows about the network or
 the database.
 """
 
@@ -103,3 +104,17 @@ class Posted:
     remote_id: str
     url: str
     posted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """What an outbox row sent before, for ``Target.lookup`` to find the post it may have made.
+
+    Only the post made with ``key``, after ``since``, carrying one of ``texts``, and held by
+    no other row (``taken``: remote ids other rows of the target have recorded) can be it.
+    """
+
+    key: str  # the row's idempotency key / record key
+    texts: tuple[str, ...]  # every text a request of the row carried
+    since: datetime  # when the first of them may have left (aware UTC)
+    taken: frozenset[str] = frozenset()

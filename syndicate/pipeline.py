@@ -106,8 +106,8 @@ class Ingester:
     def _next_error(self, errors: int, now: float, retry_after: float | None) -> float:
         delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, errors - 1))
         delay *= self.rng.uniform(0.9, 1.1)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        if retry_after is not None:  # the server's wish, but no bogus one silences the feed for longer
+            delay = max(delay, min(retry_after, MAX_BACKOFF))
         return now + delay
 
     # -- polling --

@@ -10,9 +10,11 @@ Within one delivery pass a post is tried up to ``attempts`` times:
 * ``PermanentError``: never retried.
 
 When a pass gives up, the outbox row goes back to ``pending`` with a
-``next_attempt_at`` that survives a restart: ``requeue_delay(n)`` doubles
-from ``requeue_initial`` up to ``requeue_max`` (or the rate-limit reset, if
-later).  A long outage delays posts; it never loses one.
+``next_attempt_at`` that survives a restart: ``requeue_at`` doubles from
+``requeue_initial`` up to ``requeue_max``, or waits for the rate-limit
+reset if later — but never longer than ``requeue_max``, so a bogus reset
+(years ahead) cannot silence a target.  A long outage delays posts; it
+never loses one.
 
 ``sleep`` and ``clock`` are injected so tests assert the exact schedule
 without waiting.
@@ -65,6 +67,14 @@ class RetryPolicy:
     def requeue_delay(self, passes: int) -> float:
         """Delay before the next pass, after ``passes`` passes gave up."""
         return min(self.requeue_max, self.requeue_initial * 2 ** max(0, passes - 1))
+
+    def requeue_at(self, passes: int, now: float, exc: BaseException | None = None) -> float:
+        """When the next pass starts: ``requeue_delay``, or a rate limit's reset if later,
+        at most ``requeue_max`` from ``now``."""
+        delay = self.requeue_delay(passes)
+        if isinstance(exc, RateLimited) and exc.retry_at is not None:
+            delay = max(delay, exc.retry_at.timestamp() - now)
+        return now + min(delay, self.requeue_max)
 
     def call(self, fn: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep,
              clock: Callable[[], float] = time.time,

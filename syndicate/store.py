@@ -1,35 +1,53 @@
 """The state database: feeds, articles, the outbox, sessions.
 
 SQLite is the embedded default (WAL, numbered migrations on
-``PRAGMA user_version``).  All SQL lives here; the rest of the package sees
+``PRAGMA user_version``).  All SQL lives here and in ``syndicate.outbox``
+(the outbox's half, mixed into ``Store``); the rest of the package sees
 plain values.  The outbox has one row per article × target::
 
-    pending ──lease──► sending ──► sent      (remote id + URL, same transaction)
-       ▲                  │  └───► failed    (permanent error, with the reason)
-       └──── reschedule ──┘                  (transient: next_attempt_at)
+    pending ──claim──► sending ──► sent      (remote id + URL, same transaction)
+       ▲                 │ │  └──► failed    (permanent error, with the reason)
+       │                 │ └── renew ──┐     (before every attempt, during every wait)
+       └── reschedule ───┘◄────────────┘     (transient: next_attempt_at)
 
-A lease carries an owner and an expiry (``leased_until``); a row whose lease
-expired (its worker crashed) is claimed again and *reconciled* before it is
-sent again, with the same key.  Times are Unix seconds (REAL).
+A lease carries an owner and an expiry (``leased_until``), renewed while its
+worker lives; a row whose lease expired (its worker crashed) is claimed
+again, and *reconciled* before it is sent again with the same key if a
+request may have left (``first_attempt_at``).  Every step is kept in the
+row's history (``outbox_events``).  Times are Unix seconds (REAL).
+
+Writers wait for each other: each write transaction waits up to
+``busy_timeout`` for the lock, and a "database is locked" is retried with a
+backoff, so a busy database delays a record (``mark_sent`` above all), never
+loses it.  Migrations read ``user_version`` inside their write transaction,
+so two processes opening a new database at once both succeed.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from syndicate.article_json import article_from_json, article_to_json
 from syndicate.errors import StoreError
-from syndicate.models import Article, Posted, Source
-from syndicate.tid import tid_for
+from syndicate.models import Article
+from syndicate.outbox import ArticleStatus, Delivery, OutboxEvent, OutboxItem, OutboxStore, RepostRequest
+
+__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
+           "OutboxItem", "RepostRequest", "Store", "article_from_json", "article_to_json"]
+
+log = logging.getLogger("syndicate.store")
+
+LOCKED_RETRIES = 8  # "database is locked" after the busy timeout: tried again this many times
+LOCKED_BACKOFF = 0.1  # seconds before the first of them, doubling up to 5 s
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema
@@ -113,6 +131,35 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE articles SET added_at = first_seen_at;
     CREATE INDEX articles_added ON articles (added_at, published, id);
     """,
+    # 5: exactly once for real: when a request may first have left, the re-compose a server
+    #    asked for, one row per remote post, and each row's history.  Rows tried before this
+    #    version may have landed: they count as tried since they were queued.  A post two rows
+    #    claim (a reconciliation error of earlier versions) stays with the older row; the other
+    #    is failed with the reason, for an editor to retry.
+    """
+    ALTER TABLE outbox ADD COLUMN first_attempt_at REAL;
+    ALTER TABLE outbox ADD COLUMN strict_limit INTEGER;
+    UPDATE outbox SET first_attempt_at = created_at WHERE attempts > 0 AND state IN ('pending', 'sending');
+    CREATE TABLE outbox_events (
+        id        INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+        at        REAL NOT NULL,
+        kind      TEXT NOT NULL,
+        detail    TEXT,
+        data      TEXT
+    );
+    CREATE INDEX outbox_events_row ON outbox_events (outbox_id, id);
+    UPDATE outbox SET state = 'failed', remote_id = NULL, remote_url = NULL, sent_at = NULL,
+        last_error = 'was recorded with the post of an older row (' || remote_url || '), so it was '
+                     || 'never posted: retry it to post it'
+    WHERE remote_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM outbox AS older WHERE older.target = outbox.target
+        AND older.remote_id = outbox.remote_id AND older.id < outbox.id);
+    INSERT INTO outbox_events (outbox_id, at, kind, detail)
+        SELECT id, created_at, 'failed', last_error FROM outbox
+        WHERE state = 'failed' AND last_error LIKE 'was recorded with the post of an older row%';
+    CREATE UNIQUE INDEX outbox_remote ON outbox (target, remote_id) WHERE remote_id IS NOT NULL;
+    """,
 )
 
 
@@ -146,85 +193,10 @@ class Known:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: int
-    article_id: int
-    target: str
-    seq: int
-    key: str
-    state: str
-    attempts: int
-    intro: str | None
-    requested_by: str | None
-    reclaimed: bool  # its earlier lease expired: an interrupted delivery may have landed
-    article: Article
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One outbox row as editors see it."""
-
-    target: str
-    seq: int
-    key: str
-    state: str
-    attempts: int
-    remote_url: str | None
-    sent_at: float | None
-    next_attempt_at: float | None
-    last_error: str | None
-    requested_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleStatus:
-    id: int
-    feed: str
-    guid: str
-    link: str
-    title: str
-    published: float
-    first_seen_at: float
-    deliveries: tuple[Delivery, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class IngestCounts:
     new: int = 0
     updated: int = 0
     queued: int = 0
-
-
-# --- Article <-> JSON --------------------------------------------------------
-
-
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _parse_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def article_to_json(article: Article) -> str:
-    data = asdict(article)
-    for key in ("published", "feed_published", "updated"):
-        data[key] = _dt(getattr(article, key))
-    if article.source:
-        data["source"]["published"] = _dt(article.source.published)
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def article_from_json(text: str) -> Article:
-    data: dict[str, Any] = json.loads(text)
-    for key in ("published", "feed_published", "updated"):
-        data[key] = _parse_dt(data.get(key))
-    data["categories"] = tuple(data.get("categories") or ())
-    src = data.get("source")
-    if src:
-        data["source"] = Source(name=src.get("name"), url=src.get("url"),
-                                published=_parse_dt(src.get("published")))
-    return Article(**data)
 
 
 def _ts(value: datetime) -> float:
@@ -258,23 +230,29 @@ def _edit(old: Article | None, new: Article) -> tuple[Article, bool]:
 # --- the store ---------------------------------------------------------------
 
 
-class Store:
-    """One SQLite database, safe to share between threads of one process."""
+class Store(OutboxStore):
+    """One SQLite database, safe to share between threads of one process.
 
-    def __init__(self, path: str | Path, *, clock: Any = time.time) -> None:
+    ``busy_timeout``: seconds a write waits for another writer's lock before
+    it backs off (``sleep``, injectable) and tries again.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
+                 busy_timeout: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = str(path)
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.RLock()
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"state database {self.path}: {exc}") from None
@@ -289,9 +267,9 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error; a locked database is waited for."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self._db
             except BaseException:
@@ -306,19 +284,38 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"state database {self.path}: {exc}") from None
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, trying again (with a backoff) while another writer holds the lock."""
+        delay = LOCKED_BACKOFF
+        for retry in range(LOCKED_RETRIES + 1):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if retry == LOCKED_RETRIES or not any(w in str(exc) for w in ("locked", "busy")):
+                    raise StoreError(f"state database {self.path}: {exc}") from None
+            log.warning("state database locked by another writer; waiting",
+                        extra={"state": self.path, "retry_in": delay})
+            self._sleep(delay)
+            delay = min(5.0, delay * 2)
+
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"state database {self.path} is at schema {version}, newer than this "
-                f"syndicate ({len(MIGRATIONS)}): upgrade syndicate"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Apply the migrations not yet applied, each in its own write transaction that reads
+        ``user_version`` itself (another process may have migrated since we looked)."""
+        while True:
             with self.transaction() as db:
-                for statement in script.split(";"):
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > len(MIGRATIONS):
+                    raise StoreError(
+                        f"state database {self.path} is at schema {version}, newer than this "
+                        f"syndicate ({len(MIGRATIONS)}): upgrade syndicate"
+                    )
+                if version == len(MIGRATIONS):
+                    return
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+                db.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -493,27 +490,6 @@ class Store:
                 db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
         return IngestCounts(new=len(new), updated=len(updated), queued=queued)
 
-    _last_key_micros = 0
-
-    def _new_key(self, now: float) -> str:
-        micros = max(int(now * 1_000_000), Store._last_key_micros + 1)
-        Store._last_key_micros = micros
-        return tid_for(micros, secrets.randbelow(1024))
-
-    def _enqueue(self, db: sqlite3.Connection, article_id: int, targets: Iterable[str], *, now: float,
-                 seq: int = 0, intro: str | None = None, requested_by: str | None = None) -> int:
-        count = 0
-        for target in targets:
-            cur = db.execute(
-                """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
-                                       next_attempt_at, published)
-                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
-                   ON CONFLICT DO NOTHING""",
-                (article_id, target, seq, self._new_key(now), intro, requested_by, now, now, article_id),
-            )
-            count += cur.rowcount
-        return count
-
     def article(self, article_id: int) -> Article | None:
         rows = self._query("SELECT data FROM articles WHERE id = ?", (article_id,))
         return article_from_json(rows[0][0]) if rows else None
@@ -542,212 +518,6 @@ class Store:
 
     def count_articles(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM articles")[0][0])
-
-    # -- outbox --
-
-    def claim_due(self, owner: str, *, now: float, lease_seconds: float, limit: int = 1,
-                  targets: Iterable[str] | None = None, in_order: bool = True) -> list[OutboxItem]:
-        """Lease up to ``limit`` due rows, oldest article first.
-
-        Due: pending with next_attempt_at <= now, or sending with an expired
-        lease (its worker died; ``reclaimed`` is then True).  ``in_order``:
-        a row behind its target's oldest pending row, while that one waits
-        for a retry, is not due (a failing target's queue keeps its order);
-        ``in_order=False`` is the deliverer's probe past such a row.
-        """
-        with self.transaction() as db:
-            names = list(targets) if targets is not None else [
-                r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
-            picked: list[sqlite3.Row] = []
-            if names:
-                picked += db.execute(
-                    f"""SELECT * FROM outbox WHERE state = 'sending' AND leased_until <= ?
-                        AND target IN ({','.join('?' * len(names))}) ORDER BY published, id LIMIT ?""",
-                    (now, *names, limit)).fetchall()
-            for name in names:
-                picked += self._due_in_line(db, name, now, limit, in_order)
-            picked.sort(key=lambda r: (r["published"], r["id"]))
-            items = []
-            for r in picked[:limit]:
-                db.execute(
-                    """UPDATE outbox SET state = 'sending', lease_owner = ?, leased_until = ?,
-                                         attempts = attempts + 1 WHERE id = ?""",
-                    (owner, now + lease_seconds, r["id"]),
-                )
-                data = db.execute("SELECT data FROM articles WHERE id = ?", (r["article_id"],)).fetchone()
-                items.append(OutboxItem(
-                    id=r["id"], article_id=r["article_id"], target=r["target"], seq=r["seq"],
-                    key=r["key"], state="sending", attempts=r["attempts"] + 1, intro=r["intro"],
-                    requested_by=r["requested_by"],
-                    reclaimed=r["state"] == "sending" or r["attempts"] > 0,
-                    article=article_from_json(data[0]),
-                ))
-        return items
-
-    @staticmethod
-    def _due_in_line(db: sqlite3.Connection, target: str, now: float, limit: int,
-                     in_order: bool) -> list[sqlite3.Row]:
-        """Up to ``limit`` due pending rows of a target, walking its queue in order.
-
-        The walk stops at a row waiting for its retry that is in line
-        (``out_of_line = 0``): the rows behind it wait with it.  Reads the
-        ``outbox_queue`` index, so its cost does not grow with the queue.
-        """
-        due: list[sqlite3.Row] = []
-        cursor = db.execute(
-            """SELECT * FROM outbox WHERE target = ? AND state = 'pending'
-               ORDER BY published, id""", (target,))
-        for row in cursor:
-            if row["next_attempt_at"] <= now:
-                due.append(row)
-                if len(due) >= limit:
-                    break
-            elif in_order and not row["out_of_line"]:
-                break
-        cursor.close()
-        return due
-
-    def _finish(self, item_id: int, owner: str, sql: str, params: Sequence[Any]) -> bool:
-        with self.transaction() as db:
-            cur = db.execute(sql + " WHERE id = ? AND state = 'sending' AND lease_owner = ?",
-                             (*params, item_id, owner))
-            return cur.rowcount == 1
-
-    def mark_sent(self, item_id: int, owner: str, posted: Posted) -> bool:
-        """Record the remote post; False if the lease was lost meanwhile."""
-        sent_at = _ts(posted.posted_at) if posted.posted_at else self._clock()
-        return self._finish(
-            item_id, owner,
-            """UPDATE outbox SET state = 'sent', remote_id = ?, remote_url = ?, sent_at = ?,
-                                 lease_owner = NULL, leased_until = NULL, last_error = NULL""",
-            (posted.remote_id, posted.url, sent_at),
-        )
-
-    def mark_failed(self, item_id: int, owner: str, error: str) -> bool:
-        return self._finish(
-            item_id, owner,
-            """UPDATE outbox SET state = 'failed', last_error = ?, lease_owner = NULL,
-                                 leased_until = NULL""",
-            (error,),
-        )
-
-    def reschedule(self, item_id: int, owner: str, next_attempt_at: float, error: str | None) -> bool:
-        return self._finish(
-            item_id, owner,
-            """UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?,
-                                 lease_owner = NULL, leased_until = NULL""",
-            (next_attempt_at, error),
-        )
-
-    def set_out_of_line(self, item_id: int) -> None:
-        """This row no longer holds back the rows behind it (see ``claim_due``)."""
-        with self.transaction() as db:
-            db.execute("UPDATE outbox SET out_of_line = 1 WHERE id = ?", (item_id,))
-
-    def release(self, item_id: int, owner: str) -> bool:
-        """Give a leased row back untouched (shutdown): due again at once."""
-        return self._finish(
-            item_id, owner,
-            "UPDATE outbox SET state = 'pending', lease_owner = NULL, leased_until = NULL",
-            (),
-        )
-
-    def lease_owners(self) -> list[str]:
-        """Owners holding leases on rows in flight."""
-        return [r[0] for r in self._query(
-            "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'sending' AND lease_owner IS NOT NULL")]
-
-    def expire_leases(self, owners: Iterable[str], now: float) -> int:
-        """End these owners' leases now (they are known dead): their rows are due again."""
-        owners = list(owners)
-        if not owners:
-            return 0
-        with self.transaction() as db:
-            return db.execute(
-                f"UPDATE outbox SET leased_until = ? WHERE state = 'sending' "
-                f"AND lease_owner IN ({','.join('?' * len(owners))})", (now, *owners)).rowcount
-
-    def outbox_depth(self) -> dict[str, dict[str, int]]:
-        """{target: {state: count}}."""
-        out: dict[str, dict[str, int]] = {}
-        for r in self._query("SELECT target, state, COUNT(*) FROM outbox GROUP BY target, state"):
-            out.setdefault(r[0], {})[r[1]] = r[2]
-        return out
-
-    def next_due_at(self) -> float | None:
-        """When the next outbox row can be worked (an in-flight lease's expiry counts)."""
-        with self._lock:
-            db = self._db
-            times = [r[0] for r in db.execute(
-                "SELECT MIN(leased_until) FROM outbox WHERE state = 'sending'")]
-            for (name,) in db.execute("SELECT DISTINCT target FROM outbox WHERE state = 'pending'"):
-                for next_at, out_of_line in db.execute(
-                        """SELECT next_attempt_at, out_of_line FROM outbox
-                           WHERE target = ? AND state = 'pending' ORDER BY published, id""", (name,)):
-                    times.append(next_at)
-                    if not out_of_line:
-                        break  # everything behind the first row in line waits for it
-        times = [t for t in times if t is not None]
-        return min(times) if times else None
-
-    # -- editors --
-
-    def queue_repost(self, article_id: int, targets: Iterable[str], *, requested_by: str,
-                     intro: str | None = None) -> list[str]:
-        """Queue a new post of an article to each target now; returns the targets queued."""
-        now = self._clock()
-        queued = []
-        with self.transaction() as db:
-            for target in targets:
-                seq = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM outbox "
-                                 "WHERE article_id = ? AND target = ?", (article_id, target)).fetchone()[0]
-                if self._enqueue(db, article_id, [target], now=now, seq=seq, intro=intro,
-                                 requested_by=requested_by):
-                    queued.append(target)
-            if queued:  # reposted: in the output feed again, as recently added
-                db.execute("UPDATE articles SET added_at = ? WHERE id = ?", (now, article_id))
-        return queued
-
-    def retry_failed(self, article_id: int | None = None, target: str | None = None) -> int:
-        """Put failed deliveries back in the queue, due now. Returns how many."""
-        sql = ("UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 "
-               "WHERE state = 'failed'")
-        params: list[Any] = [self._clock()]
-        if article_id is not None:
-            sql += " AND article_id = ?"
-            params.append(article_id)
-        if target is not None:
-            sql += " AND target = ?"
-            params.append(target)
-        with self.transaction() as db:
-            return db.execute(sql, params).rowcount
-
-    def deliveries(self, article_id: int) -> list[Delivery]:
-        rows = self._query(
-            """SELECT target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at,
-                      last_error, requested_by
-               FROM outbox WHERE article_id = ? ORDER BY target, seq""",
-            (article_id,),
-        )
-        return [Delivery(**dict(r)) for r in rows]
-
-    def recent(self, limit: int = 20) -> list[ArticleStatus]:
-        """Recent articles (by first sight, then publication) with their deliveries."""
-        rows = self._query(
-            """SELECT id, feed, guid, link, title, published, first_seen_at FROM articles
-               ORDER BY first_seen_at DESC, published DESC, id DESC LIMIT ?""",
-            (limit,),
-        )
-        by_article: dict[int, list[Delivery]] = {r["id"]: [] for r in rows}
-        if by_article:
-            for d in self._query(
-                    f"""SELECT article_id, target, seq, key, state, attempts, remote_url, sent_at,
-                               next_attempt_at, last_error, requested_by
-                        FROM outbox WHERE article_id IN ({','.join('?' * len(by_article))})
-                        ORDER BY target, seq""", list(by_article)):
-                fields = dict(d)
-                by_article[fields.pop("article_id")].append(Delivery(**fields))
-        return [ArticleStatus(**dict(r), deliveries=tuple(by_article[r["id"]])) for r in rows]
 
 
 def _feed_state(r: sqlite3.Row) -> FeedState:

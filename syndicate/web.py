@@ -359,7 +359,9 @@ class _Site:
             "source": None if source is None else {
                 "name": source.name, "url": source.url,
                 "published": source.published.isoformat() if source.published else None},
-            "deliveries": [self._delivery(d) for d in app.store.deliveries(article_id)],
+            "deliveries": [self._delivery(d) | {"history": [
+                {"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in d.history]}
+                for d in app.store.deliveries(article_id)],
             "preview": self._previews(article_id),
         }
 
@@ -497,23 +499,28 @@ class _Site:
         by = (by or "").strip() or user
 
         def work() -> Response:
-            store = self.get_app().store
-            article = store.article(article_id)
+            app = self.get_app()
+            article = app.store.article(article_id)
             assert article is not None
-            names = self._targets(body.get("targets"), self.get_app().config.targets_for_feed(article.feed))
-            done = [d for d in store.deliveries(article_id) if d.state == "sent" and d.target in names]
-            if done and not force:
-                where = ", ".join(f"{d.target} {d.remote_url}" for d in done)
-                return _error(409, f"article {article_id}: already posted ({where}); "
+            names = self._targets(body.get("targets"), app.config.targets_for_feed(article.feed))
+            request = app.store.request_repost(article_id, names, requested_by=by, intro=intro, force=force,
+                                               no_credentials=app.no_credentials)
+            if request.refused:
+                return _error(409, f"article {article_id}: {request.why_refused()}; "
                                    'send "force": true to post it again',
                               posted=[{"target": d.target, "url": d.remote_url, "sent_at": _iso(d.sent_at)}
-                                      for d in done])
-            queued = store.queue_repost(article_id, names, requested_by=by, intro=intro)
-            log.info("repost queued", extra={"article": article.link, "targets": ",".join(queued),
+                                      for d in request.posted],
+                              queued=[{"target": d.target, "state": d.state} for d in request.in_queue])
+            skipped = [{"target": t, "reason": app.no_credentials[t]} for t in request.no_credentials]
+            if not request.queued:
+                return _error(422, f"article {article_id}: not queued: no target it goes to can post here",
+                              not_queued=skipped)
+            log.info("repost queued", extra={"article": article.link, "targets": ",".join(request.queued),
                                              "by": by, "force": force})
             self._wake()
-            return _json({"article": article_id, "queued": queued, "requested_by": by,
-                          "intro": intro}, 202)
+            answer: dict[str, Any] = {"article": article_id, "queued": list(request.queued),
+                                      "requested_by": by, "intro": intro}
+            return _json(answer | ({"not_queued": skipped} if skipped else {}), 202)
 
         return await run_in_threadpool(work)
 

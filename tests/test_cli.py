@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -184,6 +185,41 @@ def test_sent_row_has_url_in_status(env):
                                      published=datetime(2025, 1, 1, tzinfo=UTC))], updated=[],
                  queue={"x": ["mastodon"]})
     [item] = store.claim_due("w", now=datetime.now(UTC).timestamp() + 1, lease_seconds=60)
+    store.begin_attempt(item.id, "w", now=datetime.now(UTC).timestamp(), lease_seconds=60, text="X")
     store.mark_sent(item.id, "w", Posted("9", "https://m.example/@acr/9"))
-    assert "https://m.example/@acr/9" in run("status").output
+    out = run("status").output
+    assert "https://m.example/@acr/9" in out
+    assert re.search(r"history: \d\d:\d\d attempt · \d\d:\d\d sent", out), out
+    [row] = [d for a in json.loads(run("status", "--json").output)["articles"] for d in a["deliveries"]]
+    assert [(e["kind"], e["detail"]) for e in row["history"]] == [("attempt", "try 1"),
+                                                                  ("sent", "https://m.example/@acr/9")]
+    store.close()
+
+
+def test_a_repost_already_queued_is_not_queued_again_without_force(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)  # first sight: every article seen, none queued
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    assert run("repost", str(aid), "--target", "mastodon").exit_code == 0
+    again = run("repost", str(aid), "--target", "mastodon")
+    assert again.exit_code == 1
+    assert "already queued (mastodon pending); use --force" in again.output
+    assert len(store.deliveries(aid)) == 1
+    [item] = store.claim_due("w", now=datetime.now(UTC).timestamp() + 1, lease_seconds=60)
+    sending = run("repost", str(aid), "--target", "mastodon")  # being sent right now counts too
+    assert sending.exit_code == 1 and "already queued (mastodon sending)" in sending.output
+    assert run("repost", str(aid), "--target", "mastodon", "--force").exit_code == 0
+    assert [d.state for d in store.deliveries(aid)] == ["sending", "pending"]
+    store.close()
+
+
+def test_a_repost_is_not_queued_for_a_target_without_credentials_and_says_so(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    result = run("repost", str(aid))  # the feed posts to both; bluesky has no app password here
+    assert result.exit_code == 0, result.output
+    assert f"queued article #{aid} for mastodon;" in result.output
+    assert "target bluesky: not queued, no app password: set CLI_TEST_NO_BSKY" in result.output
+    assert [d.target for d in store.deliveries(aid)] == ["mastodon"]
     store.close()

@@ -112,3 +112,19 @@ def test_templates_are_validated_with_line_numbers():
     text = BASE + "    template: \"{title} {linkk} {date}\"\n"
     [line] = problems(text)
     assert line.startswith("f.yaml:8: targets.masto.template:") and "linkk" in line
+
+
+@pytest.mark.parametrize(("delivery", "wait"), [
+    ("{lease: 900}", "max_rate_wait"),  # the old defaults: one in-lease rate wait and the row is gone
+    ("{lease: 60, max_rate_wait: 30, max_backoff: 90}", "max_backoff"),
+    ("{lease: 60, max_rate_wait: 30, max_backoff: 10}", "timeout"),
+])
+def test_a_lease_shorter_than_a_wait_it_covers_is_refused(delivery, wait):
+    text = f"""feeds: [{{name: f, url: "https://e.org/f"}}]
+targets:
+  m: {{kind: mastodon, instance: "https://m.example", timeout: 60}}
+delivery: {delivery}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "feeds.yaml", environ={})
+    assert "delivery.lease" in str(info.value) and wait in str(info.value)

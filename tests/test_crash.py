@@ -133,7 +133,8 @@ targets:
     service: {proxy.url}
     handle: {handle}
     timeout: 10
-delivery: {{attempts: 2, backoff: 0.05, max_backoff: 0.2, requeue: 0.2, max_requeue: 1, lease: 30}}
+delivery: {{attempts: 2, backoff: 0.05, max_backoff: 0.2, requeue: 0.2, max_requeue: 1, max_rate_wait: 10,
+           lease: 30}}
 output:
   dir: {tmp_path / 'public'}
 """)

@@ -31,8 +31,9 @@ class ScriptedTarget:
     def limits(self):
         return TargetLimits(500, 23)
 
-    def lookup(self, key, draft):
+    def lookup(self, attempted):
         self.calls.append("lookup")
+        key = attempted.key
         return Posted(key, f"https://t.example/{key}") if key in self.posts else None
 
     def deliver(self, draft, key):
@@ -62,7 +63,7 @@ class FakeTime:
         self.now += s
 
 
-def draft_for(article, target, intro):
+def draft_for(article, target, intro, strict_limit=None):
     return PostDraft(target=target, article_id=article.id, text=f"{article.title} {article.link}", length=10)
 
 
@@ -177,7 +178,8 @@ def test_recover_leases_of_a_dead_process(tmp_path):
 
     owner = f"{socket.gethostname()}:{dead}:abcd"
     [item] = store.claim_due(owner, now=t.now, lease_seconds=900)
-    assert d.deliver_due() == []  # leased by the (dead) owner
+    assert store.begin_attempt(item.id, owner, now=t.now, lease_seconds=900, text="T0 https://e.org/0")
+    assert d.deliver_due() == []  # leased by the (dead) owner, which died sending
     live = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live process's lease is left alone
     store.ingest("f", new=[Article(feed="f", id="g9", link="https://e.org/9", title="T9",
                                    published=datetime(2024, 2, 1, tzinfo=UTC))], updated=[], queue={"g9": ["t"]})
@@ -224,3 +226,53 @@ def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(tmp_path):
         ("https://e.org/2", "sent"), ("https://e.org/3", "sent")]
     [head] = [r for r in store.deliveries(1)]
     assert head.state == "pending" and "something about this post" in head.last_error
+
+
+# --- leases cannot expire under a live delivery (issue 11, item 2) ---------------------------------
+
+
+def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(tmp_path):
+    t = FakeTime()
+    store = Store(tmp_path / "s.db", clock=t.clock)
+    store.ingest("f", new=[Article(feed="f", id="g", link="https://e.org/g", title="T",
+                                   published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={"g": ["t"]})
+    reset = datetime.fromtimestamp(t.now + 900, UTC)  # exactly max_rate_wait, exactly the lease
+    target = ScriptedTarget([RateLimited("HTTP 429", retry_at=reset)])
+    second: list = []
+    other = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="other",
+                      lease_seconds=900, sleep=t.sleep, clock=t.clock)
+
+    def sleep(seconds):  # while "me" waits, another worker looks for due rows
+        t.sleep(seconds)
+        second.extend(other.deliver_due())
+
+    me = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0, max_rate_wait=900),
+                   owner="me", lease_seconds=900, sleep=sleep, clock=t.clock)
+    [result] = me.deliver_due()
+    assert result.outcome == "sent"
+    assert second == []  # the lease was renewed during the wait: nobody else took the row
+    assert target.calls == ["deliver", "deliver"]  # the 429, then the post, both by "me"
+
+
+def test_a_delivery_whose_lease_was_taken_stops_before_sending(tmp_path):
+    store, target, d, t = setup(tmp_path)
+    [item] = store.claim_due("me", now=t.now, lease_seconds=60)
+    t.now += 61  # "me" stalled past its lease, and another worker took the row
+    [taken] = store.claim_due("other", now=t.now, lease_seconds=60)
+    result = d.deliver_one(item)
+    assert result.outcome == "lost"
+    assert "deliver" not in target.calls and target.posts == {}
+    assert store.mark_sent(taken.id, "other", Posted("x", "https://t.example/x"))  # still the other's
+
+
+# --- no bogus wait silences anything (issue 11, item 8) -----------------------------------------
+
+
+def test_a_rate_limit_reset_years_away_is_capped_at_max_requeue(tmp_path):
+    t0 = 1_700_000_000.0
+    years = datetime.fromtimestamp(t0 + 10 * 365 * 86400, UTC)
+    store, target, d, t = setup(tmp_path, [RateLimited("HTTP 429", retry_at=years)],
+                                policy=RetryPolicy(jitter=0, requeue_max=6 * 3600))
+    [r] = d.deliver_due()
+    assert r.outcome == "rescheduled"
+    assert state(store)[0].next_attempt_at == t0 + 6 * 3600

@@ -142,8 +142,8 @@ def test_429_waits_until_the_reset_and_posts_once(tmp_path, server, clock):
 
 @pytest.mark.parametrize(("fault", "reason"), [
     (Fault(status=401, method="POST", path=STATUSES), "HTTP 401"),
-    (Fault(status=422, body={"error": "Validation failed: Text character limit of 500 exceeded"},
-           method="POST", path=STATUSES), "HTTP 422: Validation failed: Text character limit of 500 exceeded"),
+    (Fault(status=422, body={"error": "Validation failed: Visibility is not included in the list"},
+           method="POST", path=STATUSES), "HTTP 422: Validation failed: Visibility is not included in the list"),
 ])
 def test_401_and_422_fail_at_once_with_a_clear_reason(tmp_path, server, clock, fault, reason):
     app, t = make_app(tmp_path, server, clock)
@@ -167,6 +167,8 @@ def test_crash_after_the_server_accepted_posts_nothing_twice(tmp_path, server, c
     queue(app, a)
     [item] = app.store.claim_due("dead-worker", now=t.now(), lease_seconds=60)
     draft = app.draft_for(item.article, "mastodon")
+    # what the deliverer writes before a request leaves, then the request
+    assert app.store.begin_attempt(item.id, "dead-worker", now=t.now(), lease_seconds=60, text=draft.text)
     app.targets["mastodon"].deliver(draft, item.key)  # accepted... and the process "dies" here
     assert len(server.statuses) == 1
     app.close()
@@ -268,3 +270,90 @@ output:
         table = run_cli("status", config_path=path, env=env).stdout
         assert "failed" in table and "Validation failed: Text can't be blank" in table
         assert all(url in table for url in urls)
+
+
+# --- a post the server calls too long is re-composed, not lost (issue 11, item 5) ---------------
+
+
+def long_linked(n: int) -> Article:
+    """Fits 500 as Mastodon counts (each URL 23), not as a stricter server does (literally)."""
+    slug = "-".join(["the-long-road-to-open-communism"] * 4)
+    return article(n, link=f"https://anticapitalistresistance.org/2025/10/13/{slug}-{n}/")
+
+
+def status_posts(server):
+    return [r for r in server.requests if r.method == "POST" and r.path == STATUSES]
+
+
+def test_a_server_that_counts_more_strictly_gets_one_recompose_and_the_post(tmp_path, clock):
+    with MastodonServer(token=TOKEN, clock=clock, max_characters=500, count_mode="codepoints") as server:
+        app, _ = make_app(tmp_path, server, clock)
+        a = long_linked(1)
+        assert status_length(app.draft_for(a, "mastodon").text) <= 500 < len(app.draft_for(a, "mastodon").text)
+        queue(app, a)
+        [result] = app.deliverer.deliver_due()
+        assert result.outcome == "sent", result
+        [status] = server.statuses
+        assert len(status["text"]) <= 500 and a.link in status["text"] and format_date(a.published) in status["text"]
+        assert [r.status for r in status_posts(server)] == [422, 200]
+        [row] = app.store.deliveries(1)
+        kinds = [e.kind for e in app.store.events(row.id)]
+        assert kinds == ["attempt", "recomposed", "attempt", "sent"], kinds
+        assert "character limit of 500" in app.store.events(row.id)[1].detail
+        app.close()
+        assert not server.errors
+
+
+def test_still_too_long_after_the_recompose_fails_saying_so(tmp_path, server, clock):
+    app, _ = make_app(tmp_path, server, clock)
+    queue(app, article(1))
+    too_long = {"error": "Validation failed: Text character limit of 500 exceeded"}
+    server.queue_faults(*[Fault(status=422, body=too_long, method="POST", path=STATUSES)] * 3)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "failed"
+    assert len(status_posts(server)) == 2  # the post, and once more re-composed; then no more
+    [row] = app.store.deliveries(1)
+    assert "re-composed" in row.last_error and "character limit of 500" in row.last_error
+    assert [e.kind for e in app.store.events(row.id)][-1] == "failed"
+
+
+def test_instance_limits_unreadable_at_start_up_are_read_later(tmp_path, server, clock):
+    server.max_characters = 1000
+    server.queue_faults(Fault(status=503, path="/api/v2/instance/?"), Fault(status=503, path="/api/v1/instance/?"))
+    app, _ = make_app(tmp_path, server, clock)
+    assert app.limits("mastodon").max_length == 500  # the fallback while the instance cannot say
+    clock.advance(3600)
+    assert app.limits("mastodon").max_length == 1000  # asked again, not cached for the process's life
+
+
+# --- a short outage keeps the backlog in order (issue 11, item 6) ---------------------------------
+
+
+def test_a_probe_that_needed_retries_does_not_take_the_stuck_post_out_of_line(tmp_path, server, clock):
+    app, _ = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=4, jitter=0, requeue_initial=60))
+    arts = [article(n) for n in range(3)]
+    queue(app, *arts)
+    # a short outage: the oldest post's four tries and the probe's first try are refused
+    server.queue_faults(*[Fault(status=503, method="POST", path=STATUSES)] * 5)
+    results = app.deliverer.deliver_due()
+    assert [(r.article, r.outcome) for r in results] == [(arts[0].link, "rescheduled"), (arts[1].link, "sent")]
+    clock.advance(3600)
+    app.deliverer.deliver_due()
+    order = [next(i for i, a in enumerate(arts) if a.link in s["text"]) for s in server.statuses]
+    assert order == [1, 0, 2]  # only the probe went ahead; the rest kept their order
+
+
+# --- no bogus wait silences anything (issue 11, item 8) -------------------------------------------
+
+
+def test_a_rate_limit_reset_years_away_waits_only_max_requeue(tmp_path, server, clock):
+    app, _ = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=1, jitter=0, requeue_max=6 * 3600))
+    queue(app, article(1))
+    server.queue_faults(Fault(status=429, reset_in=10 * 365 * 86400, method="POST", path=STATUSES))
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "rescheduled"
+    [row] = app.store.deliveries(1)
+    assert row.next_attempt_at <= clock() + 6 * 3600
+    clock.advance(6 * 3600)
+    [result] = app.deliverer.deliver_due()
+    assert result.outcome == "sent" and len(server.statuses) == 1

@@ -196,6 +196,89 @@ def test_account_statuses_newest_first_with_limit(server, http):
     assert http.get("/api/v1/accounts/1/statuses").status_code == 404
 
 
+def test_account_statuses_link_header_as_mastodon_sends_it(server, http):
+    for i in range(45):
+        post(http, f"post {i}")
+    me = http.get("/api/v1/accounts/verify_credentials", headers=AUTH).json()
+    base = f"{server.url}/api/v1/accounts/{me['id']}/statuses"
+    first = http.get(base, params={"limit": 40, "exclude_reblogs": "true"}, headers=AUTH)
+    ids = [s["id"] for s in first.json()]
+    # the page's filters and limit ride on both links, keys sorted as Rails' to_query
+    assert first.headers["Link"] == (
+        f'<{base}?exclude_reblogs=true&limit=40&max_id={ids[-1]}>; rel="next", '
+        f'<{base}?exclude_reblogs=true&limit=40&min_id={ids[0]}>; rel="prev"')
+    last = http.get(base, params={"limit": 40, "max_id": ids[-1]}, headers=AUTH)
+    assert [s["content"] for s in last.json()] == [f"<p>post {i}</p>" for i in range(4, -1, -1)]
+    assert last.headers["Link"] == f'<{base}?limit=40&min_id={last.json()[0]["id"]}>; rel="prev"'  # not full: no next
+    empty = http.get(base, params={"max_id": last.json()[-1]["id"]}, headers=AUTH)
+    assert empty.json() == [] and "Link" not in empty.headers
+    newer = http.get(base, params={"min_id": ids[2], "limit": 2}, headers=AUTH).json()
+    assert [s["id"] for s in newer] == ids[:2]  # min_id: the page just above it, newest first
+
+
+def test_mastodon_py_pages_through_every_status_with_fetch_next(server):
+    client = client_for(server)
+    for i in range(85):
+        client.status_post(f"post {i}")
+    me = client.account_verify_credentials()
+    seen, page = [], client.account_statuses(me["id"], limit=40, exclude_reblogs=True)
+    while page:
+        seen += [s["id"] for s in page]
+        page = client.fetch_next(page)
+    assert seen == [s["id"] for s in reversed(server.statuses)]  # 40 + 40 + 5, newest first, once each
+    paths = [r.query for r in server.requests if r.path.endswith("/statuses") and r.method == "GET"]
+    assert len(paths) == 3 and all(q.get("exclude_reblogs") for q in paths)
+
+
+def test_account_statuses_filters(server, http):
+    post(http, "a reply", in_reply_to_id="1")
+    post(http, "about #Strikes")
+    post(http, "plain")
+    me = http.get("/api/v1/accounts/verify_credentials", headers=AUTH).json()
+    base = f"/api/v1/accounts/{me['id']}/statuses"
+
+    def texts(**params):
+        return [s["content"] for s in http.get(base, params=params, headers=AUTH).json()]
+
+    assert len(texts()) == 3
+    assert "<p>a reply</p>" not in texts(exclude_replies="true")
+    assert len(texts(tagged="strikes")) == 1 and texts(pinned="true") == [] and texts(only_media="1") == []
+
+
+def test_statuses_posted_as_the_account_by_a_person(server, http):
+    post(http, "ours", headers={"Idempotency-Key": "k"})
+    made = server.post_as_account("by hand 1", "by hand 2")
+    assert [s["text"] for s in made] == ["by hand 1", "by hand 2"]
+    assert [(s["text"], s["idempotency_key"]) for s in server.statuses] == [
+        ("ours", "k"), ("by hand 1", None), ("by hand 2", None)]
+    me = http.get("/api/v1/accounts/verify_credentials", headers=AUTH).json()
+    page = http.get(f"/api/v1/accounts/{me['id']}/statuses", headers=AUTH).json()
+    assert [(s["content"], s["application"]["name"]) for s in page] == [
+        ("<p>by hand 2</p>", "Web"), ("<p>by hand 1</p>", "Web"), ("<p>ours</p>", "syndicate")]
+
+
+def test_forgetting_idempotency_keys_is_the_hour_passing(server, http):
+    first = post(http, "x", headers={"Idempotency-Key": "k"}).json()
+    assert post(http, "x", headers={"Idempotency-Key": "k"}).json()["id"] == first["id"]
+    assert server.forget_idempotency_keys() == 1
+    assert post(http, "x", headers={"Idempotency-Key": "k"}).json()["id"] != first["id"]
+    assert len(server.statuses) == 2
+
+
+def test_a_stricter_server_counts_code_points_and_urls_literally():
+    with MastodonServer(token=TOKEN, max_characters=100, count_mode="codepoints") as srv, \
+            httpx.Client(base_url=srv.url) as http:
+        text = "x" * 60 + " " + LONG_URL  # 84 by Mastodon's count, 60 + 1 + len(LONG_URL) literally
+        assert status_length(text) == 84 and srv.status_length(text) == 61 + len(LONG_URL) > 100
+        r = post(http, text)
+        assert (r.status_code, r.json()) == (422, {"error": "Validation failed: Text character limit of 100 exceeded"})
+        conf = http.get("/api/v2/instance").json()["configuration"]["statuses"]
+        assert (conf["max_characters"], conf["characters_reserved_per_url"]) == (100, 23)  # advertised as before
+        assert post(http, "é" * 100).status_code == 200 and post(http, "é" * 101).status_code == 422
+    with pytest.raises(ValueError, match="count_mode"):
+        MastodonServer(count_mode="bytes")
+
+
 def test_instance_v1_and_v2_report_the_configured_limits(server, http):
     server.max_characters, server.characters_reserved_per_url = 1000, 30
     for path in ("/api/v1/instance", "/api/v2/instance/"):
@@ -354,6 +437,28 @@ def test_accept_then_drop_creates_the_status_but_says_nothing(server):
     assert again.id == server.statuses[0]["id"] and len(server.statuses) == 1
 
 
+def test_accept_then_hang_creates_the_status_and_holds_the_answer(server):
+    client = client_for(server, timeout=5)
+    server.queue_faults(Fault(accept_then_hang=True, method="POST", path="/api/v1/statuses"))
+    failed = []
+
+    def send():
+        try:
+            client.status_post("landed", idempotency_key="k")
+        except MastodonNetworkError as exc:
+            failed.append(exc)
+
+    import threading
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert server.wait_until_held(1)
+    assert [s["text"] for s in server.statuses] == ["landed"]  # accepted while the client still waits
+    server.release_hangs()
+    sender.join(10)
+    assert len(failed) == 1 and server.held == 0 and server.requests[-1].status is None
+
+
 # --- outside pytest -----------------------------------------------------------------------------
 
 
@@ -375,6 +480,15 @@ def test_runs_as_a_subprocess_with_a_state_file(tmp_path: Path):
             saved = json.loads(state.read_text())["statuses"]
             assert [(s["text"], s["idempotency_key"]) for s in saved] == [("first", "k")]
             assert http.get("/__control/state").json()["statuses"] == saved
+            assert http.post("/__control/forget_idempotency_keys").json() == {"forgotten": 1}
+            assert post(http, "first", headers={"Idempotency-Key": "k"}).status_code == 200
+            made = http.post("/__control/post_as_account", json={"texts": ["by hand"]}).json()["statuses"]
+            assert [s["idempotency_key"] for s in made] == [None]
+            texts = [s["text"] for s in json.loads(state.read_text())["statuses"]]
+            assert texts == ["first", "first", "by hand"]
+            http.post("/__control/config", json={"count_mode": "codepoints", "max_characters": 10})
+            assert post(http, "x" * 11).status_code == 422
+            assert http.post("/__control/config", json={"count_mode": "bytes"}).status_code == 422
     finally:
         proc.terminate()
         assert proc.wait(10) == 0

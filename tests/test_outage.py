@@ -147,7 +147,7 @@ class Loop:
     def cycle(self, deadline: float) -> None:
         self.app.run_cycle()
         now = self.t.clock()
-        due = [d for d in (self.app.ingester.next_due_at(), self.app.store.next_due_at()) if d is not None]
+        due = [d for d in (self.app.ingester.next_due_at(), self.app.deliverer.next_due_at()) if d is not None]
         wake = min(due) if due else now + MAX_SLEEP
         self.t.sleep(max(0.5, min(MAX_SLEEP, wake - now, max(0.0, deadline - now))))
 

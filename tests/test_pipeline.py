@@ -88,3 +88,16 @@ def test_an_article_in_two_feeds_is_recorded_once_and_not_flip_flopped(tmp_path,
     assert [(r.new, r.updated) for r in results] == [(0, 0), (0, 0)]
     assert app.store.count_articles() == 1
     assert app.store.article(1).feed == "a" and app.store.article(1).author == "Writer 7"
+
+
+def test_a_retry_after_years_away_is_capped_at_the_backoff_cap(tmp_path, feed_server):
+    from tests.servers.feeds import Fault
+
+    feed_server.set_feed("/f", rss(range(1, 3)))
+    feed_server.queue_faults("/f", Fault(status=503, headers={"Retry-After": str(10 * 365 * 86400)}))
+    t = [1_750_000_000.0]
+    app = make_app(tmp_path, {"acr": feed_server.url("/f")})
+    app.ingester.clock = lambda: t[0]
+    [result] = app.run_cycle(all_feeds=True).feeds
+    assert result.status == "error"
+    assert result.next_fetch_at == t[0] + 6 * 3600  # a bogus wait never silences the feed for years

@@ -41,7 +41,7 @@ def write_config(tmp_path: Path, feeds: dict[str, str], masto_url: str | None = 
         lines += ["targets:", "  masto:", "    kind: mastodon", f"    instance: {masto_url}",
                   "    token_env: TEST_MASTO_TOKEN", "    timeout: 10"]
     lines += ["delivery:", "  attempts: 2", "  backoff: 0.05", "  max_backoff: 0.2", "  requeue: 0.2",
-              "  max_requeue: 1", "  lease: 30",
+              "  max_requeue: 1", "  max_rate_wait: 10", "  lease: 30",
               "output:", f"  dir: {tmp_path / 'public'}"]
     path = path or tmp_path / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n")

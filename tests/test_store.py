@@ -89,7 +89,7 @@ def test_outbox_lease_sent_and_no_second_claim(store):
     store.ingest("acr", new=[art(1)], updated=[], queue={"guid-1": ["m"]})
     now = store._clock()
     [item] = store.claim_due("w1", now=now, lease_seconds=60)
-    assert not item.reclaimed
+    assert not item.may_have_landed and item.first_attempt_at is None
     assert store.claim_due("w2", now=now, lease_seconds=60) == []  # leased
     assert store.mark_sent(item.id, "w1", Posted("123", "https://m.example/@a/123"))
     assert store.claim_due("w2", now=now + 3600, lease_seconds=60) == []
@@ -102,7 +102,15 @@ def test_expired_lease_is_reclaimed_with_the_same_key(store):
     now = store._clock()
     [first] = store.claim_due("crashed", now=now, lease_seconds=60)
     [again] = store.claim_due("w2", now=now + 61, lease_seconds=60)
-    assert again.key == first.key and again.reclaimed and again.attempts == 2
+    assert again.key == first.key and again.attempts == 2
+    assert not again.may_have_landed  # "crashed" died before sending anything
+    assert store.release(again.id, "w2")
+    [first] = store.claim_due("crashed", now=now + 61, lease_seconds=60)
+    assert store.begin_attempt(first.id, "crashed", now=now + 61, lease_seconds=60, text="the post")
+    [again] = store.claim_due("w2", now=now + 122, lease_seconds=60)
+    assert again.may_have_landed and again.first_attempt_at == now + 61  # this time a request may have left
+    assert store.attempted_texts(again.id) == ["the post"]
+    assert not store.begin_attempt(first.id, "crashed", now=now + 122, lease_seconds=60, text="x")
     assert not store.mark_sent(first.id, "crashed", Posted("1", "u"))  # the old owner lost it
     assert store.mark_sent(again.id, "w2", Posted("1", "u"))
 
@@ -111,11 +119,13 @@ def test_reschedule_fail_retry_and_release(store):
     store.ingest("acr", new=[art(1), art(2)], updated=[], queue={"guid-1": ["m"], "guid-2": ["m"]})
     now = store._clock()
     a, b = store.claim_due("w", now=now, lease_seconds=60, limit=2)
+    assert store.begin_attempt(a.id, "w", now=now, lease_seconds=60, text="a")
     assert store.reschedule(a.id, "w", now + 300, "HTTP 503")
     assert store.mark_failed(b.id, "w", "HTTP 422: too long")
     assert store.claim_due("w", now=now + 299, lease_seconds=60) == []
     [due] = store.claim_due("w", now=now + 300, lease_seconds=60)
-    assert due.id == a.id and due.reclaimed
+    assert due.id == a.id and due.may_have_landed
+    assert [e.kind for e in store.events(a.id)] == ["attempt", "postponed"]
     assert store.release(due.id, "w")
     assert store.retry_failed() == 1
     assert {i.id for i in store.claim_due("w", now=now + 301, lease_seconds=60, limit=5)} == {a.id, b.id}
@@ -153,3 +163,101 @@ def test_sessions_and_meta(store):
     assert store.load_session("b") == "s2"
     store.set_meta("k", "v")
     assert store.get_meta("k") == "v"
+
+
+# --- "database is locked" (issue 11, item 8) ------------------------------------------------------
+
+
+def test_a_locked_database_is_waited_for_and_mark_sent_is_not_lost(tmp_path):
+    path = tmp_path / "s.db"
+    clock = Clock()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    released = []
+
+    def nap(seconds):  # the store backs off; meanwhile the other writer finishes
+        if not released:
+            blocker.execute("COMMIT")
+            released.append(seconds)
+
+    store = Store(path, clock=clock, busy_timeout=0.05, sleep=nap)
+    store.ingest("acr", new=[art(1)], updated=[], queue={"guid-1": ["m"]})
+    [item] = store.claim_due("w", now=clock.now, lease_seconds=60)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+    assert store.mark_sent(item.id, "w", Posted("1", "https://m.example/1"))
+    assert released and store.deliveries(1)[0].state == "sent"
+    store.close()
+    blocker.close()
+
+
+def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
+    """Another process is migrating the new database when this one opens it: both succeed."""
+    path = tmp_path / "s.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            other.execute(statement)
+    other.execute("PRAGMA user_version = 1")  # not committed yet: this process still reads 0
+
+    def nap(seconds):
+        if other.in_transaction:
+            other.execute("COMMIT")
+
+    store = Store(path, busy_timeout=0.05, sleep=nap)
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()
+    other.close()
+
+
+def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from syndicate.store import Store\n"
+            "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
+            "Store(sys.argv[1]).close()")
+    for round_ in range(3):
+        path = tmp_path / f"s{round_}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for proc in procs:
+            proc.stdin.write("g")
+            proc.stdin.flush()
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        assert Store(path).schema_version == len(MIGRATIONS)
+
+
+def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO articles (id, feed, guid, link, title, published, content_hash, data, first_seen_at) "
+               "VALUES (1, 'acr', 'g', 'https://e.org/1', 'T', 0, 'h', ?, 0)", (article_to_json(art(1)),))
+    rows = [  # (id, seq, key, state, attempts, remote_id, remote_url)
+        (1, 0, "k1", "sent", 1, "9", "https://m.example/9"),
+        (2, 1, "k2", "sent", 5, "9", "https://m.example/9"),  # an old reconciliation took row 1's post
+        (3, 2, "k3", "pending", 2, None, None),  # tried before: it may have landed
+        (4, 3, "k4", "pending", 0, None, None),
+    ]
+    for row in rows:
+        db.execute("INSERT INTO outbox (id, article_id, target, seq, key, state, attempts, remote_id, remote_url, "
+                   "created_at, next_attempt_at) VALUES (?, 1, 'm', ?, ?, ?, ?, ?, ?, 100, 100)", row)
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    one, two, three, four = store.deliveries(1)
+    assert (one.state, one.remote_url) == ("sent", "https://m.example/9")
+    assert (two.state, two.remote_url) == ("failed", None)
+    assert "recorded with the post of an older row (https://m.example/9)" in two.last_error
+    assert [e.kind for e in two.history] == ["failed"]
+    [item3, item4] = store.claim_due("w", now=200, lease_seconds=60, limit=2)
+    assert (item3.may_have_landed, item3.first_attempt_at, item4.may_have_landed) == (True, 100, False)
+    with pytest.raises(StoreError, match="already recorded for another outbox row"):
+        store.mark_sent(item3.id, "w", Posted("9", "https://m.example/9"))
+    store.close()

@@ -19,7 +19,7 @@ from PIL import Image
 
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.models import Facet, LinkCard, PostDraft
+from syndicate.models import Attempted, Facet, LinkCard, PostDraft
 from syndicate.targets.bluesky import BlueskyAdapter, count_graphemes, prepare_thumb, tid_for
 from syndicate.tid import is_tid
 from tests.servers.fault_proxy import Fault, FaultProxy
@@ -31,6 +31,11 @@ LOGIN = "com.atproto.server.createSession"
 
 
 # -- fixtures ----------------------------------------------------------------------------------
+
+
+def attempted(key: str, post: PostDraft) -> Attempted:
+    """What the outbox tells ``lookup`` about a row that sent ``post`` at ``key``."""
+    return Attempted(key, (post.text,), datetime.now(UTC))
 
 
 class Account:
@@ -274,7 +279,7 @@ def test_a_crash_after_the_pds_accepted_leaves_exactly_one_record(pds, proxy, ac
         adapter.deliver(post, key)
     assert proxy.seen[-1].outcome == "accepted 200 then dropped"
 
-    found = adapter.lookup(key, post)  # what the outbox asks after an interrupted delivery
+    found = adapter.lookup(attempted(key, post))  # what the outbox asks after an interrupted delivery
     again = adapter.deliver(post, key)  # or a plain retry: the lookup inside finds it
     adapter.close()
     assert found is not None and found.remote_id == again.remote_id == f"at://{account.did}/app.bsky.feed.post/{key}"
@@ -286,7 +291,7 @@ def test_a_crash_after_the_pds_accepted_leaves_exactly_one_record(pds, proxy, ac
 
 def test_lookup_of_a_key_never_used_is_none(proxy, account):
     adapter = make_adapter(proxy.url, account)
-    assert adapter.lookup(new_key(), draft("x")) is None
+    assert adapter.lookup(attempted(new_key(), draft("x"))) is None
     adapter.close()
 
 
@@ -448,7 +453,7 @@ def test_a_429_on_login_is_rate_limited(proxy, account):
 def test_network_faults_are_transient(proxy, account, fault):
     adapter = make_adapter(proxy.url, account, timeout=1)
     key = new_key()
-    adapter.lookup(key, draft("x"))  # logged in
+    adapter.lookup(attempted(key, draft("x")))  # logged in
     proxy.add_faults("com.atproto.repo.getRecord", fault)
     with pytest.raises(TransientError) as info:
         adapter.deliver(draft("x"), key)

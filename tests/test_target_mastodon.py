@@ -8,7 +8,7 @@ import pytest
 
 from syndicate.config import MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
-from syndicate.models import LinkCard, PostDraft, Posted, TargetLimits
+from syndicate.models import Attempted, LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.targets import Target
 from syndicate.targets.mastodon import RESET_MARGIN, MastodonAdapter
 from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
@@ -114,23 +114,78 @@ def test_accepted_but_unheard_then_retried_with_the_same_key_posts_once(server, 
     assert [s["id"] for s in server.statuses] == [posted.remote_id]
 
 
+def sent(*drafts, key="k", since=None, taken=()):
+    """What the outbox tells lookup: the texts a row sent, since when, the ids other rows hold."""
+    when = since or datetime.now(UTC) - timedelta(minutes=5)
+    return Attempted(key, tuple(d.text for d in drafts), when, frozenset(taken))
+
+
 def test_lookup_finds_a_status_an_earlier_process_made(server, adapter):
     posted = adapter.deliver(draft(), "outbox-3")
     adapter.deliver(draft("Another article https://example.org/other"), "outbox-4")
     fresh = make(server)  # a new process: no memory of the first
-    assert fresh.lookup("outbox-3", draft()) == posted
-    assert fresh.lookup("outbox-5", draft(link="https://example.org/never-posted")) is None
+    assert fresh.lookup(sent(draft(), key="outbox-3")) == posted
+    assert fresh.lookup(sent(draft(link="https://example.org/never-posted"), key="outbox-5")) is None
 
 
-def test_lookup_matches_a_draft_without_urls_by_its_text(server, adapter):
+def test_lookup_matches_the_whole_text_whitespace_aside(server, adapter):
     posted = adapter.deliver(draft("Just words, no link", language=None), "k1")
-    assert make(server).lookup("k1", draft("Just   words,\nno link")) == posted
+    assert make(server).lookup(sent(draft("Just   words,\nno link"))) == posted
+    text = "Solidarity with @union@social.example today https://example.org/u"  # shown as @union
+    posted = adapter.deliver(draft(text), "k2")
+    assert make(server).lookup(sent(draft(text))) == posted
+
+
+@pytest.mark.parametrize("other", [
+    f"Why the strike matters\n\nFirst published in Red Pepper on 1 May 2024 {SOURCE}\n\n{LINK}3",  # longer URL
+    f"From our archive:\n\nWhy the strike matters\n\nFirst published in Red Pepper on 1 May 2024 "
+    f"{SOURCE}\n\n{LINK}",  # the same post with an editor's intro
+    f"Great read: {LINK} (and {SOURCE})",  # the same links in other words
+])
+def test_lookup_never_takes_a_status_that_merely_carries_the_links(server, adapter, other):
+    adapter.deliver(draft(other), "someone-else")
+    assert make(server).lookup(sent(draft())) is None
+
+
+def test_lookup_only_considers_statuses_made_since_the_first_attempt():
+    clock = ManualClock(1_750_000_000.0)
+    with MastodonServer(token=TOKEN, clock=clock) as srv:
+        srv.post_as_account(draft().text)  # the same text, posted by hand an hour before
+        clock.advance(3600)
+        since = datetime.fromtimestamp(clock(), UTC)
+        assert make(srv).lookup(sent(draft(), since=since)) is None
+        clock.advance(10)
+        [mine] = srv.post_as_account(draft().text)
+        assert make(srv).lookup(sent(draft(), since=since)).remote_id == mine["id"]
+        gets = [r for r in srv.requests if r.path.endswith("/statuses") and r.method == "GET"]
+        assert len(gets) == 2  # one page each: the walk stops at the first status older than `since`
+
+
+def test_lookup_skips_a_status_another_row_holds(server, adapter):
+    first = adapter.deliver(draft(), "row-1")
+    second = adapter.deliver(draft(), "row-2")  # a forced repost: the same text
+    assert make(server).lookup(sent(draft(), taken={second.remote_id})) == first
+    assert make(server).lookup(sent(draft(), taken={first.remote_id, second.remote_id})) is None
+
+
+def test_lookup_pages_back_past_the_newest_forty(server, adapter):
+    posted = adapter.deliver(draft(), "row-1")
+    server.post_as_account(*[f"Note {i}" for i in range(95)])
+    assert make(server).lookup(sent(draft())) == posted
+    pages = [r.query for r in server.requests if r.path.endswith("/statuses") and r.method == "GET"]
+    assert len(pages) == 3 and [bool(p.get("max_id")) for p in pages] == [False, True, True]
+
+
+def test_lookup_matches_any_text_the_row_sent(server, adapter):
+    short = draft("A shorter first version https://example.org/x")
+    posted = adapter.deliver(short, "row-1")  # composed at the fallback limits, before they were read
+    assert make(server).lookup(sent(draft(), short)) == posted
 
 
 def test_lookup_errors_are_translated(server, adapter):
     server.queue_faults(Fault(status=502))
     with pytest.raises(TransientError, match="HTTP 502"):
-        adapter.lookup("k", draft())
+        adapter.lookup(sent(draft()))
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -359,6 +359,10 @@ def test_get_article_with_preview(seeded, api):
     body = r.json()
     assert body["id"] == article_id and body["title"] == "Title 1" and body["author"] == "Ian Parker"
     assert body["deliveries"][0]["state"] == "sent"
+    [sent] = body["deliveries"][0]["history"]  # the row's history, for the detail only
+    assert (sent["kind"], sent["detail"]) == ("sent", "https://mastodon.example/@acr/1001")
+    listed = {a["guid"]: a for a in api.get("/api/articles").json()["articles"]}
+    assert "history" not in listed["guid-1"]["deliveries"][0]
     preview = body["preview"]["mastodon"]  # the feed posts to mastodon only
     assert set(body["preview"]) == {"mastodon"}
     assert "https://example.org/1/" in preview["text"]
@@ -393,6 +397,21 @@ def test_repost_of_a_posted_article_needs_force(seeded, api):
                         "intro": "Still relevant"}
     rows = seeded.store.deliveries(article_id)
     assert [(d.seq, d.state, d.requested_by) for d in rows] == [(0, "sent", None), (1, "pending", "Jo")]
+
+
+def test_a_repost_already_pending_or_sending_is_409_without_force(seeded, api):
+    article_id = ids(seeded)["guid-3"]  # seen only
+    assert api.post(f"/api/articles/{article_id}/repost", json={}).status_code == 202
+    r = api.post(f"/api/articles/{article_id}/repost", json={})
+    assert r.status_code == 409
+    assert "already queued (mastodon pending)" in r.json()["error"]
+    assert r.json()["queued"] == [{"target": "mastodon", "state": "pending"}]
+    seeded.store.claim_due("w", now=time.time() + 1, lease_seconds=60)
+    r = api.post(f"/api/articles/{article_id}/repost", json={})
+    assert r.status_code == 409 and "already queued (mastodon sending)" in r.json()["error"]
+    assert len(seeded.store.deliveries(article_id)) == 1
+    assert api.post(f"/api/articles/{article_id}/repost", json={"force": True}).status_code == 202
+    assert [d.state for d in seeded.store.deliveries(article_id)] == ["sending", "pending"]
 
 
 def test_repost_queued_with_who_asked_and_wakes_the_daemon(seeded):

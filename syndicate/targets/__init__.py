@@ -2,7 +2,7 @@
 
 An adapter turns a ``PostDraft`` into a remote post and translates its SDK's
 errors into ``syndicate.errors`` (``TransientError``, ``RateLimited``,
-``PermanentError``, ``AuthError``).  It never retries or sleeps by itself:
+``PermanentError``, ``AuthError``, ``TooLong``).  It never retries or sleeps by itself:
 the outbox and ``syndicate.retry`` decide when to try again.  SDKs are
 imported inside the adapter modules only, so ``syndicate --help`` stays fast.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from syndicate.models import PostDraft, Posted, TargetLimits
+from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 
 
 class Target(Protocol):
@@ -23,8 +23,11 @@ class Target(Protocol):
         """The platform's post limits (may ask the server once and cache)."""
         ...
 
-    def lookup(self, key: str, draft: PostDraft) -> Posted | None:
-        """Find a post an earlier, interrupted delivery of ``key`` made, if any."""
+    def lookup(self, attempted: Attempted) -> Posted | None:
+        """The post an earlier request of the row made, if any — never another post.
+
+        Asked only when such a request may have left (``attempted.since``).
+        """
         ...
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:

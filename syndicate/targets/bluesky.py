@@ -41,7 +41,7 @@ import regex
 from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.models import Facet, LinkCard, PostDraft, Posted, TargetLimits
+from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.tid import is_tid, tid_for
 
 if TYPE_CHECKING:
@@ -110,10 +110,11 @@ class BlueskyAdapter:
         limit = min(self._cfg.max_length or MAX_GRAPHEMES, MAX_GRAPHEMES)
         return TargetLimits(max_length=limit, url_length=None, unit="graphemes")
 
-    def lookup(self, key: str, draft: PostDraft) -> Posted | None:
-        """The post an earlier delivery of ``key`` made (``getRecord`` at that rkey), if any."""
-        self._check_key(key)
-        return self._call("looking up the post", lambda client: self._get_post(client, key))
+    def lookup(self, attempted: Attempted) -> Posted | None:
+        """The post an earlier request of the row made: ``getRecord`` at its rkey, which no
+        other post can hold."""
+        self._check_key(attempted.key)
+        return self._call("looking up the post", lambda client: self._get_post(client, attempted.key))
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:
         """Post ``draft`` at record key ``key``, or return the post already there."""

@@ -4,12 +4,13 @@ The client is made on first use (``import mastodon`` is slow) with
 ``ratelimit_method="throw"`` (the library never sleeps behind our back),
 ``request_timeout`` from the target's ``timeout`` and ``version_check_mode="none"``.
 
-- ``limits()`` reads ``/api/v2/instance`` once (``configuration.statuses``
+- ``limits()`` reads ``/api/v2/instance`` (``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``), falls back to
   ``/api/v1/instance`` (same fields since 3.4.2, or Pleroma's ``max_toot_chars``), then to
-  500/23.  The content warning counts against the limit (``StatusLengthValidator``
-  measures spoiler text plus text), so it is taken off; ``max_length`` in the config can
-  only lower the limit.
+  500/23.  What the instance said is kept for the process's life; the fallback after a
+  failure to ask (a 503, a timeout) only until ``LIMITS_RETRY`` seconds later.  The
+  content warning counts against the limit (``StatusLengthValidator`` measures spoiler
+  text plus text), so it is taken off; ``max_length`` in the config can only lower it.
 - ``deliver()`` posts with ``Idempotency-Key: key``: Mastodon keeps the key for an hour
   per account and answers a repeat with the status it made the first time.  With
   ``thumbnail: true`` the card's image is uploaded first (``POST /api/v2/media``, alt
@@ -17,14 +18,22 @@ The client is made on first use (``import mastodon`` is slow) with
   200 done) a bounded number of times; an image that cannot be fetched, is refused, or is
   not ready in time is left out and the status goes without it.
 - ``lookup()`` covers what the key cannot: after the hour, or when the key's status was
-  made by an earlier process.  It reads the account's 40 newest statuses and returns the
-  one whose content carries every URL of the draft (the article's link first of all).
+  made by an earlier process.  It pages through the account's statuses, newest first
+  (``fetch_next`` on the ``Link`` header), back to the row's first attempt (less
+  ``CLOCK_SKEW``), and returns the one whose whole text — every word and every URL, the
+  editor's intro included — is one the row sent, and that no other row holds.  A status
+  that merely contains the links (``?p=123`` for ``?p=12``, an editor's own words around
+  them) or that is older than the row's first attempt is never taken for it.
 
 Errors leave as ``syndicate.errors``, never as Mastodon.py's: 429 → ``RateLimited`` with
 ``retry_at`` from ``X-RateLimit-Reset`` (ISO 8601) or ``Retry-After``; 401/403 →
-``AuthError``; other 4xx → ``PermanentError`` with the server's own words
-(``HTTP 422: Validation failed: Text character limit of 500 exceeded``); 5xx, timeouts
-and dropped connections → ``TransientError``.  The access token is never put in a message.
+``AuthError``; a status refused as too long (Mastodon's ``Text character limit of N
+exceeded``, and the words of stricter servers) → ``TooLong`` with the code points the text
+may have; other 4xx → ``PermanentError`` with the server's own words (``HTTP 422:
+Validation failed: Text can't be blank``); 5xx, timeouts and dropped connections →
+``TransientError``.  A reset or ``Retry-After`` further off than ``max_reset_wait``
+(default: ``max_requeue``'s 6 h) is taken as that: a bogus header never silences the
+target.  The access token is never put in a message.
 """
 
 from __future__ import annotations
@@ -42,8 +51,8 @@ import regex
 
 from syndicate.compose import MASTODON_LIMITS, mastodon_limits
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
-from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
-from syndicate.models import PostDraft, Posted, TargetLimits
+from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TooLong, TransientError
+from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 
 if TYPE_CHECKING:
     import requests
@@ -54,30 +63,49 @@ __all__ = ["DEFAULT_LIMITS", "MastodonAdapter"]
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMITS = MASTODON_LIMITS  # 500 characters, 23 per URL
-LOOKUP_DEPTH = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
+LOOKUP_PAGE = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
+CLOCK_SKEW = 60.0  # seconds our clock and the server's may differ by, for "made since"
+LIMITS_RETRY = 60.0  # seconds before limits that could not be read are asked for again
+MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset or Retry-After is believed further off
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
-_URL = regex.compile(r"https?://[^\s<>\"']+")
-_URL_TRAILING = ".,;:!?)]}'\"»…"
 _TAG = regex.compile(r"<[^>]*>")
+_MENTION_DOMAIN = regex.compile(r"(?<![=/\w])(@[\w.-]*\w)@[\w.-]*\w")  # shown as @user alone
+_TOO_LONG = regex.compile(r"character limit|too long|over the (?:character )?limit", regex.IGNORECASE)
+_LIMIT_IN = regex.compile(r"(?:character limit of|maximum is|limit is|max(?:imum)? of) (\d+)",
+                          regex.IGNORECASE)
 
 T = TypeVar("T")
 
 
-def _urls(text: str) -> list[str]:
-    """The http(s) URLs in plain text, without the punctuation that ends a sentence."""
-    return [m.group(0).rstrip(_URL_TRAILING) for m in _URL.finditer(text)]
-
-
 def _plain(content: str) -> str:
-    """A status's HTML content as text: links keep their full address (in href and text)."""
+    """A status's HTML content as the text that was posted: tags dropped (a link's hidden
+    spans hold the rest of its address, so the whole URL comes back), entities decoded."""
     content = regex.sub(r"<br\s*/?>|</p>\s*<p>", "\n", content)
-    hrefs = " ".join(regex.findall(r'href="([^"]*)"', content))
-    return html.unescape(_TAG.sub("", content) + "\n" + hrefs)
+    return html.unescape(_TAG.sub("", content))
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.split())
+    """Text as compared for "is this the post we sent": whitespace collapsed, and a mention
+    ``@user@domain`` as Mastodon shows it (``@user``)."""
+    return " ".join(_MENTION_DOMAIN.sub(r"\1", text).split())
+
+
+def _next_page(page: Any) -> Callable[[Mastodon], Any]:
+    """The page after ``page`` (Mastodon.py reads it from the ``Link`` header); None at the end."""
+    return lambda client: client.fetch_next(page)
+
+
+def _created(status: Any) -> datetime | None:
+    created = status.get("created_at")
+    if isinstance(created, str):
+        try:
+            created = datetime.fromisoformat(created)
+        except ValueError:
+            return None
+    if isinstance(created, datetime):
+        return (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
+    return None
 
 
 class MastodonAdapter:
@@ -100,6 +128,7 @@ class MastodonAdapter:
         media_poll_interval: float = 1.0,
         user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.time,
+        max_reset_wait: float = MAX_RESET_WAIT,
     ) -> None:
         self.name = name
         self._cfg = cfg
@@ -112,6 +141,8 @@ class MastodonAdapter:
         self._clock = clock
         self._client: Mastodon | None = None
         self._limits: TargetLimits | None = None
+        self._limits_until: float | None = None  # the limits are a fallback: ask again from then
+        self._max_reset_wait = max_reset_wait
         self._account_id: str | None = None
         self._last = threading.local()  # headers of the last response, per thread
         self._budget: tuple[int, datetime | None] | None = None
@@ -119,12 +150,14 @@ class MastodonAdapter:
     # -- the Target protocol --
 
     def limits(self) -> TargetLimits:
-        """The instance's limits, asked once; never raises (falls back to 500/23)."""
-        if self._limits is None:
-            max_chars, per_url = self._instance_limits()
+        """The instance's limits, asked once; never raises (falls back to 500/23, and asks
+        again ``LIMITS_RETRY`` seconds after a failure to read them)."""
+        if self._limits is None or (self._limits_until is not None and self._clock() >= self._limits_until):
+            max_chars, per_url, known = self._instance_limits()
             if self._cfg.max_length:
                 max_chars = min(max_chars, self._cfg.max_length)
             self._limits = mastodon_limits(max_chars, per_url, self._cfg.content_warning)
+            self._limits_until = None if known else self._clock() + LIMITS_RETRY
         return self._limits
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:
@@ -143,20 +176,24 @@ class MastodonAdapter:
         )
         return self._posted(status)
 
-    def lookup(self, key: str, draft: PostDraft) -> Posted | None:
-        """Our status for ``draft`` among the account's newest 40, if there is one."""
-        needles = _urls(draft.text) or ([draft.card.uri] if draft.card and draft.card.uri else [])
-        statuses = self._call(
-            "looking for an earlier post",
-            lambda c: c.account_statuses(self._me(c), limit=LOOKUP_DEPTH, exclude_reblogs=True),
-        )
-        wanted = _normalise(draft.text)
-        for status in statuses:
-            text = _plain(status.get("content") or "") + "\n" + (status.get("text") or "")
-            if needles and all(n in text for n in needles):
-                return self._posted(status)
-            if not needles and wanted and wanted in _normalise(text):
-                return self._posted(status)
+    def lookup(self, attempted: Attempted) -> Posted | None:
+        """The status an earlier request of the row made: among the account's statuses since
+        its first attempt, the one with a text it sent, held by no other row."""
+        wanted = {_normalise(text) for text in attempted.texts if text.strip()}
+        since = attempted.since - timedelta(seconds=CLOCK_SKEW)
+        action = "looking for an earlier post"
+        page: Any = self._call(
+            action, lambda c: c.account_statuses(self._me(c), limit=LOOKUP_PAGE, exclude_reblogs=True))
+        while page:
+            for status in page:
+                created = _created(status)
+                if created is not None and created < since:
+                    return None  # newest first: everything further back is older still
+                if str(status["id"]) in attempted.taken or status.get("reblog"):
+                    continue
+                if _normalise(_plain(status.get("content") or "")) in wanted:
+                    return self._posted(status)
+            page = self._call(action, _next_page(page))
         return None
 
     def rate_budget(self) -> tuple[int, datetime | None] | None:
@@ -203,7 +240,7 @@ class MastodonAdapter:
         self._last.headers = response.headers
         remaining = response.headers.get("X-RateLimit-Remaining", "")
         if remaining.strip().isdigit():
-            self._budget = (int(remaining), self._reset_time(response.headers))
+            self._budget = (int(remaining), self._believable(self._reset_time(response.headers)))
 
     def _call(self, action: str, fn: Callable[[Mastodon], T]) -> T:
         """Run one library call; every Mastodon.py error leaves as a ``DeliveryError``."""
@@ -250,10 +287,20 @@ class MastodonAdapter:
                 return AuthError(text)
             if status == 408 or status >= 500:
                 return TransientError(text)
+            if action == "posting the status" and status in (400, 422) and _TOO_LONG.search(str(message)):
+                return TooLong(text, limit=self._strict_budget(str(message)))
             return PermanentError(text)
         if isinstance(exc, MastodonAPIError):  # a 2xx whose body is not JSON: a proxy's page
             return TransientError(self._redact(f"unreadable answer ({where}): {str(exc.args[0])[:200]}"))
         return PermanentError(self._redact(f"{type(exc).__name__}: {exc} ({where})"))
+
+    def _strict_budget(self, message: str) -> int:
+        """The code points a text may have on a server that called it too long: its own limit
+        (or the one it advertised) less the content warning, which it counts too."""
+        warning = len(self._cfg.content_warning or "")
+        found = _LIMIT_IN.search(message)
+        limit = int(found.group(1)) if found else self.limits().max_length + warning
+        return max(1, limit - warning)
 
     def _network_reason(self, exc: Exception) -> str:
         import requests
@@ -272,19 +319,27 @@ class MastodonAdapter:
     def _retry_at(self) -> datetime | None:
         """When the server says to come back: X-RateLimit-Reset, else Retry-After."""
         headers = getattr(self._last, "headers", None) or {}
-        reset = self._reset_time(headers)
+        reset = self._believable(self._reset_time(headers))
         if reset is not None:
             return reset + timedelta(seconds=RESET_MARGIN)  # the new window, whatever the rounding
         after = headers.get("Retry-After")
         if after:
             try:
-                return datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=float(after))
-            except ValueError:
+                now = datetime.fromtimestamp(self._clock(), UTC)
+                return self._believable(now + timedelta(seconds=float(after)))
+            except (ValueError, OverflowError):
                 try:
-                    return parsedate_to_datetime(after).astimezone(UTC)
+                    return self._believable(parsedate_to_datetime(after).astimezone(UTC))
                 except (TypeError, ValueError):
                     pass
         return None
+
+    def _believable(self, when: datetime | None) -> datetime | None:
+        """A reset time, but never further off than ``max_reset_wait``."""
+        if when is None:
+            return None
+        latest = datetime.fromtimestamp(self._clock() + self._max_reset_wait, UTC)
+        return min(when, latest)
 
     @staticmethod
     def _reset_time(headers: Any) -> datetime | None:
@@ -302,7 +357,10 @@ class MastodonAdapter:
 
     # -- pieces --
 
-    def _instance_limits(self) -> tuple[int, int]:
+    def _instance_limits(self) -> tuple[int, int, bool]:
+        """(max_characters, characters_reserved_per_url, known): ``known`` is False when the
+        instance could not be asked (down, rate-limited), so the fallback is only for now."""
+        unreachable = False
         for action, ask in (
             ("reading /api/v2/instance", lambda c: c.instance_v2()),
             ("reading /api/v1/instance", lambda c: c.instance_v1()),
@@ -311,15 +369,18 @@ class MastodonAdapter:
                 instance = self._call(action, ask)
             except DeliveryError as exc:
                 log.info("target %s: %s", self.name, exc)
+                unreachable = unreachable or isinstance(exc, TransientError)
                 continue
             statuses = (instance.get("configuration") or {}).get("statuses") or {}
             max_chars = statuses.get("max_characters") or instance.get("max_toot_chars")
             per_url = statuses.get("characters_reserved_per_url")
             if isinstance(max_chars, int) and max_chars > 0:
-                return max_chars, per_url if isinstance(per_url, int) else DEFAULT_LIMITS.url_length or 23
-        log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL",
-                    self.name, DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length)
-        return DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length or 23
+                per_url = per_url if isinstance(per_url, int) else DEFAULT_LIMITS.url_length or 23
+                return max_chars, per_url, True
+        log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL%s",
+                    self.name, DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length,
+                    f"; asking again in {LIMITS_RETRY:g}s" if unreachable else "")
+        return DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length or 23, not unreachable
 
     def _me(self, client: Mastodon) -> str:
         if self._account_id is None:
@@ -362,15 +423,5 @@ class MastodonAdapter:
         return []
 
     def _posted(self, status: Any) -> Posted:
-        created = status.get("created_at")
-        if isinstance(created, str):
-            try:
-                created = datetime.fromisoformat(created)
-            except ValueError:
-                created = None
-        if isinstance(created, datetime):
-            created = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
-        else:
-            created = None
         return Posted(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "",
-                      posted_at=created)
+                      posted_at=_created(status))

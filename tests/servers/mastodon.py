@@ -8,13 +8,19 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   (``Api::ErrorHandling`` renders ``RecordInvalid#to_s``).  Length is counted as
   ``StatusLengthValidator`` does: the spoiler text plus the text, every http(s) URL replaced by
   ``characters_reserved_per_url`` characters and every ``@user@domain`` mention by ``@user``,
-  measured in extended grapheme clusters (Ruby ``each_grapheme_cluster``).
+  measured in extended grapheme clusters (Ruby ``each_grapheme_cluster``).  With
+  ``count_mode="codepoints"`` it counts as stricter servers do (Pleroma/Akkoma and others):
+  code points, every URL literally, while ``/api/v2/instance`` still advertises the limit and
+  ``characters_reserved_per_url`` — and it answers the same 422.
   ``Idempotency-Key``: as ``PostStatusService#with_idempotency``, the key is scoped to the
   account, kept for ``idempotency_ttl`` (3600 s), and a repeat returns the first status
   without creating anything, whatever the rest of the request says.
 - ``GET /api/v1/statuses/:id``, ``GET /api/v1/accounts/verify_credentials``,
   ``GET /api/v1/accounts/:id/statuses`` (newest first, ``limit`` default 20, at most 40,
-  ``max_id``/``since_id``/``min_id``, ``Link`` header).
+  ``max_id``/``since_id``/``min_id``, ``exclude_replies``/``only_media``/``pinned``; a ``Link``
+  header as ``Api::V1::Accounts::StatusesController`` sets it: ``rel="next"`` with ``max_id``
+  only when the page is full, ``rel="prev"`` with ``min_id`` unless it is empty, each URL
+  carrying the request's ``limit`` and filters, query keys sorted as Rails' ``to_query``).
 - ``GET /api/v1/instance`` and ``/api/v2/instance`` with ``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``.
 - ``POST /api/v2/media`` → 202 with ``url: null``; ``GET /api/v1/media/:id`` → 206 while
@@ -37,6 +43,12 @@ takes the first queued fault that matches its method and path.  With no queued f
 path="/api/v1/statuses")``); the same seed and the same request order give the same faults.
 A ``Fault(hang=True)`` waits until :meth:`MastodonServer.release_hangs` (or ``hang_for``, or
 the server closes), then drops the connection, or answers normally with ``then_answer=True``.
+``Fault(accept_then_hang=True)`` does the work (the status is created), then holds the answer
+the same way and drops it: the moment between the server's acceptance and the client's record.
+
+Steering the account: :meth:`MastodonServer.post_as_account` makes statuses as the account's
+owner would from another app (no Idempotency-Key); :meth:`MastodonServer.forget_idempotency_keys`
+empties the Idempotency-Key store, as Mastodon's one-hour expiry does.
 
 Inspection: :attr:`MastodonServer.statuses`, :attr:`MastodonServer.media`,
 :attr:`MastodonServer.requests` (with the response status and headers, and the fault applied),
@@ -51,7 +63,8 @@ Outside pytest (for the daemon's crash tests)::
 
 prints ``http://127.0.0.1:PORT`` on its first line, writes the created statuses to the state
 file (atomically) after every change, and serves ``/__control/...`` (faults, random_faults,
-release_hangs, reset_window, config, state) so another process can steer it.  SIGTERM or SIGINT stops it.
+release_hangs, reset_window, config, state, forget_idempotency_keys, post_as_account) so
+another process can steer it.  SIGTERM or SIGINT stops it.
 """
 
 from __future__ import annotations
@@ -77,7 +90,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import regex
 
@@ -145,8 +158,17 @@ def countable_text(text: str, url_length: int = 23) -> str:
     return "".join(out)
 
 
-def status_length(text: str, spoiler_text: str = "", url_length: int = 23) -> int:
-    """How many characters Mastodon charges a status: spoiler text plus countable text."""
+COUNT_MODES = ("mastodon", "codepoints")
+
+
+def status_length(text: str, spoiler_text: str = "", url_length: int = 23, mode: str = "mastodon") -> int:
+    """How many characters the server charges a status: spoiler text plus countable text.
+
+    ``mode="mastodon"``: as ``StatusLengthValidator`` (graphemes, URLs as ``url_length``);
+    ``mode="codepoints"``: code points, URLs and mentions literally (stricter servers).
+    """
+    if mode == "codepoints":
+        return len(spoiler_text + text) if text.strip() else len(spoiler_text)
     return grapheme_length(spoiler_text + countable_text(text, url_length))
 
 
@@ -214,6 +236,7 @@ class Fault:
     hang_for: float = 30.0
     then_answer: bool = False  # with hang: once released, answer normally instead of dropping
     accept_then_drop: bool = False  # process normally, then close instead of answering
+    accept_then_hang: bool = False  # process normally, then hold the answer as hang does, and drop it
     method: str | None = None
     path: str | None = None
 
@@ -223,12 +246,12 @@ class Fault:
         return not self.path or regex.fullmatch(self.path, path) is not None
 
 
-FAULT_KINDS = ("drop", "accept_then_drop", "hang")
+FAULT_KINDS = ("drop", "accept_then_drop", "accept_then_hang", "hang")
 
 
 def fault_of_kind(kind: int | str | Fault) -> Fault:
     """A :class:`Fault` from a short spec: an HTTP status (``503``), ``"drop"``,
-    ``"accept_then_drop"``, ``"hang"``, or a ``Fault`` used as a template."""
+    ``"accept_then_drop"``, ``"accept_then_hang"``, ``"hang"``, or a ``Fault`` used as a template."""
     if isinstance(kind, Fault):
         return Fault(**{k: v for k, v in asdict(kind).items() if k not in ("method", "path")})
     if isinstance(kind, int) and not isinstance(kind, bool):
@@ -315,6 +338,11 @@ def _iso6(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _to_query(params: dict[str, str]) -> str:
+    """Rails' ``Hash#to_query``: keys sorted, values escaped."""
+    return urlencode(sorted(params.items()))
+
+
 def _truthy(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "t", "on", "yes")
 
@@ -341,6 +369,7 @@ class MastodonServer:
         clock: Callable[[], float] = time.time,
         media_polls: int = 2,
         idempotency_ttl: float = 3600.0,
+        count_mode: str = "mastodon",
         version: str = "4.3.0",
         instance_v2: bool = True,
         default_language: str = "en",
@@ -357,6 +386,9 @@ class MastodonServer:
         self.clock = clock
         self.media_polls = media_polls
         self.idempotency_ttl = idempotency_ttl
+        if count_mode not in COUNT_MODES:
+            raise ValueError(f"count_mode: one of {', '.join(COUNT_MODES)}")
+        self.count_mode = count_mode  # how _post_status measures a status (see status_length)
         self.version = version
         self.instance_v2 = instance_v2  # False: an instance older than 4.0 (v2 is a 404)
         self.default_language = default_language
@@ -371,6 +403,7 @@ class MastodonServer:
         self._random: list[RandomFaults] = []
         self._arrived = threading.Condition(self.lock)
         self._hang_release = threading.Event()
+        self.held = 0  # requests being held by a hang or accept_then_hang fault right now
         self.on_request: Callable[[LoggedRequest], None] | None = None  # called as each request arrives
         self._statuses: dict[str, dict[str, Any]] = {}
         self._media: dict[str, dict[str, Any]] = {}
@@ -483,6 +516,17 @@ class MastodonServer:
                     return None
                 self._arrived.wait(left)
 
+    def wait_until_held(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Block (bounded) until ``count`` requests are held by a hang or accept_then_hang fault."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while self.held < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._arrived.wait(left)
+            return True
+
     def reset_window(self) -> None:
         """Start a fresh rate-limit window now, with the whole budget."""
         with self.lock:
@@ -503,7 +547,22 @@ class MastodonServer:
             return max(0, self.budget - self._used)
 
     def status_length(self, text: str, spoiler_text: str = "") -> int:
-        return status_length(text, spoiler_text, self.characters_reserved_per_url)
+        return status_length(text, spoiler_text, self.characters_reserved_per_url, self.count_mode)
+
+    def forget_idempotency_keys(self) -> int:
+        """Empty the Idempotency-Key store (what Mastodon's one-hour expiry does); returns how many."""
+        with self.lock:
+            count = len(self._idempotency)
+            self._idempotency.clear()
+            return count
+
+    def post_as_account(self, *texts: str, visibility: str = "public") -> list[dict[str, Any]]:
+        """Statuses the account's owner posts from another app (a person, not syndicate):
+        no Idempotency-Key, created now.  Returns their records, as :attr:`statuses` has them."""
+        with self.lock:
+            made = [self._create_status(text, visibility=visibility, application="Web") for text in texts]
+            self._save_state()
+            return [self._public_record(s) for s in made]
 
     # inspection
 
@@ -655,7 +714,7 @@ class MastodonServer:
             "content": render_content(s["text"], self.url),
             "filtered": [],
             "reblog": None,
-            "application": {"name": "syndicate", "website": None},
+            "application": {"name": s.get("application", "syndicate"), "website": None},
             "account": self._account_entity(),
             "media_attachments": [self._media_entity(self._media[mid]) for mid in s["media_ids"]],
             "mentions": [],
@@ -821,31 +880,45 @@ class MastodonServer:
         problems = []
         if not text.strip() and not media_ids:
             problems.append("Text can't be blank")
-        if status_length(text, spoiler, self.characters_reserved_per_url) > self.max_characters:
+        if status_length(text, spoiler, self.characters_reserved_per_url, self.count_mode) > self.max_characters:
             problems.append(f"Text character limit of {self.max_characters} exceeded")
         if problems:
             raise _err(422, "Validation failed: " + ", ".join(problems))
+        status = self._create_status(
+            text, spoiler=spoiler, sensitive=_truthy(params.get("sensitive", False)) or bool(spoiler),
+            visibility=visibility, language=params.get("language"),
+            in_reply_to_id=params.get("in_reply_to_id"), key=key or None, media_ids=media_ids)
+        if key:
+            self._idempotency[key] = (status["id"], now + self.idempotency_ttl)
+        self._save_state()
+        return 200, self._status_entity(status), {}
+
+    def _create_status(self, text: str, *, spoiler: str = "", sensitive: bool = False,
+                       visibility: str = "public", language: str | None = None,
+                       in_reply_to_id: str | None = None, key: str | None = None,
+                       media_ids: list[str] | None = None, application: str = "syndicate") -> dict[str, Any]:
         sid = str(next(self._ids))
         status = {
             "id": sid,
             "text": text,
             "spoiler_text": spoiler,
-            "sensitive": _truthy(params.get("sensitive", False)) or bool(spoiler),
+            "sensitive": sensitive,
             "visibility": visibility,
-            "language": params.get("language") or self.default_language,
-            "in_reply_to_id": params.get("in_reply_to_id"),
-            "idempotency_key": key or None,
-            "media_ids": media_ids,
-            "created_at": now,
+            "language": language or self.default_language,
+            "in_reply_to_id": in_reply_to_id,
+            "idempotency_key": key,
+            "media_ids": list(media_ids or ()),
+            "created_at": self.clock(),
             "url": f"{self.url}/@{self.username}/{sid}",
+            "application": application,
         }
         self._statuses[sid] = status
-        for m in media_ids:
+        for m in status["media_ids"]:
             self._media[m]["status_id"] = sid
-        if key:
-            self._idempotency[key] = (sid, now + self.idempotency_ttl)
-        self._save_state()
-        return 200, self._status_entity(status), {}
+        return status
+
+    # AccountStatusesFilter::KEYS: the filters a page's Link URLs carry on
+    STATUS_FILTERS = ("pinned", "tagged", "only_media", "exclude_replies", "exclude_reblogs")
 
     def _account_statuses(
         self, query: dict[str, Any], scopes: frozenset[str] | None
@@ -858,6 +931,15 @@ class MastodonServer:
         rows = sorted(self._statuses.values(), key=lambda s: int(s["id"]), reverse=True)
         if scopes is None:
             rows = [s for s in rows if s["visibility"] in ("public", "unlisted")]
+        if _truthy(query.get("pinned", False)):
+            rows = []  # nothing is ever pinned here
+        if _truthy(query.get("only_media", False)):
+            rows = [s for s in rows if s["media_ids"]]
+        if _truthy(query.get("exclude_replies", False)):
+            rows = [s for s in rows if not s["in_reply_to_id"]]
+        if query.get("tagged"):
+            tag = str(query["tagged"]).lower().lstrip("#")
+            rows = [s for s in rows if tag in {m.group("tag").lower() for m in _HASHTAG_RE.finditer(s["text"])}]
         if query.get("max_id"):
             rows = [s for s in rows if int(s["id"]) < int(query["max_id"])]
         if query.get("since_id"):
@@ -865,13 +947,15 @@ class MastodonServer:
         if query.get("min_id"):
             rows = [s for s in rows if int(s["id"]) > int(query["min_id"])][-limit:]
         rows = rows[:limit]
-        headers = {}
+        # insert_pagination_headers: next while the page is full, prev unless it is empty
+        base = f"{self.url}/api/v1/accounts/{self.account_id}/statuses"
+        kept = {k: str(query[k]) for k in ("limit", *self.STATUS_FILTERS) if k in query}
+        links = []
+        if rows and len(rows) == limit:
+            links.append(f'<{base}?{_to_query(kept | {"max_id": rows[-1]["id"]})}>; rel="next"')
         if rows:
-            base = f"{self.url}/api/v1/accounts/{self.account_id}/statuses"
-            headers["Link"] = (
-                f'<{base}?limit={limit}&max_id={rows[-1]["id"]}>; rel="next", '
-                f'<{base}?limit={limit}&min_id={rows[0]["id"]}>; rel="prev"'
-            )
+            links.append(f'<{base}?{_to_query(kept | {"min_id": rows[0]["id"]})}>; rel="prev"')
+        headers = {"Link": ", ".join(links)} if links else {}
         return 200, [self._status_entity(s) for s in rows], headers
 
     def _check_description(self, description: Any) -> None:
@@ -926,11 +1010,20 @@ class MastodonServer:
         if method == "POST" and path == "/__control/release_hangs":
             self.release_hangs()
             return 200, {}
+        if method == "POST" and path == "/__control/forget_idempotency_keys":
+            return 200, {"forgotten": self.forget_idempotency_keys()}
+        if method == "POST" and path == "/__control/post_as_account":
+            made = self.post_as_account(*[str(t) for t in params.get("texts", [])],
+                                        visibility=str(params.get("visibility") or "public"))
+            return 200, {"statuses": made}
         if method == "POST" and path == "/__control/reset_window":
             self.reset_window()
             return 200, {"reset_at": _iso6(self.reset_at)}
         if method == "POST" and path == "/__control/config":
-            for name in ("max_characters", "characters_reserved_per_url", "budget", "window", "media_polls"):
+            if params.get("count_mode", self.count_mode) not in COUNT_MODES:
+                raise _err(422, f"count_mode: one of {', '.join(COUNT_MODES)}")
+            for name in ("max_characters", "characters_reserved_per_url", "budget", "window", "media_polls",
+                         "count_mode"):
                 if name in params:
                     setattr(self, name, params[name])
             return 200, {}
@@ -938,6 +1031,7 @@ class MastodonServer:
             return 200, {
                 "statuses": self.statuses,
                 "requests": len(self.requests),
+                "held": self.held,
                 "remaining": self.remaining,
                 "reset_at": _iso6(self.reset_at),
                 "faults": [asdict(f) for f in self._faults],
@@ -1065,8 +1159,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": "Invalid request body"}, {}, None)
             return
         if path.startswith("/__control/") and app.control:
-            with app.lock:
-                status, body = app.handle_control(method, path, params)
+            try:
+                with app.lock:
+                    status, body = app.handle_control(method, path, params)
+            except _Reply as reply:
+                status, body = reply.status, reply.body
             self._send(status, body, {}, None)
             return
         if method == "GET" and path.startswith("/system/"):
@@ -1108,24 +1205,37 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in this server: answer as Rails would, and keep the traceback
             app.errors.append(traceback.format_exc())
             status, body, headers = 500, {"error": "Internal server error"}, {}
-        if fault and fault.accept_then_drop:
+        if fault and fault.accept_then_hang:
+            self._hold(fault)  # the work is done; the answer waits (the client may be killed meanwhile)
+        if fault and (fault.accept_then_drop or fault.accept_then_hang):
             self._drop()  # the server did the work; the client never hears of it
             return
         self._send(status, body, headers, entry)
 
+    def _hold(self, fault: Fault) -> None:
+        """Wait until release_hangs(), ``hang_for`` seconds, or the server closes."""
+        app = self.app
+        with app.lock:
+            release = app._hang_release
+            app.held += 1
+            app._arrived.notify_all()
+        try:
+            if not app._stop.is_set():
+                release.wait(fault.hang_for)
+        finally:
+            with app.lock:
+                app.held -= 1
+
     def _apply_fault(self, fault: Fault, entry: LoggedRequest) -> bool:
         """Answer (or not) as the fault says; False lets the request through (accept_then_drop)."""
         app = self.app
-        if fault.accept_then_drop:
+        if fault.accept_then_drop or fault.accept_then_hang:
             return False
         if fault.drop:
             self._drop()
             return True
         if fault.hang:
-            with app.lock:
-                release = app._hang_release
-            if not app._stop.is_set():
-                release.wait(fault.hang_for)
+            self._hold(fault)
             if fault.then_answer and not app._stop.is_set():
                 return False
             self._drop()
@@ -1167,6 +1277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--window", type=float, default=300.0)
     parser.add_argument("--media-polls", type=int, default=2)
+    parser.add_argument("--count-mode", choices=COUNT_MODES, default="mastodon")
     args = parser.parse_args(argv)
     server = MastodonServer(
         token=args.token,
@@ -1176,6 +1287,7 @@ def main(argv: list[str] | None = None) -> int:
         budget=args.budget,
         window=args.window,
         media_polls=args.media_polls,
+        count_mode=args.count_mode,
         host=args.host,
         port=args.port,
         state_file=args.state_file,

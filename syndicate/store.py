@@ -29,6 +29,7 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.models import Article, Posted, Source
+from syndicate.private_files import make_database_private
 from syndicate.tid import tid_for
 
 MIGRATIONS: tuple[str, ...] = (
@@ -237,7 +238,7 @@ class Store:
         self._lock = threading.RLock()
         try:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                make_database_private(Path(self.path))  # it holds the Bluesky session
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row

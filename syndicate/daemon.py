@@ -43,6 +43,7 @@ class Daemon:
                                                                    stop=stop))
         self.app: App | None = None
         self.listener: Any = None  # web.ServerHandle when listen.enabled
+        self.editors: Any = None  # its web_auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
 
     # -- signals --
@@ -74,11 +75,14 @@ class Daemon:
                 log.error("reload refused, keeping the running configuration",
                           extra={"problem": str(problem)})
             return
-        log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
         if self.app:
             self.app.close()
         self.config = new
         self.app = self._app_factory(new, self.stop)
+        if self.editors is not None:
+            self.editors.ttl = new.listen.session_ttl
+            self.editors.set_token(self._api_token(new))  # a rotated token revokes every session
+        log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
         self._report_skipped()
 
     def _report_skipped(self) -> None:
@@ -102,20 +106,28 @@ class Daemon:
         listen = self.config.listen
         if not listen.enabled:
             return
-        from syndicate.config import SecretRef
-        from syndicate.logs import redact
         from syndicate.metrics import Metrics
         from syndicate.web import create_app, serve
 
-        token = SecretRef(env=listen.api_token_env).resolve(self.environ)
-        if token:
-            redact(token.reveal())
-        else:
+        token = self._api_token(self.config)
+        if not token:
             log.warning(f"editors' API and page are off: set {listen.api_token_env} to turn them on")
         self.metrics = Metrics(lambda: self._current_app().store)
-        asgi = create_app(self._current_app, api_token=token.reveal() if token else None,
-                          metrics=self.metrics, on_queued=self.wake.set)
+        asgi = create_app(self._current_app, api_token=token, metrics=self.metrics,
+                          on_queued=self.wake.set, session_ttl=listen.session_ttl)
+        self.editors = asgi.state.editors
         self.listener = serve(asgi, listen.host, listen.port)
+
+    def _api_token(self, config: Config) -> str | None:
+        """The editors' token from the environment (or its file), registered for redaction."""
+        from syndicate.config import SecretRef
+        from syndicate.logs import redact
+
+        token = SecretRef(env=config.listen.api_token_env).resolve(self.environ)
+        if token is None:
+            return None
+        redact(token.reveal())
+        return token.reveal()
 
     def _current_app(self) -> App:
         assert self.app is not None

@@ -37,6 +37,10 @@ takes the first queued fault that matches its method and path.  With no queued f
 path="/api/v1/statuses")``); the same seed and the same request order give the same faults.
 A ``Fault(hang=True)`` waits until :meth:`MastodonServer.release_hangs` (or ``hang_for``, or
 the server closes), then drops the connection, or answers normally with ``then_answer=True``.
+A ``Fault(trickle=0.1)`` does the request's work, sends the status line and headers, then one
+byte of body (a space) every 0.1 s for ever: until the client goes away or the server closes
+(:attr:`MastodonServer.trickling` counts the answers still trickling).  No per-read timeout
+ever fires on it; only a total deadline ends it.
 
 Inspection: :attr:`MastodonServer.statuses`, :attr:`MastodonServer.media`,
 :attr:`MastodonServer.requests` (with the response status and headers, and the fault applied),
@@ -214,6 +218,7 @@ class Fault:
     hang_for: float = 30.0
     then_answer: bool = False  # with hang: once released, answer normally instead of dropping
     accept_then_drop: bool = False  # process normally, then close instead of answering
+    trickle: float | None = None  # process normally, then a byte of answer every `trickle` s, for ever
     method: str | None = None
     path: str | None = None
 
@@ -366,6 +371,7 @@ class MastodonServer:
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
         self.errors: list[str] = []
+        self.trickling = 0  # answers being trickled right now (Fault(trickle=...))
         self._tokens: dict[str, frozenset[str]] = {token: frozenset({"read", "write"})}
         self._faults: list[Fault] = []
         self._random: list[RandomFaults] = []
@@ -1111,12 +1117,37 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.accept_then_drop:
             self._drop()  # the server did the work; the client never hears of it
             return
+        if fault and fault.trickle is not None:
+            self._trickle(status, headers, entry, fault.trickle)
+            return
         self._send(status, body, headers, entry)
+
+    def _trickle(self, status: int, headers: dict[str, str], entry: LoggedRequest, every: float) -> None:
+        """The status line and headers at once, then a space of body every ``every`` s, for ever."""
+        app = self.app
+        entry.status = status
+        entry.response_headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+        self.close_connection = True
+        with app.lock:
+            app.trickling += 1
+        try:
+            self.send_response(status)
+            for name, value in entry.response_headers.items():
+                self.send_header(name, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while not app._stop.wait(every):
+                self.wfile.write(b"1\r\n \r\n")
+        except OSError:  # the client gave up: what the fault is there to see
+            pass
+        finally:
+            with app.lock:
+                app.trickling -= 1
 
     def _apply_fault(self, fault: Fault, entry: LoggedRequest) -> bool:
         """Answer (or not) as the fault says; False lets the request through (accept_then_drop)."""
         app = self.app
-        if fault.accept_then_drop:
+        if fault.accept_then_drop or fault.trickle is not None:
             return False
         if fault.drop:
             self._drop()

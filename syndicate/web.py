@@ -35,6 +35,7 @@ unknown target, 429 too many wrong tokens.
 
 from __future__ import annotations
 
+import contextvars
 import gzip
 import hashlib
 import html
@@ -47,6 +48,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -56,10 +58,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from syndicate.app_holder import AppHolder
 from syndicate.errors import StoreError
 from syndicate.feed_out import FEED_FILES, MEDIA_TYPES
 from syndicate.metrics import Metrics
@@ -84,6 +89,10 @@ API_USER = "api"
 PAGE_USER = "editors' page"
 
 AppSource = Callable[[], "App"]
+Lease = Callable[[], AbstractContextManager["App"]]  # holds an App for the length of a request
+
+_REQUEST_APP: contextvars.ContextVar[App | None] = contextvars.ContextVar("syndicate_request_app",
+                                                                          default=None)
 
 
 class _Reply(Exception):
@@ -195,9 +204,9 @@ def _not_modified_since(header: str, mtime: float) -> bool:
 class _Site:
     """The listener's state and handlers (one per ``create_app``)."""
 
-    def __init__(self, get_app: AppSource, *, auth: EditorAuth, metrics: Metrics,
+    def __init__(self, lease: Lease, *, auth: EditorAuth, metrics: Metrics,
                  on_queued: Callable[[], None] | None, max_age: float | None) -> None:
-        self.get_app = get_app
+        self.lease = lease
         self.auth = auth
         self.metrics = metrics
         self.on_queued = on_queued
@@ -206,6 +215,14 @@ class _Site:
         self._feed_lock = threading.Lock()
 
     # -- helpers --
+
+    def get_app(self) -> App:
+        """The App this request holds from its start to its answer (``_HoldApp``)."""
+        app = _REQUEST_APP.get()
+        if app is None:  # called outside a request: the current one
+            with self.lease() as current:
+                return current
+        return app
 
     def _off_message(self) -> str:
         return f"the editors' API is off: set {self.get_app().config.listen.api_token_env}"
@@ -619,14 +636,37 @@ class _Site:
                                status=f"Last cycle: {age} · outbox: {queues}")
 
 
-def create_app(app: App | AppSource, *, api_token: str | None, metrics: Metrics | None = None,
+class _HoldApp:
+    """ASGI middleware: an HTTP request holds one App from its start until its answer is sent,
+    so a reload in between can neither close it nor hand the request a different one midway."""
+
+    def __init__(self, app: ASGIApp, lease: Lease) -> None:
+        self.app = app
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.lease() as held:
+            token = _REQUEST_APP.set(held)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _REQUEST_APP.reset(token)
+
+
+def create_app(app: App | AppSource | AppHolder[App], *, api_token: str | None,
+               metrics: Metrics | None = None,
                on_queued: Callable[[], None] | None = None, max_age: float | None = None,
                session_ttl: float = DEFAULT_TTL,
                clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The listener's ASGI application.
 
-    ``app`` is the running ``App``, or a callable returning the current one
-    (the daemon builds a new ``App`` on SIGHUP).  ``api_token`` is the
+    ``app`` is the running ``App``, a callable returning the current one, or
+    the daemon's ``AppHolder`` (it builds a new ``App`` on SIGHUP): with a
+    holder, each request holds the App it started with until its answer is
+    sent, and the old App is closed only after that.  ``api_token`` is the
     editors' token (None or empty: the API and the page are off); a reload
     hands a new one to ``asgi.state.editors.set_token()`` (the ``EditorAuth``),
     which revokes every session.  ``session_ttl`` is how long a sign-in to
@@ -636,13 +676,18 @@ def create_app(app: App | AppSource, *, api_token: str | None, metrics: Metrics 
     the daemon's delivery loop).  ``max_age`` overrides the health limit
     (default: 3 × the shortest poll interval + 300 s).
     """
-    get_app: AppSource = app if callable(app) else (lambda: app)
+    lease: Lease
+    if isinstance(app, AppHolder):
+        lease = app.use
+    else:
+        source: AppSource = app if callable(app) else (lambda: app)
+        lease = lambda: nullcontext(source())  # noqa: E731 - nothing to hold: it is not swapped
     if metrics is None:
         metrics = Metrics()
-    if not metrics.bound:
-        metrics.bind(lambda: get_app().store)
     auth = EditorAuth(api_token or None, ttl=session_ttl, clock=clock)
-    site = _Site(get_app, auth=auth, metrics=metrics, on_queued=on_queued, max_age=max_age)
+    site = _Site(lease, auth=auth, metrics=metrics, on_queued=on_queued, max_age=max_age)
+    if not metrics.bound:
+        metrics.bind(lambda: site.get_app().store)  # the scrape's own App
 
     def api_route(path: str, handler: Callable[..., Any], methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -675,7 +720,7 @@ def create_app(app: App | AppSource, *, api_token: str | None, metrics: Metrics 
         Route("/login", site.login, methods=["POST"]),
         Route("/logout", site.logout, methods=["POST"]),
     ]
-    asgi = Starlette(routes=routes, exception_handlers={
+    asgi = Starlette(routes=routes, middleware=[Middleware(_HoldApp, lease=lease)], exception_handlers={
         404: not_found, 405: not_allowed, StoreError: store_failed, Exception: crashed})
     asgi.state.site = site
     asgi.state.editors = auth

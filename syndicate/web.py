@@ -116,11 +116,6 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
-def _client(request: Request) -> str:
-    """The client's address, for wrong-token limits and log lines."""
-    return request.client.host if request.client else "-"
-
-
 def _http_url(url: str | None) -> str | None:
     """``url`` if it is an http(s) URL (safe in an ``href``), else None."""
     if not url:
@@ -136,6 +131,11 @@ def _http_url(url: str | None) -> str | None:
 
 
 _CHALLENGE = 'Bearer realm="syndicate"'
+
+
+def _client(request: Request) -> str:
+    """The client's address, for wrong-token limits and log lines."""
+    return request.client.host if request.client else "-"
 
 
 # --- the served feeds -----------------------------------------------------------------------

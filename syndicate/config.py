@@ -238,6 +238,7 @@ class ListenConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     api_token_env: str = "SYNDICATE_API_TOKEN"
+    session_ttl: Duration = 12 * 3600.0  # how long a sign-in to the editors' page lasts
 
 
 class DeliveryConfig(_Strict):

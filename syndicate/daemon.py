@@ -2,8 +2,11 @@
 
 Signals: SIGTERM/SIGINT ask for a stop — the delivery in flight finishes
 (a retry wait is cut short and its row released), then the process exits
-0.  SIGHUP reloads the configuration file; an invalid new file is refused
-with one line and the old configuration keeps running.
+0.  SIGHUP reloads the configuration file (and the editors' token); an
+invalid new file is refused with one line and the old configuration keeps
+running.  A reload builds a new ``App`` first and swaps it in: listener
+requests and cycles hold the App they started with (``app_holder``), and
+the old one is closed only when the last of them is done.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any
 
 from syndicate.app import App
+from syndicate.app_holder import AppHolder
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, StoreError
 
@@ -41,9 +46,28 @@ class Daemon:
         self.wake = threading.Event()  # cuts the sleep between cycles short (stop, reload)
         self._app_factory = app_factory or (lambda cfg, stop: App(cfg, environ=environ, clock=clock,
                                                                    stop=stop))
-        self.app: App | None = None
+        self._apps: AppHolder[App] | None = None  # the current App, swapped on reload
         self.listener: Any = None  # web.ServerHandle when listen.enabled
+        self.editors: Any = None  # its web_auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
+
+    @property
+    def app(self) -> App | None:
+        """The current App (None before ``run``)."""
+        return self._apps.current if self._apps is not None else None
+
+    @app.setter
+    def app(self, app: App) -> None:
+        """Make ``app`` current; the previous one is closed once its last user is done."""
+        if self._apps is None:
+            self._apps = AppHolder(app)
+        else:
+            self._apps.replace(app)
+
+    def _use_app(self) -> AbstractContextManager[App]:
+        """Hold the current App for a while (a reload meanwhile closes it only afterwards)."""
+        assert self._apps is not None
+        return self._apps.use()
 
     # -- signals --
 
@@ -66,19 +90,34 @@ class Daemon:
         self.wake.set()
 
     def _do_reload(self) -> None:
+        """Read the file (and the token) again, build the new App, then swap it in.
+
+        Nothing is closed before the new App stands: a file or a state that
+        cannot be loaded leaves the running configuration as it was.
+        """
         self._reload.clear()
+        refused = "reload refused, keeping the running configuration"
         try:
             new = load_config(self.config_path, self.environ)
+            token = self._api_token(new) if self.editors is not None else None
         except ConfigError as exc:
             for problem in exc.problems:
-                log.error("reload refused, keeping the running configuration",
-                          extra={"problem": str(problem)})
+                log.error(refused, extra={"problem": str(problem)})
             return
-        log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
-        if self.app:
-            self.app.close()
+        try:
+            app = self._app_factory(new, self.stop)
+        except StoreError as exc:
+            log.error(refused, extra={"problem": str(exc)})
+            return
+        except Exception:
+            log.exception(refused)
+            return
         self.config = new
-        self.app = self._app_factory(new, self.stop)
+        self.app = app  # requests and cycles in flight finish on the old App, then it is closed
+        if self.editors is not None:
+            self.editors.ttl = new.listen.session_ttl
+            self.editors.set_token(token)  # a rotated token revokes every session
+        log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
         self._report_skipped()
 
     def _report_skipped(self) -> None:
@@ -103,33 +142,38 @@ class Daemon:
         listen = self.config.listen
         if not listen.enabled:
             return
-        from syndicate.config import SecretRef
-        from syndicate.logs import redact
         from syndicate.metrics import Metrics
         from syndicate.web import create_app, serve
 
-        token = SecretRef(env=listen.api_token_env).resolve(self.environ)
-        if token:
-            redact(token.reveal())
-        else:
+        token = self._api_token(self.config)
+        if not token:
             log.warning(f"editors' API and page are off: set {listen.api_token_env} to turn them on")
-        self.metrics = Metrics(lambda: self._current_app().store)
-        asgi = create_app(self._current_app, api_token=token.reveal() if token else None,
-                          metrics=self.metrics, on_queued=self.wake.set)
+        assert self._apps is not None
+        self.metrics = Metrics()  # bound by create_app to the store of each scrape's own App
+        asgi = create_app(self._apps, api_token=token, metrics=self.metrics,
+                          on_queued=self.wake.set, session_ttl=listen.session_ttl)
+        self.editors = asgi.state.editors
         self.listener = serve(asgi, listen.host, listen.port)
 
-    def _current_app(self) -> App:
-        assert self.app is not None
-        return self.app
+    def _api_token(self, config: Config) -> str | None:
+        """The editors' token from the environment (or its file), registered for redaction."""
+        from syndicate.config import SecretRef
+        from syndicate.logs import redact
+
+        token = SecretRef(env=config.listen.api_token_env).resolve(self.environ)
+        if token is None:
+            return None
+        redact(token.reveal())
+        return token.reveal()
 
     def run(self, *, once: bool = False) -> int:
         """Run until stopped (or one cycle with ``once``). Returns an exit code."""
-        self.app = self._app_factory(self.config, self.stop)
+        self.app = app = self._app_factory(self.config, self.stop)
         self._report_skipped()
-        self.app.deliverer.recover_leases()
+        app.deliverer.recover_leases()
         if not once:
             self._start_listener()
-        log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(self.app.targets)
+        log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(app.targets)
                                    or "none", "state": str(self.config.state), "pid": os.getpid()})
         try:
             while not self.stop.is_set():
@@ -137,7 +181,8 @@ class Daemon:
                 if self._reload.is_set():
                     self._do_reload()
                 try:
-                    result = self.app.run_cycle(all_feeds=once)
+                    with self._use_app() as app:
+                        result = app.run_cycle(all_feeds=once)
                 except StoreError as exc:
                     log.error("state database failed", extra={"error": str(exc)})
                     if once:
@@ -163,4 +208,5 @@ class Daemon:
             if self.listener is not None:
                 self.listener.stop()
             log.info("stopped")
-            self.app.close()
+            if self.app is not None:  # the current one; replaced ones closed with their last user
+                self.app.close()

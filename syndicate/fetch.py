@@ -19,22 +19,20 @@ Limits, all per call:
 
 from __future__ import annotations
 
-import contextvars
 import http
 import math
 import re
-import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import httpcore
 import httpx
 
+from syndicate.deadline import DEADLINE, DeadlineBackend
 from syndicate.errors import FeedRateLimited, FetchError
 
 FEED_ACCEPT = (
@@ -92,81 +90,14 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-# --- a total deadline under httpcore's per-operation timeouts ------------------
-#
-# httpcore applies its timeouts to each socket operation; the body's read
-# timeout is even fixed once for the whole body.  The network backend below clamps
-# every connect, read and write to what is left of the current call's
-# deadline, kept in a context variable (so each thread has its own).
-
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("syndicate_fetch_deadline",
-                                                                          default=None)
-
-
-def _clamp(timeout: float | None, exc: type[Exception]) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise exc("total deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    __slots__ = ("_inner",)
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.start_tls(ssl_context, server_hostname,
-                                       _clamp(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(stream)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
-                                         local_address, socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout),
-                                                 socket_options)
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
 def _default_pool() -> httpcore.ConnectionPool:
-    """What ``httpx.HTTPTransport`` would build, on our deadline-clamping network backend."""
+    """What ``httpx.HTTPTransport`` would build, on a deadline-clamping network backend (``deadline``)."""
     return httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
         max_connections=32,
         max_keepalive_connections=16,
         keepalive_expiry=60.0,
-        network_backend=_DeadlineBackend(httpcore.SyncBackend()),
+        network_backend=DeadlineBackend(),
     )
 
 
@@ -398,7 +329,7 @@ class Fetcher:
              ) -> tuple[_Response, _Target, bytes | None, tuple[str, ...], bool]:
         """Follow redirects by hand and read the body within the limits."""
         deadline = time.monotonic() + timeout
-        token = _DEADLINE.set(deadline)
+        token = DEADLINE.set(deadline)
         current = url
         redirects: list[str] = []
         permanent = True
@@ -441,7 +372,7 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise FetchError(label, _describe(exc, current)) from exc
         finally:
-            _DEADLINE.reset(token)
+            DEADLINE.reset(token)
 
 
 def _check_location(location: str) -> None:

@@ -40,6 +40,7 @@ from syndicate.article_json import article_from_json, article_to_json
 from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.outbox import ArticleStatus, Delivery, OutboxEvent, OutboxItem, OutboxStore, RepostRequest
+from syndicate.private_files import make_database_private
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "article_from_json", "article_to_json"]
@@ -245,7 +246,7 @@ class Store(OutboxStore):
         self._lock = threading.RLock()
         try:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                make_database_private(Path(self.path))  # it holds the Bluesky session
             self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row

@@ -18,30 +18,37 @@ Routes::
 
 The API takes ``Authorization: Bearer TOKEN`` (compared in constant time).
 No token configured means the API and the page are **off** (404), never
-open.  The page keeps an HttpOnly, SameSite=Strict session cookie derived
-from the token (an HMAC, not the token itself); its buttons call the same
-API with that cookie plus a CSRF token from the page, so a cookie alone
-cannot change anything.
+open.  Signing in to the page opens a server-side session (see
+``web_auth``): an HttpOnly, SameSite=Strict cookie holding a random id,
+valid ``session_ttl`` seconds, revoked by signing out or by a new token;
+the page's buttons call the same API with that cookie plus the session's
+own CSRF token, so a cookie alone cannot change anything.  Ten wrong tokens
+a minute from one address (sign-in or bearer) and it is refused (429 with
+``Retry-After``) for the rest of that minute; each is logged with the
+address, never the token.
 
 Every error is JSON ``{"error": "..."}``: 400 malformed body or field, 401
-missing or wrong token, 404 unknown route or article, 409 already posted
-(repost without ``force``), 413 body too large, 422 unknown target.
+missing or wrong token or an expired session, 404 unknown route or article,
+409 already posted (repost without ``force``), 413 body too large, 422
+unknown target, 429 too many wrong tokens.
 """
 
 from __future__ import annotations
 
+import contextvars
 import gzip
 import hashlib
-import hmac
 import html
 import json
 import logging
+import math
 import os
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -51,13 +58,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from syndicate.app_holder import AppHolder
 from syndicate.errors import StoreError
 from syndicate.feed_out import FEED_FILES, MEDIA_TYPES
 from syndicate.metrics import Metrics
+from syndicate.web_auth import DEFAULT_TTL, EditorAuth, EditorSession
 
 if TYPE_CHECKING:
     import uvicorn
@@ -78,6 +89,10 @@ API_USER = "api"
 PAGE_USER = "editors' page"
 
 AppSource = Callable[[], "App"]
+Lease = Callable[[], AbstractContextManager["App"]]  # holds an App for the length of a request
+
+_REQUEST_APP: contextvars.ContextVar[App | None] = contextvars.ContextVar("syndicate_request_app",
+                                                                          default=None)
 
 
 class _Reply(Exception):
@@ -115,36 +130,12 @@ def _http_url(url: str | None) -> str | None:
 # --- authentication -------------------------------------------------------------------------
 
 
-class _Auth:
-    """The editors' token, and the session cookie and CSRF token derived from it."""
-
-    def __init__(self, token: str | None) -> None:
-        self._token = token.encode("utf-8") if token else None
-        self.session = self._derive(b"syndicate editors' session v1")
-        self.csrf = self._derive(b"syndicate editors' csrf v1")
-
-    @property
-    def on(self) -> bool:
-        return self._token is not None
-
-    def _derive(self, purpose: bytes) -> str:
-        if self._token is None:
-            return ""
-        return hmac.new(self._token, purpose, hashlib.sha256).hexdigest()
-
-    def token_ok(self, given: str) -> bool:
-        return self._token is not None and hmac.compare_digest(given.encode("utf-8"), self._token)
-
-    def session_ok(self, request: Request) -> bool:
-        cookie = request.cookies.get(COOKIE, "")
-        return bool(self.session) and hmac.compare_digest(cookie.encode("utf-8"), self.session.encode())
-
-    def csrf_ok(self, given: str | None) -> bool:
-        return bool(self.csrf and given) and hmac.compare_digest(
-            (given or "").encode("utf-8"), self.csrf.encode())
-
-
 _CHALLENGE = 'Bearer realm="syndicate"'
+
+
+def _client(request: Request) -> str:
+    """The client's address, for wrong-token limits and log lines."""
+    return request.client.host if request.client else "-"
 
 
 # --- the served feeds -----------------------------------------------------------------------
@@ -213,10 +204,10 @@ def _not_modified_since(header: str, mtime: float) -> bool:
 class _Site:
     """The listener's state and handlers (one per ``create_app``)."""
 
-    def __init__(self, get_app: AppSource, *, api_token: str | None, metrics: Metrics,
+    def __init__(self, lease: Lease, *, auth: EditorAuth, metrics: Metrics,
                  on_queued: Callable[[], None] | None, max_age: float | None) -> None:
-        self.get_app = get_app
-        self.auth = _Auth(api_token)
+        self.lease = lease
+        self.auth = auth
         self.metrics = metrics
         self.on_queued = on_queued
         self.max_age = max_age
@@ -225,30 +216,64 @@ class _Site:
 
     # -- helpers --
 
+    def get_app(self) -> App:
+        """The App this request holds from its start to its answer (``_HoldApp``)."""
+        app = _REQUEST_APP.get()
+        if app is None:  # called outside a request: the current one
+            with self.lease() as current:
+                return current
+        return app
+
     def _off_message(self) -> str:
         return f"the editors' API is off: set {self.get_app().config.listen.api_token_env}"
 
     def _api_user(self, request: Request) -> str:
-        """Who is calling (``api`` or the page), or raise the 401/403/404 reply."""
+        """Who is calling (``api`` or the page), or raise the 401/403/404/429 reply."""
         if not self.auth.on:
             raise _Reply(_error(404, self._off_message()))
         header = request.headers.get("authorization")
         if header is not None:
+            address = _client(request)
+            self._check_not_refused(address, lambda wait: _error(
+                429, f"too many wrong tokens from {address}: try again in {wait} s",
+                {"Retry-After": str(wait)}))
             scheme, _, credential = header.strip().partition(" ")
             if scheme.lower() != "bearer" or not credential.strip():
+                self._wrong_token(address, "malformed Authorization header")
                 raise _Reply(_error(401, "malformed Authorization header: expected 'Bearer TOKEN'",
                                     {"WWW-Authenticate": _CHALLENGE + ', error="invalid_request"'}))
             if not self.auth.token_ok(credential.strip()):
+                self._wrong_token(address, "wrong bearer token")
                 raise _Reply(_error(401, "wrong token",
                                     {"WWW-Authenticate": _CHALLENGE + ', error="invalid_token"'}))
             return API_USER
-        if self.auth.session_ok(request):
-            if request.method not in ("GET", "HEAD") and not self.auth.csrf_ok(
+        cookie = request.cookies.get(COOKIE)
+        session = self.auth.session(cookie)
+        if session is not None:
+            if request.method not in ("GET", "HEAD") and not session.csrf_ok(
                     request.headers.get(CSRF_HEADER)):
                 raise _Reply(_error(403, "missing or wrong CSRF token: reload the editors' page"))
             return PAGE_USER
+        if cookie:
+            raise _Reply(_error(401, "the editors' page session has expired or was signed out: "
+                                     "sign in again", {"WWW-Authenticate": _CHALLENGE}))
         raise _Reply(_error(401, "missing token: send 'Authorization: Bearer TOKEN'",
                             {"WWW-Authenticate": _CHALLENGE}))
+
+    def _check_not_refused(self, address: str, reply: Callable[[int], Response]) -> None:
+        """Raise ``reply(seconds)`` if ``address`` gave too many wrong tokens lately."""
+        wait = self.auth.refused_for(address)
+        if wait is not None:
+            raise _Reply(reply(max(1, math.ceil(wait))))
+
+    def _wrong_token(self, address: str, what: str) -> None:
+        """Count and log a wrong token (the address, never the token)."""
+        if self.auth.failed(address):
+            log.warning("editors' API: too many wrong tokens, refusing this address for a while",
+                        extra={"client": address, "limit": self.auth.limit,
+                               "window": f"{self.auth.window:g}s"})
+        else:
+            log.warning(f"editors' API: {what}", extra={"client": address})
 
     def _article_id(self, raw: str) -> int:
         app = self.get_app()
@@ -559,36 +584,48 @@ class _Site:
         nonce = secrets.token_urlsafe(16)
         if not self.auth.on:
             return HTMLResponse(_page_off(self._off_message(), nonce), 404, self._page_headers(nonce))
-        if not self.auth.session_ok(request):
-            return HTMLResponse(_page_login(nonce), 200, self._page_headers(nonce))
-        body = await run_in_threadpool(self._dashboard, nonce)
+        cookie = request.cookies.get(COOKIE)
+        session = self.auth.session(cookie)
+        if session is None:
+            problem = "Your session has ended: sign in again." if cookie else None
+            response = HTMLResponse(_page_login(nonce, problem), 200, self._page_headers(nonce))
+            if cookie:
+                response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+            return response
+        body = await run_in_threadpool(self._dashboard, nonce, session)
         return HTMLResponse(body, 200, self._page_headers(nonce))
 
     async def login(self, request: Request) -> Response:
         nonce = secrets.token_urlsafe(16)
         if not self.auth.on:
             return HTMLResponse(_page_off(self._off_message(), nonce), 404, self._page_headers(nonce))
+        address = _client(request)
         try:
+            self._check_not_refused(address, lambda wait: HTMLResponse(
+                _page_login(nonce, f"Too many wrong tokens: try again in {wait} seconds."), 429,
+                {**self._page_headers(nonce), "Retry-After": str(wait)}))
             raw = await self._body(request, 4096)
         except _Reply as reply:
             return reply.response
         token = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0].strip()
         if not self.auth.token_ok(token):
-            log.warning("editors' page: wrong token", extra={"client": request.client.host
-                                                              if request.client else "-"})
+            self._wrong_token(address, "wrong token at sign-in")
             return HTMLResponse(_page_login(nonce, "That token is not right."), 401,
                                 self._page_headers(nonce))
+        self.auth.close_session(request.cookies.get(COOKIE))  # a new sign-in, a new session id
+        cookie, _session = self.auth.open_session()
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, self.auth.session, httponly=True, samesite="strict", path="/",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(COOKIE, cookie, max_age=max(1, int(self.auth.ttl)), httponly=True,
+                            samesite="strict", path="/", secure=request.url.scheme == "https")
         return response
 
     async def logout(self, request: Request) -> Response:
+        self.auth.close_session(request.cookies.get(COOKIE))
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    def _dashboard(self, nonce: str) -> str:
+    def _dashboard(self, nonce: str, session: EditorSession) -> str:
         app = self.get_app()
         articles = app.store.recent(50)
         previews = {a.id: self._previews(a.id) for a in articles}
@@ -602,29 +639,62 @@ class _Site:
             f"{t}: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items()) if s != "sent")
             for t, states in sorted(depth.items()) if any(s != "sent" for s in states)
         ) or "empty"
-        return _page_dashboard(articles, previews, nonce=nonce, csrf=self.auth.csrf,
+        return _page_dashboard(articles, previews, nonce=nonce, csrf=session.csrf,
                                status=f"Last cycle: {age} · outbox: {queues}")
 
 
-def create_app(app: App | AppSource, *, api_token: str | None, metrics: Metrics | None = None,
-               on_queued: Callable[[], None] | None = None, max_age: float | None = None) -> Starlette:
+class _HoldApp:
+    """ASGI middleware: an HTTP request holds one App from its start until its answer is sent,
+    so a reload in between can neither close it nor hand the request a different one midway."""
+
+    def __init__(self, app: ASGIApp, lease: Lease) -> None:
+        self.app = app
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.lease() as held:
+            token = _REQUEST_APP.set(held)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _REQUEST_APP.reset(token)
+
+
+def create_app(app: App | AppSource | AppHolder[App], *, api_token: str | None,
+               metrics: Metrics | None = None,
+               on_queued: Callable[[], None] | None = None, max_age: float | None = None,
+               session_ttl: float = DEFAULT_TTL,
+               clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The listener's ASGI application.
 
-    ``app`` is the running ``App``, or a callable returning the current one
-    (the daemon builds a new ``App`` on SIGHUP).  ``api_token`` is the
-    editors' token (None or empty: the API and the page are off).
+    ``app`` is the running ``App``, a callable returning the current one, or
+    the daemon's ``AppHolder`` (it builds a new ``App`` on SIGHUP): with a
+    holder, each request holds the App it started with until its answer is
+    sent, and the old App is closed only after that.  ``api_token`` is the
+    editors' token (None or empty: the API and the page are off); a reload
+    hands a new one to ``asgi.state.editors.set_token()`` (the ``EditorAuth``),
+    which revokes every session.  ``session_ttl`` is how long a sign-in to
+    the page lasts; ``clock`` times sessions and wrong-token limits.
     ``metrics`` defaults to a fresh ``Metrics`` reading this app's store;
     ``on_queued`` is called after a repost or retry queued something (wake
     the daemon's delivery loop).  ``max_age`` overrides the health limit
     (default: 3 × the shortest poll interval + 300 s).
     """
-    get_app: AppSource = app if callable(app) else (lambda: app)
+    lease: Lease
+    if isinstance(app, AppHolder):
+        lease = app.use
+    else:
+        source: AppSource = app if callable(app) else (lambda: app)
+        lease = lambda: nullcontext(source())  # noqa: E731 - nothing to hold: it is not swapped
     if metrics is None:
         metrics = Metrics()
+    auth = EditorAuth(api_token or None, ttl=session_ttl, clock=clock)
+    site = _Site(lease, auth=auth, metrics=metrics, on_queued=on_queued, max_age=max_age)
     if not metrics.bound:
-        metrics.bind(lambda: get_app().store)
-    site = _Site(get_app, api_token=api_token or None, metrics=metrics, on_queued=on_queued,
-                 max_age=max_age)
+        metrics.bind(lambda: site.get_app().store)  # the scrape's own App
 
     def api_route(path: str, handler: Callable[..., Any], methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -657,9 +727,10 @@ def create_app(app: App | AppSource, *, api_token: str | None, metrics: Metrics 
         Route("/login", site.login, methods=["POST"]),
         Route("/logout", site.logout, methods=["POST"]),
     ]
-    asgi = Starlette(routes=routes, exception_handlers={
+    asgi = Starlette(routes=routes, middleware=[Middleware(_HoldApp, lease=lease)], exception_handlers={
         404: not_found, 405: not_allowed, StoreError: store_failed, Exception: crashed})
     asgi.state.site = site
+    asgi.state.editors = auth
     asgi.state.metrics = metrics
     return asgi
 

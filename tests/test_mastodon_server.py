@@ -459,6 +459,27 @@ def test_accept_then_hang_creates_the_status_and_holds_the_answer(server):
     assert len(failed) == 1 and server.held == 0 and server.requests[-1].status is None
 
 
+def test_trickle_does_the_work_then_sends_a_byte_at_a_time_until_the_client_leaves(server):
+    """Each read of the answer gets a byte well within any per-read timeout; the body never ends."""
+    from tests.helpers import wait_until
+
+    server.queue_faults(Fault(trickle=0.01, method="POST", path="/api/v1/statuses"))
+    with httpx.Client(base_url=server.url, timeout=5) as http:
+        with http.stream("POST", "/api/v1/statuses", data={"status": "trickled"}, headers=AUTH) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+            assert "x-ratelimit-remaining" in r.headers
+            received = b""
+            for chunk in r.iter_raw():
+                received += chunk
+                if len(received) >= 5:
+                    break
+            assert received == b" " * len(received)
+            assert server.trickling == 1
+    assert wait_until(lambda: server.trickling == 0)
+    assert [s["text"] for s in server.statuses] == ["trickled"]
+    assert server.requests[-1].status == 200
+
+
 # --- outside pytest -----------------------------------------------------------------------------
 
 

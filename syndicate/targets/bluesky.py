@@ -165,7 +165,11 @@ class BlueskyAdapter:
             return self._client
         from atproto import Client, Request, SessionEvent
 
-        client = Client(base_url=self._cfg.service, request=Request(timeout=self._cfg.timeout))
+        from syndicate.deadline import DeadlineTransport
+
+        # atproto's timeout is per socket operation; the transport makes it a total per request.
+        request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout))
+        client = Client(base_url=self._cfg.service, request=request)
 
         def on_session_change(event: SessionEvent, session: Any) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._store is not None:

@@ -2,7 +2,9 @@
 
 The client is made on first use (``import mastodon`` is slow) with
 ``ratelimit_method="throw"`` (the library never sleeps behind our back),
-``request_timeout`` from the target's ``timeout`` and ``version_check_mode="none"``.
+``request_timeout`` from the target's ``timeout`` and ``version_check_mode="none"``,
+on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per request
+(Mastodon.py's own is per socket operation).
 
 - ``limits()`` reads ``/api/v2/instance`` (``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``), falls back to
@@ -217,10 +219,13 @@ class MastodonAdapter:
 
     def client(self) -> Mastodon:
         if self._client is None:
-            import requests
             from mastodon import Mastodon
 
-            session = requests.Session()
+            from syndicate.deadline_requests import DeadlineSession
+
+            # Mastodon.py's request_timeout is per socket operation: the session makes the
+            # target's timeout a total per request, so a trickling server cannot hold us.
+            session = DeadlineSession(self._cfg.timeout)
             session.hooks["response"].append(self._remember)
             client = Mastodon(
                 api_base_url=self._cfg.instance,

@@ -67,6 +67,10 @@ class Fault:
     - ``Fault(drop=True)``: close the connection without answering, not forwarded.
     - ``Fault(accept_then_drop=True)``: forward, let the upstream answer, then
       close the connection without passing the answer on.
+    - ``Fault(trickle=0.1)``: forward, let the upstream answer, then pass on
+      its status and headers but, for a body, one space every 0.1 s for
+      ever (until the client goes away or the proxy stops): only a total
+      deadline ends it.  ``FaultProxy.trickling`` counts those in progress.
     - ``delay``: seconds to wait first (combine with the others, or alone).
     """
 
@@ -75,6 +79,7 @@ class Fault:
     body: bytes | None = None
     drop: bool = False
     accept_then_drop: bool = False
+    trickle: float | None = None
     delay: float = 0.0
 
 
@@ -139,6 +144,8 @@ class FaultProxy:
         self.on_request: Callable[[str, str], None] | None = None  # (method, nsid), as each arrives
         self.calls: Counter[str] = Counter()  # requests seen per NSID, faulted ones included
         self.seen: list[Seen] = []
+        self.trickling = 0  # answers being trickled right now (Fault(trickle=...))
+        self._stopping = threading.Event()
         proxy = self
 
         class Handler(_ProxyHandler):
@@ -217,6 +224,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._client.close()
@@ -338,6 +346,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 upstream.read()  # the upstream has done the work; its answer is lost
                 owner._record(self.command, nsid, f"accepted {upstream.status_code} then dropped")
                 return self._drop()
+            if fault and fault.trickle is not None:
+                upstream.read()  # the upstream has done the work; its answer never gets through
+                owner._record(self.command, nsid, f"accepted {upstream.status_code} then trickled")
+                return self._trickle(upstream, fault.trickle)
             owner._record(self.command, nsid, f"forwarded {upstream.status_code}")
             out_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
             if nsid in REWRITE_ORIGIN:
@@ -358,6 +370,23 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return None
         finally:
             upstream.close()
+
+    def _trickle(self, upstream: httpx.Response, every: float) -> None:
+        owner = self.owner
+        headers = [(k, v) for k, v in upstream.headers.items()
+                   if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"]
+        self.close_connection = True
+        with owner._lock:
+            owner.trickling += 1
+        try:
+            self._start(upstream.status_code, headers, None)
+            while not owner._stopping.wait(every):
+                self.wfile.write(b"1\r\n \r\n")
+        except OSError:  # the client gave up: what the fault is there to see
+            pass
+        finally:
+            with owner._lock:
+                owner.trickling -= 1
 
     def _start(self, status: int, headers: list[tuple[str, str]], length: int | None) -> None:
         self.send_response_only(status)  # the upstream's own Date and Server headers follow

@@ -49,6 +49,10 @@ the same way and drops it: the moment between the server's acceptance and the cl
 Steering the account: :meth:`MastodonServer.post_as_account` makes statuses as the account's
 owner would from another app (no Idempotency-Key); :meth:`MastodonServer.forget_idempotency_keys`
 empties the Idempotency-Key store, as Mastodon's one-hour expiry does.
+A ``Fault(trickle=0.1)`` does the request's work, sends the status line and headers, then one
+byte of body (a space) every 0.1 s for ever: until the client goes away or the server closes
+(:attr:`MastodonServer.trickling` counts the answers still trickling).  No per-read timeout
+ever fires on it; only a total deadline ends it.
 
 Inspection: :attr:`MastodonServer.statuses`, :attr:`MastodonServer.media`,
 :attr:`MastodonServer.requests` (with the response status and headers, and the fault applied),
@@ -237,6 +241,7 @@ class Fault:
     then_answer: bool = False  # with hang: once released, answer normally instead of dropping
     accept_then_drop: bool = False  # process normally, then close instead of answering
     accept_then_hang: bool = False  # process normally, then hold the answer as hang does, and drop it
+    trickle: float | None = None  # process normally, then a byte of answer every `trickle` s, for ever
     method: str | None = None
     path: str | None = None
 
@@ -398,6 +403,7 @@ class MastodonServer:
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
         self.errors: list[str] = []
+        self.trickling = 0  # answers being trickled right now (Fault(trickle=...))
         self._tokens: dict[str, frozenset[str]] = {token: frozenset({"read", "write"})}
         self._faults: list[Fault] = []
         self._random: list[RandomFaults] = []
@@ -1210,6 +1216,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and (fault.accept_then_drop or fault.accept_then_hang):
             self._drop()  # the server did the work; the client never hears of it
             return
+        if fault and fault.trickle is not None:
+            self._trickle(status, headers, entry, fault.trickle)
+            return
         self._send(status, body, headers, entry)
 
     def _hold(self, fault: Fault) -> None:
@@ -1225,11 +1234,32 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with app.lock:
                 app.held -= 1
+    def _trickle(self, status: int, headers: dict[str, str], entry: LoggedRequest, every: float) -> None:
+        """The status line and headers at once, then a space of body every ``every`` s, for ever."""
+        app = self.app
+        entry.status = status
+        entry.response_headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+        self.close_connection = True
+        with app.lock:
+            app.trickling += 1
+        try:
+            self.send_response(status)
+            for name, value in entry.response_headers.items():
+                self.send_header(name, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while not app._stop.wait(every):
+                self.wfile.write(b"1\r\n \r\n")
+        except OSError:  # the client gave up: what the fault is there to see
+            pass
+        finally:
+            with app.lock:
+                app.trickling -= 1
 
     def _apply_fault(self, fault: Fault, entry: LoggedRequest) -> bool:
         """Answer (or not) as the fault says; False lets the request through (accept_then_drop)."""
         app = self.app
-        if fault.accept_then_drop or fault.accept_then_hang:
+        if fault.accept_then_drop or fault.accept_then_hang or fault.trickle is not None:
             return False
         if fault.drop:
             self._drop()

@@ -1,0 +1,178 @@
+"""A total deadline per HTTP request, under clients whose timeouts are per socket operation.
+
+httpcore (under httpx: our fetcher, and atproto) and urllib3 (under requests:
+Mastodon.py) apply their timeout to each connect, read and write.  The body's
+read timeout is even fixed once for the whole body, so a server trickling one
+byte at a time, each within the timeout, holds the caller for as long as it
+likes.  Here every socket operation waits at most what is left of the
+current call's deadline, kept in a context variable (each thread has its own)::
+
+    with total_deadline(30.0):     # nested: the earlier deadline wins
+        ...                        # every clamped socket operation in here
+
+- ``DeadlineBackend``: an httpcore network backend whose streams clamp
+  (fetch.py's pool is built on it);
+- ``DeadlineTransport(total)``: an httpx transport on such a backend that
+  gives each request, its body included, ``total`` seconds (atproto's
+  ``Request(transport=...)``);
+- ``syndicate.deadline_requests.DeadlineSession``: the same for requests.
+
+Name resolution is the one blocking step that no socket timeout covers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("syndicate_deadline",
+                                                                         default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    at: float  # time.monotonic()
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+
+@contextmanager
+def total_deadline(seconds: float) -> Iterator[Deadline]:
+    """Every clamped socket operation inside ends by ``seconds`` from now (or an earlier deadline)."""
+    outer = DEADLINE.get()
+    at = time.monotonic() + seconds
+    if outer is not None:
+        at = min(at, outer)
+    token = DEADLINE.set(at)
+    try:
+        yield Deadline(at)
+    finally:
+        DEADLINE.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before the current deadline (≤ 0 once passed), or None without one."""
+    deadline = DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def clamp(timeout: float | None, exc: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the deadline; raises ``exc`` once it has passed."""
+    left = remaining()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise exc("total deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+# --- httpcore ----------------------------------------------------------------------------------
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.start_tls(ssl_context, server_hostname,
+                                       clamp(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """A network backend whose every connect, read and write ends by the current deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self._inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, clamp(timeout, httpcore.ConnectTimeout),
+                                         local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, clamp(timeout, httpcore.ConnectTimeout),
+                                                 socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+# --- httpx -------------------------------------------------------------------------------------
+
+
+class _DeadlineBody(httpx.SyncByteStream):
+    """A response body read under the deadline its request started with."""
+
+    def __init__(self, inner: httpx.SyncByteStream, at: float) -> None:
+        self._inner = inner
+        self._at = at
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._inner)
+        while True:
+            token = DEADLINE.set(self._at)
+            try:
+                chunk = next(chunks, None)
+            finally:
+                DEADLINE.reset(token)
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` on a ``DeadlineBackend``: each request, body included, ends by
+    ``total`` seconds after it started.  (No proxies from the environment: none is taken.)"""
+
+    def __init__(self, total: float, *, limits: httpx.Limits | None = None) -> None:
+        # Not HTTPTransport.__init__: the pool it builds cannot be given a network backend.
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                        keepalive_expiry=5.0)  # httpx's defaults
+        self.total = total
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=DeadlineBackend(),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with total_deadline(self.total) as deadline:
+            response = super().handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _DeadlineBody(response.stream, deadline.at)
+        return response

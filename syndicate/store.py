@@ -302,7 +302,10 @@ class Store(OutboxStore):
 
     def _migrate(self) -> None:
         """Apply the migrations not yet applied, each in its own write transaction that reads
-        ``user_version`` itself (another process may have migrated since we looked)."""
+        ``user_version`` itself (another process may have migrated since we looked).  An
+        up-to-date database is only read: opening it never waits for another writer."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
         while True:
             with self.transaction() as db:
                 version = db.execute("PRAGMA user_version").fetchone()[0]

@@ -39,6 +39,7 @@ import regex
 
 from syndicate.config import HashtagConfig
 from syndicate.models import Article, Facet, LinkCard, PostDraft, TargetLimits
+from syndicate.summary import web_url
 
 __all__ = [
     "BLUESKY_LIMITS",
@@ -535,13 +536,17 @@ def compose(
 
     ``template`` defaults to ``DEFAULT_TEMPLATE``; ``hashtags=None`` means no
     hashtags; ``intro`` is an editor's line for a manual repost.  Raises
-    ``ValueError`` for an unusable template, or when not even the minimal
-    layout (a one-word title, the date and the link) fits ``limits``.
+    ``ValueError`` for an unusable template, for a link that is not an
+    http(s) URL, or when not even the minimal layout (a one-word title, the
+    date and the link) fits ``limits``.
     """
     if platform not in ("mastodon", "bluesky"):
         raise ValueError(f"unknown platform {platform!r} (expected 'mastodon' or 'bluesky')")
     template = DEFAULT_TEMPLATE if template is None else template
     _parse(template)  # raises ValueError with the reason
+    link = article.link.strip()
+    if web_url(link) is None:  # never post a javascript: (or any other) link a page slipped in
+        raise ValueError(f"article {article.id}: its link {link!r} is not an http(s) URL")
     max_bytes = BLUESKY_MAX_BYTES if platform == "bluesky" else None
     budget = limits.max_length
 
@@ -562,7 +567,7 @@ def compose(
         "date": date,
         "source": source_name,
         "first_published": first_published,
-        "link": article.link.strip(),
+        "link": link,
         "hashtags": _hashtag_text(tags),
         "intro": intro_text,
     }
@@ -653,7 +658,7 @@ def compose(
             uri=values["link"],
             title=_shorten_to(title, 3000, CARD_TITLE_MAX_GRAPHEMES, 3000),
             description=_shorten_to(standfirst, CARD_DESCRIPTION_MAX_CHARS),
-            thumb_url=article.image,
+            thumb_url=web_url(article.image),
         )
         notes.append(
             f"link card: {card.uri} with title, {len(card.description)}-character description"

@@ -11,6 +11,10 @@ so every item carries:
 - for a repost, the original (RSS ``<source>`` and ``dc:source``, Atom
   ``<source>`` and ``<link rel="via">``, JSON ``_syndicate.source``).
 
+Only http(s) links leave: an article's link, image or credit link that is
+anything else (``javascript:``, ``data:`` …) is left out here even if it got
+past ``parse``/``page``, and an id with such a scheme becomes a ``urn:uuid``.
+
 ``render_feeds`` is pure (articles + config + clock → bytes); ``write_feeds``
 writes the files atomically and leaves a file alone when only its build date
 would change, so its mtime (and the ETag a server derives from it) is stable.
@@ -41,6 +45,7 @@ from lxml import etree
 from syndicate.compose import format_date
 from syndicate.config import OutputConfig
 from syndicate.models import Article
+from syndicate.summary import web_url
 
 __all__ = [
     "ATOM_FILE",
@@ -72,6 +77,7 @@ _ATOM_NS = "http://www.w3.org/2005/Atom"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_ID_SCHEMES = frozenset({"http", "https", "urn", "tag"})  # an id in another scheme is not used as a URI
 _ID_NAMESPACE = uuid.UUID("7f1e6f2c-7d53-5b8e-9a52-3c1f0e6b9a10")
 
 
@@ -86,6 +92,11 @@ def _clean(text: str | None) -> str:
 def _line(text: str | None) -> str:
     """One line of clean text: whitespace runs collapsed, ends stripped."""
     return _SPACE.sub(" ", _clean(text)).strip()
+
+
+def _link(url: str | None) -> str:
+    """An http(s) URL with a host, or "" (the last check before a link leaves)."""
+    return web_url(_line(url)) or ""
 
 
 def _utc(dt: datetime) -> datetime:
@@ -113,13 +124,14 @@ def _host(url: str | None) -> str:
 def _credit_parts(article: Article, site_name: str | None) -> tuple[datetime, str, str]:
     """(date, source name, link) of the "first published" credit."""
     source = article.source
+    source_url = _link(source.url) if source else ""
     date = (source.published if source and source.published else None) or article.published
-    link = (source.url if source and source.url else None) or article.link
-    if source and (source.name or source.url):
-        name = _line(source.name) or _host(source.url)
+    link = source_url or _link(article.link)
+    if source and (source.name or source_url):
+        name = _line(source.name) or _host(source_url)
     else:
-        name = _line(site_name) or _host(article.link)
-    return date, name or "the original site", _line(link)
+        name = _line(site_name) or _host(_link(article.link))
+    return date, name or "the original site", link
 
 
 def credit_line(article: Article, site_name: str | None = None) -> str:
@@ -176,9 +188,16 @@ def _atom_id(article_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, article_id)}"
 
 
+def _item_id(article_id: str) -> str:
+    """The article's id, unless it is a URI in a scheme no reader should follow (``javascript:``)."""
+    if _URI.match(article_id) and article_id.split(":", 1)[0].lower() not in _ID_SCHEMES:
+        return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, article_id)}"
+    return article_id
+
+
 def _prepare(article: Article, site_name: str | None) -> _Item:
-    link = _line(article.link)
-    item_id = _line(article.id) or link
+    link = _link(article.link)
+    item_id = _item_id(_line(article.id)) or link
     title = _line(article.title) or link or item_id
     published = _utc(article.published)
     updated = _utc(article.updated) if article.updated else published
@@ -194,7 +213,7 @@ def _prepare(article: Article, site_name: str | None) -> _Item:
     categories = tuple(dict.fromkeys(c for c in (_line(x) for x in article.categories) if c))
     _date, source_name, source_url = _credit_parts(article, site_name)
     source = article.source
-    repost_url = _line(source.url) if source else ""
+    repost_url = _link(source.url) if source else ""
     repost_name = _line(source.name) if source and repost_url else ""
     return _Item(
         id=item_id,
@@ -214,7 +233,7 @@ def _prepare(article: Article, site_name: str | None) -> _Item:
         source_url=_clean(source_url),
         repost_name=repost_name,
         repost_url=repost_url,
-        image=_line(article.image),
+        image=_link(article.image),
         language=_line(article.language),
     )
 

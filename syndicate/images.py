@@ -44,6 +44,7 @@ def open_image(data: bytes, content_type: str = "") -> Image:
     from PIL import Image, UnidentifiedImageError
 
     served = f"served as {content_type or 'no type'}"
+    # catch_warnings is process-wide, not per thread; the pixel check below does not rely on it.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

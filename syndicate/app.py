@@ -21,6 +21,7 @@ from syndicate.delivery import Deliverer, DeliveryResult
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
 from syndicate.models import Article, LinkCard, PostDraft, TargetLimits
+from syndicate.netguard import AddressPolicy
 from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
@@ -107,7 +108,8 @@ class App:
         self.clock = clock
         self.stop = stop or threading.Event()
         self.store = store or Store(config.state, clock=clock)
-        self.fetcher = fetcher or Fetcher(config.user_agent)
+        self.fetcher = fetcher or Fetcher(config.user_agent,
+                                          content_policy=AddressPolicy.from_config(config.security))
         if targets is None:
             built, self.skipped = build_targets(config, self.store, self.fetcher, environ, clock)
             self.targets: dict[str, Target] = built

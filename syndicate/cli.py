@@ -245,11 +245,12 @@ def _article_from_page(config: Config, url: str) -> Any:
 
     from syndicate.errors import FetchError
     from syndicate.fetch import Fetcher
+    from syndicate.netguard import AddressPolicy
     from syndicate.page import article_from_page
 
     host = urlsplit(url).hostname
     feed = next((f.name for f in config.feeds if urlsplit(f.url).hostname == host), "manual")
-    fetcher = Fetcher(config.user_agent)
+    fetcher = Fetcher(config.user_agent, content_policy=AddressPolicy.from_config(config.security))
     try:
         body, _type = fetcher.get_bytes(url, max_bytes=5_000_000, timeout=20,
                                         accept="text/html,application/xhtml+xml", label=f"page {url}")

@@ -10,7 +10,8 @@ it is made to fit by one budgeted routine, always in this order:
 4. the title is shortened with "…";
 5. as a last resort the minimal layout ``{title}\\n{date}\\n{link}`` is used.
 
-The link and the original publication date are never cut.  Cuts fall between
+Text from the feed (title, standfirst, author, source) never makes a mention:
+see ``defuse_mentions``.  The link and the original publication date are never cut.  Cuts fall between
 grapheme clusters (``regex``'s ``\\X``), so an emoji with a skin tone, a ZWJ
 family, a flag or a letter with combining marks is kept whole or dropped
 whole.  Lengths are measured by ``post_length`` as the platform does (where
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import re
 import string
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +41,7 @@ import regex
 
 from syndicate.config import HashtagConfig
 from syndicate.models import Article, Facet, LinkCard, PostDraft, TargetLimits
+from syndicate.summary import web_url
 
 __all__ = [
     "BLUESKY_LIMITS",
@@ -48,6 +51,7 @@ __all__ = [
     "MASTODON_LIMITS",
     "MINIMAL_TEMPLATE",
     "compose",
+    "defuse_mentions",
     "format_date",
     "graphemes",
     "hashtags_for",
@@ -224,6 +228,26 @@ def mastodon_limits(
     return TargetLimits(
         max_length=max_characters - reserved, url_length=characters_reserved_per_url, unit="graphemes"
     )
+
+
+# --- mentions ------------------------------------------------------------------
+
+# Mastodon mentions (notifies, and with visibility: direct addresses) whatever
+# Account::MENTION_RE finds: "@" not after a word character, "=" or "/", then a
+# username character ([a-z0-9_], case-insensitively).  This finds every such "@"
+# and more (any "@" not after an ASCII word character, "=" or "/"; the letters
+# that Unicode case folding makes ASCII ones are included): putting a WORD JOINER
+# (U+2060: invisible, never a line break) right after it leaves no username where
+# one must start.  Bluesky makes mentions only from facets, and compose makes none;
+# its text is defused alike for clients that look for mentions in the text itself.
+_MENTION_START = re.compile(r"(?<![A-Za-z0-9_=/])@(?=[a-z0-9_\u017f\u212a])", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
+def defuse_mentions(text: str) -> str:
+    """``text`` with every would-be mention ("@user", "@user@instance", "@handle.example")
+    made inert by a word joiner after its "@"; it reads the same."""
+    return _MENTION_START.sub("@" + WORD_JOINER, text) if "@" in text else text
 
 
 # --- dates and hashtags --------------------------------------------------------
@@ -535,20 +559,24 @@ def compose(
 
     ``template`` defaults to ``DEFAULT_TEMPLATE``; ``hashtags=None`` means no
     hashtags; ``intro`` is an editor's line for a manual repost.  Raises
-    ``ValueError`` for an unusable template, or when not even the minimal
-    layout (a one-word title, the date and the link) fits ``limits``.
+    ``ValueError`` for an unusable template, for a link that is not an
+    http(s) URL, or when not even the minimal layout (a one-word title, the
+    date and the link) fits ``limits``.
     """
     if platform not in ("mastodon", "bluesky"):
         raise ValueError(f"unknown platform {platform!r} (expected 'mastodon' or 'bluesky')")
     template = DEFAULT_TEMPLATE if template is None else template
     _parse(template)  # raises ValueError with the reason
+    link = article.link.strip()
+    if web_url(link) is None:  # never post a javascript: (or any other) link a page slipped in
+        raise ValueError(f"article {article.id}: its link {link!r} is not an http(s) URL")
     max_bytes = BLUESKY_MAX_BYTES if platform == "bluesky" else None
     budget = limits.max_length
 
-    title = _clean(article.title)
-    standfirst = _clean(article.standfirst)
-    author = _clean(article.author)
-    source_name = _clean(article.source.name) if article.source else ""
+    title = defuse_mentions(_clean(article.title))  # the feed's words: never a mention
+    standfirst = defuse_mentions(_clean(article.standfirst))
+    author = defuse_mentions(_clean(article.author))
+    source_name = defuse_mentions(_clean(article.source.name)) if article.source else ""
     date = format_date(article.published)
     first_published = f"First published {date}" + (f" in {source_name}" if source_name else "")
     tags = hashtags_for(article.categories, hashtags) if hashtags is not None else []
@@ -562,12 +590,18 @@ def compose(
         "date": date,
         "source": source_name,
         "first_published": first_published,
-        "link": article.link.strip(),
+        "link": link,
         "hashtags": _hashtag_text(tags),
         "intro": intro_text,
     }
 
     notes: list[str] = []
+    defused = sum(value.count(WORD_JOINER) - _clean(raw).count(WORD_JOINER) for value, raw in (
+        (title, article.title), (standfirst, article.standfirst), (author, article.author),
+        (source_name, article.source.name if article.source else None)))
+    if defused:
+        notes.append(f"mentions: {defused} \"@\" in the feed's text made inert (a word joiner after it), "
+                     "so nobody is mentioned or notified")
     date_note = f"date: original publication date {date}"
     if source_name:
         date_note += f" (first published in {source_name})"
@@ -653,7 +687,7 @@ def compose(
             uri=values["link"],
             title=_shorten_to(title, 3000, CARD_TITLE_MAX_GRAPHEMES, 3000),
             description=_shorten_to(standfirst, CARD_DESCRIPTION_MAX_CHARS),
-            thumb_url=article.image,
+            thumb_url=web_url(article.image),
         )
         notes.append(
             f"link card: {card.uri} with title, {len(card.description)}-character description"

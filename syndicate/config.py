@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     ValidationError,
     field_validator,
     model_validator,
@@ -253,6 +254,25 @@ class DeliveryConfig(_Strict):
     lease: Duration = 1200.0  # a delivery holds its outbox row this long between renewals
 
 
+def _ports(value: Any) -> list[int] | Literal["any"]:
+    if value == "any":
+        return "any"
+    if (isinstance(value, list) and value
+            and all(isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in value)):
+        return value
+    raise ValueError('expected a list of port numbers such as [80, 443], or "any"')
+
+
+Ports = Annotated[list[int] | Literal["any"], PlainValidator(_ports)]
+
+
+class SecurityConfig(_Strict):
+    """Where fetches that feed content asks for (pages, images) may connect (see syndicate.netguard)."""
+
+    allow_private_addresses: bool = False  # loopback, private, link-local, …: for intranets and tests
+    allowed_ports: Ports = Field(default_factory=lambda: [80, 443])  # or "any"
+
+
 class LogConfig(_Strict):
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -267,6 +287,7 @@ class Config(_Strict):
     output: OutputConfig = Field(default_factory=OutputConfig)
     listen: ListenConfig = Field(default_factory=ListenConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     source: str = Field(default=DEFAULT_CONFIG, exclude=True)  # the file it came from
 

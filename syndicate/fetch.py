@@ -15,6 +15,13 @@ Limits, all per call:
   passes the cap, so a 50 MB response never sits in memory.
 - redirects are followed by hand (at most ``max_redirects``) so the chain can
   be recorded and permanent moves (every hop 301/308) reported to the store.
+
+Where: ``fetch_feed`` fetches the operator's own feed URLs, wherever they
+point.  ``get_bytes`` fetches what a feed's content names (pages, images) on
+a second connection pool whose network backend applies the content
+``AddressPolicy`` (``syndicate.netguard``) to every connection it opens: on
+every redirect hop, to the address actually connected to.  Two pools, so a
+connection opened for a feed is never reused for content.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import http
 import math
 import re
+import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +43,7 @@ import httpx
 
 from syndicate.deadline import DEADLINE, DeadlineBackend
 from syndicate.errors import FeedRateLimited, FetchError
+from syndicate.netguard import AddressPolicy, AddressRefused
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
@@ -90,14 +100,16 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _default_pool() -> httpcore.ConnectionPool:
-    """What ``httpx.HTTPTransport`` would build, on a deadline-clamping network backend (``deadline``)."""
+def _default_pool(ssl_context: ssl.SSLContext, policy: AddressPolicy | None = None,
+                  ) -> httpcore.ConnectionPool:
+    """What ``httpx.HTTPTransport`` would build, on a deadline-clamping network backend
+    (``deadline``) that, with a ``policy``, connects only where the policy allows."""
     return httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+        ssl_context=ssl_context,
         max_connections=32,
         max_keepalive_connections=16,
         keepalive_expiry=60.0,
-        network_backend=DeadlineBackend(),
+        network_backend=DeadlineBackend(policy=policy),
     )
 
 
@@ -234,10 +246,16 @@ class _Response:
 
 
 class Fetcher:
-    """One pooled HTTP client (keep-alive) shared by every feed.  Thread-safe."""
+    """One pooled HTTP client (keep-alive) shared by every feed.  Thread-safe.
+
+    ``content_policy`` bounds where ``get_bytes`` may connect (default: public
+    addresses on ports 80 and 443).  A ``transport`` given by the caller is
+    used for everything as it is, with no address checks (tests of the HTTP
+    handling, which never leave the process).
+    """
 
     def __init__(self, user_agent: str, *, transport: httpx.BaseTransport | None = None,
-                 max_redirects: int = 5) -> None:
+                 max_redirects: int = 5, content_policy: AddressPolicy | None = None) -> None:
         self.user_agent = user_agent
         self.max_redirects = max_redirects
         # httpx.Client's default headers with ours, in the order it sent them
@@ -247,7 +265,14 @@ class Fetcher:
         self._feed_headers = (*base, (b"Accept", FEED_ACCEPT.encode("ascii")), encoding)
         self._other_headers = (*base, encoding)  # + Accept, last
         self._transport = transport  # someone else's transport: sent through it, as httpx.Client did
-        self._pool = _default_pool() if transport is None else None
+        self.content_policy = content_policy or AddressPolicy()
+        self._ssl_context: ssl.SSLContext | None = None
+        self._pool: httpcore.ConnectionPool | None = None  # feeds: the operator's URLs
+        self._content_pool: httpcore.ConnectionPool | None = None  # what content names (made on first use)
+        self._pool_lock = threading.Lock()
+        if transport is None:
+            self._ssl_context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+            self._pool = _default_pool(self._ssl_context)
         self._closed = False
 
     def __enter__(self) -> Fetcher:
@@ -258,6 +283,10 @@ class Fetcher:
 
     def close(self) -> None:
         self._closed = True
+        with self._pool_lock:
+            content, self._content_pool = self._content_pool, None
+        if content is not None:
+            content.close()
         if self._pool is not None:
             self._pool.close()
         elif self._transport is not None:
@@ -276,7 +305,8 @@ class Fetcher:
             headers += ((b"If-None-Match", _header_value(etag)),)
         if last_modified:
             headers += ((b"If-Modified-Since", _header_value(last_modified)),)
-        resp, target, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes)
+        resp, target, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes,
+                                                             pool=self._pool)
         hdrs = resp.headers
         final = target.text
         if resp.status == 304:
@@ -298,24 +328,36 @@ class Fetcher:
 
     def get_bytes(self, url: str, *, max_bytes: int, timeout: float, accept: str = "*/*",
                   label: str = "") -> tuple[bytes, str]:
-        """GET any resource (an image, a page): ``(body, content-type)``.
+        """GET what a feed's content names (an image, a page): ``(body, content-type)``.
 
-        Errors are ``FetchError`` naming ``label`` (else the URL).
+        Connects only where ``content_policy`` allows, on every hop.  Errors
+        are ``FetchError`` naming ``label`` (else the URL).
         """
         headers = (*self._other_headers, (b"Accept", _header_value(accept)))
-        resp, _, body, _, _ = self._get(label or url, url, headers, timeout, max_bytes, conditional=False)
+        resp, _, body, _, _ = self._get(label or url, url, headers, timeout, max_bytes, conditional=False,
+                                        pool=self._content())
         return body or b"", resp.headers.get("content-type", "")
 
     # -- internals --
 
-    def _send(self, target: _Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float) -> _Response:
+    def _content(self) -> httpcore.ConnectionPool | None:
+        """The content pool (None when sending through the caller's transport)."""
+        if self._ssl_context is None:
+            return None
+        with self._pool_lock:
+            if self._content_pool is None and not self._closed:
+                self._content_pool = _default_pool(self._ssl_context, self.content_policy)
+            return self._content_pool
+
+    def _send(self, target: _Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
+              pool: httpcore.ConnectionPool | None) -> _Response:
         if self._closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        if self._pool is not None:
+        if pool is not None:
             request = httpcore.Request(b"GET", target.core, headers=[(b"Host", target.host), *headers],
                                        extensions={"timeout": timeouts})
-            core = self._pool.handle_request(request)
+            core = pool.handle_request(request)
             return _Response(core.status, _decode_headers(core.headers), core.extensions.get("reason_phrase"),
                              core.stream, core.close)
         assert self._transport is not None
@@ -325,7 +367,7 @@ class Fetcher:
                          response.stream, response.close)
 
     def _get(self, label: str, url: str, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
-             max_bytes: int, *, conditional: bool = True,
+             max_bytes: int, *, conditional: bool = True, pool: httpcore.ConnectionPool | None,
              ) -> tuple[_Response, _Target, bytes | None, tuple[str, ...], bool]:
         """Follow redirects by hand and read the body within the limits."""
         deadline = time.monotonic() + timeout
@@ -336,7 +378,7 @@ class Fetcher:
         try:
             for _ in range(self.max_redirects + 1):
                 target = _target(current)
-                response = self._send(target, headers, timeout)
+                response = self._send(target, headers, timeout, pool)
                 try:
                     status = response.status
                     if status in _REDIRECT_STATUSES:
@@ -365,6 +407,9 @@ class Fetcher:
                 finally:
                     response.close()
             raise FetchError(label, f"more than {self.max_redirects} redirects starting at {url}")
+        except AddressRefused as exc:
+            hop = f" (redirected to {current})" if current != url else ""
+            raise FetchError(label, f"refused{hop}: {exc}") from None
         except (httpx.TimeoutException, httpcore.TimeoutException):
             raise FetchError(label, f"timed out after {_seconds(timeout)} fetching {current}") from None
         except _CORE_ERRORS as exc:

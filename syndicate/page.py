@@ -6,6 +6,11 @@ still says what it is: Open Graph and ``article:*`` meta tags, JSON-LD
 arbitrary, often broken HTML, which is what beautifulsoup4 is for; the
 article body then goes through the same ``summary`` rules as feed content
 (bold lead, repost credits).  Pure: bytes in, value out.
+
+A page is a stranger's document: its canonical link, ``og:url`` and
+``og:image`` are used only when they are http(s) URLs (``summary.web_url``);
+otherwise the next candidate, and in the end the URL the page was fetched
+from (or no image).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from bs4 import BeautifulSoup
 
 from syndicate.models import Article
 from syndicate.parse import canonical_url
-from syndicate.summary import html_to_text, parse_date, summarise
+from syndicate.summary import html_to_text, parse_date, summarise, web_url
 
 
 def _meta(soup: BeautifulSoup, *names: str) -> str | None:
@@ -71,8 +76,8 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
     soup = BeautifulSoup(html, "lxml")
     ld = _json_ld(soup)
     canonical = soup.find("link", attrs={"rel": "canonical"})
-    link = canonical_url(str(canonical["href"]) if canonical and canonical.get("href")
-                         else _meta(soup, "og:url") or url, url)
+    claimed = (str(canonical["href"]) if canonical and canonical.get("href") else None, _meta(soup, "og:url"))
+    link = canonical_url(next((u for u in (web_url(c, url) for c in claimed) if u), url))
     title = _meta(soup, "og:title", "twitter:title") or (
         soup.title.get_text(" ", strip=True) if soup.title else "")
     title = html_to_text(title)
@@ -89,7 +94,7 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
                  else page_date or now)
     html_tag = soup.find("html")
     language = str(html_tag.get("lang")) if html_tag and html_tag.get("lang") else None
-    image = _meta(soup, "og:image", "twitter:image") or summary.image
+    image = web_url(_meta(soup, "og:image", "twitter:image"), link) or summary.image
     categories = tuple(dict.fromkeys(
         str(t["content"]).strip() for t in soup.find_all("meta", attrs={"property": "article:tag"})
         if t.get("content")))
@@ -109,5 +114,5 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
 def page_image(html: bytes | str, base_url: str) -> str | None:
     """The page's Open Graph / Twitter card image, as an absolute URL."""
     soup = BeautifulSoup(html, "lxml")
-    image = _meta(soup, "og:image", "og:image:url", "twitter:image")
-    return canonical_url(image, base_url) if image else None
+    image = web_url(_meta(soup, "og:image", "og:image:url", "twitter:image"), base_url)
+    return canonical_url(image) if image else None

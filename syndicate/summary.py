@@ -46,6 +46,7 @@ __all__ = [
     "parse_date",
     "sanitise_html",
     "summarise",
+    "web_url",
 ]
 
 
@@ -207,6 +208,24 @@ def _clean_srcset(value: str, base_url: str) -> str:
         if url is not None and not _is_tracker(url):
             kept.append(f"{url} {desc}" if desc else url)
     return ", ".join(kept)
+
+
+def web_url(value: str | None, base_url: str = "") -> str | None:
+    """``value`` as an absolute http(s) URL with a host (resolved against ``base_url``), else None.
+
+    The one test for a link that leaves us (a post's link, a card's image, a
+    mirror feed's link): ``javascript:``, ``data:``, ``file:``, a relative
+    link with nothing to resolve it against, or ``http://`` with no host are
+    all refused.
+    """
+    clean = _clean_url(value or "", base_url, _SAFE_SCHEMES)
+    if clean is None:
+        return None
+    try:
+        parts = urlsplit(clean)
+        return clean if parts.scheme.lower() in _SAFE_SCHEMES and parts.hostname else None
+    except ValueError:
+        return None
 
 
 def _host(url: str) -> str:
@@ -809,10 +828,12 @@ def summarise(content_html: str, description_html: str = "", *, base_url: str = 
     if not standfirst:
         standfirst = _first_paragraph(blocks, credit_blocks)
     standfirst = _no_tags(_strip_credit_sentence(standfirst or ""))
+    if source is not None and source.url and web_url(source.url) is None:
+        source = _merge([Source(name=source.name, published=source.published)])
     return Summary(
         standfirst=standfirst,
         content_html=_serialise(body),
-        image=images[0][0] if images else None,
+        image=next((u for u in (web_url(src) for src, _alt in images) if u), None),
         source=source,
         image_alts={src: alt for src, alt in reversed(images) if alt},
     )

@@ -50,6 +50,7 @@ targets:
     password_env: CLI_TEST_NO_BSKY
 output:
   dir: {tmp_path / 'public'}
+security: {{allow_private_addresses: true, allowed_ports: any}}  # the article pages are on loopback
 """)
     runner = CliRunner()
 

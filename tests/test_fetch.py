@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from syndicate.errors import FeedRateLimited, FetchError
 from syndicate.fetch import FEED_ACCEPT, Fetcher, FetchResult, parse_retry_after
+from syndicate.netguard import AddressPolicy
 from tests.servers.feeds import Fault, FeedServer
 
 UA = "syndicate-test/1.0 (+https://example.org/bot)"
@@ -353,9 +354,10 @@ def test_a_transport_of_ones_own():
 # --- get_bytes ---------------------------------------------------------------------
 
 
-def test_get_bytes(server, fetcher, path):
+def test_get_bytes(server, path):
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     server.set_feed(path, png, content_type="image/png")
+    fetcher = Fetcher(UA, content_policy=AddressPolicy(allow_private=True, ports=None))  # content on loopback
     body, ctype = fetcher.get_bytes(server.url(path), max_bytes=MB, timeout=2, accept="image/*",
                                     label="thumb")
     assert (body, ctype) == (png, "image/png")
@@ -364,6 +366,7 @@ def test_get_bytes(server, fetcher, path):
         fetcher.get_bytes(server.url(path), max_bytes=100, timeout=2, label="thumb")
     with pytest.raises(FetchError, match=r"^feed http://127\.0\.0\.1:\d+/missing: HTTP 404"):
         fetcher.get_bytes(server.url("/missing"), max_bytes=100, timeout=2)
+    fetcher.close()
 
 
 # --- the server itself -------------------------------------------------------------

@@ -513,3 +513,19 @@ def test_runs_as_a_subprocess_with_a_state_file(tmp_path: Path):
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+# --- mentions, as ProcessMentionsService makes them ----------------------------------------------
+
+
+def test_mentions_are_made_as_account_mention_re_finds_them(server):
+    text = ("Hi @alice and @Bob@Example.Social, (@carol_1@sub.example.org): "
+            "not me@example.org, not https://example.net/@dave, not x=@erin, not @\u2060frank@example.social "
+            "nor \u2060@ever.")  # a word joiner before "@" is no word character: that one is a mention
+    status = client_for(server).status_post(text)
+    assert [(m["acct"], m["username"]) for m in status["mentions"]] == [
+        ("alice", "alice"), ("bob@example.social", "bob"), ("carol_1@sub.example.org", "carol_1"),
+        ("ever", "ever")]
+    assert status["mentions"][1]["url"] == "https://example.social/@bob"
+    assert server.statuses[0]["mentions"] == ["alice", "bob@example.social", "carol_1@sub.example.org", "ever"]
+    assert client_for(server).status(status["id"])["mentions"] == status["mentions"]

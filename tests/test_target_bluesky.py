@@ -481,7 +481,7 @@ def test_prepare_thumb():
     rgba.save(out, "PNG")
     data, mime = prepare_thumb(out.getvalue(), "image/png")
     assert mime == "image/jpeg" and Image.open(io.BytesIO(data)).size == (2000, 80)
-    with pytest.raises(ValueError, match="not a readable image"):
+    with pytest.raises(ValueError, match=r"not a JPEG, PNG, WebP or GIF image \(served as text/html\)"):
         prepare_thumb(b"<html>", "text/html")
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from syndicate.config import MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
@@ -280,7 +282,14 @@ def test_no_error_message_carries_the_token(server, adapter):
 
 # --- thumbnails ---------------------------------------------------------------------------------
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 40 30\nshowpage\n%%EOF\n"
 CARD = LinkCard(uri=LINK, title="Why the strike matters", description="", thumb_url="https://example.org/t.png")
 
 
@@ -313,6 +322,18 @@ def test_thumbnail_not_ready_in_time_posts_without_it(server):
 def test_thumbnail_that_cannot_be_had_is_left_out(server, fetch):
     make(server, thumbnail=True, fetch_image=fetch, sleep=lambda s: None).deliver(draft(card=CARD), "k")
     assert [s["media"] for s in server.statuses] == [[]]
+
+
+def test_only_a_safely_decoded_image_is_uploaded_with_the_type_it_really_is(server, caplog):
+    """An EPS served as image/png is refused (never uploaded); a PNG served as
+    octet-stream is uploaded as image/png."""
+    make(server, thumbnail=True, fetch_image=lambda url: (EPS, "image/png"),
+         sleep=lambda s: None).deliver(draft(card=CARD), "k1")
+    assert server.media == [] and [s["media"] for s in server.statuses] == [[]]
+    assert "thumbnail https://example.org/t.png refused (not a JPEG, PNG, WebP or GIF image" in caplog.text
+    make(server, thumbnail=True, fetch_image=lambda url: (PNG, "application/octet-stream"),
+         sleep=lambda s: None).deliver(draft(card=CARD), "k2")
+    assert [m["type"] for m in server.media] == ["image"]  # the server refuses octet-stream
 
 
 def test_thumbnail_upload_server_error_fails_the_delivery(server):

@@ -31,6 +31,7 @@ import lxml.html
 from syndicate.compose import format_date
 from syndicate.config import FEED_FILE_NAMES, OutputConfig, feed_base_url
 from syndicate.models import Article
+from syndicate.summary import web_url
 
 RSS_FILE, ATOM_FILE, JSON_FILE = FEED_FILE_NAMES
 FEED_FILES = FEED_FILE_NAMES
@@ -41,6 +42,7 @@ GENERATOR = "syndicate"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_ID_SCHEMES = frozenset({"http", "https", "urn", "tag"})  # an id in another scheme is not used as a URI
 _ID_NAMESPACE = uuid.UUID("7f1e6f2c-7d53-5b8e-9a52-3c1f0e6b9a10")
 DAY_ONLY_HOUR = 12  # a day-only date is written at noon UTC
 
@@ -56,6 +58,11 @@ def clean(text: str | None) -> str:
 def line(text: str | None) -> str:
     """One line of clean text: whitespace runs collapsed, ends stripped."""
     return _SPACE.sub(" ", clean(text)).strip()
+
+
+def web_link(url: str | None) -> str:
+    """An http(s) URL with a host, or "" (the last check before a link leaves)."""
+    return web_url(line(url)) or ""
 
 
 def utc(dt: datetime) -> datetime:
@@ -89,6 +96,13 @@ def is_uri(value: str) -> bool:
 def tag_uri(value: str) -> str:
     """``value`` itself when it is an IRI, else a stable ``urn:uuid:`` made from it."""
     return value if is_uri(value) else f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, value)}"
+
+
+def item_id(article_id: str) -> str:
+    """The article's id, unless it is a URI in a scheme no reader should follow (``javascript:``)."""
+    if is_uri(article_id) and article_id.split(":", 1)[0].lower() not in _ID_SCHEMES:
+        return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, article_id)}"
+    return article_id
 
 
 # --- absolute URLs in content -------------------------------------------------------
@@ -166,13 +180,14 @@ def absolute_html(fragment: str, base: str) -> str:
 def _credit_parts(article: Article, site_name: str | None) -> tuple[datetime, str, str]:
     """(date, source name, link) of the "first published" credit."""
     source = article.source
+    source_url = web_link(source.url) if source else ""
     date = (source.published if source and source.published else None) or article.published
-    link = (source.url if source and source.url else None) or article.link
-    if source and (source.name or source.url):
-        name = line(source.name) or host(source.url)
+    link = source_url or web_link(article.link)
+    if source and (source.name or source_url):
+        name = line(source.name) or host(source_url)
     else:
-        name = line(site_name) or host(article.link)
-    return date, name or "the original site", line(link)
+        name = line(site_name) or host(web_link(article.link))
+    return date, name or "the original site", link
 
 
 def credit_line(article: Article, site_name: str | None = None) -> str:
@@ -233,9 +248,9 @@ def image_type(url: str) -> str:
 
 
 def prepare(article: Article, site_name: str | None) -> Item:
-    link = line(article.link)
-    item_id = line(article.id) or link
-    title = line(article.title) or link or item_id
+    link = web_link(article.link)
+    the_id = item_id(line(article.id)) or link
+    title = line(article.title) or link or the_id
     published = _day(article.published, article.date_only)
     updated = max(utc(article.updated), published) if article.updated else published
     standfirst = clean(article.standfirst).strip()
@@ -248,11 +263,11 @@ def prepare(article: Article, site_name: str | None) -> Item:
     categories = tuple(dict.fromkeys(c for c in (line(x) for x in article.categories) if c))
     _date, source_name, source_url = _credit_parts(article, site_name)
     source = article.source
-    repost_url = line(source.url) if source else ""
-    image = line(article.image)
+    repost_url = web_link(source.url) if source else ""
+    image = web_link(article.image)
     return Item(
-        id=item_id,
-        atom_id=tag_uri(item_id),
+        id=the_id,
+        atom_id=tag_uri(the_id),
         link=link,
         title=title,
         published=published,

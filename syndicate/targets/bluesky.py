@@ -29,7 +29,6 @@ logged or put in a message.
 
 from __future__ import annotations
 
-import io
 import logging
 import warnings
 from collections.abc import Callable
@@ -41,6 +40,7 @@ import regex
 from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
+from syndicate.images import fit_image
 from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.tid import is_tid, tid_for
 
@@ -410,38 +410,14 @@ def _facet(facet: Facet) -> Any:
 def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
     """An image fit for a link card's thumbnail: ``(bytes, mime type)``.
 
-    A JPEG, PNG or WebP that is already under 1,000,000 bytes and 2000 px a
-    side is kept as it is; anything else is scaled to fit 2000 px and
-    re-encoded as JPEG, lowering quality and then size until it fits.
-    Raises ``ValueError`` when the bytes are not an image Pillow can read.
+    Decoded safely (``syndicate.images``: JPEG, PNG, WebP or GIF, at most 25
+    megapixels).  A JPEG, PNG or WebP that is already under 1,000,000 bytes
+    and 2000 px a side is kept as it is; anything else is scaled to fit 2000
+    px and re-encoded as JPEG.  Raises ``ValueError`` (``ImageRefused``) for
+    anything else.
     """
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a readable image ({content_type or 'unknown type'}): {exc}") from None
-    fmt = image.format or ""
-    if fmt in THUMB_TYPES and len(data) <= MAX_THUMB_BYTES and max(image.size) <= MAX_THUMB_SIDE:
-        return data, THUMB_TYPES[fmt]
-    if image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGBA")
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.getchannel("A"))
-        image = background
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    image.thumbnail((MAX_THUMB_SIDE, MAX_THUMB_SIDE), Image.Resampling.LANCZOS)
-    while True:
-        for quality in (85, 75, 60, 45):
-            out = io.BytesIO()
-            image.save(out, "JPEG", quality=quality, optimize=True)
-            if out.tell() <= MAX_THUMB_BYTES:
-                return out.getvalue(), "image/jpeg"
-        if min(image.size) <= 16:  # pragma: no cover - a tiny JPEG always fits
-            raise ValueError("cannot fit the image in 1,000,000 bytes")
-        image = image.resize((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)))
+    return fit_image(data, content_type, max_bytes=MAX_THUMB_BYTES, max_side=MAX_THUMB_SIDE,
+                     keep=frozenset(THUMB_TYPES))
 
 
 def _parse_time(value: Any) -> datetime | None:

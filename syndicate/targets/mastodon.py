@@ -54,6 +54,7 @@ import regex
 from syndicate.compose import MASTODON_LIMITS, mastodon_limits
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TooLong, TransientError
+from syndicate.images import ImageRefused, checked_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 
 if TYPE_CHECKING:
@@ -403,6 +404,11 @@ class MastodonAdapter:
             return []
         try:
             data, mime = self._fetch_image(card.thumb_url)
+            data, mime = checked_image(data, mime)  # what it really is, if it is an image we decode
+        except ImageRefused as exc:
+            log.warning("target %s: thumbnail %s refused (%s); posting without it",
+                        self.name, card.thumb_url, exc)
+            return []
         except Exception as exc:  # any failure to fetch: post without the image
             log.warning("target %s: thumbnail %s not fetched (%s); posting without it",
                         self.name, card.thumb_url, exc)

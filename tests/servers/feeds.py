@@ -136,10 +136,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.owner._handle(self, head=True)
 
 
-class FeedServer:
-    """A loopback feed server; use as a context manager or call start()/stop()."""
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
 
-    def __init__(self) -> None:
+
+class FeedServer:
+    """A loopback feed server; use as a context manager or call start()/stop().
+
+    ``host`` is the loopback address to listen on: ``127.0.0.1`` (default) or ``::1``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -156,7 +164,8 @@ class FeedServer:
     # -- lifecycle --
 
     def start(self) -> FeedServer:
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
+        httpd = server_class((self.host, 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(target=self._serve, name=f"FeedServer:{self.port}", daemon=True)
@@ -204,7 +213,8 @@ class FeedServer:
     def url(self, path: str = "/") -> str:
         if not path.startswith("/"):
             path = "/" + path
-        return f"http://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
     # -- configuration --
 

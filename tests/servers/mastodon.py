@@ -12,6 +12,8 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   ``count_mode="codepoints"`` it counts as stricter servers do (Pleroma/Akkoma and others):
   code points, every URL literally, while ``/api/v2/instance`` still advertises the limit and
   ``characters_reserved_per_url`` — and it answers the same 422.
+  A status's ``mentions`` are what ``ProcessMentionsService`` makes of its text with
+  ``Account::MENTION_RE`` (:func:`mentions_in`), every named account taken to exist.
   ``Idempotency-Key``: as ``PostStatusService#with_idempotency``, the key is scoped to the
   account, kept for ``idempotency_ttl`` (3600 s), and a repeat returns the first status
   without creating anything, whatever the rest of the request says.
@@ -88,6 +90,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -124,10 +127,19 @@ URL_RE = regex.compile(
     rf"{_DOMAIN}(?::[0-9]+)?(?:/{_URL_PATH}*)?(?:\?{_QUERY_CHARS}*{_QUERY_ENDING})?)",
     regex.IGNORECASE | regex.VERSION1,
 )
-# Account::MENTION_RE; a mention counts as "@username", its domain is free.
+# Account::MENTION_RE as Extractor.extract_mentions_or_lists_with_indices applies it (with
+# twitter-text's end_mention_match after it); a mention counts as "@username", its domain is free.
 MENTION_RE = regex.compile(
     r"(?<![=/\w])@(?P<acct>(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w.-]+\w+)?)(?!@|://)",
     regex.IGNORECASE,
+)
+# Account::MENTION_RE itself, as ProcessMentionsService#scan_text! applies it to make the
+# status's mentions (and notify them): Ruby's [[:word:]] is Letter, Mark, Decimal_Number and
+# Connector_Punctuation; USERNAME_RE (/[a-z0-9_]+([.-]+[a-z0-9_]+)*/i) keeps its /i inside.
+_WORD = r"\p{L}\p{M}\p{Nd}\p{Pc}"
+ACCOUNT_MENTION_RE = regex.compile(
+    rf"(?<![=/{_WORD}])@(?P<acct>(?P<user>(?i:[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*))"
+    rf"(?:@(?P<domain>[{_WORD}]+(?:[.-]+[{_WORD}]+)*))?)"
 )
 _HASHTAG_RE = regex.compile(r"(?<![=/)\w#])#(?P<tag>\w*[^\W\d_]\w*)")
 
@@ -174,6 +186,17 @@ def status_length(text: str, spoiler_text: str = "", url_length: int = 23, mode:
     if mode == "codepoints":
         return len(spoiler_text + text) if text.strip() else len(spoiler_text)
     return grapheme_length(spoiler_text + countable_text(text, url_length))
+
+
+def mentions_in(text: str) -> list[tuple[str, str | None]]:
+    """``(username, domain or None)`` of every mention Mastodon would make of ``text``, in order,
+    once each.  Every one is taken to resolve (as if each named account existed): the case
+    where a mention notifies someone, and with ``visibility: direct`` addresses them."""
+    found: dict[tuple[str, str | None], None] = {}
+    for m in ACCOUNT_MENTION_RE.finditer(text):
+        domain = m.group("domain")
+        found[(m.group("user").lower(), domain.lower() if domain else None)] = None
+    return list(found)
 
 
 # --- rendering content as TextFormatter does ----------------------------------------------
@@ -575,7 +598,8 @@ class MastodonServer:
     @property
     def statuses(self) -> list[dict[str, Any]]:
         """Created statuses, oldest first: id, text, visibility, language, spoiler_text,
-        sensitive, idempotency_key, media (the attachment entities), url, created_at."""
+        sensitive, idempotency_key, media (the attachment entities), url, created_at, and
+        mentions (the accts Mastodon would have mentioned, and notified)."""
         with self.lock:
             return [self._public_record(s) for s in self._statuses.values()]
 
@@ -587,6 +611,7 @@ class MastodonServer:
     def _public_record(self, s: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "text", "visibility", "language", "spoiler_text", "sensitive", "idempotency_key", "url")
         record = {k: s[k] for k in keys}
+        record["mentions"] = [f"{u}@{d}" if d else u for u, d in mentions_in(s["text"])]
         record["created_at"] = _iso(s["created_at"])
         record["media"] = [self._media_entity(self._media[mid]) for mid in s["media_ids"]]
         return record
@@ -723,12 +748,17 @@ class MastodonServer:
             "application": {"name": s.get("application", "syndicate"), "website": None},
             "account": self._account_entity(),
             "media_attachments": [self._media_entity(self._media[mid]) for mid in s["media_ids"]],
-            "mentions": [],
+            "mentions": [self._mention_entity(user, domain) for user, domain in mentions_in(s["text"])],
             "tags": [{"name": t, "url": f"{self.url}/tags/{t}"} for t in tags],
             "emojis": [],
             "card": None,
             "poll": None,
         }
+
+    def _mention_entity(self, user: str, domain: str | None) -> dict[str, Any]:
+        acct = f"{user}@{domain}" if domain else user
+        return {"id": str(zlib.crc32(acct.encode())), "username": user, "acct": acct,
+                "url": f"https://{domain}/@{user}" if domain else f"{self.url}/@{user}"}
 
     def _instance_v1(self) -> dict[str, Any]:
         host = f"127.0.0.1:{self.port}"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
+EXIT_LOCKED = 3  # another syndicate holds the state database
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -91,17 +92,25 @@ def main(ctx: click.Context, config: str | None, log_format: str | None, verbose
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon: poll feeds, post new articles, write the output feed.
 
+    One at a time per state database: a second run (or run --once) while
+    one runs says which process holds the state and exits 3.
+
     Exit status with --once: 0 if every feed was read, 1 if any failed.
     """
     config = _load(ctx)
     _setup_logs(ctx, config)
     from syndicate.daemon import Daemon
+    from syndicate.errors import StateLocked
 
     with _errors():
         daemon = Daemon(config, config_path=ctx.obj["config"])
         if not once:
             daemon.install_signals()
-        sys.exit(daemon.run(once=once))
+        try:
+            code = daemon.run(once=once)
+        except StateLocked as exc:
+            _fail(str(exc), EXIT_LOCKED)
+        sys.exit(code)
 
 
 @main.command("check-config")

@@ -3,7 +3,14 @@
 Signals: SIGTERM/SIGINT ask for a stop — the delivery in flight finishes
 (a retry wait is cut short and its row released), then the process exits
 0.  SIGHUP reloads the configuration file; an invalid new file is refused
-with one line and the old configuration keeps running.
+with one line and the old configuration keeps running (and so is a new
+file that names another state database: that takes a restart).
+
+One daemon per state: ``run`` first takes the state's lock (see
+``syndicate.lock``) and holds it until it exits; a second ``run`` on the
+same state raises ``StateLocked`` before it does anything.  Holding the
+lock, the daemon knows every lease left in ``sending`` is from a process
+that is gone, and recovers them all at start.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 from syndicate.app import App
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, StoreError
+from syndicate.lock import StateLock
 
 log = logging.getLogger("syndicate.daemon")
 
@@ -44,6 +52,7 @@ class Daemon:
         self.app: App | None = None
         self.listener: Any = None  # web.ServerHandle when listen.enabled
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
+        self.lock = StateLock(config.state)
 
     # -- signals --
 
@@ -73,6 +82,11 @@ class Daemon:
             for problem in exc.problems:
                 log.error("reload refused, keeping the running configuration",
                           extra={"problem": str(problem)})
+            return
+        if str(new.state) != str(self.config.state):
+            log.error("reload refused, keeping the running configuration",
+                      extra={"problem": f"{self.config_path}: state: changing the state database "
+                                        f"({self.config.state} -> {new.state}) needs a restart"})
             return
         log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
         if self.app:
@@ -122,10 +136,21 @@ class Daemon:
         return self.app
 
     def run(self, *, once: bool = False) -> int:
-        """Run until stopped (or one cycle with ``once``). Returns an exit code."""
+        """Run until stopped (or one cycle with ``once``). Returns an exit code.
+
+        Raises ``StateLocked`` at once, before anything else, when another
+        process holds the state.
+        """
+        self.lock.acquire()
+        try:
+            return self._run(once)
+        finally:
+            self.lock.release()
+
+    def _run(self, once: bool) -> int:
         self.app = self._app_factory(self.config, self.stop)
         self._report_skipped()
-        self.app.deliverer.recover_leases()
+        self.app.deliverer.recover_leases()  # we hold the lock: every other lease is a dead one
         if not once:
             self._start_listener()
         log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(self.app.targets)

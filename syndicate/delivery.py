@@ -58,18 +58,8 @@ class DeliveryResult:
 
 
 def default_owner() -> str:
-    """``host:pid:nonce`` — who holds a lease, precise enough to tell it is dead."""
+    """``host:pid:nonce`` — who holds a lease (for people reading the state; never checked)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Deliverer:
@@ -100,23 +90,15 @@ class Deliverer:
             raise _Interrupted
 
     def recover_leases(self) -> int:
-        """Expire the leases of dead workers on this host (a crash, a kill -9).
+        """Expire every lease not held by this deliverer (call holding the state's lock).
 
-        A lease held by another process of this host that no longer runs,
-        or by an earlier life of this very pid (a container restarts as pid
-        1), can never be finished: its rows are made due now, and are
+        Only the holder of the state's lock (``syndicate.lock``) leases rows,
+        so a lease still in ``sending`` when it starts was left by a process
+        that is gone — a crash, a kill -9, another container that shared
+        this hostname and pid.  Its rows are made due now, and are
         reconciled (looked up on the target) before they are sent again.
-        Leases of other hosts simply expire.
         """
-        host = socket.gethostname()
-        stale = []
-        for owner in self.store.lease_owners():
-            parts = owner.split(":")
-            if owner == self.owner or len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
-                continue
-            pid = int(parts[1])
-            if pid == os.getpid() or not _pid_alive(pid):
-                stale.append(owner)
+        stale = [owner for owner in self.store.lease_owners() if owner != self.owner]
         count = self.store.expire_leases(stale, self.clock())
         if count:
             log.warning("recovered deliveries interrupted by a crash", extra={"rows": count})

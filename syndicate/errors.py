@@ -9,6 +9,7 @@
     │   │   └── FeedRateLimited         429/503 with Retry-After (retry_after)
     │   └── ParseError                  bytes that are not a usable feed
     ├── StoreError                      the state database is unreadable
+    ├── StateLocked                     another syndicate holds the state's lock
     └── DeliveryError                   one post to one target failed
         ├── TransientError              try again later (5xx, timeouts, resets)
         │   └── RateLimited             wait until retry_at, then try again
@@ -74,6 +75,16 @@ class ParseError(FeedError):
 
 class StoreError(SyndicateError):
     """The state database cannot be opened or read."""
+
+
+class StateLocked(SyndicateError):
+    """Another process holds the state database's lock (see ``syndicate.lock``)."""
+
+    def __init__(self, state: str, holder: str) -> None:
+        self.state = state
+        self.holder = holder  # "pid 12 on host web-1, since 2025-10-13T09:00:00Z"
+        super().__init__(f"state {state} is in use by another syndicate ({holder}); "
+                         "stop it first, or give this one another state")
 
 
 class DeliveryError(SyndicateError):

@@ -8,8 +8,6 @@ of lease → reconcile → deliver → record is exercised exactly.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 
@@ -169,22 +167,18 @@ def test_oldest_first_and_stop_releases_in_flight(tmp_path):
     assert state(store, 3)[2].state == "pending"
 
 
-def test_recover_leases_of_a_dead_process(tmp_path):
-    store, target, d, t = setup(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+def test_recover_leases_expires_every_lease_but_its_own(tmp_path):
+    """The daemon calls it holding the state's lock: any other lease is from a process that is
+    gone, whatever its host or pid says (a live pid may be another container's pid 1)."""
+    store, target, d, t = setup(tmp_path, n=2)
     import socket
 
-    owner = f"{socket.gethostname()}:{dead}:abcd"
-    [item] = store.claim_due(owner, now=t.now, lease_seconds=900)
-    assert d.deliver_due() == []  # leased by the (dead) owner
-    live = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live process's lease is left alone
-    store.ingest("f", new=[Article(feed="f", id="g9", link="https://e.org/9", title="T9",
-                                   published=datetime(2024, 2, 1, tzinfo=UTC))], updated=[], queue={"g9": ["t"]})
-    store.claim_due(live, now=t.now, lease_seconds=900)
-    assert d.recover_leases() == 1
-    [r] = d.deliver_due()
-    assert r.outcome == "sent" and target.calls == ["lookup", "deliver"]
+    store.claim_due(f"{socket.gethostname()}:{os.getppid()}:beef", now=t.now, lease_seconds=900)
+    store.claim_due("other-host:1:abcd", now=t.now, lease_seconds=900)
+    assert d.deliver_due() == []  # both leased, leases not expired
+    assert d.recover_leases() == 2
+    assert [r.outcome for r in d.deliver_due()] == ["sent", "sent"]
+    assert target.calls == ["lookup", "deliver", "lookup", "deliver"]  # each reconciled first
 
 
 class PickyTarget(ScriptedTarget):

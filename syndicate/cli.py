@@ -183,16 +183,20 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         store = _open_store(config)
         rows = _status_rows(store, limit)
         feeds = store.feed_states()
+        held = store.held_feeds()
         store.close()
     if as_json:
         click.echo(json.dumps({"articles": rows, "feeds": [
             {"name": f.name, "url": f.url, "last_success": _when(f.last_success_at),
-             "errors": f.error_count, "last_error": f.last_error} for f in feeds]}, indent=2,
-            ensure_ascii=False))
+             "errors": f.error_count, "last_error": f.last_error, "held": held.get(f.name, 0)}
+            for f in feeds]}, indent=2, ensure_ascii=False))
         return
     for f in feeds:
         state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
         click.echo(f"feed {f.name}: last read {_when(f.last_success_at)}, {state}")
+        if held.get(f.name):
+            click.echo(f"    {held[f.name]} deliveries held as a suspected feed migration: "
+                       f"`syndicate release {f.name}` posts them, `--discard` drops them")
     if not rows:
         click.echo("no articles recorded yet")
         return
@@ -208,7 +212,9 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
                 line += f" {d['url']}"
             if d["state"] == "pending" and d["next_attempt"]:
                 line += f" next try {d['next_attempt']}"
-            if d["error"]:
+            if d["state"] == "held":
+                line += f" {d['error']}"
+            elif d["error"]:
                 line += f"  last error: {d['error']}"
             click.echo(line)
 
@@ -418,6 +424,45 @@ def _ensure_article(config: Config, store: Store, ref: str) -> int | None:
         article_id = store.find_article_id(article.id)
     assert article_id is not None
     return article_id
+
+
+@main.command()
+@click.argument("what", metavar="FEED|REF...", nargs=-1, required=True)
+@click.option("--discard", is_flag=True, help="Drop the held deliveries instead (articles stay seen).")
+@click.pass_context
+def release(ctx: click.Context, what: tuple[str, ...], discard: bool) -> None:
+    """Queue the deliveries held as a suspected feed migration, of a FEED (by name) or an
+    article (REF: id, guid or URL); the daemon sends them, oldest first.
+
+    A poll that would queue more than the feed's hold_suspected_migration entries, none
+    newer than the newest already known, is held: `syndicate status` shows it.  Exit status
+    1 if a FEED|REF is neither a feed nor a known article.
+    """
+    config = _load(ctx)
+    problems = 0
+    with _errors():
+        store = _open_store(config)
+        try:
+            feeds = {f.name for f in config.feeds} | set(store.held_feeds())
+            for name in what:
+                feed_name, article_id = (name, None) if name in feeds else (None, store.find_article_id(name))
+                if feed_name is None and article_id is None:
+                    click.echo(f"syndicate: {name}: neither a feed in {config.source} nor an "
+                               "article in the store", err=True)
+                    problems += 1
+                    continue
+                label = f"feed {name}" if feed_name else f"article #{article_id}"
+                if discard:
+                    count = store.discard_held(feed=feed_name, article_id=article_id)
+                    click.echo(f"discarded {count} held deliver{'y' if count == 1 else 'ies'} of {label}")
+                else:
+                    count = store.release_held(feed=feed_name, article_id=article_id)
+                    click.echo(f"released {count} held deliver{'y' if count == 1 else 'ies'} of {label}"
+                               + ("; the daemon will post them" if count else ""))
+        finally:
+            store.close()
+    if problems:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()

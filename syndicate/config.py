@@ -173,6 +173,8 @@ class FeedConfig(_Strict):
     url: HttpUrl
     poll_interval: Duration | None = None  # None: the top-level poll_interval
     backfill: int = Field(default=0, ge=0)  # on first sight, queue only the N newest
+    # a poll with more new entries than this, none newer than the newest known: held, not queued
+    hold_suspected_migration: int = Field(default=10, ge=0)  # 0: never hold
     targets: list[str] | None = None  # None: every configured target
     language: str | None = None  # None: the feed's own language
     hashtags: HashtagConfig = Field(default_factory=HashtagConfig)

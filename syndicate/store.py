@@ -1,5 +1,8 @@
 """The state database: feeds, articles, the outbox, sessions.
 
+Articles are recognised by guid within their feed, or by their link's
+identity (``syndicate.links.link_identity``, column ``ident``) in any feed.
+
 SQLite is the embedded default (WAL, numbered migrations on
 ``PRAGMA user_version``).  All SQL lives here; the rest of the package sees
 plain values.  The outbox has one row per article × target::
@@ -20,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -28,10 +31,30 @@ from pathlib import Path
 from typing import Any
 
 from syndicate.errors import StoreError
+from syndicate.links import link_identity
 from syndicate.models import Article, Posted, Source
+from syndicate.store_operator import OperatorStateMixin
 from syndicate.tid import tid_for
 
-MIGRATIONS: tuple[str, ...] = (
+
+def _add_link_identity(db: sqlite3.Connection) -> None:
+    """Articles are recognised by their link's identity (``syndicate.links``), backfilled here."""
+    db.execute("ALTER TABLE articles ADD COLUMN ident TEXT NOT NULL DEFAULT ''")
+    last = 0
+    while True:
+        rows = db.execute("SELECT id, link FROM articles WHERE id > ? ORDER BY id LIMIT 5000",
+                          (last,)).fetchall()
+        if not rows:
+            break
+        db.executemany("UPDATE articles SET ident = ? WHERE id = ?",
+                       [(link_identity(link), article_id) for article_id, link in rows])
+        last = rows[-1][0]
+    db.execute("CREATE INDEX articles_ident ON articles (ident)")
+
+
+# Each entry is an SQL script (statements split on ";") or a function of the connection,
+# run in one transaction that also sets PRAGMA user_version to its number.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: the initial schema
     """
     CREATE TABLE feeds (
@@ -106,6 +129,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_queue ON outbox (target, state, published, id);
     CREATE INDEX outbox_leases ON outbox (state, leased_until);
     DROP INDEX outbox_due;
+    """,
+    # 4: the same article at http/https, with or without www. and a trailing slash is one
+    _add_link_identity,
+    # 5: new entries held as a suspected feed migration, until an editor releases them
+    """
+    CREATE TABLE held (
+        article_id INTEGER NOT NULL REFERENCES articles (id),
+        target     TEXT NOT NULL,
+        feed       TEXT NOT NULL,
+        held_at    REAL NOT NULL,
+        reason     TEXT NOT NULL,
+        PRIMARY KEY (article_id, target)
+    );
+    CREATE INDEX held_feed ON held (feed);
+    CREATE INDEX articles_feed_published ON articles (feed, published);
     """,
 )
 
@@ -187,6 +225,7 @@ class IngestCounts:
     new: int = 0
     updated: int = 0
     queued: int = 0
+    held: int = 0
 
 
 # --- Article <-> JSON --------------------------------------------------------
@@ -228,8 +267,12 @@ def _ts(value: datetime) -> float:
 # --- the store ---------------------------------------------------------------
 
 
-class Store:
-    """One SQLite database, safe to share between threads of one process."""
+class Store(OperatorStateMixin):
+    """One SQLite database, safe to share between threads of one process.
+
+    Held deliveries (and other state an operator acts on) are in
+    ``syndicate.store_operator``, mixed in.
+    """
 
     def __init__(self, path: str | Path, *, clock: Any = time.time) -> None:
         self.path = str(path)
@@ -285,9 +328,12 @@ class Store:
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction() as db:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                if callable(script):
+                    script(db)
+                else:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
 
     @property
@@ -394,70 +440,87 @@ class Store:
     def known(self, feed: str, entries: Iterable[tuple[str, str]]) -> dict[str, Known]:
         """For (guid, link) pairs, what the store already has, keyed by guid.
 
-        An entry is known by its guid within the feed, or by its canonical
-        link in any feed (a changed guid with the same link is not new).
+        An entry is known by its guid within the feed, or by its link's
+        identity in any feed (``syndicate.links.link_identity``): a changed
+        guid with the same link is not new, nor is the same link moved to
+        https, to or from ``www.``, or with its trailing slash changed.
         """
-        pairs = list(entries)
+        pairs = [(guid, link_identity(link) if link else "") for guid, link in entries]
         if not pairs:
             return {}
         found: dict[str, Known] = {}
         with self._lock:
             db = self._db
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (guid TEXT, link TEXT)")
-            db.execute("DELETE FROM incoming")
-            db.executemany("INSERT INTO incoming (guid, link) VALUES (?, ?)", pairs)
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_entries (guid TEXT, ident TEXT)")
+            db.execute("DELETE FROM incoming_entries")
+            db.executemany("INSERT INTO incoming_entries (guid, ident) VALUES (?, ?)", pairs)
             by_guid = db.execute(
                 """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
-                   FROM incoming i JOIN articles a ON a.feed = ? AND a.guid = i.guid""",
+                   FROM incoming_entries i JOIN articles a ON a.feed = ? AND a.guid = i.guid""",
                 (feed,),
             ).fetchall()
             for r in by_guid:
                 found[r["guid"]] = Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"])
             by_link = db.execute(
                 """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
-                   FROM incoming i JOIN articles a ON a.link = i.link
-                   WHERE i.link != ''""",
+                   FROM incoming_entries i JOIN articles a ON a.ident = i.ident
+                   WHERE i.ident != '' ORDER BY a.id""",
             ).fetchall()
             for r in by_link:
                 found.setdefault(r["guid"], Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"]))
-            db.execute("DELETE FROM incoming")
+            db.execute("DELETE FROM incoming_entries")
         return found
 
+    def newest_published(self, feed: str) -> float | None:
+        """The original publication time of the feed's newest article, if it has any."""
+        rows = self._query("SELECT MAX(published) FROM articles WHERE feed = ?", (feed,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def ingest(self, feed: str, *, new: Sequence[Article], updated: Sequence[tuple[int, Article]],
-               queue: Mapping[str, Sequence[str]], seeded: bool = True) -> IngestCounts:
+               queue: Mapping[str, Sequence[str]], seeded: bool = True,
+               held: Mapping[str, Sequence[str]] | None = None, held_reason: str = "") -> IngestCounts:
         """Record new and edited articles and enqueue deliveries, in one transaction.
 
         ``queue`` maps an article id (guid) among ``new`` to the targets it is
-        posted to; new articles not in it are recorded as seen only.
+        posted to; ``held`` likewise, for the deliveries held back (a suspected
+        feed migration, with ``held_reason``) until ``release_held``; new
+        articles in neither are recorded as seen only.
         """
         now = self._clock()
-        queued = 0
+        queued = held_count = 0
+        held = held or {}
         with self.transaction() as db:
             for article in new:
                 cur = db.execute(
-                    """INSERT INTO articles (feed, guid, link, title, published, content_hash, data,
-                                             first_seen_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """INSERT INTO articles (feed, guid, link, ident, title, published, content_hash,
+                                             data, first_seen_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (feed, guid) DO NOTHING""",
-                    (feed, article.id, article.link, article.title, _ts(article.published),
-                     article.content_hash, article_to_json(article), now),
+                    (feed, article.id, article.link, link_identity(article.link), article.title,
+                     _ts(article.published), article.content_hash, article_to_json(article), now),
                 )
-                if cur.rowcount and article.id in queue:
-                    article_id = cur.lastrowid
-                    assert article_id is not None
+                if not cur.rowcount:
+                    continue
+                article_id = cur.lastrowid
+                assert article_id is not None
+                if article.id in queue:
                     queued += self._enqueue(db, article_id, queue[article.id], now=now)
+                for target in held.get(article.id, ()):
+                    held_count += db.execute(
+                        "INSERT INTO held (article_id, target, feed, held_at, reason) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING", (article_id, target, feed, now, held_reason)).rowcount
             for article_id, article in updated:
                 db.execute(
-                    """UPDATE articles SET title = ?, published = ?, content_hash = ?, data = ?,
-                                           updated_at = ? WHERE id = ?""",
-                    (article.title, _ts(article.published), article.content_hash,
-                     article_to_json(article), now, article_id),
+                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, content_hash = ?,
+                                           data = ?, updated_at = ? WHERE id = ?""",
+                    (article.link, link_identity(article.link), article.title, _ts(article.published),
+                     article.content_hash, article_to_json(article), now, article_id),
                 )
                 db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                            (_ts(article.published), article_id))
             if seeded:
                 db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
-        return IngestCounts(new=len(new), updated=len(updated), queued=queued)
+        return IngestCounts(new=len(new), updated=len(updated), queued=queued, held=held_count)
 
     _last_key_micros = 0
 
@@ -485,13 +548,16 @@ class Store:
         return article_from_json(rows[0][0]) if rows else None
 
     def find_article_id(self, ref: str) -> int | None:
-        """An article by its row id, guid, or (canonical) link."""
+        """An article by its row id, guid, or link (any link with the same identity)."""
         if ref.isdigit():
             rows = self._query("SELECT id FROM articles WHERE id = ?", (int(ref),))
             if rows:
                 return int(rows[0][0])
         rows = self._query("SELECT id FROM articles WHERE guid = ? OR link = ? ORDER BY id LIMIT 1",
                            (ref, ref))
+        if not rows and ref.startswith(("http://", "https://")):
+            rows = self._query("SELECT id FROM articles WHERE ident = ? ORDER BY id LIMIT 1",
+                               (link_identity(ref),))
         return int(rows[0][0]) if rows else None
 
     def latest_articles(self, limit: int) -> list[Article]:
@@ -681,11 +747,13 @@ class Store:
             return db.execute(sql, params).rowcount
 
     def deliveries(self, article_id: int) -> list[Delivery]:
+        """An article's outbox rows, and its held deliveries (state ``held``, the reason as error)."""
         rows = self._query(
-            """SELECT target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at,
-                      last_error, requested_by
-               FROM outbox WHERE article_id = ? ORDER BY target, seq""",
-            (article_id,),
+            f"""SELECT target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at,
+                       last_error, requested_by
+                FROM outbox WHERE article_id = ?
+                UNION ALL {_HELD_AS_DELIVERY} WHERE article_id = ? ORDER BY target, seq""",
+            (article_id, article_id),
         )
         return [Delivery(**dict(r)) for r in rows]
 
@@ -698,14 +766,23 @@ class Store:
         )
         by_article: dict[int, list[Delivery]] = {r["id"]: [] for r in rows}
         if by_article:
+            marks = ",".join("?" * len(by_article))
             for d in self._query(
                     f"""SELECT article_id, target, seq, key, state, attempts, remote_url, sent_at,
                                next_attempt_at, last_error, requested_by
-                        FROM outbox WHERE article_id IN ({','.join('?' * len(by_article))})
-                        ORDER BY target, seq""", list(by_article)):
+                        FROM outbox WHERE article_id IN ({marks})
+                        UNION ALL SELECT article_id, {_HELD_COLUMNS} FROM held
+                        WHERE article_id IN ({marks}) ORDER BY target, seq""",
+                    [*by_article, *by_article]):
                 fields = dict(d)
                 by_article[fields.pop("article_id")].append(Delivery(**fields))
         return [ArticleStatus(**dict(r), deliveries=tuple(by_article[r["id"]])) for r in rows]
+
+
+# A held delivery, shaped as an outbox row for editors (``deliveries``, ``recent``).
+_HELD_COLUMNS = ("target, 0 AS seq, '' AS key, 'held' AS state, 0 AS attempts, NULL AS remote_url, "
+                 "NULL AS sent_at, NULL AS next_attempt_at, reason AS last_error, NULL AS requested_by")
+_HELD_AS_DELIVERY = f"SELECT {_HELD_COLUMNS} FROM held"
 
 
 def _feed_state(r: sqlite3.Row) -> FeedState:

@@ -32,7 +32,7 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.links import link_identity
-from syndicate.models import Article, Posted, Source
+from syndicate.models import Article, Posted, Source, StoredSession
 from syndicate.store_operator import OperatorStateMixin
 from syndicate.tid import tid_for
 
@@ -144,6 +144,11 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     );
     CREATE INDEX held_feed ON held (feed);
     CREATE INDEX articles_feed_published ON articles (feed, published);
+    """,
+    # 6: a session is reused only for the service and handle it was made for
+    """
+    ALTER TABLE sessions ADD COLUMN service TEXT;
+    ALTER TABLE sessions ADD COLUMN handle TEXT;
     """,
 )
 
@@ -353,15 +358,18 @@ class Store(OperatorStateMixin):
 
     # -- sessions (Bluesky) --
 
-    def load_session(self, target: str) -> str | None:
-        rows = self._query("SELECT data FROM sessions WHERE target = ?", (target,))
-        return rows[0][0] if rows else None
+    def load_session(self, target: str) -> StoredSession | None:
+        """The target's saved session, with the service and handle it was made for."""
+        rows = self._query("SELECT data, service, handle FROM sessions WHERE target = ?", (target,))
+        return StoredSession(rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
-    def save_session(self, target: str, session: str) -> None:
+    def save_session(self, target: str, session: StoredSession) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO sessions (target, data, updated_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (target) DO UPDATE SET data = excluded.data, "
-                       "updated_at = excluded.updated_at", (target, session, self._clock()))
+            db.execute("INSERT INTO sessions (target, data, service, handle, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET "
+                       "data = excluded.data, service = excluded.service, handle = excluded.handle, "
+                       "updated_at = excluded.updated_at",
+                       (target, session.data, session.service, session.handle, self._clock()))
 
     # -- feeds --
 

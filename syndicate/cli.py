@@ -95,7 +95,8 @@ def run(ctx: click.Context, once: bool) -> None:
     One at a time per state database: a second run (or run --once) while
     one runs says which process holds the state and exits 3.
 
-    Exit status with --once: 0 if every feed was read, 1 if any failed.
+    Exit status with --once: 0 if every feed was read and every target can
+    post, 1 if a feed failed or a target is paused (its credentials refused).
     """
     config = _load(ctx)
     _setup_logs(ctx, config)
@@ -115,23 +116,41 @@ def run(ctx: click.Context, once: bool) -> None:
 
 @main.command("check-config")
 @click.option("--dump", is_flag=True, help="Print the effective configuration, secrets redacted.")
+@click.option("--online", is_flag=True,
+              help="Also ask each target's server: are the credentials accepted, what are its limits.")
 @click.pass_context
-def check_config(ctx: click.Context, dump: bool) -> None:
-    """Validate the configuration; say which targets lack credentials."""
+def check_config(ctx: click.Context, dump: bool, online: bool) -> None:
+    """Validate the configuration; say where each target's credentials come from.
+
+    With --online, log in to each target (Mastodon verify_credentials and the
+    instance's limits, Bluesky getSession): one line per target, exit status 1
+    if any refused them or could not be asked.
+    """
     config = _load(ctx)
     if dump:
         with _errors():
             click.echo(config.dump(), nl=False)
         return
+    failed = False
     with _errors():
         for name, target in config.targets.items():
             if not target.enabled:
                 click.echo(f"target {name}: disabled")
-            elif target.secret_ref.resolve() is None:
+                continue
+            secret = target.secret_ref.resolve()
+            if secret is None:
                 click.echo(f"target {name}: no credentials: {target.secret_ref.hint()}")
+            elif online:
+                from syndicate.app import check_online
+
+                line, ok = check_online(config, name, secret)
+                click.echo(f"target {name}: {line}")
+                failed = failed or not ok
             else:
-                click.echo(f"target {name}: ready ({target.kind})")
+                click.echo(f"target {name}: credentials from {secret.origin} (not checked: use --online)")
     click.echo(f"{config.source}: OK, {len(config.feeds)} feed(s), {len(config.targets)} target(s)")
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -184,13 +203,23 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         rows = _status_rows(store, limit)
         feeds = store.feed_states()
         held = store.held_feeds()
+        pauses = store.paused_targets()
+        target_names = sorted(set(config.targets) | set(store.target_names()))
         store.close()
     if as_json:
         click.echo(json.dumps({"articles": rows, "feeds": [
             {"name": f.name, "url": f.url, "last_success": _when(f.last_success_at),
              "errors": f.error_count, "last_error": f.last_error, "held": held.get(f.name, 0)}
-            for f in feeds]}, indent=2, ensure_ascii=False))
+            for f in feeds], "targets": [
+            {"name": name, "paused": name in pauses,
+             "since": _when(pauses[name].since) if name in pauses else None,
+             "reason": pauses[name].reason if name in pauses else None,
+             "fix": pauses[name].fix if name in pauses else None} for name in target_names]},
+            indent=2, ensure_ascii=False))
         return
+    for name, pause in pauses.items():
+        click.echo(f"target {name}: PAUSED since {_when(pause.since)}, credentials refused: {pause.reason}; "
+                   f"fix {pause.fix} (checked again every few minutes and on SIGHUP; its posts wait)")
     for f in feeds:
         state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
         click.echo(f"feed {f.name}: last read {_when(f.last_success_at)}, {state}")
@@ -340,6 +369,7 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     try:
         store = _open_store(config)
         last = store.get_meta("last_cycle_at")
+        pauses = store.paused_targets()
         store.close()
     except StoreError as exc:
         _fail(f"unhealthy: {exc}")
@@ -350,6 +380,10 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     age = time.time() - float(last)
     if age > limit:
         _fail(f"unhealthy: last cycle {age:.0f}s ago (limit {limit:.0f}s)")
+    if pauses:  # running, but not posting there: healthy for the supervisor, said for the operator
+        for pause in pauses.values():
+            click.echo(f"degraded: target {pause.target} paused, credentials refused: {pause.reason}; "
+                       f"fix {pause.fix}")
     click.echo(f"healthy: last cycle {age:.0f}s ago")
 
 

@@ -216,6 +216,7 @@ class DeliveryConfig(_Strict):
     requeue: Duration = 60.0  # after a pass gives up: next pass in this, doubling
     max_requeue: Duration = 6 * 3600.0
     lease: Duration = 900.0  # a delivery in flight holds its outbox row this long
+    auth_recheck: Duration = 300.0  # a target paused on refused credentials is checked this often
 
 
 class LogConfig(_Strict):

@@ -107,8 +107,8 @@ class Daemon:
     def _sleep_for(self) -> float:
         assert self.app is not None
         now = self.clock()
-        due = [t for t in (self.app.ingester.next_due_at(), self.app.store.next_due_at()) if t is not None]
-        wake = min(due) if due else now + MAX_SLEEP
+        due = self.app.next_due_at()
+        wake = due if due is not None else now + MAX_SLEEP
         return max(0.5, min(MAX_SLEEP, wake - now))
 
     def _start_listener(self) -> None:
@@ -179,7 +179,7 @@ class Daemon:
                 log.debug("cycle done", extra={"feeds": len(result.feeds),
                                                "deliveries": len(result.deliveries)})
                 if once:
-                    return 1 if any(r.status == "error" for r in result.feeds) else 0
+                    return 1 if any(r.status == "error" for r in result.feeds) or result.paused else 0
                 if not self.stop.is_set():
                     self.wake.wait(self._sleep_for())
             return 0

@@ -15,6 +15,12 @@ For each due outbox row, oldest article first:
 
 A stop request (SIGTERM) lets the post in flight finish; a retry wait is
 cut short and the row released, so nothing is left in ``sending``.
+
+Refused credentials (``AuthError``) are the target's problem, not the
+post's: the row goes back untouched (pending, in its place, the attempt not
+counted), the target joins ``paused`` and ``on_auth_error`` is told; no row
+of a paused target is claimed until it is taken out of ``paused`` (see
+``syndicate.credentials``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from syndicate.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TransientError
 from syndicate.models import Article, PostDraft, Posted
 from syndicate.retry import RetryPolicy
 from syndicate.store import OutboxItem, Store
@@ -38,7 +44,7 @@ from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.delivery")
 
-Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost"]
+Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost", "paused"]
 DraftFor = Callable[[Article, str, str | None], PostDraft]
 
 
@@ -69,7 +75,8 @@ class Deliverer:
                  policy: RetryPolicy | None = None, owner: str | None = None,
                  lease_seconds: float = 900.0, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.time,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 on_auth_error: Callable[[str, AuthError], None] | None = None) -> None:
         self.store = store
         self.targets = dict(targets)
         self.draft_for = draft_for
@@ -79,6 +86,8 @@ class Deliverer:
         self.clock = clock
         self.stop = stop or threading.Event()
         self._sleep = sleep
+        self.paused: set[str] = set()  # targets whose credentials were refused: not worked
+        self.on_auth_error = on_auth_error
 
     def _wait(self, seconds: float) -> None:
         if self._sleep is not None:
@@ -111,7 +120,7 @@ class Deliverer:
         failing platform never holds up the other; with an injected sleep
         (tests) everything runs in this thread, deterministically.
         """
-        names = list(self.targets)
+        names = [name for name in self.targets if name not in self.paused]
         if len(names) <= 1 or self._sleep is not None:
             return self._work(names, limit)
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="deliver") as pool:
@@ -122,11 +131,12 @@ class Deliverer:
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
         while not self.stop.is_set() and (limit is None or len(results) < limit):
+            live = [t for t in names if t not in self.paused]  # its credentials not refused
             try:
-                paused.update(t for t in names if t not in paused and not self._pace(t))
+                paused.update(t for t in live if t not in paused and not self._pace(t))
             except _Interrupted:
                 break
-            active = [t for t in names if t not in paused]
+            active = [t for t in live if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active)
             if not items:
@@ -229,6 +239,13 @@ class Deliverer:
             self.store.reschedule(item.id, self.owner, self.clock() + delay, why)
             log.warning("delivery postponed", extra={**tag, "error": why, "retry_in": round(delay)})
             return result("rescheduled", error=why)
+        except AuthError as exc:  # the target's credentials, not this post: the target pauses
+            why = reason(exc)
+            self.store.release_unsent(item.id, self.owner, why)
+            self.paused.add(item.target)
+            if self.on_auth_error is not None:
+                self.on_auth_error(item.target, exc)
+            return result("paused", error=why)
         except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
             why = reason(exc)
             self.store.mark_failed(item.id, self.owner, why)

@@ -13,8 +13,8 @@
     └── DeliveryError                   one post to one target failed
         ├── TransientError              try again later (5xx, timeouts, resets)
         │   └── RateLimited             wait until retry_at, then try again
-        └── PermanentError              never retried (400/401/403/404/422)
-            └── AuthError               credentials rejected
+        └── PermanentError              never retried (400/404/422): the row fails
+            └── AuthError               credentials rejected (401/403): the target pauses
 
 SDK errors (Mastodon.py, atproto, httpx) are translated into these at the
 adapter boundary, so nothing outside ``syndicate/targets`` and ``fetch.py``
@@ -129,4 +129,4 @@ class PermanentError(DeliveryError):
 
 
 class AuthError(PermanentError):
-    """The target rejected our credentials."""
+    """The target rejected our credentials: the target pauses, its rows wait (see ``credentials``)."""

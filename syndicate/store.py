@@ -150,6 +150,16 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     ALTER TABLE sessions ADD COLUMN service TEXT;
     ALTER TABLE sessions ADD COLUMN handle TEXT;
     """,
+    # 7: a target whose credentials were refused is paused (its rows wait), with the reason
+    """
+    CREATE TABLE targets (
+        name          TEXT PRIMARY KEY,
+        paused_since  REAL,
+        reason        TEXT,
+        fix           TEXT,
+        next_check_at REAL
+    );
+    """,
 )
 
 
@@ -673,6 +683,16 @@ class Store(OperatorStateMixin):
             (next_attempt_at, error),
         )
 
+    def release_unsent(self, item_id: int, owner: str, error: str) -> bool:
+        """Give a leased row back as if it had not been tried (its target is paused): pending,
+        its place in the queue and its next attempt time kept, the attempt not counted."""
+        return self._finish(
+            item_id, owner,
+            """UPDATE outbox SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?,
+                                 lease_owner = NULL, leased_until = NULL""",
+            (error,),
+        )
+
     def set_out_of_line(self, item_id: int) -> None:
         """This row no longer holds back the rows behind it (see ``claim_due``)."""
         with self.transaction() as db:
@@ -708,13 +728,17 @@ class Store(OperatorStateMixin):
             out.setdefault(r[0], {})[r[1]] = r[2]
         return out
 
-    def next_due_at(self) -> float | None:
-        """When the next outbox row can be worked (an in-flight lease's expiry counts)."""
+    def next_due_at(self, targets: Iterable[str] | None = None) -> float | None:
+        """When the next outbox row (of ``targets``, or any) can be worked; an in-flight
+        lease's expiry counts."""
+        wanted = None if targets is None else set(targets)
         with self._lock:
             db = self._db
             times = [r[0] for r in db.execute(
                 "SELECT MIN(leased_until) FROM outbox WHERE state = 'sending'")]
             for (name,) in db.execute("SELECT DISTINCT target FROM outbox WHERE state = 'pending'"):
+                if wanted is not None and name not in wanted:
+                    continue
                 for next_at, out_of_line in db.execute(
                         """SELECT next_attempt_at, out_of_line FROM outbox
                            WHERE target = ? AND state = 'pending' ORDER BY published, id""", (name,)):

@@ -1,4 +1,4 @@
-"""The state an operator or editor acts on, beside the outbox: held deliveries.
+"""The state an operator or editor acts on, beside the outbox: held deliveries, paused targets.
 
 Part of ``Store`` (a mixin: the SQL still lives with the store, in its
 transactions).
@@ -10,6 +10,12 @@ new guids), not news.  Its deliveries are recorded here instead of in the
 outbox; ``status`` shows them as ``held``; ``release_held`` moves them into
 the outbox (oldest first, as any backlog) and ``discard_held`` drops them,
 leaving the articles recorded as seen.
+
+**Paused targets** (table ``targets``): a target whose credentials the
+server refused is paused — its outbox rows wait, untouched and in order —
+with the refusal, what to fix (the variable or file holding the secret),
+and when to check again (see ``syndicate.credentials``).  Every target the
+daemon runs has a row, paused or not, so ``/metrics`` can say 0 or 1.
 """
 
 from __future__ import annotations
@@ -17,11 +23,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 
+@dataclass(frozen=True, slots=True)
+class TargetPause:
+    """Why a target is paused, since when, and what to fix."""
+
+    target: str
+    since: float
+    reason: str  # the server's refusal, one line
+    fix: str  # the variable (or file) holding the secret
+    next_check_at: float | None
+
+
 class OperatorStateMixin:
-    """Held deliveries; mixed into ``Store``."""
+    """Held deliveries and paused targets; mixed into ``Store``."""
 
     if TYPE_CHECKING:  # what it uses of ``Store``
         _clock: Any
@@ -60,6 +78,46 @@ class OperatorStateMixin:
         where, params = _held_filter(feed, article_id)
         with self.transaction() as db:
             return int(db.execute(f"DELETE FROM held{where}", params).rowcount)
+
+
+    # -- paused targets --
+
+    def note_targets(self, names: Iterable[str]) -> None:
+        """Make sure each target has a row (not paused unless it already was)."""
+        with self.transaction() as db:
+            db.executemany("INSERT INTO targets (name) VALUES (?) ON CONFLICT DO NOTHING",
+                           [(name,) for name in names])
+
+    def pause_target(self, name: str, reason: str, fix: str, next_check_at: float) -> bool:
+        """Pause ``name``; True if it was not paused before (the reason is then recorded)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                """INSERT INTO targets (name, paused_since, reason, fix, next_check_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET paused_since = excluded.paused_since,
+                       reason = excluded.reason, fix = excluded.fix, next_check_at = excluded.next_check_at
+                   WHERE targets.paused_since IS NULL""",
+                (name, self._clock(), reason, fix, next_check_at))
+            return bool(cur.rowcount)
+
+    def schedule_target_check(self, name: str, next_check_at: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE targets SET next_check_at = ? WHERE name = ?", (next_check_at, name))
+
+    def resume_target(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE targets SET paused_since = NULL, reason = NULL, fix = NULL, "
+                       "next_check_at = NULL WHERE name = ?", (name,))
+
+    def paused_targets(self) -> dict[str, TargetPause]:
+        """{target: its pause} for every paused target."""
+        return {r[0]: TargetPause(r[0], r[1], r[2] or "", r[3] or "", r[4]) for r in self._query(
+            "SELECT name, paused_since, reason, fix, next_check_at FROM targets "
+            "WHERE paused_since IS NOT NULL ORDER BY name")}
+
+    def target_names(self) -> list[str]:
+        """Every target the daemon has run (for the per-target gauges)."""
+        return [r[0] for r in self._query("SELECT name FROM targets ORDER BY name")]
 
 
 def _held_filter(feed: str | None, article_id: int | None) -> tuple[str, list[Any]]:

@@ -103,9 +103,18 @@ def test_permanent_error_fails_at_once_naming_article_and_target(tmp_path):
     assert row.last_error == "target t, article https://e.org/0: HTTP 422: Validation failed"
 
 
-def test_auth_error_is_permanent(tmp_path):
-    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")])
-    assert d.deliver_due()[0].outcome == "failed"
+def test_auth_error_pauses_the_target_and_gives_the_row_back_untried(tmp_path):
+    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")], n=2)
+    told = []
+    d.on_auth_error = lambda name, exc: told.append((name, exc.reason))
+    assert [r.outcome for r in d.deliver_due()] == ["paused"]  # the second row is not even tried
+    assert d.paused == {"t"} and told == [("t", "HTTP 401: The access token is invalid")]
+    head, second = state(store, 2)
+    assert (head.state, head.attempts, second.state, second.attempts) == ("pending", 0, "pending", 0)
+    assert "HTTP 401" in head.last_error and t.sleeps == []
+    assert d.deliver_due() == [] and target.calls == ["deliver"]  # paused: nothing claimed
+    d.paused.clear()  # resumed (syndicate.credentials does this once the secret works)
+    assert [r.article for r in d.deliver_due()] == ["https://e.org/0", "https://e.org/1"]
 
 
 def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):

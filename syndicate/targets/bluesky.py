@@ -139,6 +139,16 @@ class BlueskyAdapter:
             return existing
         return self._call("posting", lambda client: self._create_post(client, draft, key))
 
+    def verify(self) -> str:
+        """Log in (the stored session, else the password) and ask ``getSession``: one line to show.
+
+        An explicit check asks again even if this adapter's password was
+        refused before.  Raises ``AuthError`` when the credentials are refused.
+        """
+        self._login_refused = None
+        info = self._call("verifying the credentials", lambda client: client.com.atproto.server.get_session())
+        return f"{info.handle} ({info.did}) on {self._cfg.service}, {self.limits().max_length} graphemes"
+
     def close(self) -> None:
         if self._client is not None:
             try:

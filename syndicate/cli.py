@@ -250,7 +250,7 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 def _find_article(config: Config, store: Store, ref: str) -> Any:
     """An Article by id, guid or URL: from the store, else from the configured feeds."""
-    from syndicate.parse import canonical_url
+    from syndicate.links import canonical_url
 
     article_id = store.find_article_id(ref)
     if article_id is None and ref.startswith(("http://", "https://")):
@@ -288,9 +288,11 @@ def _article_from_page(config: Config, url: str) -> Any:
 def _article_from_feeds(config: Config, ref: str) -> Any:
     from syndicate.errors import FeedError
     from syndicate.fetch import Fetcher
-    from syndicate.parse import canonical_url, normalise, parse_feed
+    from syndicate.links import link_identity
+    from syndicate.parse import normalise, parse_feed
 
-    wanted = {ref, canonical_url(ref)} if ref.startswith(("http://", "https://")) else {ref}
+    is_url = ref.startswith(("http://", "https://"))
+    wanted = link_identity(ref) if is_url else None
     fetcher = Fetcher(config.user_agent)
     try:
         for feed in config.feeds:
@@ -301,7 +303,7 @@ def _article_from_feeds(config: Config, ref: str) -> Any:
                 click.echo(f"syndicate: {exc}", err=True)
                 continue
             for entry in parsed.entries:
-                if entry.id in wanted or entry.link in wanted:
+                if entry.id == ref or (wanted is not None and link_identity(entry.link) == wanted):
                     return normalise(feed.name, entry, parsed, now=datetime.now(UTC),
                                      language=feed.language)
     finally:

@@ -93,6 +93,9 @@ def test_a_site_moving_to_www_and_http_without_slashes_reposts_nothing(tmp_path,
     assert [s["text"].count("anticapitalistresistance.org/a6") for s in masto.statuses] == [1]
     assert "suspected feed migration" not in result.stderr
 
+    shown = run_cli("preview", "http://anticapitalistresistance.org/a2", config_path=config, env=env)
+    assert shown.returncode == 0 and "article: Article 2" in shown.stdout, shown.stderr  # found by identity
+
     feed_server.set_feed("/feed/", rss(range(1, 8)))  # and back to https with slashes
     assert run_cli("run", "--once", config_path=config, env=env).returncode == 0
     assert len(masto.statuses) == 2 and "anticapitalistresistance.org/a7/" in masto.statuses[1]["text"]
@@ -178,4 +181,24 @@ def test_held_deliveries_can_be_discarded_and_the_articles_stay_seen(tmp_path):
     assert [d.state for d in store.deliveries(1)] == ["pending"]
     assert store.discard_held(feed="acr") == 2 and store.held_feeds() == {}
     assert store.deliveries(2) == [] and store.known("acr", [("g2", "http://acr.example/a2")])
+    store.close()
+
+
+def test_metrics_show_held_deliveries_and_paused_targets(tmp_path):
+    from datetime import UTC, datetime
+
+    from syndicate.metrics import Metrics
+    from syndicate.models import Article
+    from syndicate.store import Store
+
+    store = Store(tmp_path / "s.db")
+    art = Article(feed="acr", id="g1", link="https://acr.example/a1/", title="T1",
+                  published=datetime(2024, 1, 1, tzinfo=UTC))
+    store.ingest("acr", new=[art], updated=[], queue={}, held={"g1": ["masto", "bsky"]}, held_reason="held")
+    store.note_targets(["masto", "bsky"])
+    store.pause_target("bsky", "logging in: 401", "SYNDICATE_BLUESKY_APP_PASSWORD", 0.0)
+    text = Metrics(store).render().decode()
+    assert 'syndicate_held_deliveries{feed="acr"} 2.0' in text
+    assert 'syndicate_target_paused{target="bsky"} 1.0' in text
+    assert 'syndicate_target_paused{target="masto"} 0.0' in text
     store.close()

@@ -1,7 +1,8 @@
 """Assembly: a validated ``Config`` → store, fetcher, targets, ingester, deliverer.
 
 ``App`` owns the long-lived objects and runs one cycle: poll the due feeds,
-work the outbox, re-generate the output feed.  The CLI and the daemon are
+check the targets paused on refused credentials (``credentials``), work the
+outbox, re-generate the output feed.  The CLI and the daemon are
 thin layers over it.
 """
 
@@ -16,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose, mastodon_limits
-from syndicate.config import BlueskyTarget, Config, HashtagConfig, MastodonTarget, TargetConfig
+from syndicate.config import Config, DeliveryConfig, HashtagConfig, MastodonTarget, Secret, TargetConfig
+from syndicate.credentials import CredentialWatch
 from syndicate.delivery import Deliverer, DeliveryResult
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
@@ -39,6 +41,7 @@ class CycleResult:
     feeds: tuple[FeedResult, ...] = ()
     deliveries: tuple[DeliveryResult, ...] = ()
     written: tuple[Path, ...] = ()
+    paused: tuple[str, ...] = ()  # targets paused (credentials refused) at the end of the cycle
 
 
 def platform_limits(cfg: TargetConfig) -> TargetLimits:
@@ -51,12 +54,9 @@ def platform_limits(cfg: TargetConfig) -> TargetLimits:
     return BLUESKY_LIMITS
 
 
-def build_targets(config: Config, store: Store, fetcher: Fetcher,
-                  environ: Mapping[str, str] | None = None,
-                  clock: Callable[[], float] = time.time) -> tuple[dict[str, Target], list[str]]:
-    """Adapters for every enabled target that has credentials, and a line for each skipped."""
-    targets: dict[str, Target] = {}
-    skipped: list[str] = []
+def _page_fetchers(fetcher: Fetcher) -> tuple[Callable[[str], tuple[bytes, str]],
+                                               Callable[[str], str | None]]:
+    """(fetch an image, read an article page's og:image), both through ``fetcher``."""
 
     def fetch_image(url: str) -> tuple[bytes, str]:
         return fetcher.get_bytes(url, max_bytes=IMAGE_MAX_BYTES, timeout=IMAGE_TIMEOUT,
@@ -74,6 +74,32 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
             return None
         return og_image(html, url)
 
+    return fetch_image, page_image
+
+
+def build_target(name: str, cfg: TargetConfig, secret: Secret, *, store: Store | None,
+                 fetcher: Fetcher, delivery: DeliveryConfig,
+                 clock: Callable[[], float] = time.time) -> Target:
+    """The adapter for one target, with its secret (already resolved)."""
+    redact(secret.reveal())
+    fetch_image, page_image = _page_fetchers(fetcher)
+    if isinstance(cfg, MastodonTarget):
+        from syndicate.targets.mastodon import MastodonAdapter
+
+        return MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock,
+                               max_reset_wait=delivery.max_requeue)
+    from syndicate.targets.bluesky import BlueskyAdapter
+
+    return BlueskyAdapter(name, cfg, secret, session_store=store, fetch_image=fetch_image,
+                          page_image=page_image)
+
+
+def build_targets(config: Config, store: Store, fetcher: Fetcher,
+                  environ: Mapping[str, str] | None = None,
+                  clock: Callable[[], float] = time.time) -> tuple[dict[str, Target], list[str]]:
+    """Adapters for every enabled target that has credentials, and a line for each skipped."""
+    targets: dict[str, Target] = {}
+    skipped: list[str] = []
     for name, cfg in config.targets.items():
         if not cfg.enabled:
             continue
@@ -82,18 +108,28 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
             what = "access token" if isinstance(cfg, MastodonTarget) else "app password"
             skipped.append(f"target {name}: skipped, no {what}: {cfg.secret_ref.hint()}")
             continue
-        redact(secret.reveal())
-        if isinstance(cfg, MastodonTarget):
-            from syndicate.targets.mastodon import MastodonAdapter
-
-            targets[name] = MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock,
-                                            max_reset_wait=config.delivery.max_requeue)
-        elif isinstance(cfg, BlueskyTarget):
-            from syndicate.targets.bluesky import BlueskyAdapter
-
-            targets[name] = BlueskyAdapter(name, cfg, secret, session_store=store,
-                                           fetch_image=fetch_image, page_image=page_image)
+        targets[name] = build_target(name, cfg, secret, store=store, fetcher=fetcher,
+                                     delivery=config.delivery, clock=clock)
     return targets, skipped
+
+
+def check_online(config: Config, name: str, secret: Secret) -> tuple[str, bool]:
+    """(one line, accepted?) for target ``name``, asked of its server (``check-config --online``)."""
+    from syndicate.credentials import secret_hint
+    from syndicate.errors import AuthError, DeliveryError
+
+    cfg = config.targets[name]
+    fetcher = Fetcher(config.user_agent, content_policy=AddressPolicy.from_config(config.security))
+    adapter = build_target(name, cfg, secret, store=None, fetcher=fetcher, delivery=config.delivery)
+    try:
+        return f"ok: {adapter.verify()}", True
+    except AuthError as exc:
+        return f"credentials refused: {exc.reason}; fix {secret_hint(cfg)}", False
+    except DeliveryError as exc:
+        return f"could not check: {exc.reason}", False
+    finally:
+        adapter.close()
+        fetcher.close()
 
 
 class App:
@@ -106,6 +142,7 @@ class App:
                  stop: threading.Event | None = None) -> None:
         self.config = config
         self.clock = clock
+        self.environ = environ
         self.stop = stop or threading.Event()
         self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent,
@@ -123,6 +160,25 @@ class App:
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
                                    stop=self.stop)
         self._limits: dict[str, TargetLimits] = {}
+        self.credentials = CredentialWatch(
+            self.store, config.targets, self.targets, self.deliverer.paused,
+            rebuild=self._rebuild_target if targets is None else None,
+            recheck=config.delivery.auth_recheck, environ=environ, clock=clock, on_resume=self._resumed)
+        self.deliverer.on_auth_error = self.credentials.pause
+        self.credentials.load()
+
+    def _rebuild_target(self, name: str) -> Target | None:
+        """``name``'s adapter with its secret read afresh (a ``*_FILE`` may have been rewritten)."""
+        cfg = self.config.targets[name]
+        secret = cfg.secret_ref.resolve(self.environ)
+        if secret is None:
+            return None
+        return build_target(name, cfg, secret, store=self.store, fetcher=self.fetcher,
+                            delivery=self.config.delivery, clock=self.clock)
+
+    def _resumed(self, name: str, adapter: Target) -> None:
+        self.deliverer.targets[name] = adapter
+        self._limits.pop(name, None)  # limits read while the credentials were refused are a guess
 
     def close(self) -> None:
         for target in self.targets.values():
@@ -201,10 +257,19 @@ class App:
         now = self.clock()
         feeds = self.config.feeds if all_feeds else self.ingester.due(now)
         results = self.ingester.poll_many(feeds) if feeds else []
+        self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
         changed = any(r.new or r.updated for r in results)
         written: list[Path] = []
         if changed or (self.config.output.enabled and not (self.config.output.dir / "feed.xml").exists()):
             written = self.write_output()
         self.store.set_meta("last_cycle_at", repr(self.clock()))
-        return CycleResult(tuple(results), tuple(deliveries), tuple(written))
+        return CycleResult(tuple(results), tuple(deliveries), tuple(written),
+                           paused=tuple(sorted(self.deliverer.paused)))
+
+    def next_due_at(self) -> float | None:
+        """When there is next something to do: a feed to poll, a row to send, a pause to check."""
+        times = [self.ingester.next_due_at(), self.deliverer.next_due_at(),
+                 self.credentials.next_check_at()]
+        due = [t for t in times if t is not None]
+        return min(due) if due else None

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
+EXIT_LOCKED = 3  # another syndicate holds the state database
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -91,38 +92,65 @@ def main(ctx: click.Context, config: str | None, log_format: str | None, verbose
 def run(ctx: click.Context, once: bool) -> None:
     """Run the daemon: poll feeds, post new articles, write the output feed.
 
-    Exit status with --once: 0 if every feed was read, 1 if any failed.
+    One at a time per state database: a second run (or run --once) while
+    one runs says which process holds the state and exits 3.
+
+    Exit status with --once: 0 if every feed was read and every target can
+    post, 1 if a feed failed or a target is paused (its credentials refused).
     """
     config = _load(ctx)
     _setup_logs(ctx, config)
     from syndicate.daemon import Daemon
+    from syndicate.errors import StateLocked
 
     with _errors():
         daemon = Daemon(config, config_path=ctx.obj["config"])
         if not once:
             daemon.install_signals()
-        sys.exit(daemon.run(once=once))
+        try:
+            code = daemon.run(once=once)
+        except StateLocked as exc:
+            _fail(str(exc), EXIT_LOCKED)
+        sys.exit(code)
 
 
 @main.command("check-config")
 @click.option("--dump", is_flag=True, help="Print the effective configuration, secrets redacted.")
+@click.option("--online", is_flag=True,
+              help="Also ask each target's server: are the credentials accepted, what are its limits.")
 @click.pass_context
-def check_config(ctx: click.Context, dump: bool) -> None:
-    """Validate the configuration; say which targets lack credentials."""
+def check_config(ctx: click.Context, dump: bool, online: bool) -> None:
+    """Validate the configuration; say where each target's credentials come from.
+
+    With --online, log in to each target (Mastodon verify_credentials and the
+    instance's limits, Bluesky getSession): one line per target, exit status 1
+    if any refused them or could not be asked.
+    """
     config = _load(ctx)
     if dump:
         with _errors():
             click.echo(config.dump(), nl=False)
         return
+    failed = False
     with _errors():
         for name, target in config.targets.items():
             if not target.enabled:
                 click.echo(f"target {name}: disabled")
-            elif target.secret_ref.resolve() is None:
+                continue
+            secret = target.secret_ref.resolve()
+            if secret is None:
                 click.echo(f"target {name}: no credentials: {target.secret_ref.hint()}")
+            elif online:
+                from syndicate.app import check_online
+
+                line, ok = check_online(config, name, secret)
+                click.echo(f"target {name}: {line}")
+                failed = failed or not ok
             else:
-                click.echo(f"target {name}: ready ({target.kind})")
+                click.echo(f"target {name}: credentials from {secret.origin} (not checked: use --online)")
     click.echo(f"{config.source}: OK, {len(config.feeds)} feed(s), {len(config.targets)} target(s)")
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -185,16 +213,30 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         store = _open_store(config)
         rows = _status_rows(store, limit)
         feeds = store.feed_states()
+        held = store.held_feeds()
+        pauses = store.paused_targets()
+        target_names = sorted(set(config.targets) | set(store.target_names()))
         store.close()
     if as_json:
         click.echo(json.dumps({"articles": rows, "feeds": [
             {"name": f.name, "url": f.url, "last_success": _when(f.last_success_at),
-             "errors": f.error_count, "last_error": f.last_error} for f in feeds]}, indent=2,
-            ensure_ascii=False))
+             "errors": f.error_count, "last_error": f.last_error, "held": held.get(f.name, 0)}
+            for f in feeds], "targets": [
+            {"name": name, "paused": name in pauses,
+             "since": _when(pauses[name].since) if name in pauses else None,
+             "reason": pauses[name].reason if name in pauses else None,
+             "fix": pauses[name].fix if name in pauses else None} for name in target_names]},
+            indent=2, ensure_ascii=False))
         return
+    for name, pause in pauses.items():
+        click.echo(f"target {name}: PAUSED since {_when(pause.since)}, credentials refused: {pause.reason}; "
+                   f"fix {pause.fix} (checked again every few minutes and on SIGHUP; its posts wait)")
     for f in feeds:
         state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
         click.echo(f"feed {f.name}: last read {_when(f.last_success_at)}, {state}")
+        if held.get(f.name):
+            click.echo(f"    {held[f.name]} deliveries held as a suspected feed migration: "
+                       f"`syndicate release {f.name}` posts them, `--discard` drops them")
     if not rows:
         click.echo("no articles recorded yet")
         return
@@ -210,7 +252,9 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
                 line += f" {d['url']}"
             if d["state"] == "pending" and d["next_attempt"]:
                 line += f" next try {d['next_attempt']}"
-            if d["error"]:
+            if d["state"] == "held":
+                line += f" {d['error']}"
+            elif d["error"]:
                 line += f"  last error: {d['error']}"
             click.echo(line)
             if d["history"]:
@@ -226,7 +270,7 @@ def _history_line(events: list[dict[str, Any]], keep: int = 5) -> str:
 
 def _find_article(config: Config, store: Store, ref: str) -> Any:
     """An Article by id, guid or URL: from the store, else from the configured feeds."""
-    from syndicate.parse import canonical_url
+    from syndicate.links import canonical_url
 
     article_id = store.find_article_id(ref)
     if article_id is None and ref.startswith(("http://", "https://")):
@@ -265,9 +309,11 @@ def _article_from_page(config: Config, url: str) -> Any:
 def _article_from_feeds(config: Config, ref: str) -> Any:
     from syndicate.errors import FeedError
     from syndicate.fetch import Fetcher
-    from syndicate.parse import canonical_url, normalise, parse_feed
+    from syndicate.links import link_identity
+    from syndicate.parse import normalise, parse_feed
 
-    wanted = {ref, canonical_url(ref)} if ref.startswith(("http://", "https://")) else {ref}
+    is_url = ref.startswith(("http://", "https://"))
+    wanted = link_identity(ref) if is_url else None
     fetcher = Fetcher(config.user_agent)
     try:
         for feed in config.feeds:
@@ -278,7 +324,7 @@ def _article_from_feeds(config: Config, ref: str) -> Any:
                 click.echo(f"syndicate: {exc}", err=True)
                 continue
             for entry in parsed.entries:
-                if entry.id in wanted or entry.link in wanted:
+                if entry.id == ref or (wanted is not None and link_identity(entry.link) == wanted):
                     return normalise(feed.name, entry, parsed, now=datetime.now(UTC),
                                      language=feed.language)
     finally:
@@ -346,6 +392,7 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     try:
         store = _open_store(config)
         last = store.get_meta("last_cycle_at")
+        pauses = store.paused_targets()
         store.close()
     except StoreError as exc:
         _fail(f"unhealthy: {exc}")
@@ -356,6 +403,10 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     age = time.time() - float(last)
     if age > limit:
         _fail(f"unhealthy: last cycle {age:.0f}s ago (limit {limit:.0f}s)")
+    if pauses:  # running, but not posting there: healthy for the supervisor, said for the operator
+        for pause in pauses.values():
+            click.echo(f"degraded: target {pause.target} paused, credentials refused: {pause.reason}; "
+                       f"fix {pause.fix}")
     click.echo(f"healthy: last cycle {age:.0f}s ago")
 
 
@@ -437,6 +488,45 @@ def _ensure_article(config: Config, store: Store, ref: str) -> int | None:
         article_id = store.find_article_id(article.id)
     assert article_id is not None
     return article_id
+
+
+@main.command()
+@click.argument("what", metavar="FEED|REF...", nargs=-1, required=True)
+@click.option("--discard", is_flag=True, help="Drop the held deliveries instead (articles stay seen).")
+@click.pass_context
+def release(ctx: click.Context, what: tuple[str, ...], discard: bool) -> None:
+    """Queue the deliveries held as a suspected feed migration, of a FEED (by name) or an
+    article (REF: id, guid or URL); the daemon sends them, oldest first.
+
+    A poll that would queue more than the feed's hold_suspected_migration entries, none
+    newer than the newest already known, is held: `syndicate status` shows it.  Exit status
+    1 if a FEED|REF is neither a feed nor a known article.
+    """
+    config = _load(ctx)
+    problems = 0
+    with _errors():
+        store = _open_store(config)
+        try:
+            feeds = {f.name for f in config.feeds} | set(store.held_feeds())
+            for name in what:
+                feed_name, article_id = (name, None) if name in feeds else (None, store.find_article_id(name))
+                if feed_name is None and article_id is None:
+                    click.echo(f"syndicate: {name}: neither a feed in {config.source} nor an "
+                               "article in the store", err=True)
+                    problems += 1
+                    continue
+                label = f"feed {name}" if feed_name else f"article #{article_id}"
+                if discard:
+                    count = store.discard_held(feed=feed_name, article_id=article_id)
+                    click.echo(f"discarded {count} held deliver{'y' if count == 1 else 'ies'} of {label}")
+                else:
+                    count = store.release_held(feed=feed_name, article_id=article_id)
+                    click.echo(f"released {count} held deliver{'y' if count == 1 else 'ies'} of {label}"
+                               + ("; the daemon will post them" if count else ""))
+        finally:
+            store.close()
+    if problems:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()

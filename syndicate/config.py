@@ -175,6 +175,8 @@ class FeedConfig(_Strict):
     url: HttpUrl
     poll_interval: Duration | None = None  # None: the top-level poll_interval
     backfill: int = Field(default=0, ge=0)  # on first sight, queue only the N newest
+    # a poll with more new entries than this, none newer than the newest known: held, not queued
+    hold_suspected_migration: int = Field(default=10, ge=0)  # 0: never hold
     targets: list[str] | None = None  # None: every configured target
     language: str | None = None  # None: the feed's own language
     hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
@@ -252,6 +254,7 @@ class DeliveryConfig(_Strict):
     requeue: Duration = 60.0  # after a pass gives up: next pass in this, doubling
     max_requeue: Duration = 6 * 3600.0
     lease: Duration = 1200.0  # a delivery holds its outbox row this long between renewals
+    auth_recheck: Duration = 300.0  # a target paused on refused credentials is checked this often
 
 
 def _ports(value: Any) -> list[int] | Literal["any"]:

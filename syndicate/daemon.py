@@ -4,9 +4,17 @@ Signals: SIGTERM/SIGINT ask for a stop — the delivery in flight finishes
 (a retry wait is cut short and its row released), then the process exits
 0.  SIGHUP reloads the configuration file (and the editors' token); an
 invalid new file is refused with one line and the old configuration keeps
-running.  A reload builds a new ``App`` first and swaps it in: listener
-requests and cycles hold the App they started with (``app_holder``), and
-the old one is closed only when the last of them is done.
+running (and so is a new file that names another state database: that
+takes a restart).  A reload builds a new ``App`` first and swaps it in:
+listener requests and cycles hold the App they started with
+(``app_holder``), and the old one is closed only when the last of them is
+done.
+
+One daemon per state: ``run`` first takes the state's lock (see
+``syndicate.lock``) and holds it until it exits; a second ``run`` on the
+same state raises ``StateLocked`` before it does anything.  Holding the
+lock, the daemon knows every lease left in ``sending`` is from a process
+that is gone, and recovers them all at start.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from syndicate.app import App
 from syndicate.app_holder import AppHolder
 from syndicate.config import Config, load_config
 from syndicate.errors import ConfigError, StoreError
+from syndicate.lock import StateLock
 
 log = logging.getLogger("syndicate.daemon")
 
@@ -50,6 +59,7 @@ class Daemon:
         self.listener: Any = None  # web.ServerHandle when listen.enabled
         self.editors: Any = None  # its web_auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
+        self.lock = StateLock(config.state)
 
     @property
     def app(self) -> App | None:
@@ -104,6 +114,10 @@ class Daemon:
             for problem in exc.problems:
                 log.error(refused, extra={"problem": str(problem)})
             return
+        if str(new.state) != str(self.config.state):  # the lock is this state's: a restart takes it
+            log.error(refused, extra={"problem": f"{self.config_path}: state: changing the state database "
+                                                 f"({self.config.state} -> {new.state}) needs a restart"})
+            return
         try:
             app = self._app_factory(new, self.stop)
         except StoreError as exc:
@@ -132,9 +146,8 @@ class Daemon:
     def _sleep_for(self) -> float:
         assert self.app is not None
         now = self.clock()
-        due = [t for t in (self.app.ingester.next_due_at(), self.app.deliverer.next_due_at())
-               if t is not None]
-        wake = min(due) if due else now + MAX_SLEEP
+        due = self.app.next_due_at()
+        wake = due if due is not None else now + MAX_SLEEP
         return max(0.5, min(MAX_SLEEP, wake - now))
 
     def _start_listener(self) -> None:
@@ -167,10 +180,21 @@ class Daemon:
         return token.reveal()
 
     def run(self, *, once: bool = False) -> int:
-        """Run until stopped (or one cycle with ``once``). Returns an exit code."""
+        """Run until stopped (or one cycle with ``once``). Returns an exit code.
+
+        Raises ``StateLocked`` at once, before anything else, when another
+        process holds the state.
+        """
+        self.lock.acquire()
+        try:
+            return self._run(once)
+        finally:
+            self.lock.release()
+
+    def _run(self, once: bool) -> int:
         self.app = app = self._app_factory(self.config, self.stop)
         self._report_skipped()
-        app.deliverer.recover_leases()
+        app.deliverer.recover_leases()  # we hold the lock: every other lease is a dead one
         if not once:
             self._start_listener()
         log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(app.targets)
@@ -200,7 +224,7 @@ class Daemon:
                 log.debug("cycle done", extra={"feeds": len(result.feeds),
                                                "deliveries": len(result.deliveries)})
                 if once:
-                    return 1 if any(r.status == "error" for r in result.feeds) else 0
+                    return 1 if any(r.status == "error" for r in result.feeds) or result.paused else 0
                 if not self.stop.is_set():
                     self.wake.wait(self._sleep_for())
             return 0

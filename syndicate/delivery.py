@@ -28,6 +28,12 @@ target is flaky and the queue waits, in order.
 
 A stop request (SIGTERM) lets the post in flight finish; a retry wait is
 cut short and the row released, so nothing is left in ``sending``.
+
+Refused credentials (``AuthError``) are the target's problem, not the
+post's: the row goes back untouched (pending, in its place, the attempt not
+counted), the target joins ``paused`` and ``on_auth_error`` is told; no row
+of a paused target is claimed until it is taken out of ``paused`` (see
+``syndicate.credentials``).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from syndicate.errors import DeliveryError, PermanentError, StoreError, TooLong, TransientError
+from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong, TransientError
 from syndicate.models import Article, Attempted, PostDraft, Posted
 from syndicate.retry import RetryPolicy
 from syndicate.store import OutboxItem, Store
@@ -52,7 +58,7 @@ from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.delivery")
 
-Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost"]
+Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost", "paused"]
 TAKEN_WINDOW = 86400.0  # remote ids other rows recorded this long before a row's first attempt
 
 
@@ -84,18 +90,8 @@ class DeliveryResult:
 
 
 def default_owner() -> str:
-    """``host:pid:nonce`` — who holds a lease, precise enough to tell it is dead."""
+    """``host:pid:nonce`` — who holds a lease (for people reading the state; never checked)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Deliverer:
@@ -105,7 +101,8 @@ class Deliverer:
                  policy: RetryPolicy | None = None, owner: str | None = None,
                  lease_seconds: float = 900.0, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.time,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 on_auth_error: Callable[[str, AuthError], None] | None = None) -> None:
         self.store = store
         self.targets = dict(targets)
         self.draft_for = draft_for
@@ -116,6 +113,8 @@ class Deliverer:
         self.stop = stop or threading.Event()
         self._sleep = sleep
         self._resume_at: dict[str, float] = {}  # a target whose rate limit is spent: not before
+        self.paused: set[str] = set()  # targets whose credentials were refused: not worked
+        self.on_auth_error = on_auth_error
 
     def _wait(self, seconds: float) -> None:
         if self._sleep is not None:
@@ -127,23 +126,15 @@ class Deliverer:
             raise _Interrupted
 
     def recover_leases(self) -> int:
-        """Expire the leases of dead workers on this host (a crash, a kill -9).
+        """Expire every lease not held by this deliverer (call holding the state's lock).
 
-        A lease held by another process of this host that no longer runs,
-        or by an earlier life of this very pid (a container restarts as pid
-        1), can never be finished: its rows are made due now, and are
+        Only the holder of the state's lock (``syndicate.lock``) leases rows,
+        so a lease still in ``sending`` when it starts was left by a process
+        that is gone — a crash, a kill -9, another container that shared
+        this hostname and pid.  Its rows are made due now, and are
         reconciled (looked up on the target) before they are sent again.
-        Leases of other hosts simply expire.
         """
-        host = socket.gethostname()
-        stale = []
-        for owner in self.store.lease_owners():
-            parts = owner.split(":")
-            if owner == self.owner or len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
-                continue
-            pid = int(parts[1])
-            if pid == os.getpid() or not _pid_alive(pid):
-                stale.append(owner)
+        stale = [owner for owner in self.store.lease_owners() if owner != self.owner]
         count = self.store.expire_leases(stale, self.clock())
         if count:
             log.warning("recovered deliveries interrupted by a crash", extra={"rows": count})
@@ -156,7 +147,7 @@ class Deliverer:
         failing platform never holds up the other; with an injected sleep
         (tests) everything runs in this thread, deterministically.
         """
-        names = list(self.targets)
+        names = [name for name in self.targets if name not in self.paused]
         if len(names) <= 1 or self._sleep is not None:
             return self._work(names, limit)
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="deliver") as pool:
@@ -167,11 +158,12 @@ class Deliverer:
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
         while not self.stop.is_set() and (limit is None or len(results) < limit):
+            live = [t for t in names if t not in self.paused]  # its credentials not refused
             try:
-                paused.update(t for t in names if t not in paused and not self._pace(t))
+                paused.update(t for t in live if t not in paused and not self._pace(t))
             except _Interrupted:
                 break
-            active = [t for t in names if t not in paused]
+            active = [t for t in live if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active)
             if not items:
@@ -234,9 +226,12 @@ class Deliverer:
 
     def next_due_at(self) -> float | None:
         """When the outbox next has work for a target that can post (rows of targets without
-        credentials never count; a target whose rate limit is spent counts from its reset)."""
+        credentials, or paused on refused ones, never count; a target whose rate limit is spent
+        counts from its reset)."""
         times = []
         for name in self.targets:
+            if name in self.paused:
+                continue
             due = self.store.next_due_at([name])
             if due is not None:
                 times.append(max(due, self._resume_at.get(name, due)))
@@ -351,6 +346,13 @@ class Deliverer:
             log.warning("delivery postponed",
                         extra={**tag, "error": why, "retry_in": round(next_at - self.clock())})
             return result("rescheduled", error=why)
+        except AuthError as exc:  # the target's credentials, not this post: the target pauses
+            why = reason(exc)
+            self.store.release_unsent(item.id, self.owner, why)
+            self.paused.add(item.target)
+            if self.on_auth_error is not None:
+                self.on_auth_error(item.target, exc)
+            return result("paused", error=why)
         except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
             why = reason(exc)
             self.store.mark_failed(item.id, self.owner, why)

@@ -9,11 +9,12 @@
     │   │   └── FeedRateLimited         429/503 with Retry-After (retry_after)
     │   └── ParseError                  bytes that are not a usable feed
     ├── StoreError                      the state database is unreadable
+    ├── StateLocked                     another syndicate holds the state's lock
     └── DeliveryError                   one post to one target failed
         ├── TransientError              try again later (5xx, timeouts, resets)
         │   └── RateLimited             wait until retry_at, then try again
-        └── PermanentError              never retried (400/401/403/404/422)
-            ├── AuthError               credentials rejected
+        └── PermanentError              never retried (400/404/422): the row fails
+            ├── AuthError               credentials rejected (401/403): the target pauses
             └── TooLong                 the server counts the post as too long (limit):
                                         re-composed once, more strictly, then retried
 
@@ -78,6 +79,16 @@ class StoreError(SyndicateError):
     """The state database cannot be opened or read."""
 
 
+class StateLocked(SyndicateError):
+    """Another process holds the state database's lock (see ``syndicate.lock``)."""
+
+    def __init__(self, state: str, holder: str) -> None:
+        self.state = state
+        self.holder = holder  # "pid 12 on host web-1, since 2025-10-13T09:00:00Z"
+        super().__init__(f"state {state} is in use by another syndicate ({holder}); "
+                         "stop it first, or give this one another state")
+
+
 class DeliveryError(SyndicateError):
     """One post to one target failed.
 
@@ -120,7 +131,7 @@ class PermanentError(DeliveryError):
 
 
 class AuthError(PermanentError):
-    """The target rejected our credentials."""
+    """The target rejected our credentials: the target pauses, its rows wait (see ``credentials``)."""
 
 
 class TooLong(PermanentError):

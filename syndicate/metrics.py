@@ -15,6 +15,8 @@ from the store at scrape time, so they are right even after a restart::
     syndicate_last_cycle_timestamp_seconds          end of the last cycle (gauge)
     syndicate_feed_last_success_timestamp_seconds{feed}
     syndicate_feed_consecutive_errors{feed}
+    syndicate_target_paused{target}                 1 while its credentials are refused, else 0
+    syndicate_held_deliveries{feed}                 deliveries held as a suspected feed migration
     syndicate_store_readable                        1, or 0 when the store cannot be read
 
 Each ``Metrics`` has its own ``CollectorRegistry`` (never the global one),
@@ -59,6 +61,11 @@ class _StoreCollector:
                                     "Unix time of each feed's last successful fetch.", labels=["feed"])
         errors = GaugeMetricFamily("syndicate_feed_consecutive_errors",
                                    "Failed fetches of each feed since its last success.", labels=["feed"])
+        paused = GaugeMetricFamily("syndicate_target_paused",
+                                   "1 while a target is paused because its credentials were refused.",
+                                   labels=["target"])
+        held = GaugeMetricFamily("syndicate_held_deliveries",
+                                 "Deliveries held as a suspected feed migration, per feed.", labels=["feed"])
         readable = GaugeMetricFamily("syndicate_store_readable",
                                      "1 if the state database could be read at scrape time.")
         ok = 1.0
@@ -76,12 +83,17 @@ class _StoreCollector:
                 if feed.last_success_at is not None:
                     success.add_metric([feed.name], feed.last_success_at)
                 errors.add_metric([feed.name], float(feed.error_count))
+            pauses = store.paused_targets()
+            for name in store.target_names():
+                paused.add_metric([name], 1.0 if name in pauses else 0.0)
+            for feed_name, count in sorted(store.held_feeds().items()):
+                held.add_metric([feed_name], float(count))
         except Exception as exc:  # a scrape must never fail: report the store as unreadable
             if store is not None:
                 log.warning("metrics: cannot read the store", extra={"error": str(exc)})
             ok = 0.0
         readable.add_metric([], ok)
-        yield from (depth, last, success, errors, readable)
+        yield from (depth, last, success, errors, paused, held, readable)
 
 
 class Metrics:

@@ -118,3 +118,16 @@ class Attempted:
     texts: tuple[str, ...]  # every text a request of the row carried
     since: datetime  # when the first of them may have left (aware UTC)
     taken: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A platform session kept between runs, with what it was made for.
+
+    A session is reused only for the same ``service`` and ``handle``; one
+    saved without them (by an older syndicate) is never trusted.
+    """
+
+    data: str  # the SDK's exported session (tokens: a secret, never logged)
+    service: str | None = None  # the service URL it was made at
+    handle: str | None = None  # the handle it was made for, as configured

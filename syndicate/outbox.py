@@ -134,6 +134,10 @@ class RepostRequest:
 
 _DELIVERY_COLUMNS = ("id, target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at, "
                      "last_error, requested_by")
+# A held delivery (``store_operator``), shaped as an outbox row for editors (``deliveries``, ``recent``):
+# id 0 (it has no outbox row, nor a history yet), state ``held``, the reason as its error.
+_HELD_COLUMNS = ("0 AS id, target, 0 AS seq, '' AS key, 'held' AS state, 0 AS attempts, NULL AS remote_url, "
+                 "NULL AS sent_at, NULL AS next_attempt_at, reason AS last_error, NULL AS requested_by")
 
 
 class OutboxStore:
@@ -296,6 +300,17 @@ class OutboxStore:
             ("postponed", f"next try in {max(0, round(next_attempt_at - self._clock()))}s: {error}"),
         )
 
+    def release_unsent(self, item_id: int, owner: str, error: str) -> bool:
+        """Give a leased row back as if it had not been tried (its target is paused): pending,
+        its place in the queue and its next attempt time kept, the attempt not counted."""
+        return self._finish(
+            item_id, owner,
+            """UPDATE outbox SET state = 'pending', attempts = MAX(0, attempts - 1), last_error = ?,
+                                 lease_owner = NULL, leased_until = NULL""",
+            (error,),
+            ("paused", f"the target refused our credentials; waits for them: {error}"),
+        )
+
     def set_strict(self, item_id: int, owner: str, limit: int, why: str) -> bool:
         """From now on compose this row at ``limit`` code points, URLs counted literally."""
         return self._finish(item_id, owner, "UPDATE outbox SET strict_limit = ?", (limit,),
@@ -424,10 +439,11 @@ class OutboxStore:
         return out
 
     def deliveries(self, article_id: int) -> list[Delivery]:
-        """An article's rows, with their history."""
+        """An article's rows, with their history, and its held deliveries (state ``held``)."""
         rows = self._query(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE article_id = ? "
-                           "ORDER BY target, seq", (article_id,))
-        history = self._events([r["id"] for r in rows])
+                           f"UNION ALL SELECT {_HELD_COLUMNS} FROM held WHERE article_id = ? "
+                           "ORDER BY target, seq", (article_id, article_id))
+        history = self._events([r["id"] for r in rows if r["id"]])
         return [_delivery(r, history.get(r["id"], ())) for r in rows]
 
     def recent(self, limit: int = 20) -> list[ArticleStatus]:
@@ -439,12 +455,13 @@ class OutboxStore:
         )
         by_article: dict[int, list[sqlite3.Row]] = {r["id"]: [] for r in rows}
         if by_article:
+            marks = ",".join("?" * len(by_article))
             for d in self._query(
-                    f"""SELECT article_id, {_DELIVERY_COLUMNS} FROM outbox
-                        WHERE article_id IN ({','.join('?' * len(by_article))})
-                        ORDER BY target, seq""", list(by_article)):
+                    f"""SELECT article_id, {_DELIVERY_COLUMNS} FROM outbox WHERE article_id IN ({marks})
+                        UNION ALL SELECT article_id, {_HELD_COLUMNS} FROM held WHERE article_id IN ({marks})
+                        ORDER BY target, seq""", [*by_article, *by_article]):
                 by_article[d["article_id"]].append(d)
-        history = self._events([d["id"] for ds in by_article.values() for d in ds])
+        history = self._events([d["id"] for ds in by_article.values() for d in ds if d["id"]])
         return [ArticleStatus(**dict(r), deliveries=tuple(_delivery(d, history.get(d["id"], ()))
                                                           for d in by_article[r["id"]])) for r in rows]
 

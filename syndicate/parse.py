@@ -31,11 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from syndicate.errors import ParseError
+from syndicate.links import CONTROL_CHARS as _CONTROL
+from syndicate.links import canonical_url
 from syndicate.models import Article
 from syndicate.summary import html_to_text, summarise
 
@@ -61,63 +63,6 @@ class ParsedFeed:
     base_url: str = ""  # the document's URL: where relative links resolve
     typed_text: bool = False  # Atom: a text construct's type is the feed's word, not a guess
     rights: str | None = None  # the feed's licence or rights statement, for its entries
-
-
-# --- canonical links -----------------------------------------------------------
-
-_TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
-    "igshid", "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "_hsenc", "_hsmi",
-    "hsctatracking", "mkt_tok", "vero_id", "vero_conv", "oly_anon_id", "oly_enc_id",
-    "rb_clickid", "s_kwcid", "wt.mc_id", "_ga", "_gl", "spm", "cmpid", "ncid", "sr_share",
-    "at_medium", "at_campaign", "share",
-})
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_")
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-_CONTROL = re.compile("[\x00-\x1f\x7f]+")  # dropped, as browsers do
-
-
-def _tracking(param: str) -> bool:
-    name = param.split("=", 1)[0]
-    if "%" in name or "+" in name:
-        name = unquote_plus(name)
-    name = name.lower()
-    return name in _TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
-
-
-def canonical_url(url: str, base: str | None = None) -> str:
-    """``url`` made absolute (against ``base``) and canonical.
-
-    Scheme and host are lower-cased, default ports, the fragment and tracking
-    parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_cid``, ``ref`` …) are
-    dropped; the other query parameters keep their order and encoding.  A
-    URL that cannot be parsed is returned stripped but otherwise unchanged.
-    """
-    url = _CONTROL.sub("", url).strip().replace(" ", "%20")
-    try:
-        if base:
-            url = urljoin(_CONTROL.sub("", base).strip(), url)
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return url
-    try:
-        port = parts.port
-    except ValueError:
-        return url
-    host = (parts.hostname or "").rstrip(".")
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = (userinfo + "@" if userinfo else "") + host
-    if port is not None and str(port) != _DEFAULT_PORTS[scheme]:
-        netloc += f":{port}"
-    query = parts.query
-    if query:
-        query = "&".join(p for p in query.split("&") if p and not _tracking(p))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 # --- parse_feed -----------------------------------------------------------------

@@ -1,11 +1,21 @@
 """Ingestion: one feed from fetch to the outbox, as named phases.
 
 ``poll(feed)``:  fetch (conditional GET) → skip if 304 or the same bytes →
-parse → look the entries up in the store → normalise only the new and the
-edited ones → record them and enqueue one outbox row per target, in one
-transaction.  The result is a value (``FeedResult``); an expected failure
-(``FeedError``) is recorded on the feed with a backoff and returned, never
-raised, so one broken feed never stops the others.
+parse → look the entries up in the store (by guid, or by the link's
+identity: ``syndicate.links``) → normalise only the new and the edited
+ones → record them and enqueue one outbox row per target, in one
+transaction.
+
+Two guards against posting what is not news: a feed's first read queues
+only its ``backfill`` newest; and a later poll that would queue more than
+``hold_suspected_migration`` entries, none of them newer than the newest
+article already known, is a feed that moved (new domain, permalinks or
+guids): its deliveries are *held* (recorded, not queued, one warning
+naming the feed) until an editor runs ``syndicate release FEED``.
+
+The result is a value (``FeedResult``); an expected failure (``FeedError``)
+is recorded on the feed with a backoff and returned, never raised, so one
+broken feed never stops the others.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from typing import Any, Literal
 from syndicate.config import Config, FeedConfig
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
+from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.parse import Entry, normalise, parse_feed
 from syndicate.store import FeedState, Store, undated
@@ -43,6 +54,7 @@ class FeedResult:
     new: int = 0
     updated: int = 0
     queued: int = 0
+    held: int = 0  # deliveries held as a suspected feed migration
     error: str | None = None
     warnings: tuple[str, ...] = ()
     next_fetch_at: float = 0.0
@@ -188,6 +200,20 @@ class Ingester:
                                           "errors": errors, "retry_in": round(next_at - now)})
         return FeedResult(feed.name, "error", error=f"feed {feed.name}: {reason}", next_fetch_at=next_at)
 
+    def _suspected_migration(self, feed: FeedConfig, to_post: Sequence[Article]) -> list[Article]:
+        """``to_post`` if it looks like the feed moved rather than published (see above), else []."""
+        limit = feed.hold_suspected_migration
+        if not limit or len(to_post) <= limit:
+            return []
+        newest = self.store.newest_published(feed.name)
+        if newest is None or any(a.published.timestamp() > newest for a in to_post):
+            return []
+        log.warning("suspected feed migration: new entries held, not posted",
+                    extra={"feed": feed.name, "held": len(to_post),
+                           "newest_known": datetime.fromtimestamp(newest, UTC).date().isoformat(),
+                           "release": f"syndicate release {feed.name}"})
+        return list(to_post)
+
     def _ingest(self, feed: FeedConfig, fetched: FetchResult, now: float) -> FeedResult:
         state = self.store.feed_state(feed.name)
         next_at = self._next_ok(feed, now)
@@ -218,11 +244,17 @@ class Ingester:
         now_dt = datetime.fromtimestamp(now, UTC)
         new: list[Article] = []
         updated: list[tuple[int, Article]] = []
+        new_idents: set[str] = set()
         for entry in parsed.entries:
             fingerprint = entry_hash(entry)
             seen = known.get(entry.id)
             if seen is not None and (seen.content_hash == fingerprint or seen.feed != feed.name):
                 continue  # unchanged, or another feed's copy of an article we already have
+            if seen is None:
+                ident = link_identity(entry.link)
+                if ident in new_idents:
+                    continue  # the same article twice in this feed (http and https, say)
+                new_idents.add(ident)
             article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
             if seen is None:
                 new.append(self._recorded(replace(article, content_hash=fingerprint)))
@@ -233,8 +265,14 @@ class Ingester:
         seeded = bool(state and state.seeded)
         targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
         to_post = new if seeded else sorted(new, key=lambda a: a.published, reverse=True)[:feed.backfill]
+        held = self._suspected_migration(feed, to_post) if seeded and targets else []
+        if held:
+            to_post = []
         queue = {a.id: targets for a in to_post} if targets else {}
-        counts = self.store.ingest(feed.name, new=new, updated=updated, queue=queue)
+        counts = self.store.ingest(
+            feed.name, new=new, updated=updated, queue=queue, held={a.id: targets for a in held},
+            held_reason=f"held: suspected feed migration ({len(held)} new entries at once, none newer "
+                        f"than the newest known); `syndicate release {feed.name}` posts them")
         self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
                                    last_modified=fetched.last_modified, content_hash=digest,
                                    final_url=final_url, next_fetch_at=next_at, seeded=True)
@@ -246,5 +284,5 @@ class Ingester:
                                          "new": counts.new, "updated": counts.updated,
                                          "queued": counts.queued})
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
-                          updated=counts.updated, queued=counts.queued,
+                          updated=counts.updated, queued=counts.queued, held=counts.held,
                           warnings=parsed.warnings, next_fetch_at=next_at)

@@ -1,5 +1,8 @@
 """The state database: feeds, articles, the outbox, sessions.
 
+Articles are recognised by guid within their feed, or by their link's
+identity (``syndicate.links.link_identity``, column ``ident``) in any feed.
+
 SQLite is the embedded default (WAL, numbered migrations on
 ``PRAGMA user_version``).  All SQL lives here and in ``syndicate.outbox``
 (the outbox's half, mixed into ``Store``); the rest of the package sees
@@ -38,9 +41,11 @@ from typing import Any
 
 from syndicate.article_json import article_from_json, article_to_json
 from syndicate.errors import StoreError
-from syndicate.models import Article
+from syndicate.links import link_identity
+from syndicate.models import Article, StoredSession
 from syndicate.outbox import ArticleStatus, Delivery, OutboxEvent, OutboxItem, OutboxStore, RepostRequest
 from syndicate.private_files import make_database_private
+from syndicate.store_operator import OperatorStateMixin
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "article_from_json", "article_to_json"]
@@ -50,7 +55,25 @@ log = logging.getLogger("syndicate.store")
 LOCKED_RETRIES = 8  # "database is locked" after the busy timeout: tried again this many times
 LOCKED_BACKOFF = 0.1  # seconds before the first of them, doubling up to 5 s
 
-MIGRATIONS: tuple[str, ...] = (
+
+def _add_link_identity(db: sqlite3.Connection) -> None:
+    """Articles are recognised by their link's identity (``syndicate.links``), backfilled here."""
+    db.execute("ALTER TABLE articles ADD COLUMN ident TEXT NOT NULL DEFAULT ''")
+    last = 0
+    while True:
+        rows = db.execute("SELECT id, link FROM articles WHERE id > ? ORDER BY id LIMIT 5000",
+                          (last,)).fetchall()
+        if not rows:
+            break
+        db.executemany("UPDATE articles SET ident = ? WHERE id = ?",
+                       [(link_identity(link), article_id) for article_id, link in rows])
+        last = rows[-1][0]
+    db.execute("CREATE INDEX articles_ident ON articles (ident)")
+
+
+# Each entry is an SQL script (statements split on ";") or a function of the connection,
+# run in one transaction that also sets PRAGMA user_version to its number.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: the initial schema
     """
     CREATE TABLE feeds (
@@ -161,6 +184,36 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE state = 'failed' AND last_error LIKE 'was recorded with the post of an older row%';
     CREATE UNIQUE INDEX outbox_remote ON outbox (target, remote_id) WHERE remote_id IS NOT NULL;
     """,
+    # 6: the same article at http/https, with or without www. and a trailing slash is one
+    _add_link_identity,
+    # 7: new entries held as a suspected feed migration, until an editor releases them
+    """
+    CREATE TABLE held (
+        article_id INTEGER NOT NULL REFERENCES articles (id),
+        target     TEXT NOT NULL,
+        feed       TEXT NOT NULL,
+        held_at    REAL NOT NULL,
+        reason     TEXT NOT NULL,
+        PRIMARY KEY (article_id, target)
+    );
+    CREATE INDEX held_feed ON held (feed);
+    CREATE INDEX articles_feed_published ON articles (feed, published);
+    """,
+    # 8: a session is reused only for the service and handle it was made for
+    """
+    ALTER TABLE sessions ADD COLUMN service TEXT;
+    ALTER TABLE sessions ADD COLUMN handle TEXT;
+    """,
+    # 9: a target whose credentials were refused is paused (its rows wait), with the reason
+    """
+    CREATE TABLE targets (
+        name          TEXT PRIMARY KEY,
+        paused_since  REAL,
+        reason        TEXT,
+        fix           TEXT,
+        next_check_at REAL
+    );
+    """,
 )
 
 
@@ -198,6 +251,7 @@ class IngestCounts:
     new: int = 0
     updated: int = 0
     queued: int = 0
+    held: int = 0
 
 
 def _ts(value: datetime) -> float:
@@ -231,8 +285,11 @@ def _edit(old: Article | None, new: Article) -> tuple[Article, bool]:
 # --- the store ---------------------------------------------------------------
 
 
-class Store(OutboxStore):
+class Store(OutboxStore, OperatorStateMixin):
     """One SQLite database, safe to share between threads of one process.
+
+    The outbox is in ``syndicate.outbox``; held deliveries (and other state
+    an operator acts on) in ``syndicate.store_operator``: both mixed in.
 
     ``busy_timeout``: seconds a write waits for another writer's lock before
     it backs off (``sleep``, injectable) and tries again.
@@ -316,9 +373,13 @@ class Store(OutboxStore):
                     )
                 if version == len(MIGRATIONS):
                     return
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                script = MIGRATIONS[version]
+                if callable(script):
+                    script(db)
+                else:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
@@ -338,15 +399,18 @@ class Store(OutboxStore):
 
     # -- sessions (Bluesky) --
 
-    def load_session(self, target: str) -> str | None:
-        rows = self._query("SELECT data FROM sessions WHERE target = ?", (target,))
-        return rows[0][0] if rows else None
+    def load_session(self, target: str) -> StoredSession | None:
+        """The target's saved session, with the service and handle it was made for."""
+        rows = self._query("SELECT data, service, handle FROM sessions WHERE target = ?", (target,))
+        return StoredSession(rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
-    def save_session(self, target: str, session: str) -> None:
+    def save_session(self, target: str, session: StoredSession) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO sessions (target, data, updated_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (target) DO UPDATE SET data = excluded.data, "
-                       "updated_at = excluded.updated_at", (target, session, self._clock()))
+            db.execute("INSERT INTO sessions (target, data, service, handle, updated_at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET "
+                       "data = excluded.data, service = excluded.service, handle = excluded.handle, "
+                       "updated_at = excluded.updated_at",
+                       (target, session.data, session.service, session.handle, self._clock()))
 
     # -- feeds --
 
@@ -425,87 +489,107 @@ class Store(OutboxStore):
     def known(self, feed: str, entries: Iterable[tuple[str, str]]) -> dict[str, Known]:
         """For (guid, link) pairs, what the store already has, keyed by guid.
 
-        An entry is known by its guid within the feed, or by its canonical
-        link in any feed (a changed guid with the same link is not new).
+        An entry is known by its guid within the feed, or by its link's
+        identity in any feed (``syndicate.links.link_identity``): a changed
+        guid with the same link is not new, nor is the same link moved to
+        https, to or from ``www.``, or with its trailing slash changed.
         """
-        pairs = list(entries)
+        pairs = [(guid, link_identity(link) if link else "") for guid, link in entries]
         if not pairs:
             return {}
         found: dict[str, Known] = {}
         with self._lock:
             db = self._db
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (guid TEXT, link TEXT)")
-            db.execute("DELETE FROM incoming")
-            db.executemany("INSERT INTO incoming (guid, link) VALUES (?, ?)", pairs)
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_entries (guid TEXT, ident TEXT)")
+            db.execute("DELETE FROM incoming_entries")
+            db.executemany("INSERT INTO incoming_entries (guid, ident) VALUES (?, ?)", pairs)
             by_guid = db.execute(
                 """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
-                   FROM incoming i JOIN articles a ON a.feed = ? AND a.guid = i.guid""",
+                   FROM incoming_entries i JOIN articles a ON a.feed = ? AND a.guid = i.guid""",
                 (feed,),
             ).fetchall()
             for r in by_guid:
                 found[r["guid"]] = Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"])
             by_link = db.execute(
                 """SELECT i.guid, a.id, a.guid AS stored_guid, a.content_hash, a.feed
-                   FROM incoming i JOIN articles a ON a.link = i.link
-                   WHERE i.link != ''""",
+                   FROM incoming_entries i JOIN articles a ON a.ident = i.ident
+                   WHERE i.ident != '' ORDER BY a.id""",
             ).fetchall()
             for r in by_link:
                 found.setdefault(r["guid"], Known(r["id"], r["stored_guid"], r["content_hash"], r["feed"]))
-            db.execute("DELETE FROM incoming")
+            db.execute("DELETE FROM incoming_entries")
         return found
 
+    def newest_published(self, feed: str) -> float | None:
+        """The original publication time of the feed's newest article, if it has any."""
+        rows = self._query("SELECT MAX(published) FROM articles WHERE feed = ?", (feed,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def ingest(self, feed: str, *, new: Sequence[Article], updated: Sequence[tuple[int, Article]],
-               queue: Mapping[str, Sequence[str]], seeded: bool = True) -> IngestCounts:
+               queue: Mapping[str, Sequence[str]], seeded: bool = True,
+               held: Mapping[str, Sequence[str]] | None = None, held_reason: str = "") -> IngestCounts:
         """Record new and edited articles and enqueue deliveries, in one transaction.
 
         ``queue`` maps an article id (guid) among ``new`` to the targets it is
-        posted to; new articles not in it are recorded as seen only.
+        posted to; ``held`` likewise, for the deliveries held back (a suspected
+        feed migration, with ``held_reason``) until ``release_held``; new
+        articles in neither are recorded as seen only.
         """
         now = self._clock()
-        queued = 0
+        queued = held_count = 0
+        held = held or {}
         with self.transaction() as db:
             for article in new:
                 cur = db.execute(
-                    """INSERT INTO articles (feed, guid, link, title, published, content_hash, data,
-                                             first_seen_at, added_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """INSERT INTO articles (feed, guid, link, ident, title, published, content_hash,
+                                             data, first_seen_at, added_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (feed, guid) DO NOTHING""",
-                    (feed, article.id, article.link, article.title, _ts(article.published),
-                     article.content_hash, article_to_json(article), now, now),
+                    (feed, article.id, article.link, link_identity(article.link), article.title,
+                     _ts(article.published), article.content_hash, article_to_json(article), now, now),
                 )
-                if cur.rowcount and article.id in queue:
-                    article_id = cur.lastrowid
-                    assert article_id is not None
+                if not cur.rowcount:
+                    continue
+                article_id = cur.lastrowid
+                assert article_id is not None
+                if article.id in queue:
                     queued += self._enqueue(db, article_id, queue[article.id], now=now)
+                for target in held.get(article.id, ()):
+                    held_count += db.execute(
+                        "INSERT INTO held (article_id, target, feed, held_at, reason) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING", (article_id, target, feed, now, held_reason)).rowcount
             for article_id, article in updated:
                 row = db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
                 article, redated = _edit(article_from_json(row[0]) if row else None, article)
                 db.execute(
-                    """UPDATE articles SET title = ?, published = ?, content_hash = ?, data = ?,
-                                           updated_at = ?,
+                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, content_hash = ?,
+                                           data = ?, updated_at = ?,
                                            added_at = CASE WHEN ? THEN ? ELSE added_at END
                        WHERE id = ?""",
-                    (article.title, _ts(article.published), article.content_hash,
-                     article_to_json(article), now, redated, now, article_id),
+                    (article.link, link_identity(article.link), article.title, _ts(article.published),
+                     article.content_hash, article_to_json(article), now, redated, now, article_id),
                 )
                 db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                            (_ts(article.published), article_id))
             if seeded:
                 db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
-        return IngestCounts(new=len(new), updated=len(updated), queued=queued)
+        return IngestCounts(new=len(new), updated=len(updated), queued=queued, held=held_count)
 
     def article(self, article_id: int) -> Article | None:
         rows = self._query("SELECT data FROM articles WHERE id = ?", (article_id,))
         return article_from_json(rows[0][0]) if rows else None
 
     def find_article_id(self, ref: str) -> int | None:
-        """An article by its row id, guid, or (canonical) link."""
+        """An article by its row id, guid, or link (any link with the same identity)."""
         if ref.isdigit():
             rows = self._query("SELECT id FROM articles WHERE id = ?", (int(ref),))
             if rows:
                 return int(rows[0][0])
         rows = self._query("SELECT id FROM articles WHERE guid = ? OR link = ? ORDER BY id LIMIT 1",
                            (ref, ref))
+        if not rows and ref.startswith(("http://", "https://")):
+            rows = self._query("SELECT id FROM articles WHERE ident = ? ORDER BY id LIMIT 1",
+                               (link_identity(ref),))
         return int(rows[0][0]) if rows else None
 
     def latest_articles(self, limit: int) -> list[Article]:

@@ -7,6 +7,7 @@ returns a handle with ``.url``, ``.port`` and ``.stop()``.
 Routes::
 
     GET  /healthz                        200 {"status": "ok", "last_cycle_age": s} | 503 {"reason"}
+                                         | 200 {"status": "degraded", "reason", "paused_targets"}
     GET  /metrics                        Prometheus text exposition
     GET  /feed.xml /feed.atom /feed.json the re-generated feeds: ETag, Last-Modified, 304, gzip
     GET  /api/articles?limit=N           recent articles with per-target deliveries
@@ -417,6 +418,12 @@ class _Site:
         if age > limit:
             return _json({"status": "unhealthy", "last_cycle_age": round(age, 1),
                           "reason": f"last cycle {age:.0f}s ago (limit {limit:.0f}s)"}, 503)
+        pauses = app.store.paused_targets()
+        if pauses:  # running, but not posting there: 200, so no supervisor restarts it in vain
+            reason = "; ".join(f"target {p.target} paused, credentials refused: {p.reason}; fix {p.fix}"
+                               for p in pauses.values())
+            return _json({"status": "degraded", "last_cycle_age": round(age, 1), "reason": reason,
+                          "paused_targets": sorted(pauses)})
         return _json({"status": "ok", "last_cycle_age": round(age, 1)})
 
     async def healthz(self, request: Request) -> Response:

@@ -71,7 +71,7 @@ def test_check_config_ok_dump_and_errors(env, tmp_path):
     run, *_ = env
     result = run("check-config")
     assert result.exit_code == 0
-    assert "target mastodon: ready (mastodon)" in result.output
+    assert "target mastodon: credentials from env SYNDICATE_MASTODON_TOKEN (not checked: use --online)" in result.output
     assert "target bluesky: no credentials: set CLI_TEST_NO_BSKY" in result.output
     dump = run("check-config", "--dump")
     assert dump.exit_code == 0 and TOKEN not in dump.output and "<redacted, from env" in dump.output

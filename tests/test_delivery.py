@@ -8,8 +8,6 @@ of lease → reconcile → deliver → record is exercised exactly.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 
@@ -106,9 +104,18 @@ def test_permanent_error_fails_at_once_naming_article_and_target(tmp_path):
     assert row.last_error == "target t, article https://e.org/0: HTTP 422: Validation failed"
 
 
-def test_auth_error_is_permanent(tmp_path):
-    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")])
-    assert d.deliver_due()[0].outcome == "failed"
+def test_auth_error_pauses_the_target_and_gives_the_row_back_untried(tmp_path):
+    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")], n=2)
+    told = []
+    d.on_auth_error = lambda name, exc: told.append((name, exc.reason))
+    assert [r.outcome for r in d.deliver_due()] == ["paused"]  # the second row is not even tried
+    assert d.paused == {"t"} and told == [("t", "HTTP 401: The access token is invalid")]
+    head, second = state(store, 2)
+    assert (head.state, head.attempts, second.state, second.attempts) == ("pending", 0, "pending", 0)
+    assert "HTTP 401" in head.last_error and t.sleeps == []
+    assert d.deliver_due() == [] and target.calls == ["deliver"]  # paused: nothing claimed
+    d.paused.clear()  # resumed (syndicate.credentials does this once the secret works)
+    assert [r.article for r in d.deliver_due()] == ["https://e.org/0", "https://e.org/1"]
 
 
 def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):
@@ -170,23 +177,21 @@ def test_oldest_first_and_stop_releases_in_flight(tmp_path):
     assert state(store, 3)[2].state == "pending"
 
 
-def test_recover_leases_of_a_dead_process(tmp_path):
-    store, target, d, t = setup(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+def test_recover_leases_expires_every_lease_but_its_own(tmp_path):
+    """The daemon calls it holding the state's lock: any other lease is from a process that is
+    gone, whatever its host or pid says (a live pid may be another container's pid 1)."""
+    store, target, d, t = setup(tmp_path, n=2)
     import socket
 
-    owner = f"{socket.gethostname()}:{dead}:abcd"
-    [item] = store.claim_due(owner, now=t.now, lease_seconds=900)
-    assert store.begin_attempt(item.id, owner, now=t.now, lease_seconds=900, text="T0 https://e.org/0")
-    assert d.deliver_due() == []  # leased by the (dead) owner, which died sending
-    live = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live process's lease is left alone
-    store.ingest("f", new=[Article(feed="f", id="g9", link="https://e.org/9", title="T9",
-                                   published=datetime(2024, 2, 1, tzinfo=UTC))], updated=[], queue={"g9": ["t"]})
-    store.claim_due(live, now=t.now, lease_seconds=900)
-    assert d.recover_leases() == 1
-    [r] = d.deliver_due()
-    assert r.outcome == "sent" and target.calls == ["lookup", "deliver"]
+    died_sending = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live pid: another container's
+    [item] = store.claim_due(died_sending, now=t.now, lease_seconds=900)
+    assert store.begin_attempt(item.id, died_sending, now=t.now, lease_seconds=900, text="T0 https://e.org/0")
+    store.claim_due("other-host:1:abcd", now=t.now, lease_seconds=900)  # died before sending
+    assert d.deliver_due() == []  # both leased, leases not expired
+    assert d.recover_leases() == 2
+    assert [r.outcome for r in d.deliver_due()] == ["sent", "sent"]
+    # the row whose request may have left is reconciled first; the other is simply sent
+    assert target.calls == ["lookup", "deliver", "deliver"]
 
 
 class PickyTarget(ScriptedTarget):

@@ -143,9 +143,11 @@ output:
         listening = daemon.wait_for_line("listening", timeout=30)
         assert listening, daemon.output
         url = re.search(r"url=(\S+)", listening).group(1)
+        # The refused credentials pause their targets (their rows wait), each logged once.
         done = {("masto_good", "sent"): 3, ("masto_third", "sent"): 3, ("bsky_good", "sent"): 3,
-                ("masto_bad", "failed"): 3, ("bsky_bad", "failed"): 3}
-        assert wait_until(lambda: outbox(state) == done, timeout=90), (outbox(state), daemon.output)
+                ("masto_bad", "pending"): 3, ("bsky_bad", "pending"): 3}
+        assert wait_until(lambda: outbox(state) == done and daemon.count_lines("target paused") == 2,
+                          timeout=90), (outbox(state), daemon.output)
 
         with httpx.Client(base_url=url, timeout=10) as http:
             assert http.get("/healthz").status_code == 200
@@ -158,8 +160,8 @@ output:
             retried = http.post(f"/api/articles/{first}/retry", json={},
                                 headers={"Authorization": f"Bearer {api_token}"})
             assert retried.status_code == 200, retried.text
-        # The re-queued failures fail again, logged again.
-        assert wait_until(lambda: outbox(state) == done, timeout=30), outbox(state)
+        assert retried.json()["requeued"] == 0  # nothing failed: the paused targets' rows wait
+        assert outbox(state) == done
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0, daemon.output
 
@@ -175,8 +177,8 @@ output:
 
     # The failure paths were really taken, and the dump says where each secret comes from.
     log = outputs["daemon"]
-    assert re.search(r"delivery failed .*target=masto_bad.*401", log), log
-    assert re.search(r"delivery failed .*target=bsky_bad", log), log
+    assert re.search(r"target paused.*target=masto_bad.*fix=TEST_MASTO_BAD.*401", log), log
+    assert re.search(r"target paused.*target=bsky_bad.*fix=TEST_BSKY_BAD", log), log
     assert "delivery retrying" in log or "delivery postponed" in log
     assert "401" in outputs["status --json"]
     dump = outputs["check-config --dump"]
@@ -234,8 +236,9 @@ output:
 """)
         env = {"TEST_GOOD": good, "TEST_BAD": bad}
         daemon = spawn_daemon(config, env=env, log_format="json", verbose=True)
-        done = {("good", "sent"): 2, ("bad", "failed"): 2}
-        assert wait_until(lambda: outbox(state) == done, timeout=60), (outbox(state), daemon.output)
+        done = {("good", "sent"): 2, ("bad", "pending"): 2}
+        assert wait_until(lambda: outbox(state) == done and daemon.count_lines("target paused"),
+                          timeout=60), (outbox(state), daemon.output)
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0, daemon.output
         once = run_cli(config, "--log-format", "json", "run", "--once", env=env)
@@ -249,8 +252,9 @@ output:
         events.append(record)
     names = [e["event"] for e in events]
     assert "started" in names and "stopped" in names and "delivered" in names
-    failed = [e for e in events if e["event"] == "delivery failed"]
-    assert failed and all(e["target"] == "bad" and "401" in e["error"] for e in failed)
+    paused = [e for e in events if e["event"].startswith("target paused")]
+    assert len(paused) == 1 and paused[0]["target"] == "bad" and "401" in paused[0]["error"]
+    assert paused[0]["fix"] == "TEST_BAD"
     assert any(e["event"] == "feed failed" and e["feed"] == "broken" for e in events)
     assert leaks({"json logs": "\n".join(lines)}, {"good token": good, "bad token": bad}) == []
 

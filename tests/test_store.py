@@ -157,10 +157,12 @@ def test_update_keeps_the_row_and_does_not_enqueue(store):
 
 
 def test_sessions_and_meta(store):
+    from syndicate.models import StoredSession
+
     assert store.load_session("b") is None
-    store.save_session("b", "s1")
-    store.save_session("b", "s2")
-    assert store.load_session("b") == "s2"
+    store.save_session("b", StoredSession("s1", "https://pds.example", "a.test"))
+    store.save_session("b", StoredSession("s2", "https://other.example", "a.test"))
+    assert store.load_session("b") == StoredSession("s2", "https://other.example", "a.test")
     store.set_meta("k", "v")
     assert store.get_meta("k") == "v"
 

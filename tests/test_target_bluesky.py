@@ -19,7 +19,7 @@ from PIL import Image
 
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.models import Attempted, Facet, LinkCard, PostDraft
+from syndicate.models import Attempted, Facet, LinkCard, PostDraft, StoredSession
 from syndicate.targets.bluesky import BlueskyAdapter, count_graphemes, prepare_thumb, tid_for
 from syndicate.tid import is_tid
 from tests.servers.fault_proxy import Fault, FaultProxy
@@ -57,17 +57,23 @@ def proxy(pds):
 
 
 class MemoryStore:
-    """The SessionStore protocol in memory; counts saves."""
+    """The SessionStore protocol in memory; counts saves.  ``sessions`` holds the SDK's
+    session strings (``handle:::did:::access:::refresh:::endpoint``), ``made_for`` the service
+    and handle each was saved with."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, str] = {}
+        self.made_for: dict[str, tuple[str | None, str | None]] = {}
         self.saves = 0
 
-    def load_session(self, target: str) -> str | None:
-        return self.sessions.get(target)
+    def load_session(self, target: str) -> StoredSession | None:
+        if target not in self.sessions:
+            return None
+        return StoredSession(self.sessions[target], *self.made_for[target])
 
-    def save_session(self, target: str, session: str) -> None:
-        self.sessions[target] = session
+    def save_session(self, target: str, session: StoredSession) -> None:
+        self.sessions[target] = session.data
+        self.made_for[target] = (session.service, session.handle)
         self.saves += 1
 
 

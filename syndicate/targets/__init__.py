@@ -34,6 +34,13 @@ class Target(Protocol):
         """Post ``draft``; ``key`` is deterministic per outbox row (idempotency)."""
         ...
 
+    def verify(self) -> str:
+        """Check the credentials (and limits) against the server; one line saying who we are.
+
+        Raises ``AuthError`` when they are refused.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -4,14 +4,20 @@ One ``deliver`` is, in order:
 
 1. refuse a text over the limit (300 graphemes, 3,000 UTF-8 bytes) before
    any network call;
-2. log in: reuse the session string the ``SessionStore`` holds (the SDK
-   refreshes the access token itself, and every new session is saved back);
-   log in with handle and app password only when there is none, or when the
+2. log in: reuse the session the ``SessionStore`` holds if it was made for
+   the configured ``service`` and ``handle`` (the SDK refreshes the access
+   token itself, and every new session is saved back with the two); log in
+   with handle and app password only when there is none, when it was made
+   for another service or handle (or saved without saying), or when the
    server rejects it (``ExpiredToken``/``InvalidToken``: once per call);
 3. ``getRecord`` at the record key ``key``: an earlier attempt may have
    landed before a crash or a lost answer.  If it is there, it is the post;
-4. upload the card's thumbnail, if any (fetched, re-encoded to fit the
-   1,000,000-byte blob limit; any failure: one log line, no thumbnail);
+4. upload the card's thumbnail, if any (the feed's image, else the article
+   page's ``og:image``; fetched, re-encoded to fit the 1,000,000-byte blob
+   limit; any failure: one log line, no thumbnail).  A retry reuses the
+   blob uploaded and the page read (``BLOB_REUSE``, see ``reuse``); a
+   reused blob the PDS no longer has (``BlobNotFound``) is a transient
+   error, and is uploaded afresh;
 5. ``createRecord`` of an ``app.bsky.feed.post`` with ``rkey=key``: text,
    facets (links, tags) in UTF-8 byte offsets, ``langs``, ``createdAt`` now,
    and an ``app.bsky.embed.external`` card.
@@ -30,6 +36,7 @@ logged or put in a message.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,7 +48,8 @@ from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
 from syndicate.images import fit_image
-from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, TargetLimits
+from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, StoredSession, TargetLimits
+from syndicate.targets.reuse import ReuseCache
 from syndicate.tid import is_tid, tid_for
 
 if TYPE_CHECKING:
@@ -57,6 +65,8 @@ MAX_TEXT_BYTES = BLUESKY_MAX_BYTES  # app.bsky.feed.post#text maxLength (3000 UT
 MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external thumb maxSize
 MAX_THUMB_SIDE = 2000  # pixels; larger images are scaled down
 THUMB_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+BLOB_REUSE = 30 * 60.0  # seconds a retry reuses an uploaded thumbnail blob (unreferenced ones expire)
+REUSE_ENTRIES = 64  # thumbnails (by image URL) and page images (by article URL) remembered
 LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
 AUTH_REJECTED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 
@@ -64,11 +74,11 @@ T = TypeVar("T")
 
 
 class SessionStore(Protocol):
-    """Where a target's session string lives between runs (the state database)."""
+    """Where a target's session lives between runs (the state database)."""
 
-    def load_session(self, target: str) -> str | None: ...
+    def load_session(self, target: str) -> StoredSession | None: ...
 
-    def save_session(self, target: str, session: str) -> None: ...
+    def save_session(self, target: str, session: StoredSession) -> None: ...
 
 
 def count_graphemes(text: str) -> int:
@@ -93,6 +103,7 @@ class BlueskyAdapter:
         session_store: SessionStore | None = None,
         fetch_image: Callable[[str], tuple[bytes, str]] | None = None,
         page_image: Callable[[str], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self._cfg = cfg
@@ -100,6 +111,9 @@ class BlueskyAdapter:
         self._store = session_store
         self._fetch_image = fetch_image
         self._page_image = page_image  # article URL → its page's og:image, when the feed had none
+        # What a retry reuses: image URL → uploaded blob; article URL → its page's og:image.
+        self._blobs: ReuseCache[Any] = ReuseCache(REUSE_ENTRIES, BLOB_REUSE, clock)
+        self._page_images: ReuseCache[str] = ReuseCache(REUSE_ENTRIES, None, clock)
         self._client: Client | None = None
         self._login_refused: AuthError | None = None  # the password was refused: don't ask again
 
@@ -125,6 +139,16 @@ class BlueskyAdapter:
             log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
             return existing
         return self._call("posting", lambda client: self._create_post(client, draft, key))
+
+    def verify(self) -> str:
+        """Log in (the stored session, else the password) and ask ``getSession``: one line to show.
+
+        An explicit check asks again even if this adapter's password was
+        refused before.  Raises ``AuthError`` when the credentials are refused.
+        """
+        self._login_refused = None
+        info = self._call("verifying the credentials", lambda client: client.com.atproto.server.get_session())
+        return f"{info.handle} ({info.did}) on {self._cfg.service}, {self.limits().max_length} graphemes"
 
     def close(self) -> None:
         if self._client is not None:
@@ -174,12 +198,13 @@ class BlueskyAdapter:
         def on_session_change(event: SessionEvent, session: Any) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._store is not None:
                 try:
-                    self._store.save_session(self.name, session.export())
+                    self._store.save_session(self.name, StoredSession(
+                        session.export(), service=self._cfg.service, handle=self._cfg.handle))
                 except Exception as exc:  # the session still works; we may log in again next run
                     log.warning("target %s: could not save the session: %s", self.name, type(exc).__name__)
 
         client.on_session_change(on_session_change)
-        stored = self._store.load_session(self.name) if self._store is not None else None
+        stored = self._stored_session()
         try:
             if stored and self._import_session(client, stored):
                 log.debug("target %s: reusing the stored session", self.name)
@@ -190,6 +215,19 @@ class BlueskyAdapter:
             raise
         self._client = client
         return client
+
+    def _stored_session(self) -> str | None:
+        """The stored session, if it was made for the configured service and handle."""
+        stored = self._store.load_session(self.name) if self._store is not None else None
+        if stored is None:
+            return None
+        if _service_key(stored.service) != _service_key(self._cfg.service) \
+                or _handle_key(stored.handle) != _handle_key(self._cfg.handle):
+            log.info("target %s: the stored session was made for %s as %s, not %s as %s: "
+                     "logging in afresh", self.name, stored.service or "an unrecorded service",
+                     stored.handle or "an unrecorded handle", self._cfg.service, self._cfg.handle)
+            return None
+        return stored.data
 
     def _import_session(self, client: Client, stored: str) -> bool:
         wanted = self._cfg.handle.lower().lstrip("@")
@@ -272,7 +310,7 @@ class BlueskyAdapter:
         return Posted(remote_id=resp.uri, url=post_url(repo, rkey), posted_at=_parse_time(created))
 
     def _create_post(self, client: Client, draft: PostDraft, rkey: str) -> Posted:
-        from atproto import models
+        from atproto import exceptions, models
 
         now = datetime.now(UTC)
         embed = None
@@ -289,11 +327,18 @@ class BlueskyAdapter:
         except ValueError as exc:  # pydantic's ValidationError: the draft itself is unfit
             raise PermanentError(f"posting: invalid post: {_one_line(exc)}", target=self.name) from None
         repo = self._repo(client)
-        resp = client.com.atproto.repo.create_record(
-            models.ComAtprotoRepoCreateRecord.Data(
-                repo=repo, collection=POST_COLLECTION, rkey=rkey, record=record, validate_=True
+        try:
+            resp = client.com.atproto.repo.create_record(
+                models.ComAtprotoRepoCreateRecord.Data(
+                    repo=repo, collection=POST_COLLECTION, rkey=rkey, record=record, validate_=True
+                )
             )
-        )
+        except exceptions.BadRequestError as exc:
+            if embed is None or _xrpc_error(exc)[0] != "BlobNotFound":
+                raise
+            self._blobs.clear()  # a reused blob the PDS no longer holds: upload it again next time
+            raise TransientError(f"posting: 400 BlobNotFound: {_xrpc_error(exc)[1]} "
+                                 "(the thumbnail is uploaded again)", target=self.name) from None
         log.info("target %s: posted %s", self.name, resp.uri)
         return Posted(remote_id=resp.uri, url=post_url(repo, rkey), posted_at=now)
 
@@ -301,7 +346,7 @@ class BlueskyAdapter:
         from atproto import models
 
         thumb = None
-        thumb_url = card.thumb_url or (self._page_image(card.uri) if self._page_image else None)
+        thumb_url = card.thumb_url or self._og_image(card.uri)
         if thumb_url:
             thumb = self._thumb(client, thumb_url)
         return models.AppBskyEmbedExternal.Main(
@@ -310,17 +355,36 @@ class BlueskyAdapter:
             )
         )
 
+    def _og_image(self, article_url: str) -> str | None:
+        """The article page's og:image, read once per article (a retry reuses it)."""
+        if self._page_image is None:
+            return None
+        found = self._page_images.get(article_url)
+        if found is None:
+            found = self._page_image(article_url)
+            if found:  # a page that failed to load is read again next time
+                self._page_images.put(article_url, found)
+        return found
+
     def _thumb(self, client: Client, url: str) -> Any:
-        """The uploaded thumbnail's blob, or None (with one log line) when it cannot be had."""
+        """The uploaded thumbnail's blob, or None (with one log line) when it cannot be had.
+
+        A blob uploaded for ``url`` within ``BLOB_REUSE`` is reused: a retry
+        neither fetches the image nor uploads it again.
+        """
         if self._fetch_image is None:
             log.info("target %s: no thumbnail for %s: no image fetcher", self.name, url)
             return None
+        reused = self._blobs.get(url)
+        if reused is not None:
+            return reused
         try:
             data, content_type = self._fetch_image(url)
             data, mime = prepare_thumb(data, content_type)
             with warnings.catch_warnings():  # the SDK hands httpx bytes as data=, which it deprecates
                 warnings.filterwarnings("ignore", "Use 'content=", DeprecationWarning)
                 resp = client.com.atproto.repo.upload_blob(data, headers={"Content-Type": mime})
+            self._blobs.put(url, resp.blob)
             return resp.blob
         except Exception as exc:
             if _auth_rejected(exc):
@@ -365,6 +429,14 @@ class BlueskyAdapter:
         # A model error on an answer, or anything else the SDK raised: retrying is safe
         # (the next attempt looks the record up first) and the retry policy bounds it.
         return TransientError(f"{what}: {_one_line(exc)}", target=name)
+
+
+def _service_key(url: str | None) -> str:
+    return (url or "").strip().rstrip("/").lower()
+
+
+def _handle_key(handle: str | None) -> str:
+    return (handle or "").strip().lstrip("@").lower()
 
 
 def _auth_rejected(exc: BaseException) -> bool:

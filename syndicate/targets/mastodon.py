@@ -211,6 +211,20 @@ class MastodonAdapter:
         remaining, reset = self._budget
         return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
 
+    def verify(self) -> str:
+        """Check the token against the instance and read its limits afresh: one line to show.
+
+        Raises ``AuthError`` when the token is refused (401/403), another
+        ``DeliveryError`` when the instance cannot be asked.
+        """
+        account = self._call("verifying the credentials", lambda c: c.account_verify_credentials())
+        self._account_id = str(account["id"])
+        self._limits = None
+        limits = self.limits()
+        who = account.get("acct") or account.get("username") or self._account_id
+        return (f"@{who} on {self._cfg.instance}, {limits.max_length} characters "
+                f"({limits.url_length} per URL)")
+
     def close(self) -> None:
         if self._client is not None:
             self._client.session.close()

@@ -1,0 +1,132 @@
+"""The state an operator or editor acts on, beside the outbox: held deliveries, paused targets.
+
+Part of ``Store`` (a mixin: the SQL still lives with the store, in its
+transactions).
+
+**Held deliveries** (table ``held``): one poll that would queue more than
+a feed's ``hold_suspected_migration`` entries, none newer than the newest
+article already known, is a feed that moved (a new domain, new permalinks,
+new guids), not news.  Its deliveries are recorded here instead of in the
+outbox; ``status`` shows them as ``held``; ``release_held`` moves them into
+the outbox (oldest first, as any backlog) and ``discard_held`` drops them,
+leaving the articles recorded as seen.
+
+**Paused targets** (table ``targets``): a target whose credentials the
+server refused is paused — its outbox rows wait, untouched and in order —
+with the refusal, what to fix (the variable or file holding the secret),
+and when to check again (see ``syndicate.credentials``).  Every target the
+daemon runs has a row, paused or not, so ``/metrics`` can say 0 or 1.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPause:
+    """Why a target is paused, since when, and what to fix."""
+
+    target: str
+    since: float
+    reason: str  # the server's refusal, one line
+    fix: str  # the variable (or file) holding the secret
+    next_check_at: float | None
+
+
+class OperatorStateMixin:
+    """Held deliveries and paused targets; mixed into ``Store``."""
+
+    if TYPE_CHECKING:  # what it uses of ``Store``
+        _clock: Any
+
+        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]: ...
+
+        def _enqueue(self, db: sqlite3.Connection, article_id: int, targets: Iterable[str], *,
+                     now: float, seq: int = 0, intro: str | None = None,
+                     requested_by: str | None = None) -> int: ...
+
+    def held_count(self, feed: str | None = None) -> int:
+        """How many deliveries are held (for one feed, or all)."""
+        where, params = _held_filter(feed, None)
+        return int(self._query(f"SELECT COUNT(*) FROM held{where}", params)[0][0])
+
+    def held_feeds(self) -> dict[str, int]:
+        """{feed: held deliveries} for every feed with some held."""
+        return {r[0]: r[1] for r in self._query("SELECT feed, COUNT(*) FROM held GROUP BY feed")}
+
+    def release_held(self, *, feed: str | None = None, article_id: int | None = None) -> int:
+        """Queue the held deliveries of a feed or an article (or all) now; returns how many."""
+        where, params = _held_filter(feed, article_id)
+        now = self._clock()
+        queued = 0
+        with self.transaction() as db:
+            rows = db.execute(f"SELECT article_id, target FROM held{where}", params).fetchall()
+            for article_id_, target in rows:
+                queued += self._enqueue(db, article_id_, [target], now=now)
+            db.execute(f"DELETE FROM held{where}", params)
+        return queued
+
+    def discard_held(self, *, feed: str | None = None, article_id: int | None = None) -> int:
+        """Drop held deliveries (their articles stay recorded as seen); returns how many."""
+        where, params = _held_filter(feed, article_id)
+        with self.transaction() as db:
+            return int(db.execute(f"DELETE FROM held{where}", params).rowcount)
+
+
+    # -- paused targets --
+
+    def note_targets(self, names: Iterable[str]) -> None:
+        """Make sure each target has a row (not paused unless it already was)."""
+        with self.transaction() as db:
+            db.executemany("INSERT INTO targets (name) VALUES (?) ON CONFLICT DO NOTHING",
+                           [(name,) for name in names])
+
+    def pause_target(self, name: str, reason: str, fix: str, next_check_at: float) -> bool:
+        """Pause ``name``; True if it was not paused before (the reason is then recorded)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                """INSERT INTO targets (name, paused_since, reason, fix, next_check_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET paused_since = excluded.paused_since,
+                       reason = excluded.reason, fix = excluded.fix, next_check_at = excluded.next_check_at
+                   WHERE targets.paused_since IS NULL""",
+                (name, self._clock(), reason, fix, next_check_at))
+            return bool(cur.rowcount)
+
+    def schedule_target_check(self, name: str, next_check_at: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE targets SET next_check_at = ? WHERE name = ?", (next_check_at, name))
+
+    def resume_target(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE targets SET paused_since = NULL, reason = NULL, fix = NULL, "
+                       "next_check_at = NULL WHERE name = ?", (name,))
+
+    def paused_targets(self) -> dict[str, TargetPause]:
+        """{target: its pause} for every paused target."""
+        return {r[0]: TargetPause(r[0], r[1], r[2] or "", r[3] or "", r[4]) for r in self._query(
+            "SELECT name, paused_since, reason, fix, next_check_at FROM targets "
+            "WHERE paused_since IS NOT NULL ORDER BY name")}
+
+    def target_names(self) -> list[str]:
+        """Every target the daemon has run (for the per-target gauges)."""
+        return [r[0] for r in self._query("SELECT name FROM targets ORDER BY name")]
+
+
+def _held_filter(feed: str | None, article_id: int | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if feed is not None:
+        clauses.append("feed = ?")
+        params.append(feed)
+    if article_id is not None:
+        clauses.append("article_id = ?")
+        params.append(article_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

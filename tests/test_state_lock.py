@@ -90,8 +90,8 @@ class RecordingTarget:
     def limits(self) -> TargetLimits:
         return TargetLimits(500, 23)
 
-    def lookup(self, key, draft):
-        self.calls.append(f"lookup {draft.article_id}")
+    def lookup(self, attempted):
+        self.calls.append(f"lookup {attempted.key}")
         return None
 
     def deliver(self, draft, key):
@@ -122,8 +122,9 @@ output: {{enabled: false}}
     art = Article(feed="acr", id="g1", link="https://e.org/1", title="T1",
                   published=datetime(2024, 1, 1, tzinfo=UTC))
     store.ingest("acr", new=[art], updated=[], queue={"g1": ["t"]})
-    [item] = store.claim_due(owner, now=now, lease_seconds=3600)  # leased for an hour, then "crashed"
-    store.close()
+    [item] = store.claim_due(owner, now=now, lease_seconds=3600)  # leased for an hour,
+    assert store.begin_attempt(item.id, owner, now=now, lease_seconds=3600, text="T1 https://e.org/1")
+    store.close()  # then "crashed" while sending
 
     target = RecordingTarget()
     stop = threading.Event()
@@ -134,7 +135,7 @@ output: {{enabled: false}}
     daemon = Daemon(cfg, app_factory=factory)
     daemon.stop = stop
     daemon.run(once=True)  # the feed is unreachable (exit 1); the outbox is worked all the same
-    assert target.calls == ["lookup g1", "deliver g1"]  # reconciled first, then sent once
+    assert target.calls == [f"lookup {item.key}", "deliver g1"]  # reconciled first, then sent once
     store = Store(cfg.state)
     [row] = store.deliveries(item.article_id)
     assert row.state == "sent"

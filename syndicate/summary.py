@@ -13,7 +13,11 @@ Standfirst, in order of preference:
 1. the article's lead: a wholly bold paragraph at the top of the content, as
    WordPress sites such as ACR write it;
 2. the feed's description, without WordPress's "The post … appeared first
-   on …" footer and without "[…]" / "Continue reading";
+   on …" footer and without "[…]" / "Continue reading", unless what is
+   left of it is only a run of the content's own text: an automatic excerpt
+   (WordPress's first 55 words, Ghost's first 50, SPIP's first 600
+   characters) has lost the content's paragraph and heading breaks, so it
+   runs a heading into the lead and the lead into the next paragraph;
 3. the first non-empty paragraph of the content.
 
 A repost is recognised by a credit such as "This article was first published
@@ -825,6 +829,8 @@ def summarise(content_html: str, description_html: str = "", *, base_url: str = 
     standfirst = _bold_lead(blocks, credit_blocks)
     if not standfirst and description_html.strip():
         standfirst = _from_description(description_html)
+        if standfirst and standfirst in _text_of(blocks):
+            standfirst = ""  # an automatic excerpt: the content's own paragraphs say it better
     if not standfirst:
         standfirst = _first_paragraph(blocks, credit_blocks)
     standfirst = _no_tags(_strip_credit_sentence(standfirst or ""))

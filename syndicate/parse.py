@@ -242,6 +242,10 @@ def _language(value: str | None) -> str | None:
 
 _FUTURE_SLACK = timedelta(days=1)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.I)
+# An author's picture, not the article's: WordPress.com gives every post its author's
+# Gravatar as a media:content image.
+_AVATAR = re.compile(r"^https?://(?:[\w-]+\.)*gravatar\.com/(?:avatar|blavatar)/", re.I)
+_THUMBNAIL_PX = 200  # a feed image declared smaller than this both ways is a list thumbnail
 
 
 EARLIEST_DATE = datetime(1971, 1, 1, tzinfo=UTC)
@@ -280,34 +284,53 @@ def _as_html(value: str, kind: str | None) -> str:
     return value
 
 
-def _image(raw: Mapping[str, Any], base: str) -> str | None:
-    """media:content / media:thumbnail / an image enclosure / itunes:image."""
-    candidates: list[str] = []
+def _small(media: Mapping[str, Any]) -> bool:
+    """Whether a media element declares a size under ``_THUMBNAIL_PX`` both ways (Blogger's 72×72)."""
+    try:
+        width, height = int(media.get("width") or 0), int(media.get("height") or 0)
+    except (TypeError, ValueError):
+        return False
+    return 0 < width < _THUMBNAIL_PX and 0 < height < _THUMBNAIL_PX
+
+
+def _image(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | None]:
+    """(the feed's image of the entry, a list thumbnail it gives instead).
+
+    From media:content / media:thumbnail / an image enclosure / itunes:image,
+    in that order.  An author's avatar is neither; an image the feed declares
+    smaller than ``_THUMBNAIL_PX`` both ways is only a thumbnail, which the
+    content's own image beats.
+    """
+    candidates: list[tuple[str, bool]] = []  # (URL, small)
     for media in dict.get(raw, "media_content") or ():
         url = media.get("url")
         kind = (media.get("type") or "").lower()
         medium = (media.get("medium") or "").lower()
         if url and (medium == "image" or kind.startswith("image/")
                     or (not medium and not kind and _IMAGE_EXT.search(url))):
-            candidates.append(url)
+            candidates.append((url, _small(media)))
     for thumb in dict.get(raw, "media_thumbnail") or ():
         if thumb.get("url"):
-            candidates.append(thumb["url"])
+            candidates.append((thumb["url"], _small(thumb)))
     for enclosure in dict.get(raw, "links") or ():  # feedparser's "enclosures" is made from these
         if enclosure.get("rel") != "enclosure":
             continue
         href = enclosure.get("href")
         if href and ((enclosure.get("type") or "").lower().startswith("image/")
                      or (not enclosure.get("type") and _IMAGE_EXT.search(href))):
-            candidates.append(href)
+            candidates.append((href, False))
     itunes = dict.get(raw, "image")
     if isinstance(itunes, Mapping) and itunes.get("href"):
-        candidates.append(itunes["href"])
-    for url in candidates:
+        candidates.append((itunes["href"], False))
+    thumbnail = None
+    for url, small in candidates:
         url = urljoin(base, url.strip()) if base else url.strip()
-        if url.startswith(("http://", "https://")):
-            return url
-    return None
+        if not url.startswith(("http://", "https://")) or _AVATAR.match(url):
+            continue
+        if not small:
+            return url, None
+        thumbnail = thumbnail or url
+    return None, thumbnail
 
 
 def _source_meta(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | None]:
@@ -436,7 +459,8 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
     else:
         published = now  # no date, or one in the future
 
-    image = _image(raw, base) or summary.image
+    feed_image, thumbnail = _image(raw, base)
+    image = feed_image or summary.image or thumbnail
     standfirst = summary.standfirst
     content_html = summary.content_html
     digest = hashlib.sha256(

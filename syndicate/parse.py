@@ -340,12 +340,15 @@ def _source_meta(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | N
     src = dict.get(raw, "source")
     if isinstance(src, Mapping):
         title = dict.get(src, "title") or None
-        href = dict.get(src, "link") or dict.get(src, "href")
+        href = dict.get(src, "href")  # RSS <source url="…">
         if not href:
             for link in dict.get(src, "links") or ():
                 if link.get("rel", "alternate") == "alternate" and link.get("href"):
                     href = link["href"]
                     break
+        if not href:  # feedparser makes an Atom source's id its "link" even when it is a tag: URI
+            link = str(src.get("link") or "")
+            href = link if link.lower().startswith(("http://", "https://")) else None
         if href and not dc_source:
             dc_source = urljoin(base, href) if base else href
     return dc_source, title

@@ -63,6 +63,7 @@ class ParsedFeed:
     base_url: str = ""  # the document's URL: where relative links resolve
     typed_text: bool = False  # Atom: a text construct's type is the feed's word, not a guess
     rights: str | None = None  # the feed's licence or rights statement, for its entries
+    author: str | None = None  # Atom: the feed's authors, who wrote the entries that name none
 
 
 # --- parse_feed -----------------------------------------------------------------
@@ -224,6 +225,7 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
         base_url=base_url,
         typed_text=typed,
         rights=_rights(meta),
+        author=_author(meta) if typed else None,  # RSS's managingEditor is an address, not an author
     )
 
 
@@ -397,6 +399,13 @@ def _author(raw: Mapping[str, Any]) -> str | None:
     return ", ".join(unique) if unique else None
 
 
+def _entry_author(raw: Mapping[str, Any], parsed: ParsedFeed) -> str | None:
+    """The entry's authors, else (RFC 4287 4.2.1) its Atom source's, else its Atom feed's."""
+    src = raw.get("source")
+    return (_author(raw) or (_author(src) if isinstance(src, Mapping) else None)
+            or parsed.author)
+
+
 def _categories(raw: Mapping[str, Any]) -> tuple[str, ...]:
     out: dict[str, str] = {}
     for tag in dict.get(raw, "tags") or ():
@@ -477,7 +486,7 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         published=published,
         feed_published=feed_published,
         updated=updated,
-        author=_author(raw),
+        author=_entry_author(raw, parsed),
         categories=_categories(raw),
         standfirst=standfirst,
         content_html=content_html,

@@ -63,6 +63,7 @@ class ParsedFeed:
     base_url: str = ""  # the document's URL: where relative links resolve
     typed_text: bool = False  # Atom: a text construct's type is the feed's word, not a guess
     rights: str | None = None  # the feed's licence or rights statement, for its entries
+    author: str | None = None  # Atom: the feed's authors, who wrote the entries that name none
 
 
 # --- parse_feed -----------------------------------------------------------------
@@ -224,6 +225,7 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
         base_url=base_url,
         typed_text=typed,
         rights=_rights(meta),
+        author=_author(meta) if typed else None,  # RSS's managingEditor is an address, not an author
     )
 
 
@@ -242,6 +244,10 @@ def _language(value: str | None) -> str | None:
 
 _FUTURE_SLACK = timedelta(days=1)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.I)
+# An author's picture, not the article's: WordPress.com gives every post its author's
+# Gravatar as a media:content image.
+_AVATAR = re.compile(r"^https?://(?:[\w-]+\.)*gravatar\.com/(?:avatar|blavatar)/", re.I)
+_THUMBNAIL_PX = 200  # a feed image declared smaller than this both ways is a list thumbnail
 
 
 EARLIEST_DATE = datetime(1971, 1, 1, tzinfo=UTC)
@@ -280,34 +286,53 @@ def _as_html(value: str, kind: str | None) -> str:
     return value
 
 
-def _image(raw: Mapping[str, Any], base: str) -> str | None:
-    """media:content / media:thumbnail / an image enclosure / itunes:image."""
-    candidates: list[str] = []
+def _small(media: Mapping[str, Any]) -> bool:
+    """Whether a media element declares a size under ``_THUMBNAIL_PX`` both ways (Blogger's 72×72)."""
+    try:
+        width, height = int(media.get("width") or 0), int(media.get("height") or 0)
+    except (TypeError, ValueError):
+        return False
+    return 0 < width < _THUMBNAIL_PX and 0 < height < _THUMBNAIL_PX
+
+
+def _image(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | None]:
+    """(the feed's image of the entry, a list thumbnail it gives instead).
+
+    From media:content / media:thumbnail / an image enclosure / itunes:image,
+    in that order.  An author's avatar is neither; an image the feed declares
+    smaller than ``_THUMBNAIL_PX`` both ways is only a thumbnail, which the
+    content's own image beats.
+    """
+    candidates: list[tuple[str, bool]] = []  # (URL, small)
     for media in dict.get(raw, "media_content") or ():
         url = media.get("url")
         kind = (media.get("type") or "").lower()
         medium = (media.get("medium") or "").lower()
         if url and (medium == "image" or kind.startswith("image/")
                     or (not medium and not kind and _IMAGE_EXT.search(url))):
-            candidates.append(url)
+            candidates.append((url, _small(media)))
     for thumb in dict.get(raw, "media_thumbnail") or ():
         if thumb.get("url"):
-            candidates.append(thumb["url"])
+            candidates.append((thumb["url"], _small(thumb)))
     for enclosure in dict.get(raw, "links") or ():  # feedparser's "enclosures" is made from these
         if enclosure.get("rel") != "enclosure":
             continue
         href = enclosure.get("href")
         if href and ((enclosure.get("type") or "").lower().startswith("image/")
                      or (not enclosure.get("type") and _IMAGE_EXT.search(href))):
-            candidates.append(href)
+            candidates.append((href, False))
     itunes = dict.get(raw, "image")
     if isinstance(itunes, Mapping) and itunes.get("href"):
-        candidates.append(itunes["href"])
-    for url in candidates:
+        candidates.append((itunes["href"], False))
+    thumbnail = None
+    for url, small in candidates:
         url = urljoin(base, url.strip()) if base else url.strip()
-        if url.startswith(("http://", "https://")):
-            return url
-    return None
+        if not url.startswith(("http://", "https://")) or _AVATAR.match(url):
+            continue
+        if not small:
+            return url, None
+        thumbnail = thumbnail or url
+    return None, thumbnail
 
 
 def _source_meta(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | None]:
@@ -317,12 +342,15 @@ def _source_meta(raw: Mapping[str, Any], base: str) -> tuple[str | None, str | N
     src = dict.get(raw, "source")
     if isinstance(src, Mapping):
         title = dict.get(src, "title") or None
-        href = dict.get(src, "link") or dict.get(src, "href")
+        href = dict.get(src, "href")  # RSS <source url="…">
         if not href:
             for link in dict.get(src, "links") or ():
                 if link.get("rel", "alternate") == "alternate" and link.get("href"):
                     href = link["href"]
                     break
+        if not href:  # feedparser makes an Atom source's id its "link" even when it is a tag: URI
+            link = str(src.get("link") or "")
+            href = link if link.lower().startswith(("http://", "https://")) else None
         if href and not dc_source:
             dc_source = urljoin(base, href) if base else href
     return dc_source, title
@@ -369,6 +397,13 @@ def _author(raw: Mapping[str, Any]) -> str | None:
             names.append(_text(str(name)))
     unique = list(dict.fromkeys(n for n in names if n))
     return ", ".join(unique) if unique else None
+
+
+def _entry_author(raw: Mapping[str, Any], parsed: ParsedFeed) -> str | None:
+    """The entry's authors, else (RFC 4287 4.2.1) its Atom source's, else its Atom feed's."""
+    src = raw.get("source")
+    return (_author(raw) or (_author(src) if isinstance(src, Mapping) else None)
+            or parsed.author)
 
 
 def _categories(raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -436,7 +471,8 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
     else:
         published = now  # no date, or one in the future
 
-    image = _image(raw, base) or summary.image
+    feed_image, thumbnail = _image(raw, base)
+    image = feed_image or summary.image or thumbnail
     standfirst = summary.standfirst
     content_html = summary.content_html
     digest = hashlib.sha256(
@@ -450,7 +486,7 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         published=published,
         feed_published=feed_published,
         updated=updated,
-        author=_author(raw),
+        author=_entry_author(raw, parsed),
         categories=_categories(raw),
         standfirst=standfirst,
         content_html=content_html,

@@ -13,7 +13,13 @@ Standfirst, in order of preference:
 1. the article's lead: a wholly bold paragraph at the top of the content, as
    WordPress sites such as ACR write it;
 2. the feed's description, without WordPress's "The post … appeared first
-   on …" footer and without "[…]" / "Continue reading";
+   on …" footer, without "[…]" / SPIP's "(...)" / "Continue reading", and
+   without links to the article's tags and section (``rel="tag"``,
+   ``rel="directory"``: SPIP's "- Africa / Kenya, Youth"), unless what is
+   left of it is only a run of the content's own text: an automatic excerpt
+   (WordPress's first 55 words, Ghost's first 50, SPIP's first 600
+   characters) has lost the content's paragraph and heading breaks, so it
+   runs a heading into the lead and the lead into the next paragraph;
 3. the first non-empty paragraph of the content.
 
 A repost is recognised by a credit such as "This article was first published
@@ -724,7 +730,7 @@ def _with_metadata(credit: Source | None, dc_source: str | None, source_title: s
 # --- standfirst --------------------------------------------------------------
 
 _READ_MORE = re.compile(
-    r"(?:\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\(more…?\)|(?:continue|keep)\s+reading\b[^.!?]{0,60}"
+    r"(?:\s*(?:[\[(]\s*(?:…|\.\.\.)\s*[\])]|…|\(more…?\)|(?:continue|keep)\s+reading\b[^.!?]{0,60}"
     r"|read\s+(?:more|the\s+rest)\b[^.!?]{0,60}|[→»]"
     r"|the\s+post\s+.{1,400}?\s+appeared\s+first\s+on\s+[^\n]{1,200}))+\s*$",
     re.I | re.S,
@@ -776,14 +782,22 @@ def _bold_lead(blocks: list[_Block], skip: set[int]) -> str | None:
     return None
 
 
+_TAG_RELS = frozenset({"tag", "directory"})  # rel-tag microformat: a link naming a tag or section
+_TRAILING_SEPARATORS = re.compile(r"[\s,;/|·•–—-]+$")
+
+
 def _from_description(description_html: str) -> str:
-    blocks = _blocks(_fragment(description_html))
-    kept = [b for b in blocks if not _WP_FOOTER.match(b.flat)]
+    body = _fragment(description_html)
+    for link in [a for a in body.iter("a") if _TAG_RELS & set((a.get("rel") or "").lower().split())]:
+        link.drop_tree()  # SPIP's "- Africa / Kenya, Youth" names the section and tags, it is no summary
+    blocks = _blocks(body)
+    kept = [b for b in blocks if not _WP_FOOTER.match(b.flat) and not _ONLY_PUNCT.match(b.flat)]
     if not kept:
         return ""
     if len(kept) > 1 and sum(len(b.flat) for b in kept) > _DESC_MAX:
         kept = kept[:1]
     text = _no_tags(_WS.sub(" ", " ".join(b.flat for b in kept)).strip())
+    text = _TRAILING_SEPARATORS.sub("", text)  # what separated the tags: "intro - / ,"
     text = _strip_credit_sentence(_trim_excerpt(text))
     return text
 
@@ -825,6 +839,8 @@ def summarise(content_html: str, description_html: str = "", *, base_url: str = 
     standfirst = _bold_lead(blocks, credit_blocks)
     if not standfirst and description_html.strip():
         standfirst = _from_description(description_html)
+        if standfirst and standfirst in _text_of(blocks):
+            standfirst = ""  # an automatic excerpt: the content's own paragraphs say it better
     if not standfirst:
         standfirst = _first_paragraph(blocks, credit_blocks)
     standfirst = _no_tags(_strip_credit_sentence(standfirst or ""))

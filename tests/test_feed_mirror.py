@@ -4,7 +4,7 @@ Real parts: the App polls loopback feeds into a real SQLite store with an
 injected clock and writes the three files; they are read back with
 feedparser *and* with feedsmith (npm, an independent parser, run with Node
 from tests/consumers), checked against a JSON Feed 1.1 schema, and compared
-with golden files in tests/data/golden/mirror-feed/ (``UPDATE_GOLDEN=1`` to
+with golden files in tests/data/mirror-feed/ (``UPDATE_GOLDEN=1`` to
 regenerate; review the diff).
 """
 
@@ -34,7 +34,7 @@ from syndicate.models import Article, Source
 from syndicate.store import MIGRATIONS, Store
 
 HERE = Path(__file__).parent
-GOLDEN = HERE / "data" / "golden" / "mirror-feed"
+GOLDEN = HERE / "data" / "mirror-feed"
 CONSUMERS = HERE / "consumers"
 SCHEMA = json.loads((HERE / "data" / "schemas" / "jsonfeed-1.1.schema.json").read_text())
 DAY1 = datetime(2024, 11, 22, 18, 0, tzinfo=UTC)

@@ -1,71 +1,197 @@
-"""Golden files: a feed in tests/data/golden/ beside what it must become.
+"""Golden cases: one behaviour per case, each a feed beside what it must become.
 
-For each ``<case>.rss|.xml|.rdf`` the expected outputs are
-``<case>.mastodon.txt`` (every item's Mastodon status), ``<case>.bluesky.json``
-(text, facets and card of every Bluesky post) and ``<case>.feed.xml`` (the
-re-generated RSS for mirror sites).  A new case is a new file, not new
-code.  Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest
-tests/test_golden.py`` and review the diff.
+Every ``tests/data/cases/<case>.rss`` (or ``.atom``, ``.xml``, ``.rdf``) is a
+feed, written as the system it comes from emits it, holding the entries that
+show one behaviour.  Beside it, one expected file per row of ``RENDERERS``:
+
+``<case>.article.json``
+    the normalised ``Article`` of every entry, every field, dates ISO 8601;
+``<case>.mastodon.txt``
+    every entry's Mastodon status;
+``<case>.bluesky.json``
+    every entry's Bluesky post: text, length, facets and card;
+``<case>.feed.xml``
+    the re-generated RSS for mirror sites.
+
+A case may also have ``<case>.case.json``, settings for that case only (see
+``Settings``).  A new case is a new file: write the feed, run ``pytest
+tests/test_golden.py``; each missing expected file is written and its test
+fails, so review what was written and commit it.  After an intended change,
+``UPDATE_GOLDEN=1 pytest tests/test_golden.py`` rewrites them all: review
+the diff.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
 from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose
 from syndicate.config import HashtagConfig, OutputConfig
 from syndicate.feed_out import render_feeds
-from syndicate.parse import normalise, parse_feed
+from syndicate.models import Article, PostDraft
+from syndicate.parse import ParsedFeed, normalise, parse_feed
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-CASES = sorted(p for p in GOLDEN.iterdir() if p.suffix in {".rss", ".xml", ".rdf"} and ".feed." not in p.name)
+CASES_DIR = Path(__file__).parent / "data" / "cases"
+FEED_SUFFIXES = (".rss", ".atom", ".xml", ".rdf")
+CASE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 HASHTAGS = HashtagConfig(limit=3, map={"Uncategorized": ""})
 OUTPUT = OutputConfig(title="ACR mirror feed", link="https://anticapitalistresistance.org/",
                       self_url="https://mirror.example/feed.xml")
 
 
-def render(case: Path) -> dict[str, str]:
-    parsed = parse_feed(case.stem, case.read_bytes(), base_url="https://anticapitalistresistance.org/feed/")
-    articles = [normalise(case.stem, e, parsed, now=NOW) for e in parsed.entries]
-    mastodon, bluesky = [], []
-    for a in articles:
-        m = compose(a, target="mastodon", platform="mastodon", limits=MASTODON_LIMITS, hashtags=HASHTAGS)
-        b = compose(a, target="bluesky", platform="bluesky", limits=BLUESKY_LIMITS, hashtags=HASHTAGS)
-        mastodon.append(f"===== {a.link} ({m.length}/{MASTODON_LIMITS.max_length})\n{m.text}\n")
-        bluesky.append({"link": a.link, "text": b.text, "length": b.length,
-                        "facets": [asdict(f) for f in b.facets], "card": asdict(b.card) if b.card else None})
-    feeds = render_feeds(articles, OUTPUT, now=NOW, site_names={case.stem: parsed.title})
-    return {
-        "mastodon.txt": "\n".join(mastodon),
-        "bluesky.json": json.dumps(bluesky, ensure_ascii=False, indent=2) + "\n",
-        "feed.xml": feeds["feed.xml"].decode(),
-    }
+@dataclass(frozen=True)
+class Settings:
+    """What ``<case>.case.json`` may set; every key is optional."""
+
+    base_url: str = "https://anticapitalistresistance.org/feed/"  # where the feed was fetched
+    now: str = "2026-11-25T12:00:00+00:00"  # the time of the run (ISO 8601)
+    language: str | None = None  # the feed's ``language:`` in feeds.yaml
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_golden(case: Path):
-    outputs = render(case)
-    for suffix, actual in outputs.items():
-        expected_path = case.with_name(f"{case.stem}.{suffix}")
-        if os.environ.get("UPDATE_GOLDEN") or not expected_path.exists():
-            expected_path.write_text(actual, encoding="utf-8")
-            if not os.environ.get("UPDATE_GOLDEN"):
-                pytest.fail(f"{expected_path.name} was missing and has been written: review and commit it")
-        assert actual == expected_path.read_text(encoding="utf-8"), f"{expected_path.name} differs"
+@dataclass(frozen=True)
+class Rendered:
+    """One case read the way the pipeline reads it."""
+
+    name: str
+    parsed: ParsedFeed
+    articles: tuple[Article, ...]
+    now: datetime
 
 
-def test_golden_cases_cover_the_seed_article_and_a_repost():
-    text = (GOLDEN / "acr.mastodon.txt").read_text()
+def _settings(name: str) -> Settings:
+    path = CASES_DIR / f"{name}.case.json"
+    if not path.exists():
+        return Settings()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path.name}: unknown setting(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(known))})")
+    return Settings(**data)
+
+
+@cache
+def read_case(feed_file: Path) -> Rendered:
+    name = feed_file.name.split(".", 1)[0]
+    settings = _settings(name)
+    now = datetime.fromisoformat(settings.now).astimezone(UTC)
+    parsed = parse_feed(name, feed_file.read_bytes(), base_url=settings.base_url)
+    articles = tuple(normalise(name, e, parsed, now=now, language=settings.language)
+                     for e in parsed.entries)
+    return Rendered(name=name, parsed=parsed, articles=articles, now=now)
+
+
+def post(article: Article, platform: Literal["mastodon", "bluesky"]) -> PostDraft:
+    """The one call to ``compose`` here: adapt this when its signature changes."""
+    limits = MASTODON_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
+    return compose(article, target=platform, platform=platform, limits=limits, hashtags=HASHTAGS)
+
+
+# --- the renderers: one per expected file -----------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def render_articles(case: Rendered) -> str:
+    data = [asdict(a) for a in case.articles]
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_value) + "\n"
+
+
+def render_mastodon(case: Rendered) -> str:
+    statuses = []
+    for article in case.articles:
+        draft = post(article, "mastodon")
+        statuses.append(f"===== {article.link} ({draft.length}/{MASTODON_LIMITS.max_length})\n"
+                        f"{draft.text}\n")
+    return "\n".join(statuses)
+
+
+def render_bluesky(case: Rendered) -> str:
+    posts = []
+    for article in case.articles:
+        draft = post(article, "bluesky")
+        posts.append({"link": article.link, "text": draft.text, "length": draft.length,
+                      "facets": [asdict(f) for f in draft.facets],
+                      "card": asdict(draft.card) if draft.card else None})
+    return json.dumps(posts, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_feed_xml(case: Rendered) -> str:
+    feeds = render_feeds(case.articles, OUTPUT, now=case.now,
+                         site_names={case.name: case.parsed.title})
+    return feeds["feed.xml"].decode()
+
+
+#: Expected file suffix → what writes it.  A new kind of output is a new row.
+RENDERERS: dict[str, Callable[[Rendered], str]] = {
+    "article.json": render_articles,
+    "mastodon.txt": render_mastodon,
+    "bluesky.json": render_bluesky,
+    "feed.xml": render_feed_xml,
+}
+
+
+# --- the tests ----------------------------------------------------------------------
+
+
+def _feed_files() -> list[Path]:
+    return sorted(p for p in CASES_DIR.iterdir()
+                  if p.suffix in FEED_SUFFIXES and p.name.count(".") == 1)
+
+
+FEED_FILES = _feed_files()
+
+
+@pytest.mark.parametrize("suffix", list(RENDERERS))
+@pytest.mark.parametrize("feed_file", FEED_FILES, ids=lambda p: p.name)
+def test_case(feed_file: Path, suffix: str) -> None:
+    actual = RENDERERS[suffix](read_case(feed_file))
+    expected_path = feed_file.with_name(f"{feed_file.stem}.{suffix}")
+    update = bool(os.environ.get("UPDATE_GOLDEN"))
+    if update or not expected_path.exists():
+        expected_path.write_text(actual, encoding="utf-8")
+        if not update:
+            pytest.fail(f"{expected_path.name} was missing and has been written: review and commit it")
+    assert actual == expected_path.read_text(encoding="utf-8"), f"{expected_path.name} differs"
+
+
+def test_every_file_in_cases_belongs_to_a_case() -> None:
+    """A misspelt expected file (``x.mastodn.txt``) or one left behind would never be checked."""
+    names = {p.stem for p in FEED_FILES}
+    expected = {f"{n}.{suffix}" for n in names for suffix in RENDERERS} | {f"{n}.case.json" for n in names}
+    strays = [p.name for p in CASES_DIR.iterdir()
+              if p not in FEED_FILES and p.name not in expected]
+    assert not strays, f"files in {CASES_DIR} that belong to no case: {sorted(strays)}"
+    bad = [n for n in names if not CASE_NAME.fullmatch(n)]
+    assert not bad, f"case names must be lower-case words joined by '-': {bad}"
+    assert len(names) == len(FEED_FILES), "two feed files with the same case name"
+
+
+def test_every_case_has_an_entry() -> None:
+    empty = [p.name for p in FEED_FILES if not read_case(p).articles]
+    assert not empty, f"cases whose feed gives no article: {empty}"
+
+
+def test_golden_cases_cover_the_seed_article_and_a_repost() -> None:
+    text = (CASES_DIR / "acr.mastodon.txt").read_text()
     assert "Stalinist Realism and Open Communism" in text
     assert "First published 13 October 2022" in text
     assert "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/" in text
     assert " in Red Pepper" in text  # the repost's original source is credited
-    mirror = (GOLDEN / "mirror-credit.feed.xml").read_text()
+    mirror = (CASES_DIR / "mirror-credit.feed.xml").read_text()
     assert "First published on" in mirror

@@ -57,7 +57,7 @@ class Daemon:
                                                                    stop=stop))
         self._apps: AppHolder[App] | None = None  # the current App, swapped on reload
         self.listener: Any = None  # web.ServerHandle when listen.enabled
-        self.editors: Any = None  # its web_auth.EditorAuth: a reload hands it the token again
+        self.editors: Any = None  # its web.auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
         self.lock = StateLock(config.state)
 

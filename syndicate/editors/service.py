@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from syndicate.config import Config
     from syndicate.fetch import Fetcher
     from syndicate.models import Article, PostDraft, TargetLimits
-    from syndicate.store import Store
+    from syndicate.store import ArticleStatus, Store
     from syndicate.store_operator import TargetPause
 
 log = logging.getLogger("syndicate.editors")
@@ -202,6 +202,10 @@ class Editors:
         found = self.find(ref)
         return Preview(found, self._previews(found.article, names, intro))
 
+    def previews(self, article_id: int) -> tuple[TargetPreview, ...]:
+        """A recorded article's preview per target (the feed's, else all)."""
+        return self._previews(self.recorded(article_id).article, [], None)
+
     def detail(self, article_id: int) -> ArticleDetail:
         """A recorded article with every delivery's whole history and a preview per target."""
         found = self.recorded(article_id)
@@ -289,9 +293,13 @@ class Editors:
 
     # -- status and health -------------------------------------------------------------------
 
+    def recent(self, limit: int = 20) -> tuple[ArticleStatus, ...]:
+        """The ``limit`` most recent articles with their deliveries and history."""
+        return tuple(self.store.recent(limit))
+
     def status(self, limit: int = 20) -> Status:
         """The ``limit`` most recent articles with deliveries and history, feeds, targets."""
-        articles = tuple(self.store.recent(limit))
+        articles = self.recent(limit)
         held = self.store.held_feeds()
         feeds = tuple(FeedStatus(f.name, f.url, f.last_success_at, f.error_count, f.last_error,
                                  held.get(f.name, 0)) for f in self.store.feed_states())

@@ -57,7 +57,7 @@ class Daemon:
                                                                    stop=stop))
         self._apps: AppHolder[App] | None = None  # the current App, swapped on reload
         self.listener: Any = None  # web.ServerHandle when listen.enabled
-        self.editors: Any = None  # its web_auth.EditorAuth: a reload hands it the token again
+        self.editors: Any = None  # its web.auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
         self.lock = StateLock(config.state)
 
@@ -132,10 +132,17 @@ class Daemon:
             self.editors.ttl = new.listen.session_ttl
             self.editors.set_token(token)  # a rotated token revokes every session
         log.info("configuration reloaded", extra={"file": self.config_path, "feeds": len(new.feeds)})
-        self._report_skipped()
+        self._report_targets()
 
-    def _report_skipped(self) -> None:
+    def _report_targets(self) -> None:
+        """Log the targets it cannot post to, and record in the state which it can: editors'
+        reposts from other processes (the CLI) queue only for those (``syndicate.editors``)."""
         assert self.app is not None
+        can_post: dict[str, str | None] = {name: None for name in self.app.targets}
+        try:
+            self.app.store.record_daemon_targets(can_post | dict(self.app.no_credentials))
+        except StoreError as exc:  # the cycle will say so too; reposts then fall back to their own view
+            log.error("state database failed", extra={"error": str(exc)})
         for line in self.app.skipped:
             log.warning(line)
         if not self.app.targets:
@@ -193,7 +200,7 @@ class Daemon:
 
     def _run(self, once: bool) -> int:
         self.app = app = self._app_factory(self.config, self.stop)
-        self._report_skipped()
+        self._report_targets()
         app.deliverer.recover_leases()  # we hold the lock: every other lease is a dead one
         if not once:
             self._start_listener()

@@ -16,10 +16,17 @@ server refused is paused — its outbox rows wait, untouched and in order —
 with the refusal, what to fix (the variable or file holding the secret),
 and when to check again (see ``syndicate.credentials``).  Every target the
 daemon runs has a row, paused or not, so ``/metrics`` can say 0 or 1.
+
+**The daemon's targets** (meta key ``daemon_targets``): each start and
+reload, the daemon records which targets it can post to (enabled, with
+credentials) and why not the others, so an editor's repost from another
+process (the CLI, without the daemon's secrets) queues for what the daemon
+can send (``syndicate.editors``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -47,6 +54,10 @@ class OperatorStateMixin:
         def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
         def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]: ...
+
+        def set_meta(self, key: str, value: str) -> None: ...
+
+        def get_meta(self, key: str) -> str | None: ...
 
         def _enqueue(self, db: sqlite3.Connection, article_id: int, targets: Iterable[str], *,
                      now: float, seq: int = 0, intro: str | None = None,
@@ -118,6 +129,29 @@ class OperatorStateMixin:
     def target_names(self) -> list[str]:
         """Every target the daemon has run (for the per-target gauges)."""
         return [r[0] for r in self._query("SELECT name FROM targets ORDER BY name")]
+
+    # -- what the daemon can post to --
+
+    def record_daemon_targets(self, targets: Mapping[str, str | None]) -> None:
+        """The daemon's targets as it starts or reloads: name → None if it can post there,
+        else why not (``no access token: set …``)."""
+        self.set_meta(_DAEMON_TARGETS, json.dumps(dict(sorted(targets.items()))))
+
+    def daemon_targets(self) -> dict[str, str | None] | None:
+        """What ``record_daemon_targets`` last recorded, or None if no daemon ever did."""
+        raw = self.get_meta(_DAEMON_TARGETS)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        return {str(k): (v if isinstance(v, str) else None) for k, v in data.items()}
+
+
+_DAEMON_TARGETS = "daemon_targets"
 
 
 def _held_filter(feed: str | None, article_id: int | None) -> tuple[str, list[Any]]:

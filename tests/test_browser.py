@@ -118,6 +118,9 @@ def test_repost_from_the_page_lands_on_mastodon(site, page, mastodon):
         "href", "https://example.org/articles/1/")
     expect(row.locator("td.date")).to_contain_text("2024-03-01")
     expect(row).to_contain_text("seen only, not queued")
+    # The page's own stylesheet and script, files under /static/, are let in by the strict CSP.
+    assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == \
+        "rgb(36, 41, 47)"
 
     # The preview shows what would be posted.
     preview = row.locator("details.preview")
@@ -145,6 +148,9 @@ def test_repost_from_the_page_lands_on_mastodon(site, page, mastodon):
     expect(row.locator("a.post")).to_have_attribute("href", status["url"])
     expect(row.locator("li.delivery")).to_contain_text("sent")
     expect(row.locator("li.delivery")).to_contain_text("requested by Editor Ed")
+    history = row.locator("details.history")
+    history.locator("summary").click()
+    expect(history.locator("li").last).to_contain_text(f"sent: {status['url']}")
 
     # A second repost asks first, showing where it was posted; dismissing it queues nothing.
     messages: list[str] = []

@@ -224,3 +224,85 @@ def test_a_repost_is_not_queued_for_a_target_without_credentials_and_says_so(env
     assert "target bluesky: not queued, no app password: set CLI_TEST_NO_BSKY" in result.output
     assert [d.target for d in store.deliveries(aid)] == ["mastodon"]
     store.close()
+
+
+# --- the daemon's targets decide, not the CLI's environment -----------------------------------
+
+
+def test_a_repost_beside_the_daemon_queues_for_what_the_daemon_can_post(env):
+    """The daemon has the Bluesky app password, this shell does not: the repost still goes there."""
+    run, tmp_path, *_ = env
+    assert run("run", "--once", env={"CLI_TEST_NO_BSKY": "daemon-app-password"}).exit_code == 0
+    store = Store(tmp_path / "state.db")
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    result = run("repost", str(aid))  # no CLI_TEST_NO_BSKY here
+    assert result.exit_code == 0, result.output
+    assert f"queued article #{aid} for mastodon, bluesky;" in result.output
+    assert "not queued" not in result.output
+    assert sorted(d.target for d in store.deliveries(aid)) == ["bluesky", "mastodon"]
+    store.close()
+
+
+def test_a_repost_is_not_queued_where_the_daemon_cannot_post_even_if_this_shell_could(env):
+    run, tmp_path, *_ = env
+    assert run("run", "--once", env={"SYNDICATE_MASTODON_TOKEN": None}).exit_code == 0  # daemon: no token
+    store = Store(tmp_path / "state.db")
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    result = run("repost", str(aid), "--target", "mastodon")  # this shell has the token
+    assert result.exit_code == 1
+    assert "target mastodon: not queued, no access token: set SYNDICATE_MASTODON_TOKEN" in result.output
+    assert f"article {aid}: not queued: no target it goes to can post here" in result.output
+    assert store.deliveries(aid) == []
+    store.close()
+
+
+def test_the_cli_applies_the_editors_input_limits(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)
+    long_intro = run("repost", "1", "--target", "mastodon", "--text", "x" * 1001)
+    assert long_intro.exit_code == 1
+    assert "text: expected a string of at most 1000 characters" in long_intro.output
+    long_name = run("repost", "1", "--target", "mastodon", "--by", "n" * 101)
+    assert long_name.exit_code == 1 and "by: expected a name of at most 100 characters" in long_name.output
+    assert store.deliveries(1) == []
+    assert run("repost", "1", "--target", "mastodon", "--text", "x" * 1000, "--by", "n" * 100).exit_code == 0
+    [row] = store.deliveries(1)
+    assert row.requested_by == "n" * 100
+    store.close()
+
+
+def test_show_has_every_delivery_with_its_history_and_the_previews(env):
+    run, tmp_path, _, server = env
+    store = seeded(run, tmp_path)
+    aid = store.find_article_id("https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    assert run("repost", str(aid), "--target", "mastodon", "--by", "sam").exit_code == 0
+    assert run("run", "--once").exit_code == 0
+    [status] = server.statuses
+    text = run("show", "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/")
+    assert text.exit_code == 0, text.output
+    assert f"#{aid} Stalinist Realism and Open Communism" in text.output
+    assert status["url"] in text.output
+    assert re.search(r"\d\d:\d\d attempt: try 1", text.output) and f"sent: {status['url']}" in text.output
+    assert "--- mastodon (mastodon):" in text.output and "--- bluesky (bluesky):" in text.output
+    data = json.loads(run("show", str(aid), "--json").output)
+    assert data["id"] == aid and set(data["preview"]) == {"mastodon", "bluesky"}
+    [row] = data["deliveries"]
+    assert (row["state"], row["url"], row["requested_by"]) == ("sent", status["url"], "sam")
+    assert [e["kind"] for e in row["history"]][-1] == "sent"
+    assert run("show", "no-such-guid").exit_code == 1
+    store.close()
+
+
+def test_repost_and_retry_and_release_answer_in_json(env):
+    run, tmp_path, *_ = env
+    store = seeded(run, tmp_path)
+    first = json.loads(run("repost", "1", "no-such-guid", "--target", "mastodon", "--by", "sam", "--json").stdout)
+    assert first[0] == {"ref": "1", "article": 1, "queued": ["mastodon"], "requested_by": "sam", "intro": None}
+    assert first[1]["ref"] == "no-such-guid" and "not in the store" in first[1]["error"]
+    [again] = json.loads(run("repost", "1", "--target", "mastodon", "--json").output)
+    assert again["queued"] == [{"target": "mastodon", "state": "pending"}]
+    assert again["error"] == "article 1: already queued (mastodon pending); use --force to post it again"
+    assert json.loads(run("retry", "1", "--json").output) == {"article": 1, "requeued": 0}
+    released = json.loads(run("release", "acr", "--json").output)
+    assert released == [{"ref": "acr", "feed": "acr", "article": None, "released": 0}]
+    store.close()

@@ -68,3 +68,21 @@ def test_every_dependency_is_justified_in_the_readme():
     for dep in deps:
         name = re.split(r"[<>=\[ ]", dep, maxsplit=1)[0].lower()
         assert f"**{name}**" in section, f"{name} is not justified in the README"
+
+
+def test_an_install_carries_the_editors_page_templates_and_static_files(tmp_path):
+    """The page's HTML, CSS and JS are files beside the code: what setuptools installs (build_py,
+    the step a wheel is made from, on a clean copy of the sources) must have every one of them."""
+    source, built = tmp_path / "src", tmp_path / "lib"
+    shutil.copytree(ROOT / "syndicate", source / "syndicate", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    result = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
+                             "--build-lib", str(built)], cwd=source, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    web = ROOT / "syndicate" / "web"
+    shipped = [p.relative_to(web) for p in [*web.glob("templates/*"), *web.glob("static/*")]]
+    assert {Path("templates/dashboard.html"), Path("static/page.js"), Path("static/page.css")} <= set(shipped)
+    missing = [str(p) for p in shipped if not (built / "syndicate" / "web" / p).is_file()]
+    assert missing == []

@@ -565,3 +565,67 @@ def test_a_closed_store_is_a_json_503_not_a_crash(seeded):
         r = httpx.get(f"{handle.url}/api/articles", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 503
     assert r.json()["error"].startswith("the state database is unavailable")
+
+
+# --- the routes by reference, the page's files ----------------------------------------------
+
+
+NEW_ROUTES = [("GET", "/api/status"), ("GET", "/api/preview?ref=1"), ("POST", "/api/repost"),
+              ("POST", "/api/retry"), ("POST", "/api/release")]
+
+
+@pytest.mark.parametrize(("method", "path"), NEW_ROUTES)
+def test_the_routes_by_reference_need_the_token_too(client, method, path):
+    r = client.request(method, path)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_repost_by_guid_or_url(seeded, api):
+    article_id = ids(seeded)["guid-3"]
+    r = api.post("/api/repost", json={"ref": "https://example.org/3", "by": "Jo"})  # same link identity
+    assert r.status_code == 202
+    assert r.json() == {"article": article_id, "queued": ["mastodon"], "requested_by": "Jo", "intro": None}
+    r = api.post("/api/repost", json={"ref": "guid-3"})
+    assert r.status_code == 409 and "already queued (mastodon pending)" in r.json()["error"]
+    assert api.post("/api/repost", json={}).status_code == 400
+    assert api.post("/api/repost", json={"ref": 3}).status_code == 400
+    missing = api.post("/api/repost", json={"ref": "guid-404"})
+    assert missing.status_code == 404 and "guid-404" in missing.json()["error"]
+    too_long = api.post("/api/repost", json={"ref": "guid-3", "force": True, "text": "x" * 1001})
+    assert too_long.status_code == 400 and "at most 1000 characters" in too_long.json()["error"]
+    assert len(seeded.store.deliveries(article_id)) == 1
+
+
+def test_status_lists_feeds_and_targets_as_the_cli_does(seeded, api):
+    body = api.get("/api/status").json()
+    assert {a["guid"] for a in body["articles"]} == {"guid-1", "guid-2", "guid-3"}
+    assert [(t["name"], t["paused"]) for t in body["targets"]] == [("bluesky", False), ("mastodon", False)]
+    sent = next(a for a in body["articles"] if a["guid"] == "guid-1")["deliveries"][0]
+    assert [e["kind"] for e in sent["history"]] == ["sent"]
+    assert api.get("/api/status", params={"limit": "0"}).status_code == 400
+
+
+def test_the_page_shows_each_deliverys_history_and_its_files_keep_the_csp(seeded, server):
+    with httpx.Client(base_url=server.url) as c:
+        assert c.post("/login", data={"token": TOKEN}).status_code == 303
+        page = c.get("/")
+        nonce = page.headers["content-security-policy"].split("script-src 'nonce-", 1)[1].split("'", 1)[0]
+        assert f'<script src="/static/page.js" nonce="{nonce}">' in page.text
+        assert f'<link rel="stylesheet" href="/static/page.css" nonce="{nonce}">' in page.text
+        assert "<style" not in page.text and "<script>" not in page.text  # nothing inline
+        histories = [h.split("</details>", 1)[0] for h in page.text.split('<details class="history">')[1:]]
+        assert len(histories) == 2  # one per delivery: the sent one and the failed one
+        assert any("sent: https://mastodon.example/@acr/1001" in h for h in histories)
+        assert any("failed: HTTP 422: Text character limit" in h for h in histories)
+        js = c.get("/static/page.js")
+        assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+        assert js.headers["x-content-type-options"] == "nosniff" and b"X-CSRF-Token" in js.content
+        assert c.get("/static/page.css").headers["content-type"].startswith("text/css")
+        missing = c.get("/static/../web/page.py")
+        assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_errors_keep_their_headers_through_the_one_handler(client):
+    r = client.delete("/api/articles")
+    assert r.status_code == 405 and {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "HEAD"}
+    assert r.headers["cache-control"] == "no-store" and r.json() == {"error": "method DELETE not allowed here"}

@@ -1,6 +1,10 @@
 """The editors' credentials: the API token, the page's sessions, a limit on wrong guesses.
 
-``EditorAuth`` is what the listener asks:
+``api_user(request, …)`` is who calls the API: ``Authorization: Bearer
+TOKEN`` (compared in constant time), or the page's session cookie with its
+CSRF token on anything but GET; else a 401/403/404/429 ``HTTPException``.
+
+``EditorAuth`` is what it asks:
 
 - ``token_ok(given)``: the given token is the configured one (constant time);
 - ``open_session()`` on sign-in: a random session id (the cookie, never
@@ -23,12 +27,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+log = logging.getLogger("syndicate.web")
+
+COOKIE = "syndicate_session"
+CSRF_HEADER = "x-csrf-token"
+API_USER = "api"
+PAGE_USER = "editors' page"
+CHALLENGE = 'Bearer realm="syndicate"'
 
 DEFAULT_TTL = 12 * 3600.0
 FAILURE_LIMIT = 10  # wrong tokens per address …
@@ -157,3 +174,60 @@ class EditorAuth:
         self._failures = {a: t for a, t in self._failures.items() if t and t[-1] > horizon}
         while len(self._failures) >= MAX_ADDRESSES:  # still full: the longest-known go first
             del self._failures[next(iter(self._failures))]
+
+
+# --- a request's caller -----------------------------------------------------------------------
+
+
+def client_address(request: Request) -> str:
+    """The client's address, for wrong-token limits and log lines."""
+    return request.client.host if request.client else "-"
+
+
+def refused_wait(auth: EditorAuth, address: str) -> int | None:
+    """Whole seconds until ``address`` may give a token again, or None if it may now."""
+    wait = auth.refused_for(address)
+    return None if wait is None else max(1, math.ceil(wait))
+
+
+def wrong_token(auth: EditorAuth, address: str, what: str) -> None:
+    """Count and log a wrong token (the address, never the token)."""
+    if auth.failed(address):
+        log.warning("editors' API: too many wrong tokens, refusing this address for a while",
+                    extra={"client": address, "limit": auth.limit, "window": f"{auth.window:g}s"})
+    else:
+        log.warning(f"editors' API: {what}", extra={"client": address})
+
+
+def api_user(request: Request, auth: EditorAuth, off_message: Callable[[], str]) -> str:
+    """Who is calling (``api`` or the page), or raise the 401/403/404/429 ``HTTPException``."""
+    if not auth.on:
+        raise HTTPException(404, off_message())
+    header = request.headers.get("authorization")
+    if header is not None:
+        address = client_address(request)
+        wait = refused_wait(auth, address)
+        if wait is not None:
+            raise HTTPException(429, f"too many wrong tokens from {address}: try again in {wait} s",
+                                {"Retry-After": str(wait)})
+        scheme, _, credential = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            wrong_token(auth, address, "malformed Authorization header")
+            raise HTTPException(401, "malformed Authorization header: expected 'Bearer TOKEN'",
+                                {"WWW-Authenticate": CHALLENGE + ', error="invalid_request"'})
+        if not auth.token_ok(credential.strip()):
+            wrong_token(auth, address, "wrong bearer token")
+            raise HTTPException(401, "wrong token",
+                                {"WWW-Authenticate": CHALLENGE + ', error="invalid_token"'})
+        return API_USER
+    cookie = request.cookies.get(COOKIE)
+    session = auth.session(cookie)
+    if session is not None:
+        if request.method not in ("GET", "HEAD") and not session.csrf_ok(request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the editors' page")
+        return PAGE_USER
+    if cookie:
+        raise HTTPException(401, "the editors' page session has expired or was signed out: sign in again",
+                            {"WWW-Authenticate": CHALLENGE})
+    raise HTTPException(401, "missing token: send 'Authorization: Bearer TOKEN'",
+                        {"WWW-Authenticate": CHALLENGE})

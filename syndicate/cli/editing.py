@@ -1,0 +1,338 @@
+"""The editors' commands: parsing and rendering over ``syndicate.editors``, no rule of their own.
+
+``status``, ``show``, ``preview``, ``repost``, ``retry``, ``release`` and
+``health`` each make one ``Editors`` call per REF and print its answer as
+text, or with ``--json`` as the JSON the API gives for the same request
+(``syndicate.editors.as_json``).  Only ``preview`` and ``show`` build an
+``App`` (for the drafts); the others open the store alone, so they start fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from syndicate.cli.common import EXIT_FAILED, errors, fail, load, setup_logs, warn, when
+
+if TYPE_CHECKING:
+    from syndicate.config import Config
+    from syndicate.editors import Editors, TargetPreview
+    from syndicate.store import Delivery
+
+FORCE_HINT = "use --force"
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as the API's).")
+
+
+@contextmanager
+def service(config: Config, *, drafts: bool = False) -> Iterator[Editors]:
+    """The editors' service over the configured state; with ``drafts``, over an ``App`` too."""
+    from syndicate.editors import Editors
+
+    if drafts:
+        from syndicate.app import App
+
+        app = App(config, targets={})
+        editors = Editors(config, app.store, composer=app, fetcher=app.fetcher, clock=app.clock)
+        try:
+            yield editors
+        finally:
+            app.close()
+        return
+    from syndicate.store import Store
+
+    store = Store(config.state)
+    editors = Editors(config, store)
+    try:
+        yield editors
+    finally:
+        editors.close()
+        store.close()
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def _history_line(d: Delivery, keep: int = 5) -> str:
+    """A row's last few steps: ``12:00 attempt · 12:00 postponed · 12:05 found``."""
+    shown = [f"{when(e.at)[11:]} {e.kind}" for e in d.history[-keep:]]
+    earlier = len(d.history) - len(shown)
+    return (f"({earlier} earlier) " if earlier else "") + " · ".join(shown)
+
+
+def _delivery_line(d: Delivery) -> str:
+    label = d.target + (f" (repost {d.seq})" if d.seq else "")
+    line = f"    {label:<12} {d.state:<8}"
+    if d.remote_url:
+        line += f" {d.remote_url}"
+    if d.state == "pending" and d.next_attempt_at is not None:
+        line += f" next try {when(d.next_attempt_at)}"
+    if d.state == "held":
+        line += f" {d.last_error}"
+    elif d.last_error:
+        line += f"  last error: {d.last_error}"
+    return line
+
+
+@click.command()
+@json_option
+@click.option("--limit", "-n", default=20, show_default=True, help="How many recent articles.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, limit: int) -> None:
+    """Recent articles and where each was posted (state, post URL, last error)."""
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    with errors(), service(config) as editors:
+        report = editors.status(limit)
+    if as_json:
+        _print_json(to_json.status(report))
+        return
+    for pause in report.pauses:
+        click.echo(f"target {pause.target}: PAUSED since {when(pause.since)}, credentials refused: "
+                   f"{pause.reason}; fix {pause.fix} (checked again every few minutes and on SIGHUP; "
+                   "its posts wait)")
+    for f in report.feeds:
+        state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
+        click.echo(f"feed {f.name}: last read {when(f.last_success_at)}, {state}")
+        if f.held:
+            click.echo(f"    {f.held} deliveries held as a suspected feed migration: "
+                       f"`syndicate release {f.name}` posts them, `--discard` drops them")
+    if not report.articles:
+        click.echo("no articles recorded yet")
+        return
+    for a in report.articles:
+        click.echo(f"\n#{a.id} {to_json.iso(a.published)[:10]} {a.title}")
+        click.echo(f"    {a.link}")
+        if not a.deliveries:
+            click.echo("    (seen only, not queued)")
+        for d in a.deliveries:
+            click.echo(_delivery_line(d))
+            if d.history:
+                click.echo("        history: " + _history_line(d))
+
+
+# --- one article: show, preview ---------------------------------------------------------------
+
+
+def _echo_previews(previews: tuple[TargetPreview, ...]) -> None:
+    for p in previews:
+        if p.draft is None or p.limits is None:
+            click.echo(f"\n--- {p.target} ({p.kind}): {p.error}")
+            continue
+        draft = p.draft
+        click.echo(f"\n--- {p.target} ({p.kind}): {draft.length}/{p.limits.max_length} {p.limits.unit}")
+        click.echo(draft.text)
+        click.echo("---")
+        for note in draft.notes:
+            click.echo(f"  why: {note}")
+        for facet in draft.facets:
+            span = draft.text.encode()[facet.byte_start:facet.byte_end].decode()
+            click.echo(f"  facet {facet.kind} bytes {facet.byte_start}-{facet.byte_end}: {span}")
+        if draft.card:
+            click.echo(f"  card: {draft.card.title} <{draft.card.uri}> thumb={draft.card.thumb_url}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
+@click.option("--text", "intro", help="An intro line, as for a manual repost.")
+@json_option
+@click.pass_context
+def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | None, as_json: bool) -> None:
+    """Print exactly what would be posted for REF (article id, guid or URL), and why."""
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    setup_logs(ctx, config)
+    with errors(), service(config, drafts=True) as editors:
+        shown = editors.preview(ref, only, intro)
+    for problem in shown.found.problems:
+        warn(problem)
+    if as_json:
+        _print_json(to_json.preview(shown))
+        return
+    article = shown.found.article
+    click.echo(f"article: {article.title}")
+    click.echo(f"link:    {article.link}")
+    click.echo(f"date:    {article.published.date().isoformat()} (original publication)")
+    if article.source:
+        click.echo(f"source:  {article.source.name or '-'} {article.source.url or ''}".rstrip())
+    _echo_previews(shown.targets)
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """One recorded article (REF: id, guid or URL): every delivery with its whole history,
+    and what each target would get."""
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    setup_logs(ctx, config)
+    with errors(), service(config, drafts=True) as editors:
+        article_id = editors.recorded(ref).article_id
+        assert article_id is not None
+        detail = editors.detail(article_id)
+    if as_json:
+        _print_json(to_json.detail(detail))
+        return
+    article = detail.article
+    click.echo(f"#{detail.article_id} {article.title}")
+    click.echo(f"link:    {article.link}")
+    click.echo(f"feed:    {article.feed}, guid {article.id}")
+    click.echo(f"date:    {article.published.date().isoformat()} (original publication)")
+    if not detail.deliveries:
+        click.echo("(seen only, not queued)")
+    for d in detail.deliveries:
+        click.echo(_delivery_line(d).removeprefix("    "))
+        for event in d.history:
+            click.echo(f"    {when(event.at)} {event.kind}" + (f": {event.detail}" if event.detail else ""))
+    _echo_previews(detail.previews)
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("refs", metavar="REF...", nargs=-1, required=True)
+@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
+@click.option("--text", "intro", help="An intro line to put before the post.")
+@click.option("--by", "by", default=None, help="Who asks [default: the OS user].")
+@click.option("--force", is_flag=True, help="Post again even where it was already posted.")
+@json_option
+@click.pass_context
+def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
+           by: str | None, force: bool, as_json: bool) -> None:
+    """Queue a new post of each REF (article id, guid or URL) now; the daemon sends it.
+
+    An article already posted to a target, or waiting or being sent there, is
+    not queued again without --force; the command says where.  A target the
+    daemon cannot post to (no credentials) is not queued, and the command
+    says which variable to set.  Exit status 1 if any REF could not be queued.
+    """
+    from syndicate.editors import EditorError
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    setup_logs(ctx, config)
+    lines: list[str] = []
+    problems: list[str] = []
+    answers: list[dict[str, Any]] = []
+    with errors(), service(config) as editors:
+        editors.check_targets(only)
+        with click.progressbar(refs, label="queueing", file=sys.stderr, hidden=len(refs) < 2) as bar:
+            for ref in bar:
+                try:
+                    done = editors.repost(ref, requester=getpass.getuser(), by=by, targets=only or None,
+                                          intro=intro, force=force)
+                except EditorError as exc:
+                    problems += [*getattr(exc, "problems", ()), str(exc)]
+                    answers.append({"ref": ref, "error": str(exc)})
+                    continue
+                problems += done.found.problems
+                answers.append({"ref": ref, **to_json.repost(done, FORCE_HINT)})
+                if done.outcome == "queued":
+                    lines.append(f"queued article #{done.article_id} for {', '.join(done.queued)}; "
+                                 "the daemon will post it")
+                elif done.outcome == "needs_force":
+                    problems.append(f"article {ref}: {done.refused}; {FORCE_HINT} to post it again")
+                else:
+                    problems.append(f"article {ref}: {done.refused}")
+                lines += [f"target {name}: not queued, {why}" for name, why in done.not_queued]
+    if as_json:
+        _print_json(answers)
+    else:
+        for line in lines:
+            click.echo(line)
+        for line in problems:
+            warn(line)
+    if any("error" in a for a in answers):
+        sys.exit(EXIT_FAILED)
+
+
+@click.command()
+@click.argument("ref", required=False)
+@click.option("--target", "-t", default=None, help="Only this target.")
+@json_option
+@click.pass_context
+def retry(ctx: click.Context, ref: str | None, target: str | None, as_json: bool) -> None:
+    """Re-queue failed deliveries (of REF, or all)."""
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    with errors(), service(config) as editors:
+        done = editors.retry(ref, target)
+    if as_json:
+        _print_json(to_json.retry(done))
+        return
+    click.echo(f"re-queued {done.requeued} failed deliver{'y' if done.requeued == 1 else 'ies'}")
+
+
+@click.command()
+@click.argument("what", metavar="FEED|REF...", nargs=-1, required=True)
+@click.option("--discard", is_flag=True, help="Drop the held deliveries instead (articles stay seen).")
+@json_option
+@click.pass_context
+def release(ctx: click.Context, what: tuple[str, ...], discard: bool, as_json: bool) -> None:
+    """Queue the deliveries held as a suspected feed migration, of a FEED (by name) or an
+    article (REF: id, guid or URL); the daemon sends them, oldest first.
+
+    A poll that would queue more than the feed's hold_suspected_migration entries, none
+    newer than the newest already known, is held: `syndicate status` shows it.  Exit status
+    1 if a FEED|REF is neither a feed nor a known article.
+    """
+    from syndicate.editors import NotFound
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    answers: list[dict[str, Any]] = []
+    with errors(), service(config) as editors:
+        for name in what:
+            try:
+                done = editors.release(name, discard=discard)
+            except NotFound as exc:
+                answers.append({"ref": name, "error": str(exc)})
+                if not as_json:
+                    warn(str(exc))
+                continue
+            answers.append({"ref": name, **to_json.release(done)})
+            if as_json:
+                continue
+            rows = f"{done.count} held deliver{'y' if done.count == 1 else 'ies'} of {done.label}"
+            if discard:
+                click.echo(f"discarded {rows}")
+            else:
+                click.echo(f"released {rows}" + ("; the daemon will post them" if done.count else ""))
+    if as_json:
+        _print_json(answers)
+    if any("error" in a for a in answers):
+        sys.exit(EXIT_FAILED)
+
+
+@click.command()
+@click.option("--max-age", default=None, type=float,
+              help="Seconds since the last cycle before unhealthy [default: 3 poll intervals + 5 min].")
+@click.pass_context
+def health(ctx: click.Context, max_age: float | None) -> None:
+    """Exit 0 if the daemon's last cycle is recent and the store is readable (for HEALTHCHECK)."""
+    from syndicate.editors import pause_line, state_health
+
+    config = load(ctx)
+    report = state_health(config, max_age=max_age)
+    if not report.healthy:
+        fail(f"unhealthy: {report.reason}")
+    for pause in report.paused:  # running, but not posting there: healthy for the supervisor
+        click.echo(f"degraded: {pause_line(pause)}")
+    click.echo(f"healthy: last cycle {report.last_cycle_age or 0:.0f}s ago")

@@ -1,0 +1,352 @@
+"""The editors' service: everything editors and operators ask of the library, each rule once.
+
+``Editors(config, store)`` answers the CLI and the listener alike; each
+method returns frozen values (``syndicate.editors.values``) or raises an
+``EditorError`` whose message is one line:
+
+- ``find(ref)`` / ``record(ref)``: an article by its number, guid or URL (any
+  link with the same identity, ``Store.find_article_id``), else an entry of
+  a configured feed, else (a URL) the article's own page; ``record`` stores
+  what it found, as seen, so it can be queued;
+- ``preview(ref)`` and ``detail(id)``: what each target would get, and why;
+- ``repost(ref)``: the editors' rule in one store transaction
+  (``Store.request_repost``): an asked target the article was posted to, or
+  that has a post of it waiting or being sent, refuses the whole request
+  unless ``force``.  Default targets are the feed's; a target the daemon
+  cannot post to (no credentials) is not queued, and the outcome says why;
+- ``retry``, ``release`` (held deliveries), ``status``, ``health``.
+
+**Who can post.**  The daemon records, each start and reload, which targets
+it can post to (``Store.record_daemon_targets``).  That record decides,
+wherever the repost comes from: a CLI without the daemon's secrets still
+queues for what the daemon can send.  With no record (no daemon ever ran on
+this state), the process's own view decides: ``cannot_post_here`` (the
+listener's App), else the credentials in this environment.
+
+**Health**: the last cycle is at most 3 × the shortest poll interval + 300 s
+old (or ``max_age``) and the store is readable; a paused target makes it
+``degraded``, still healthy for a supervisor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from syndicate.editors import finding
+from syndicate.editors.values import (
+    MAX_BY,
+    MAX_INTRO,
+    ArticleDetail,
+    FeedStatus,
+    Found,
+    Health,
+    InvalidInput,
+    NoTarget,
+    NotFound,
+    Preview,
+    ReleaseOutcome,
+    RepostOutcome,
+    RetryOutcome,
+    Status,
+    TargetPreview,
+    TargetStatus,
+    UnknownTarget,
+    pause_line,
+)
+from syndicate.errors import StoreError
+
+if TYPE_CHECKING:
+    from syndicate.config import Config
+    from syndicate.fetch import Fetcher
+    from syndicate.models import Article, PostDraft, TargetLimits
+    from syndicate.store import ArticleStatus, Store
+    from syndicate.store_operator import TargetPause
+
+log = logging.getLogger("syndicate.editors")
+
+HEALTH_GRACE = 300.0  # seconds beyond 3 poll intervals before the daemon counts as stuck
+
+
+class Composer(Protocol):
+    """What previews need of an ``App``: its drafts and its targets' limits."""
+
+    def draft_for(self, article: Article, target: str, intro: str | None = None) -> PostDraft: ...
+
+    def limits(self, target: str) -> TargetLimits: ...
+
+
+class Editors:
+    """The service over one configuration and store (not thread-safe beyond the store's own
+    safety: make one per request or per command)."""
+
+    def __init__(self, config: Config, store: Store, *, composer: Composer | None = None,
+                 fetcher: Fetcher | None = None, cannot_post_here: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.composer = composer
+        self.clock = clock
+        self._fetcher = fetcher
+        self._own_fetcher: Fetcher | None = None
+        self._cannot_post_here = cannot_post_here
+        self._environ = environ
+
+    def close(self) -> None:
+        """Close what the service opened itself (a fetcher); the store stays the caller's."""
+        if self._own_fetcher is not None:
+            self._own_fetcher.close()
+            self._own_fetcher = None
+
+    # -- finding -----------------------------------------------------------------------------
+
+    def find(self, ref: str) -> Found:
+        """The article ``ref`` names: by number, guid or URL in the store, else in a configured
+        feed, else (a URL) on its own page.  Raises ``NotFound``."""
+        article_id = self._in_store(ref)
+        if article_id is not None:
+            article = self.store.article(article_id)
+            if article is not None:
+                return Found(article, article_id, "store")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        article, problems = finding.in_feeds(self.config, self.fetcher, ref, now)
+        if article is not None:
+            return Found(article, None, "feed", tuple(problems))
+        where = "not in the store nor in any configured feed"
+        if finding.is_url(ref):
+            article, problem = finding.on_its_page(self.config, self.fetcher, ref, now)
+            if article is not None:
+                return Found(article, None, "page", tuple(problems))
+            problems += [problem] if problem else []
+            where += " nor readable as a page"
+        raise NotFound(ref, f"article {ref}: {where}", tuple(problems))
+
+    def record(self, ref: str) -> Found:
+        """``find(ref)``, stored as seen (not queued) if it was not: ``article_id`` is set."""
+        found = self.find(ref)
+        if found.article_id is not None:
+            return found
+        article = found.article
+        article_id = self.store.find_article_id(article.id) or self.store.find_article_id(article.link)
+        if article_id is None:
+            self.store.ingest(article.feed, new=[replace(article, content_hash="manual")], updated=[],
+                              queue={}, seeded=False)
+            article_id = self.store.find_article_id(article.id)
+        if article_id is None:  # pragma: no cover - ingest records it or raises StoreError
+            raise StoreError(f"article {ref}: could not be recorded")
+        return replace(found, article_id=article_id)
+
+    def recorded(self, ref: str | int) -> Found:
+        """An article the store holds (by number, guid or URL); raises ``NotFound``."""
+        article_id = ref if isinstance(ref, int) else self._in_store(ref)
+        article = self.store.article(article_id) if article_id is not None else None
+        if article_id is None or article is None:
+            raise NotFound(str(ref), f"article {ref}: not in the store")
+        return Found(article, article_id, "store")
+
+    def _in_store(self, ref: str) -> int | None:
+        from syndicate.links import canonical_url
+
+        article_id = self.store.find_article_id(ref)
+        if article_id is None and finding.is_url(ref):
+            article_id = self.store.find_article_id(canonical_url(ref))
+        return article_id
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            if self._own_fetcher is None:
+                from syndicate.fetch import Fetcher
+                from syndicate.netguard import AddressPolicy
+
+                self._own_fetcher = Fetcher(self.config.user_agent,
+                                            content_policy=AddressPolicy.from_config(self.config.security))
+            return self._own_fetcher
+        return self._fetcher
+
+    # -- targets -----------------------------------------------------------------------------
+
+    def check_targets(self, names: Sequence[str]) -> list[str]:
+        """``names`` without repeats, each a configured target; raises ``UnknownTarget``."""
+        names = list(dict.fromkeys(names))
+        for name in names:
+            if name not in self.config.targets:
+                known = ", ".join(sorted(self.config.targets)) or "none"
+                raise UnknownTarget(f"target {name[:100]}: not in {self.config.source} (known: {known})")
+        return names
+
+    def cannot_post(self) -> dict[str, str]:
+        """Target → why the daemon cannot post there (no credentials): what the daemon recorded
+        at its last start or reload, else this process's own view."""
+        recorded = self.store.daemon_targets()
+        if self._cannot_post_here is not None:
+            here = dict(self._cannot_post_here)
+        else:
+            here = self.config.missing_credentials(self._environ)
+        if recorded is None:
+            return here
+        out = {name: why for name, why in recorded.items() if why is not None}
+        out.update({name: why for name, why in here.items() if name not in recorded})
+        return out
+
+    # -- previews ----------------------------------------------------------------------------
+
+    def preview(self, ref: str, targets: Sequence[str] = (), intro: str | None = None) -> Preview:
+        """What would be posted for ``ref`` on each target (default: the feed's, else all)."""
+        names = self.check_targets(targets)
+        intro = self._intro(intro)
+        found = self.find(ref)
+        return Preview(found, self._previews(found.article, names, intro))
+
+    def previews(self, article_id: int) -> tuple[TargetPreview, ...]:
+        """A recorded article's preview per target (the feed's, else all)."""
+        return self._previews(self.recorded(article_id).article, [], None)
+
+    def detail(self, article_id: int) -> ArticleDetail:
+        """A recorded article with every delivery's whole history and a preview per target."""
+        found = self.recorded(article_id)
+        return ArticleDetail(article_id, found.article, tuple(self.store.deliveries(article_id)),
+                             self._previews(found.article, [], None))
+
+    def _previews(self, article: Article, names: Sequence[str],
+                  intro: str | None) -> tuple[TargetPreview, ...]:
+        if self.composer is None:
+            raise RuntimeError("previews need a composer (an App)")
+        names = list(names) or self.config.targets_for_feed(article.feed) or list(self.config.targets)
+        out = []
+        for name in names:
+            kind = self.config.targets[name].kind
+            try:
+                draft = self.composer.draft_for(article, name, intro)
+                limits = self.composer.limits(name)
+            except Exception as exc:  # a broken template must not break the page or the command
+                log.warning(
+                    "preview failed", extra={"article": article.link, "target": name, "error": str(exc)})
+                out.append(TargetPreview(name, kind, None, None, f"cannot compose: {exc}"))
+                continue
+            out.append(TargetPreview(name, kind, draft, limits))
+        return tuple(out)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def repost(self, ref: str | int, *, requester: str, by: str | None = None,
+               targets: Sequence[str] | None = None, intro: str | None = None,
+               force: bool = False) -> RepostOutcome:
+        """Queue a new post of ``ref`` now (recording it first if it came from a feed or its page;
+        a number must be recorded already) for ``targets`` or the feed's.  ``by`` names who asks;
+        without one, ``requester`` (the OS user, the API, the editors' page) is recorded."""
+        if targets is not None and not targets:
+            raise InvalidInput("targets", "expected a non-empty list of target names")
+        names = self.check_targets(targets or [])
+        intro, who = self._intro(intro), self._by(by) or requester
+        found = self.recorded(ref) if isinstance(ref, int) else self.record(ref)
+        assert found.article_id is not None
+        if not names:
+            names = self.config.targets_for_feed(found.article.feed)
+        if not names:
+            raise NoTarget("no target to post to: the feed's targets are all disabled")
+        cannot = self.cannot_post()
+        request = self.store.request_repost(found.article_id, names, requested_by=who, intro=intro,
+                                            force=force, no_credentials=cannot)
+        skipped = tuple((t, cannot[t]) for t in request.no_credentials)
+        outcome: Literal["queued", "needs_force", "not_queued"] = (
+            "needs_force" if request.refused else "not_queued" if not request.queued else "queued")
+        return RepostOutcome(found.article_id, outcome, request.queued, request.posted, request.in_queue,
+                             skipped, who, intro, found)
+
+    def retry(self, ref: str | int | None = None, target: str | None = None) -> RetryOutcome:
+        """Put the failed deliveries (of ``ref``, of ``target``, or all) back in the queue."""
+        if target is not None:
+            self.check_targets([target])
+        article_id = self.recorded(ref).article_id if ref is not None else None
+        return RetryOutcome(article_id, target, self.store.retry_failed(article_id, target))
+
+    def release(self, what: str, *, discard: bool = False) -> ReleaseOutcome:
+        """Queue (or drop) the deliveries held as a suspected feed migration, of a feed (by name)
+        or of an article (number, guid or URL)."""
+        feeds = {f.name for f in self.config.feeds} | set(self.store.held_feeds())
+        feed, article_id = (what, None) if what in feeds else (None, self._in_store(what))
+        if feed is None and article_id is None:
+            raise NotFound(what, f"{what}: neither a feed in {self.config.source} "
+                                 "nor an article in the store")
+        if discard:
+            count = self.store.discard_held(feed=feed, article_id=article_id)
+        else:
+            count = self.store.release_held(feed=feed, article_id=article_id)
+        return ReleaseOutcome(feed, article_id, count, discard)
+
+    def _intro(self, intro: str | None) -> str | None:
+        intro = (intro or "").strip() or None
+        if intro is not None and len(intro) > MAX_INTRO:
+            raise InvalidInput("text", f"expected a string of at most {MAX_INTRO} characters")
+        return intro
+
+    def _by(self, by: str | None) -> str | None:
+        who = (by or "").strip() or None
+        if who is not None and len(who) > MAX_BY:
+            raise InvalidInput("by", f"expected a name of at most {MAX_BY} characters")
+        return who
+
+    # -- status and health -------------------------------------------------------------------
+
+    def recent(self, limit: int = 20) -> tuple[ArticleStatus, ...]:
+        """The ``limit`` most recent articles with their deliveries and history."""
+        return tuple(self.store.recent(limit))
+
+    def status(self, limit: int = 20) -> Status:
+        """The ``limit`` most recent articles with deliveries and history, feeds, targets."""
+        articles = self.recent(limit)
+        held = self.store.held_feeds()
+        feeds = tuple(FeedStatus(f.name, f.url, f.last_success_at, f.error_count, f.last_error,
+                                 held.get(f.name, 0)) for f in self.store.feed_states())
+        pauses = self.store.paused_targets()
+        names = sorted(set(self.config.targets) | set(self.store.target_names()))
+        return Status(articles, feeds, tuple(TargetStatus(n, pauses.get(n)) for n in names))
+
+    def queues(self) -> dict[str, dict[str, int]]:
+        """Target → {state: rows} in the outbox."""
+        return self.store.outbox_depth()
+
+    def health_limit(self) -> float:
+        """How old the last cycle may be: 3 × the shortest poll interval + 300 s."""
+        return 3 * min(self.config.poll_interval_for(f) for f in self.config.feeds) + HEALTH_GRACE
+
+    def health(self, max_age: float | None = None) -> Health:
+        limit = max_age if max_age is not None else self.health_limit()
+        try:
+            last = self.store.get_meta("last_cycle_at")
+            pauses: tuple[TargetPause, ...] = tuple(self.store.paused_targets().values())
+        except StoreError as exc:
+            return Health("unhealthy", f"store unreadable: {exc}")
+        if last is None:
+            return Health("unhealthy", "no cycle has run yet")
+        try:
+            age = self.clock() - float(last)
+        except ValueError:
+            return Health("unhealthy", f"bad last_cycle_at in the store: {last!r}")
+        if age > limit:
+            return Health("unhealthy", f"last cycle {age:.0f}s ago (limit {limit:.0f}s)", age)
+        if pauses:  # running, but not posting there
+            return Health("degraded", "; ".join(pause_line(p) for p in pauses), age, pauses)
+        return Health("ok", None, age)
+
+
+def state_health(config: Config, *, max_age: float | None = None,
+                 clock: Callable[[], float] = time.time) -> Health:
+    """``Editors.health`` of the state ``config`` names, opened here (and never created)."""
+    from syndicate.store import Store
+
+    if str(config.state) != ":memory:" and not config.state.exists():
+        return Health("unhealthy", f"no state database at {config.state}")
+    try:
+        store = Store(config.state)
+    except StoreError as exc:
+        return Health("unhealthy", f"store unreadable: {exc}")
+    try:
+        return Editors(config, store, clock=clock).health(max_age)
+    finally:
+        store.close()

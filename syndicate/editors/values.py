@@ -1,0 +1,210 @@
+"""What the editors' service answers: frozen values, and the errors it raises.
+
+Every face (the CLI, the JSON API, the editors' page) renders these; none
+of them decides anything the values do not already say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from syndicate.errors import SyndicateError
+
+if TYPE_CHECKING:
+    from syndicate.models import Article, PostDraft, TargetLimits
+    from syndicate.store import ArticleStatus, Delivery
+    from syndicate.store_operator import TargetPause
+
+MAX_INTRO = 1000  # characters in an editor's intro line (``--text``, ``"text"``)
+MAX_BY = 100  # characters in the name of who asks (``--by``, ``"by"``)
+
+Origin = Literal["store", "feed", "page"]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class EditorError(SyndicateError):
+    """A request the service cannot carry out; ``str()`` is one line naming what is wrong."""
+
+
+class NotFound(EditorError):
+    """No article (or feed) answers to the reference."""
+
+    def __init__(self, ref: str, message: str, problems: tuple[str, ...] = ()) -> None:
+        self.ref = ref
+        self.problems = problems  # feeds or pages that could not be read while looking
+        super().__init__(message)
+
+
+class UnknownTarget(EditorError):
+    """A target name that is not in the configuration."""
+
+
+class NoTarget(EditorError):
+    """The article's feed posts nowhere (its targets are all disabled)."""
+
+
+class InvalidInput(EditorError):
+    """An intro line or a name over its limit."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.field = name
+        super().__init__(f"{name}: {message}")
+
+
+# --- finding ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An article an editor named: from the store, or found in a feed or on its own page."""
+
+    article: Article
+    article_id: int | None  # its number in the store; None: not recorded (yet)
+    origin: Origin
+    problems: tuple[str, ...] = ()  # feeds or pages that could not be read on the way
+
+
+# --- previews ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPreview:
+    """What one target would get: the draft and its limits, or why it cannot be composed."""
+
+    target: str
+    kind: str
+    draft: PostDraft | None
+    limits: TargetLimits | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    found: Found
+    targets: tuple[TargetPreview, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDetail:
+    """One recorded article with its deliveries (each with its whole history) and previews."""
+
+    article_id: int
+    article: Article
+    deliveries: tuple[Delivery, ...]
+    previews: tuple[TargetPreview, ...]
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RepostOutcome:
+    """What an editor's repost did.
+
+    ``queued``: rows were queued for ``queued``.  ``needs_force``: the article was
+    already posted (``posted``) or is waiting or being sent (``in_queue``) on an asked
+    target, so nothing was queued.  ``not_queued``: no asked target can post.  Either
+    way ``not_queued`` names the targets left out for lack of credentials, and why.
+    """
+
+    article_id: int
+    outcome: Literal["queued", "needs_force", "not_queued"]
+    queued: tuple[str, ...]
+    posted: tuple[Delivery, ...]
+    in_queue: tuple[Delivery, ...]
+    not_queued: tuple[tuple[str, str], ...]  # (target, why it cannot post)
+    requested_by: str
+    intro: str | None
+    found: Found
+
+    @property
+    def refused(self) -> str | None:
+        """Why nothing was queued (one line, no article named), or None if something was."""
+        if self.outcome == "needs_force":
+            parts = []
+            if self.posted:
+                parts.append("already posted (" + ", ".join(f"{d.target} {d.remote_url}" for d in self.posted)
+                             + ")")
+            if self.in_queue:
+                parts.append("already queued (" + ", ".join(f"{d.target} {d.state}" for d in self.in_queue)
+                             + ")")
+            return "; ".join(parts)
+        if self.outcome == "not_queued":
+            return "not queued: no target it goes to can post here"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryOutcome:
+    article_id: int | None  # None: every article
+    target: str | None  # None: every target
+    requeued: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    """Held deliveries of a feed or an article, queued (or dropped with ``discarded``)."""
+
+    feed: str | None
+    article_id: int | None
+    count: int
+    discarded: bool
+
+    @property
+    def label(self) -> str:
+        return f"feed {self.feed}" if self.feed is not None else f"article #{self.article_id}"
+
+
+# --- status and health ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    name: str
+    url: str
+    last_success_at: float | None
+    error_count: int
+    last_error: str | None
+    held: int  # deliveries held as a suspected feed migration
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    name: str
+    pause: TargetPause | None  # None: not paused
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Recent articles with their deliveries and history, every feed, every target."""
+
+    articles: tuple[ArticleStatus, ...]
+    feeds: tuple[FeedStatus, ...]
+    targets: tuple[TargetStatus, ...]
+
+    @property
+    def pauses(self) -> tuple[TargetPause, ...]:
+        return tuple(t.pause for t in self.targets if t.pause is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """``ok``; ``degraded`` (running, but a target is paused); or ``unhealthy`` and why."""
+
+    status: Literal["ok", "degraded", "unhealthy"]
+    reason: str | None = None
+    last_cycle_age: float | None = None  # seconds, when known
+    paused: tuple[TargetPause, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        """Healthy for a supervisor: a paused target is the operator's to fix, not a restart's."""
+        return self.status != "unhealthy"
+
+
+def pause_line(pause: TargetPause) -> str:
+    """``target mastodon paused, credentials refused: …; fix SYNDICATE_MASTODON_TOKEN``."""
+    return f"target {pause.target} paused, credentials refused: {pause.reason}; fix {pause.fix}"

@@ -120,7 +120,8 @@ class MastodonProcess:
 
 def run(ctx: Context) -> list[Line]:
     from syndicate.app import App
-    from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS
+    from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+    from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
     from tests.servers.pds import PdsUnavailable, missing_reason, start_pds
 
     n = ctx.sizes.delivery_posts

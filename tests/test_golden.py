@@ -18,15 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose
-from syndicate.config import HashtagConfig, OutputConfig
+from syndicate.config import BlueskyTarget, HashtagConfig, MastodonTarget, OutputConfig
 from syndicate.feed_out import render_feeds
 from syndicate.parse import normalise, parse_feed
+from syndicate.targets import draft_post
+from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CASES = sorted(p for p in GOLDEN.iterdir() if p.suffix in {".rss", ".xml", ".rdf"} and ".feed." not in p.name)
-HASHTAGS = HashtagConfig(limit=3, map={"Uncategorized": ""})
+HASHTAGS = HashtagConfig(limit=3, map={"Uncategorized": ""}).rules()
+MASTODON = MastodonTarget(kind="mastodon", instance="https://masto.example")
+BLUESKY = BlueskyTarget(kind="bluesky", handle="acr.test")
 OUTPUT = OutputConfig(title="ACR mirror feed", link="https://anticapitalistresistance.org/",
                       self_url="https://mirror.example/feed.xml")
 
@@ -36,8 +40,8 @@ def render(case: Path) -> dict[str, str]:
     articles = [normalise(case.stem, e, parsed, now=NOW) for e in parsed.entries]
     mastodon, bluesky = [], []
     for a in articles:
-        m = compose(a, target="mastodon", platform="mastodon", limits=MASTODON_LIMITS, hashtags=HASHTAGS)
-        b = compose(a, target="bluesky", platform="bluesky", limits=BLUESKY_LIMITS, hashtags=HASHTAGS)
+        m = draft_post(a, "mastodon", MASTODON, limits=MASTODON_LIMITS, hashtags=HASHTAGS)
+        b = draft_post(a, "bluesky", BLUESKY, limits=BLUESKY_LIMITS, hashtags=HASHTAGS)
         mastodon.append(f"===== {a.link} ({m.length}/{MASTODON_LIMITS.max_length})\n{m.text}\n")
         bluesky.append({"link": a.link, "text": b.text, "length": b.length,
                         "facets": [asdict(f) for f in b.facets], "card": asdict(b.card) if b.card else None})

@@ -3,7 +3,8 @@
 One ``deliver`` is, in order:
 
 1. refuse a text over the limit (300 graphemes, 3,000 UTF-8 bytes) before
-   any network call;
+   any network call (``bluesky_post``: the platform's rules, the draft's
+   facets and card);
 2. log in: reuse the session the ``SessionStore`` holds if it was made for
    the configured ``service`` and ``handle`` (the SDK refreshes the access
    token itself, and every new session is saved back with the two); log in
@@ -40,50 +41,33 @@ import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
-from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.images import fit_image
 from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, StoredSession, TargetLimits
+from syndicate.targets import bluesky_post
+from syndicate.targets.base import Platform, Services, SessionStore
+from syndicate.targets.bluesky_post import count_graphemes, offline_limits, prepare_thumb
 from syndicate.targets.reuse import ReuseCache
 from syndicate.tid import is_tid, tid_for
 
 if TYPE_CHECKING:
     from atproto import Client
 
-__all__ = ["BlueskyAdapter", "SessionStore", "prepare_thumb", "tid_for"]
+__all__ = ["PLATFORM", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb", "tid_for"]
 
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
-MAX_GRAPHEMES = BLUESKY_LIMITS.max_length  # app.bsky.feed.post#text maxGraphemes (300)
-MAX_TEXT_BYTES = BLUESKY_MAX_BYTES  # app.bsky.feed.post#text maxLength (3000 UTF-8 bytes)
-MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external thumb maxSize
-MAX_THUMB_SIDE = 2000  # pixels; larger images are scaled down
-THUMB_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 BLOB_REUSE = 30 * 60.0  # seconds a retry reuses an uploaded thumbnail blob (unreferenced ones expire)
 REUSE_ENTRIES = 64  # thumbnails (by image URL) and page images (by article URL) remembered
 LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
 AUTH_REJECTED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 
 T = TypeVar("T")
-
-
-class SessionStore(Protocol):
-    """Where a target's session lives between runs (the state database)."""
-
-    def load_session(self, target: str) -> StoredSession | None: ...
-
-    def save_session(self, target: str, session: StoredSession) -> None: ...
-
-
-def count_graphemes(text: str) -> int:
-    """User-perceived characters, as Bluesky counts a post's length."""
-    return len(graphemes(text))
 
 
 def post_url(author: str, rkey: str) -> str:
@@ -120,9 +104,9 @@ class BlueskyAdapter:
     # -- the Target protocol --
 
     def limits(self) -> TargetLimits:
-        """300 graphemes; ``max_length`` in the config can only lower it (the PDS enforces 300)."""
-        limit = min(self._cfg.max_length or MAX_GRAPHEMES, MAX_GRAPHEMES)
-        return TargetLimits(max_length=limit, url_length=None, unit="graphemes")
+        """300 graphemes and 3,000 bytes; ``max_length`` in the config can only lower it (the PDS
+        enforces the lexicon's)."""
+        return offline_limits(self._cfg)
 
     def lookup(self, attempted: Attempted) -> Posted | None:
         """The post an earlier request of the row made: ``getRecord`` at its rkey, which no
@@ -164,22 +148,7 @@ class BlueskyAdapter:
             raise PermanentError(f"record key {key!r} is not a TID", target=self.name)
 
     def _check_draft(self, draft: PostDraft) -> None:
-        limit = self.limits().max_length
-        graphemes = count_graphemes(draft.text)
-        if graphemes > limit:
-            raise PermanentError(f"text is {graphemes} graphemes, over the limit of {limit}",
-                                 target=self.name)
-        size = len(draft.text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise PermanentError(f"text is {size} bytes, over the limit of {MAX_TEXT_BYTES}",
-                                 target=self.name)
-        for facet in draft.facets:
-            if not 0 <= facet.byte_start < facet.byte_end <= size:
-                raise PermanentError(
-                    f"facet {facet.kind} {facet.value!r} at bytes {facet.byte_start}-{facet.byte_end} "
-                    f"is outside the text ({size} bytes)",
-                    target=self.name,
-                )
+        bluesky_post.check_draft(draft, self.limits(), self.name)
 
     # -- session --
 
@@ -291,7 +260,7 @@ class BlueskyAdapter:
         session = client._session
         if session is None:  # pragma: no cover - _login always leaves a session
             raise AuthError("not logged in", target=self.name)
-        return session.did
+        return str(session.did)
 
     def _get_post(self, client: Client, rkey: str) -> Posted | None:
         from atproto import exceptions, models
@@ -479,19 +448,6 @@ def _facet(facet: Facet) -> Any:
     )
 
 
-def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
-    """An image fit for a link card's thumbnail: ``(bytes, mime type)``.
-
-    Decoded safely (``syndicate.images``: JPEG, PNG, WebP or GIF, at most 25
-    megapixels).  A JPEG, PNG or WebP that is already under 1,000,000 bytes
-    and 2000 px a side is kept as it is; anything else is scaled to fit 2000
-    px and re-encoded as JPEG.  Raises ``ValueError`` (``ImageRefused``) for
-    anything else.
-    """
-    return fit_image(data, content_type, max_bytes=MAX_THUMB_BYTES, max_side=MAX_THUMB_SIDE,
-                     keep=frozenset(THUMB_TYPES))
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -507,3 +463,13 @@ def _one_line(exc: object) -> str:
     if isinstance(exc, BaseException) and str(exc) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())[:300]
+
+
+def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -> BlueskyAdapter:
+    """The adapter for one ``kind: bluesky`` target."""
+    return BlueskyAdapter(name, cfg, password, session_store=services.session_store,
+                          fetch_image=services.fetch_image, page_image=services.page_image)
+
+
+PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=bluesky_post.LIMITS,
+                    offline_limits=offline_limits, build=build, draft=bluesky_post.draft)

@@ -51,25 +51,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
-from syndicate.compose import MASTODON_LIMITS, mastodon_limits
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TooLong, TransientError
-from syndicate.images import ImageRefused, checked_image
+from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services
+from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits
 
 if TYPE_CHECKING:
     import requests
     from mastodon import Mastodon
 
-__all__ = ["DEFAULT_LIMITS", "MastodonAdapter"]
+__all__ = ["LIMITS", "PLATFORM", "MastodonAdapter", "mastodon_limits"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMITS = MASTODON_LIMITS  # 500 characters, 23 per URL
 LOOKUP_PAGE = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 CLOCK_SKEW = 60.0  # seconds our clock and the server's may differ by, for "made since"
 LIMITS_RETRY = 60.0  # seconds before limits that could not be read are asked for again
-MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset or Retry-After is believed further off
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
 _TAG = regex.compile(r"<[^>]*>")
@@ -395,12 +394,12 @@ class MastodonAdapter:
             max_chars = statuses.get("max_characters") or instance.get("max_toot_chars")
             per_url = statuses.get("characters_reserved_per_url")
             if isinstance(max_chars, int) and max_chars > 0:
-                per_url = per_url if isinstance(per_url, int) else DEFAULT_LIMITS.url_length or 23
+                per_url = per_url if isinstance(per_url, int) else LIMITS.url_length or 23
                 return max_chars, per_url, True
         log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL%s",
-                    self.name, DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length,
+                    self.name, LIMITS.max_length, LIMITS.url_length,
                     f"; asking again in {LIMITS_RETRY:g}s" if unreachable else "")
-        return DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length or 23, not unreachable
+        return LIMITS.max_length, LIMITS.url_length or 23, not unreachable
 
     def _me(self, client: Mastodon) -> str:
         if self._account_id is None:
@@ -418,7 +417,7 @@ class MastodonAdapter:
             return []
         try:
             data, mime = self._fetch_image(card.thumb_url)
-            data, mime = checked_image(data, mime)  # what it really is, if it is an image we decode
+            data, mime = fit_image(data, mime, IMAGES)  # what it really is, if it is an image we decode
         except ImageRefused as exc:
             log.warning("target %s: thumbnail %s refused (%s); posting without it",
                         self.name, card.thumb_url, exc)
@@ -435,7 +434,7 @@ class MastodonAdapter:
                 if media.get("url"):
                     return [str(media["id"])]
                 self._sleep(self._media_poll_interval)
-                media = self._call("waiting for the thumbnail", lambda c, m=media: c.media(m["id"]))
+                media = self._media(str(media["id"]))
         except (TransientError, AuthError):
             raise
         except PermanentError as exc:
@@ -447,6 +446,20 @@ class MastodonAdapter:
                     self.name, self._media_poll_attempts)
         return []
 
+    def _media(self, media_id: str) -> Any:
+        """The media attachment ``media_id`` as the instance has it now (processed or not)."""
+        return self._call("waiting for the thumbnail", lambda c: c.media(media_id))
+
     def _posted(self, status: Any) -> Posted:
         return Posted(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "",
                       posted_at=_created(status))
+
+
+def build(name: str, cfg: MastodonTarget, token: Secret, services: Services) -> MastodonAdapter:
+    """The adapter for one ``kind: mastodon`` target."""
+    return MastodonAdapter(name, cfg, token, fetch_image=services.fetch_image, clock=services.clock,
+                           max_reset_wait=services.max_reset_wait)
+
+
+PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,
+                    build=build, draft=draft)

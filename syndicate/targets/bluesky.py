@@ -27,10 +27,13 @@ Record keys must be TIDs: ``tid_for`` makes one from an integer (see
 ``syndicate.tid``).  A second ``createRecord`` at the same key is refused by
 the PDS with a 500, not a conflict, which is why step 3 comes first.
 
-Errors leave as ``syndicate.errors``: 429 → ``RateLimited`` (``retry_at``
-from ``ratelimit-reset``), 5xx, timeouts and dropped connections →
-``TransientError``, 400 → ``PermanentError`` with the server's message, a
-rejected login → ``AuthError``.  Neither the password nor any token is ever
+Errors leave as ``syndicate.errors``, by the one status table there
+(``errors.delivery_error``): 429 → ``RateLimited`` (``retry_at`` from
+``ratelimit-reset``); 408, 409, 425, 5xx, timeouts and dropped connections
+→ ``TransientError``; other 4xx → ``PermanentError`` with the server's
+message; a rejected login or session (401/403, ``ExpiredToken``) →
+``AuthError``; anything else the SDK raises (an answer it cannot read) →
+``internal_error``.  Neither the password nor any token is ever
 logged or put in a message.
 """
 
@@ -46,7 +49,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import regex
 
 from syndicate.config import BlueskyTarget, Secret
-from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
+from syndicate.errors import (
+    AuthError,
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    delivery_error,
+    internal_error,
+)
 from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, StoredSession, TargetLimits
 from syndicate.targets import bluesky_post
 from syndicate.targets.base import Platform, Services, SessionStore
@@ -363,8 +373,9 @@ class BlueskyAdapter:
 
     # -- errors --
 
-    def _translate(self, exc: BaseException, what: str) -> PermanentError | TransientError:
-        """An SDK or httpx error as a ``syndicate.errors`` error (one line, no secrets)."""
+    def _translate(self, exc: BaseException, what: str) -> DeliveryError:
+        """An SDK or httpx error as a ``syndicate.errors`` error by its one status table (one
+        line, no secrets)."""
         import httpx
         from atproto import exceptions
 
@@ -374,30 +385,26 @@ class BlueskyAdapter:
             if retry_at is None and exc.retry_after is not None:
                 retry_at = datetime.fromtimestamp(datetime.now(UTC).timestamp() + exc.retry_after, UTC)
             when = f", retry at {retry_at.isoformat()}" if retry_at else ""
-            return RateLimited(f"{what}: rate limited (429){when}", retry_at=retry_at, target=name)
-        if isinstance(exc, exceptions.InvokeTimeoutError):
-            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+            return delivery_error(429, f"{what}: rate limited (429){when}", retry_at=retry_at, target=name)
+        if isinstance(exc, exceptions.InvokeTimeoutError | httpx.TimeoutException):
+            return delivery_error(None, f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
         if isinstance(exc, exceptions.RequestErrorBase):
             response = exc.response
             if response is None:  # a transport failure
-                return TransientError(f"{what}: {_one_line(exc.__cause__ or exc)}", target=name)
+                return delivery_error(None, f"{what}: {_one_line(exc.__cause__ or exc)}", target=name)
             status = response.status_code
             error, message = _xrpc_error(exc)
             detail = f"{status} {error}: {message}" if message else f"{status} {error}"
-            if status in (401, 403) or error in AUTH_REJECTED:
+            if error in AUTH_REJECTED:  # the words say more than the status (400 ExpiredToken)
                 return AuthError(f"{what}: {detail}", target=name)
-            if status >= 500 or status in (408, 409, 425, 502):
-                return TransientError(f"{what}: {detail}", target=name)
-            return PermanentError(f"{what}: {detail}", target=name)
-        if isinstance(exc, httpx.TimeoutException):
-            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+            return delivery_error(status, f"{what}: {detail}", target=name)
         if isinstance(exc, httpx.TransportError):
-            return TransientError(f"{what}: {_one_line(exc)}", target=name)
+            return delivery_error(None, f"{what}: {_one_line(exc)}", target=name)
         if isinstance(exc, exceptions.LoginRequiredError):
             return AuthError(f"{what}: not logged in", target=name)
         # A model error on an answer, or anything else the SDK raised: retrying is safe
         # (the next attempt looks the record up first) and the retry policy bounds it.
-        return TransientError(f"{what}: {_one_line(exc)}", target=name)
+        return internal_error(what, exc, target=name)
 
 
 def _service_key(url: str | None) -> str:

@@ -48,6 +48,9 @@ class NullTarget:
 
         return Posted(remote_id=key, url=f"https://null.invalid/{self.name}/{key}")
 
+    def rate_budget(self) -> None:
+        return None
+
     def close(self) -> None:
         pass
 

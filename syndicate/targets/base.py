@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from syndicate.config import Secret, TargetBase
@@ -43,6 +44,12 @@ class Target(Protocol):
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:
         """Post ``draft``; ``key`` is deterministic per outbox row (idempotency)."""
+        ...
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)``: how many requests the server still allows before ``reset``
+        (when a request may go again), from its last answer's rate-limit headers; None when it
+        has said nothing.  The outbox paces a backlog by it."""
         ...
 
     def verify(self) -> str:

@@ -43,7 +43,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
@@ -65,13 +65,16 @@ from syndicate.targets.reuse import ReuseCache
 from syndicate.tid import is_tid, tid_for
 
 if TYPE_CHECKING:
+    import httpx
     from atproto import Client
 
-__all__ = ["PLATFORM", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb", "tid_for"]
+__all__ = ["PLATFORM", "RESET_MARGIN", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb",
+           "tid_for"]
 
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
+RESET_MARGIN = 1.0  # seconds past ratelimit-reset (whole seconds, rounded down) before sending again
 BLOB_REUSE = 30 * 60.0  # seconds a retry reuses an uploaded thumbnail blob (unreferenced ones expire)
 REUSE_ENTRIES = 64  # thumbnails (by image URL) and page images (by article URL) remembered
 LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
@@ -110,6 +113,7 @@ class BlueskyAdapter:
         self._page_images: ReuseCache[str] = ReuseCache(REUSE_ENTRIES, None, clock)
         self._client: Client | None = None
         self._login_refused: AuthError | None = None  # the password was refused: don't ask again
+        self._budget: tuple[int, datetime | None] | None = None  # the last ratelimit-* headers
 
     # -- the Target protocol --
 
@@ -133,6 +137,18 @@ class BlueskyAdapter:
             log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
             return existing
         return self._call("posting", lambda client: self._create_post(client, draft, key))
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)`` from the last answer's ``ratelimit-*`` headers; None before any.
+
+        A PDS with rate limits on (bsky.social) sends them on every limited
+        route; the reset given is when this adapter will send again (the
+        PDS's, rounded down to the second, plus ``RESET_MARGIN``).
+        """
+        if self._budget is None:
+            return None
+        remaining, reset = self._budget
+        return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
 
     def verify(self) -> str:
         """Log in (the stored session, else the password) and ask ``getSession``: one line to show.
@@ -171,7 +187,9 @@ class BlueskyAdapter:
         from syndicate.deadline import DeadlineTransport
 
         # atproto's timeout is per socket operation; the transport makes it a total per request.
-        request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout))
+        # Request hands its keywords to httpx.Client: every answer's rate-limit headers are read.
+        request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout),
+                          event_hooks={"response": [self._remember]})
         client = Client(base_url=self._cfg.service, request=request)
 
         def on_session_change(event: SessionEvent, session: Any) -> None:
@@ -194,6 +212,17 @@ class BlueskyAdapter:
             raise
         self._client = client
         return client
+
+    def _remember(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("ratelimit-remaining", "").strip()
+        if not remaining.isdigit():
+            return
+        reset = response.headers.get("ratelimit-reset", "").strip()
+        try:
+            when = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
+        except (OverflowError, OSError, ValueError):
+            when = None
+        self._budget = (int(remaining), when)
 
     def _stored_session(self) -> str | None:
         """The stored session, if it was made for the configured service and handle."""

@@ -23,7 +23,7 @@ What comes out is a ``Composed``: the text, its length, the notes that say
 why it looks so, and the pieces it was rendered from.  A platform's module
 (``syndicate.targets``) turns it into a ``PostDraft`` with what only that
 platform knows (Bluesky's facets and link card, Mastodon's thumbnail).
-Nothing here names a platform or reads the configuration.
+Nothing here depends on a platform or reads the configuration.
 """
 
 from __future__ import annotations

@@ -48,6 +48,9 @@ class NullTarget:
 
         return Posted(remote_id=key, url=f"https://null.invalid/{self.name}/{key}")
 
+    def rate_budget(self) -> None:
+        return None
+
     def close(self) -> None:
         pass
 
@@ -120,7 +123,8 @@ class MastodonProcess:
 
 def run(ctx: Context) -> list[Line]:
     from syndicate.app import App
-    from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS
+    from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+    from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
     from tests.servers.pds import PdsUnavailable, missing_reason, start_pds
 
     n = ctx.sizes.delivery_posts

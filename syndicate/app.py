@@ -16,18 +16,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose, mastodon_limits
-from syndicate.config import Config, DeliveryConfig, HashtagConfig, MastodonTarget, Secret, TargetConfig
+from syndicate.config import Config, DeliveryConfig, HashtagConfig, Secret, TargetConfig
 from syndicate.credentials import CredentialWatch
 from syndicate.delivery import Deliverer, DeliveryResult
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
-from syndicate.models import Article, LinkCard, PostDraft, TargetLimits
+from syndicate.models import Article, PostDraft, TargetLimits
 from syndicate.netguard import AddressPolicy
 from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
-from syndicate.targets import Target
+from syndicate.targets import Services, Target, draft_post, platform_of
 
 log = logging.getLogger("syndicate")
 
@@ -46,12 +45,7 @@ class CycleResult:
 
 def platform_limits(cfg: TargetConfig) -> TargetLimits:
     """The platform's default limits, with the config's override."""
-    if isinstance(cfg, MastodonTarget):
-        return mastodon_limits(cfg.max_length or MASTODON_LIMITS.max_length,
-                               MASTODON_LIMITS.url_length or 23, cfg.content_warning)
-    if cfg.max_length:
-        return TargetLimits(min(cfg.max_length, BLUESKY_LIMITS.max_length), None, "graphemes")
-    return BLUESKY_LIMITS
+    return platform_of(cfg).offline_limits(cfg)
 
 
 def _page_fetchers(fetcher: Fetcher) -> tuple[Callable[[str], tuple[bytes, str]],
@@ -83,15 +77,9 @@ def build_target(name: str, cfg: TargetConfig, secret: Secret, *, store: Store |
     """The adapter for one target, with its secret (already resolved)."""
     redact(secret.reveal())
     fetch_image, page_image = _page_fetchers(fetcher)
-    if isinstance(cfg, MastodonTarget):
-        from syndicate.targets.mastodon import MastodonAdapter
-
-        return MastodonAdapter(name, cfg, secret, fetch_image=fetch_image, clock=clock,
-                               max_reset_wait=delivery.max_requeue)
-    from syndicate.targets.bluesky import BlueskyAdapter
-
-    return BlueskyAdapter(name, cfg, secret, session_store=store, fetch_image=fetch_image,
-                          page_image=page_image)
+    services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, clock=clock,
+                        max_reset_wait=delivery.max_requeue)
+    return platform_of(cfg).build(name, cfg, secret, services)
 
 
 def build_targets(config: Config, store: Store, fetcher: Fetcher,
@@ -105,8 +93,7 @@ def build_targets(config: Config, store: Store, fetcher: Fetcher,
             continue
         secret = cfg.secret_ref.resolve(environ)
         if secret is None:
-            what = "access token" if isinstance(cfg, MastodonTarget) else "app password"
-            skipped.append(f"target {name}: skipped, no {what}: {cfg.secret_ref.hint()}")
+            skipped.append(f"target {name}: skipped, no {cfg.secret_what}: {cfg.secret_ref.hint()}")
             continue
         targets[name] = build_target(name, cfg, secret, store=store, fetcher=fetcher,
                                      delivery=config.delivery, clock=clock)
@@ -214,13 +201,10 @@ class App:
             template, hashtags = tcfg.template, HashtagConfig()
         limits = self.limits(target)
         if strict_limit is not None:
-            limits = TargetLimits(min(strict_limit, limits.max_length), url_length=None, unit="chars")
-        draft = compose(article, target=target, platform=tcfg.kind, limits=limits,
-                        template=template, hashtags=hashtags, intro=intro)
-        if isinstance(tcfg, MastodonTarget) and tcfg.thumbnail and article.image and draft.card is None:
-            # Mastodon has no link card to fill; the adapter uploads the image with this alt text.
-            draft = replace(draft, card=LinkCard(article.link, article.title, "", article.image))
-        return draft
+            limits = replace(limits, max_length=min(strict_limit, limits.max_length), url_length=None,
+                             unit="chars")
+        return draft_post(article, target, tcfg, limits=limits, template=template,
+                          hashtags=hashtags.rules(), intro=intro)
 
     # -- output feed --
 

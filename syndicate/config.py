@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -34,6 +34,8 @@ from pydantic import (
 )
 
 from syndicate.errors import ConfigError
+from syndicate.hashtags import HashtagRules
+from syndicate.template import validate_template
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_STATE = "state/syndicate.db"
@@ -121,11 +123,14 @@ class HashtagConfig(_Strict):
     map: dict[str, str] = Field(default_factory=dict)  # category → tag ("" drops it)
     extra: list[str] = Field(default_factory=list)  # always added, e.g. ["ACR"]
 
+    def rules(self) -> HashtagRules:
+        """These settings as the plain value ``compose`` takes."""
+        return HashtagRules(enabled=self.enabled, limit=self.limit, map=dict(self.map),
+                            extra=tuple(self.extra))
+
 
 def _check_template(template: str | None) -> str | None:
     if template is not None:
-        from syndicate.compose import validate_template
-
         validate_template(template)
     return template
 
@@ -133,14 +138,35 @@ def _check_template(template: str | None) -> str | None:
 Template = Annotated[str, AfterValidator(_check_template)]
 
 
-class _TargetBase(_Strict):
+class TargetBase(_Strict):
+    """What every target has, whatever its platform (``kind``).
+
+    A platform's model adds its own keys, ``kind: Literal["name"]``, the
+    ``secret_ref`` property and the three class variables below, and joins
+    ``TargetConfig``; its module under ``syndicate/targets`` does the rest.
+    """
+
+    secret_what: ClassVar[str] = "secret"  # what the secret is, in messages: "access token"
+    secret_key: ClassVar[str] = "secret"  # the key ``dump`` shows it under: "token"
+    secret_file_key: ClassVar[str] = "secret_file"  # the key naming a file that holds it: "token_file"
+
+    kind: str
     enabled: bool = True
     template: Template | None = None  # overrides the default template for this target
     timeout: Duration = 30.0
     max_length: int | None = Field(default=None, ge=50)  # override the platform limit
 
+    @property
+    def secret_ref(self) -> SecretRef:
+        """Where the target's secret comes from."""
+        raise NotImplementedError
 
-class MastodonTarget(_TargetBase):
+
+class MastodonTarget(TargetBase):
+    secret_what: ClassVar[str] = "access token"
+    secret_key: ClassVar[str] = "token"
+    secret_file_key: ClassVar[str] = "token_file"
+
     kind: Literal["mastodon"]
     instance: HttpUrl
     token_env: str = "SYNDICATE_MASTODON_TOKEN"
@@ -154,7 +180,11 @@ class MastodonTarget(_TargetBase):
         return SecretRef(env=self.token_env, file=self.token_file)
 
 
-class BlueskyTarget(_TargetBase):
+class BlueskyTarget(TargetBase):
+    secret_what: ClassVar[str] = "app password"
+    secret_key: ClassVar[str] = "password"
+    secret_file_key: ClassVar[str] = "password_file"
+
     kind: Literal["bluesky"]
     service: HttpUrl = "https://bsky.social"
     handle: str = Field(min_length=3)
@@ -167,7 +197,10 @@ class BlueskyTarget(_TargetBase):
         return SecretRef(env=self.password_env, file=self.password_file)
 
 
+#: Every kind of target feeds.yaml may name; its platform is in ``syndicate.targets.PLATFORMS``.
 TargetConfig = Annotated[MastodonTarget | BlueskyTarget, Field(discriminator="kind")]
+TARGET_KINDS: tuple[str, ...] = tuple(
+    get_args(model.model_fields["kind"].annotation)[0] for model in get_args(get_args(TargetConfig)[0]))
 
 
 class FeedConfig(_Strict):
@@ -352,8 +385,7 @@ class Config(_Strict):
         out = {}
         for name, target in self.targets.items():
             if target.enabled and target.secret_ref.resolve(environ) is None:
-                what = "access token" if isinstance(target, MastodonTarget) else "app password"
-                out[name] = f"no {what}: {target.secret_ref.hint()}"
+                out[name] = f"no {target.secret_what}: {target.secret_ref.hint()}"
         return out
 
     def template_for(self, feed: FeedConfig, target: str) -> str | None:
@@ -368,8 +400,7 @@ class Config(_Strict):
         data = {"# source": self.source, **data}
         for name, target in self.targets.items():
             secret = target.secret_ref.resolve()
-            key = "token" if isinstance(target, MastodonTarget) else "password"
-            data["targets"][name][key] = (
+            data["targets"][name][target.secret_key] = (
                 f"<redacted, from {secret.origin}>" if secret else f"<missing: {target.secret_ref.hint()}>"
             )
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -423,9 +454,9 @@ def _reason(err: Mapping[str, Any]) -> str:
             return "expected an http(s) URL"
         return "expected a name of letters, digits, '.', '_' or '-'"
     if kind == "union_tag_invalid":
-        return "expected kind: mastodon or kind: bluesky"
+        return "expected " + " or ".join(f"kind: {k}" for k in TARGET_KINDS)
     if kind == "union_tag_not_found":
-        return "missing kind: (mastodon or bluesky)"
+        return f"missing kind: ({' or '.join(TARGET_KINDS)})"
     msg = str(err["msg"])
     msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else kind
@@ -473,7 +504,7 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
         problems = []
         for e in exc.errors():
             loc = tuple(e["loc"])
-            if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in ("mastodon", "bluesky"):
+            if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in TARGET_KINDS:
                 loc = loc[:2] + loc[3:]  # drop pydantic's discriminator tag
             where = loc + ("kind",) if e["type"] == "union_tag_invalid" else loc
             problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, where)))

@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 
-from syndicate.config import MastodonTarget, TargetConfig
+from syndicate.config import TargetConfig
 from syndicate.errors import AuthError, ConfigError, DeliveryError
 from syndicate.store import Store
 from syndicate.targets import Target
@@ -46,9 +46,8 @@ def secret_hint(cfg: TargetConfig, environ: Mapping[str, str] | None = None) -> 
         return ref.env
     if environ.get(f"{ref.env}_FILE"):
         return f"{ref.env}_FILE (file {environ[f'{ref.env}_FILE']})"
-    key = "token_file" if isinstance(cfg, MastodonTarget) else "password_file"
     if ref.file:
-        return f"the file {ref.file} ({key}), or set {ref.env}"
+        return f"the file {ref.file} ({cfg.secret_file_key}), or set {ref.env}"
     return f"{ref.env} (or {ref.env}_FILE)"
 
 

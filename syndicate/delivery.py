@@ -202,14 +202,12 @@ class Deliverer:
     def _pace(self, name: str) -> bool:
         """Respect a target's rate budget before the next request to it.
 
-        A target that reports ``rate_budget() -> (remaining, reset)`` with
-        nothing left is waited for until its reset (when that is within the
-        policy's ``max_rate_wait``), or left out of this round, and
-        ``next_due_at`` counts it from its reset (capped at ``max_requeue``).
-        Returns False to leave it out.
+        A target whose ``rate_budget()`` has nothing left is waited for until
+        its reset (when that is within the policy's ``max_rate_wait``), or left
+        out of this round, and ``next_due_at`` counts it from its reset (capped
+        at ``max_requeue``).  Returns False to leave it out.
         """
-        budget_of = getattr(self.targets[name], "rate_budget", None)
-        budget = budget_of() if budget_of else None
+        budget = self.targets[name].rate_budget()
         wait = 0.0
         if budget and budget[0] <= 0 and budget[1] is not None:
             wait = budget[1].timestamp() - self.clock()

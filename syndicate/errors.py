@@ -22,11 +22,35 @@ SDK errors (Mastodon.py, atproto, httpx) are translated into these at the
 adapter boundary, so nothing outside ``syndicate/targets`` and ``fetch.py``
 imports an SDK exception.  Every message is one line that names the file,
 feed, article or target concerned.
+
+What a target's answer means is one table for every platform
+(``error_class``, ``delivery_error``)::
+
+    no answer (refused, dropped, timed out)     TransientError
+    401, 403                                    AuthError
+    408 Request Timeout, 425 Too Early          TransientError
+    409 Conflict                                TransientError
+    429                                         RateLimited
+    any other 4xx                               PermanentError
+    5xx                                         TransientError
+    a 1xx-3xx where an answer was expected      TransientError
+
+409 is what a server says while a request with the same idempotency key is
+still being processed (Mastodon's ``Idempotency-Key``; atproto's SDK even
+files it with network errors): the next attempt gets the first one's post.
+An exception nobody expected on a target's path (an SDK that cannot read an
+answer, a bug) is ``internal_error``: transient, so the row is kept and
+retried within the policy's bounds — the deliverer treats one from anywhere
+else the same way.  An adapter only refines the table where its platform's
+words say more than the status (Mastodon's "too long" is ``TooLong``;
+Bluesky's ``ExpiredToken`` at 400 is ``AuthError``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 
 class SyndicateError(Exception):
@@ -145,3 +169,40 @@ class TooLong(PermanentError):
     def __init__(self, reason: str, *, limit: int | None = None, target: str = "", article: str = "") -> None:
         super().__init__(reason, target=target, article=article)
         self.limit = limit
+
+
+#: The statuses that mean something other than "a 4xx is permanent, anything else transient".
+STATUS_ERRORS: Mapping[int, type[DeliveryError]] = MappingProxyType({
+    401: AuthError,
+    403: AuthError,
+    408: TransientError,
+    409: TransientError,
+    425: TransientError,
+    429: RateLimited,
+})
+
+
+def error_class(status: int | None) -> type[DeliveryError]:
+    """What an answer with HTTP ``status`` to a target's request means (None: no answer at all)."""
+    if status is None:
+        return TransientError
+    found = STATUS_ERRORS.get(status)
+    if found is not None:
+        return found
+    return PermanentError if 400 <= status < 500 else TransientError
+
+
+def delivery_error(status: int | None, reason: str, *, retry_at: datetime | None = None,
+                   target: str = "") -> DeliveryError:
+    """The error for an answer with ``status`` (see ``error_class``); ``retry_at`` for a 429."""
+    kind = error_class(status)
+    if issubclass(kind, RateLimited):
+        return kind(reason, retry_at=retry_at, target=target)
+    return kind(reason, target=target)
+
+
+def internal_error(where: str, exc: BaseException, *, target: str = "") -> TransientError:
+    """An exception nobody expected on a target's path, ``where`` it happened: kept and retried."""
+    detail = " ".join(str(exc).split())[:300]
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return TransientError(f"{where}: internal error: {what}", target=target)

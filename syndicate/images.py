@@ -14,8 +14,9 @@ declares.  So ``open_image``:
 
 Anything refused raises ``ImageRefused`` (a ``ValueError``) with a one-line
 reason; the adapters then post without a thumbnail.  ``checked_image`` is the
-check alone (for Mastodon, which gets the bytes as they came);
-``fit_image`` also scales and re-encodes to a size limit (for Bluesky's blobs).
+check alone; ``fit_image`` also scales and re-encodes to what a platform
+takes (its ``ImageRules``: Bluesky's 1,000,000-byte blobs, Mastodon's
+16 MB uploads).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from __future__ import annotations
 import io
 import warnings
 from typing import TYPE_CHECKING
+
+from syndicate.models import ImageRules
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -75,19 +78,21 @@ def checked_image(data: bytes, content_type: str = "") -> tuple[bytes, str]:
     return data, mime
 
 
-def fit_image(data: bytes, content_type: str, *, max_bytes: int, max_side: int,
-              keep: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})) -> tuple[bytes, str]:
-    """An image within ``max_bytes`` and ``max_side`` pixels a side: ``(bytes, mime type)``.
+def fit_image(data: bytes, content_type: str, rules: ImageRules) -> tuple[bytes, str]:
+    """An image as a platform takes it (``rules``): ``(bytes, mime type)``.
 
-    An image in a ``keep`` format that already fits is returned as it came;
-    anything else is scaled to fit ``max_side`` and re-encoded as JPEG,
-    lowering quality and then size until it fits.  Raises ``ImageRefused``.
+    An image in one of ``rules.formats`` that already fits ``max_bytes`` and
+    ``max_side`` (``None``: no bound) is returned as it came; anything else is
+    scaled to fit ``max_side`` and re-encoded as JPEG, lowering quality and
+    then size until it fits.  Raises ``ImageRefused``.
     """
     from PIL import Image
 
     image = open_image(data, content_type)
     fmt = image.format or ""
-    if fmt in keep and len(data) <= max_bytes and max(image.size) <= max_side:
+    max_bytes, max_side = rules.max_bytes, rules.max_side
+    if (fmt in rules.formats and (max_bytes is None or len(data) <= max_bytes)
+            and (max_side is None or max(image.size) <= max_side)):
         return data, MIME_TYPES[fmt]
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
@@ -96,15 +101,16 @@ def fit_image(data: bytes, content_type: str, *, max_bytes: int, max_side: int,
         image = background
     elif image.mode != "RGB":
         image = image.convert("RGB")
-    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if max_side is not None:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     while True:
         for quality in (85, 75, 60, 45):
             out = io.BytesIO()
             image.save(out, "JPEG", quality=quality, optimize=True)
-            if out.tell() <= max_bytes:
+            if max_bytes is None or out.tell() <= max_bytes:
                 return out.getvalue(), "image/jpeg"
         if min(image.size) <= 16:  # pragma: no cover - a tiny JPEG always fits
-            raise ImageRefused(f"cannot fit the image in {max_bytes:,} bytes")
+            raise ImageRefused(f"cannot fit the image in {max_bytes or 0:,} bytes")
         image = image.resize((max(1, image.width * 3 // 4), max(1, image.height * 3 // 4)))
 
 

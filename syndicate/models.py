@@ -1,6 +1,7 @@
 """Plain frozen values passed between the pipeline's stages.
 
-``Article`` comes out of ``parse``; ``PostDraft`` out of ``compose``;
+``Article`` comes out of ``parse``; ``PostDraft`` out of ``compose`` and the
+target's platform (``TargetLimits`` and ``ImageRules`` are what a platform declares);
 ``Posted`` out of a target adapter; ``Attempted`` is what the outbox tells an
 adapter's ``lookup`` about a row's earlier requests.  None of them knows about the network or
 the database.
@@ -56,11 +57,26 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class TargetLimits:
-    """How a platform measures and bounds a post."""
+    """How a platform measures and bounds a post's text (see ``syndicate.textlen``)."""
 
     max_length: int  # 500 for Mastodon (or the instance's), 300 for Bluesky
     url_length: int | None  # every URL counts as this many (Mastodon: 23); None = literal
     unit: Literal["graphemes", "chars"] = "graphemes"
+    max_bytes: int | None = None  # a bound on the UTF-8 size too (Bluesky: 3000); None = none
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRules:
+    """What a platform takes as an image (see ``syndicate.images.fit_image``).
+
+    An image in one of ``formats`` within ``max_bytes`` and ``max_side``
+    pixels a side is sent as it came; any other is scaled down and re-encoded
+    as JPEG to fit.  ``None``: no bound.
+    """
+
+    max_bytes: int | None = None
+    max_side: int | None = None
+    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,9 @@
-"""compose: Article + limits → PostDraft (pure; no network, no database)."""
+"""compose: Article + limits → the text, and each platform's draft of it (pure; no network, no database).
+
+The text is composed platform-neutrally (``syndicate.compose``, measured by
+``syndicate.textlen``, rendered by ``syndicate.template``); ``draft_post`` runs
+it through a platform's module, which adds Bluesky's facets and card.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +17,16 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.compose import (
-    BLUESKY_LIMITS,
-    BLUESKY_MAX_BYTES,
-    DEFAULT_TEMPLATE,
-    MASTODON_LIMITS,
-    compose,
-    defuse_mentions,
-    format_date,
-    hashtags_for,
-    mastodon_limits,
-    post_length,
-    validate_template,
-)
-from syndicate.config import HashtagConfig
+from syndicate.compose import defuse_mentions, format_date
+from syndicate.config import BlueskyTarget, MastodonTarget
+from syndicate.hashtags import HashtagRules, hashtags_for
 from syndicate.models import Article, LinkCard, Source, TargetLimits
+from syndicate.targets import draft_post
+from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
+from syndicate.targets.mastodon_post import mastodon_limits
+from syndicate.template import DEFAULT_TEMPLATE, validate_template
+from syndicate.textlen import post_length
 from tests.servers.mastodon import ACCOUNT_MENTION_RE
 
 LINK = "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/"
@@ -36,6 +36,14 @@ STANDFIRST = (
     "of communist politics."
 )
 IMAGE = "https://anticapitalistresistance.org/wp-content/uploads/2022/10/book.jpg"
+BLUESKY_MAX_BYTES = 3000
+CONFIGS = {"mastodon": MastodonTarget(kind="mastodon", instance="https://masto.example"),
+           "bluesky": BlueskyTarget(kind="bluesky", handle="acr.test")}
+
+
+def compose(article: Article, *, target: str, platform: str, limits: TargetLimits, **kw: object):
+    """What ``article`` is drafted as on a target of ``platform`` within ``limits``."""
+    return draft_post(article, target, CONFIGS[platform], limits=limits, **kw)  # type: ignore[arg-type]
 
 
 def clusters(text: str) -> list[str]:
@@ -118,7 +126,7 @@ def test_mastodon_limits_take_the_content_warning_off_the_budget() -> None:
 
 
 def test_acr_article_on_mastodon(acr: Article) -> None:
-    draft = mastodon(acr, hashtags=HashtagConfig())
+    draft = mastodon(acr, hashtags=HashtagRules())
     assert draft.text == (
         "Stalinist Realism and Open Communism — Ian Parker\n"
         "\n"
@@ -136,7 +144,7 @@ def test_acr_article_on_mastodon(acr: Article) -> None:
 
 
 def test_acr_article_on_bluesky(acr: Article) -> None:
-    draft = bluesky(acr, hashtags=HashtagConfig())
+    draft = bluesky(acr, hashtags=HashtagRules())
     assert draft.text == (
         "Stalinist Realism and Open Communism — Ian Parker\n"
         "\n"
@@ -187,29 +195,29 @@ def test_long_card_description_is_cut_whole_clusters(acr: Article) -> None:
 
 
 def test_hashtags_camelcase_map_dedupe_and_limit() -> None:
-    cfg = HashtagConfig(limit=10, map={"uncategorised": "", "Ecosocialism": "EcoSocialism"})
+    cfg = HashtagRules(limit=10, map={"uncategorised": "", "Ecosocialism": "EcoSocialism"})
     cats = ["Climate change", "Anti-capitalism", "climate CHANGE", "Uncategorized", "Uncategorised",
             "ecosocialism", "Women's rights", "2022", "🌹", "Ça ira", "LGBTQ+"]
     assert hashtags_for(cats, cfg) == [
         "ClimateChange", "AntiCapitalism", "Uncategorized", "EcoSocialism", "WomensRights", "ÇaIra", "LGBTQ",
     ]
-    assert hashtags_for(cats, HashtagConfig(limit=2)) == ["ClimateChange", "AntiCapitalism"]
+    assert hashtags_for(cats, HashtagRules(limit=2)) == ["ClimateChange", "AntiCapitalism"]
 
 
 def test_hashtags_extra_are_kept_within_the_limit() -> None:
-    cfg = HashtagConfig(limit=3, extra=["ACR", "#acr"])
+    cfg = HashtagRules(limit=3, extra=("ACR", "#acr"))
     assert hashtags_for(["Communism", "Stalinism", "acr", "Marxism"], cfg) == ["Communism", "Stalinism", "ACR"]
-    assert hashtags_for(["Communism"], HashtagConfig(limit=1, extra=["ACR"])) == ["ACR"]
+    assert hashtags_for(["Communism"], HashtagRules(limit=1, extra=("ACR",))) == ["ACR"]
 
 
 def test_hashtags_off() -> None:
-    assert hashtags_for(["Communism"], HashtagConfig(enabled=False)) == []
-    assert hashtags_for(["Communism"], HashtagConfig(limit=0)) == []
-    assert hashtags_for([], HashtagConfig()) == []
+    assert hashtags_for(["Communism"], HashtagRules(enabled=False)) == []
+    assert hashtags_for(["Communism"], HashtagRules(limit=0)) == []
+    assert hashtags_for([], HashtagRules()) == []
 
 
 def test_hashtags_off_in_a_post(acr: Article) -> None:
-    draft = mastodon(acr, hashtags=HashtagConfig(enabled=False))
+    draft = mastodon(acr, hashtags=HashtagRules(enabled=False))
     assert "#" not in draft.text and "hashtags: off" in draft.notes
     assert draft.text.endswith(LINK)  # no trailing blank line where the hashtags were
 
@@ -217,7 +225,7 @@ def test_hashtags_off_in_a_post(acr: Article) -> None:
 @given(st.lists(st.text(max_size=30), max_size=8))
 @settings(max_examples=100)
 def test_hashtags_are_always_valid(categories: list[str]) -> None:
-    tags = hashtags_for(categories, HashtagConfig(limit=30))
+    tags = hashtags_for(categories, HashtagRules(limit=30))
     assert len({t.casefold() for t in tags}) == len(tags)
     for tag in tags:
         assert regex.fullmatch(r"[\p{L}\p{Mn}\p{Mc}\p{Nd}_]+", tag), tag
@@ -264,7 +272,7 @@ def test_default_template_is_valid() -> None:
 def test_empty_fields_leave_no_blank_runs_or_trailing_spaces(acr: Article) -> None:
     bare = dataclasses.replace(acr, author=None, standfirst="", categories=())
     template = "{intro}\n\n\n{title}{by_author} {author}\n\n{standfirst}\n\n\n{first_published} {source}\n{link}\n\n{hashtags}\n"
-    text = mastodon(bare, template=template, hashtags=HashtagConfig()).text
+    text = mastodon(bare, template=template, hashtags=HashtagRules()).text
     assert text == f"Stalinist Realism and Open Communism\n\nFirst published 13 October 2022\n{LINK}"
     with_intro = mastodon(bare, template=template, intro="  Worth re-reading:  ").text
     assert with_intro.startswith("Worth re-reading:\n\nStalinist Realism")
@@ -274,7 +282,7 @@ def test_empty_fields_leave_no_blank_runs_or_trailing_spaces(acr: Article) -> No
 
 
 def test_order_standfirst_then_intro_then_hashtags_then_title(acr: Article) -> None:
-    tags = HashtagConfig(limit=5)
+    tags = HashtagRules(limit=5)
     article = dataclasses.replace(acr, categories=("Communism", "Stalinism", "Marxism", "Books"))
     full = mastodon(article, hashtags=tags, intro="An editor's note on a classic.")
     assert STANDFIRST in full.text and full.text.startswith("An editor's note")
@@ -350,7 +358,7 @@ def test_facets_after_emoji_and_non_ascii(acr: Article) -> None:
         categories=("Écologie", "Anti-capitalism"),
         standfirst="Ünïcödé 👍🏽 text e\u0301 before the link.",
     )
-    d = bluesky(article, hashtags=HashtagConfig(), template="{title}{dash_author} 🏳️‍🌈 {link} {hashtags}\n{date}")
+    d = bluesky(article, hashtags=HashtagRules(), template="{title}{dash_author} 🏳️‍🌈 {link} {hashtags}\n{date}")
     data = d.text.encode()
     got = [(f.kind, data[f.byte_start:f.byte_end].decode(), f.value) for f in d.facets]
     assert got == [
@@ -363,7 +371,7 @@ def test_facets_after_emoji_and_non_ascii(acr: Article) -> None:
 
 def test_composing_is_fast(acr: Article) -> None:
     emoji = dataclasses.replace(acr, title="👨‍👩‍👧‍👦 " + acr.title, standfirst=STANDFIRST.replace("the", "thé 👩🏿‍🔬") * 3)
-    cfg = HashtagConfig()
+    cfg = HashtagRules()
     runs = 200
     start = time.perf_counter()
     for i in range(runs):
@@ -405,7 +413,7 @@ platforms = st.sampled_from([
     ("mastodon", MASTODON_LIMITS),
     ("mastodon", TargetLimits(max_length=90, url_length=23)),
     ("bluesky", BLUESKY_LIMITS),
-    ("bluesky", TargetLimits(max_length=140, url_length=None)),
+    ("bluesky", dataclasses.replace(BLUESKY_LIMITS, max_length=140)),
 ])
 
 
@@ -444,7 +452,7 @@ def test_drafts_always_fit_and_carry_title_date_link(
     article = Article(feed="f", id="i", link=link, title=title, published=published, author=author,
                       categories=tuple(categories), standfirst=standfirst)
     draft = compose(article, target="t", platform=name, limits=limits,  # type: ignore[arg-type]
-                    hashtags=HashtagConfig(limit=4))
+                    hashtags=HashtagRules(limit=4))
     text = draft.text
 
     assert draft.length == post_length(text, limits) <= limits.max_length

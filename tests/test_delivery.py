@@ -25,6 +25,7 @@ class ScriptedTarget:
         self.script = list(script)  # exceptions to raise, in order, before succeeding
         self.posts: dict[str, str] = {}  # key -> text (what the "server" holds)
         self.calls: list[str] = []
+        self.budget = None  # what rate_budget() reports: (remaining, reset) or None
 
     def limits(self):
         return TargetLimits(500, 23)
@@ -43,6 +44,9 @@ class ScriptedTarget:
             raise exc
         self.posts.setdefault(key, draft.text)
         return Posted(key, f"https://t.example/{key}")
+
+    def rate_budget(self):
+        return self.budget
 
     def close(self):
         pass
@@ -281,3 +285,23 @@ def test_a_rate_limit_reset_years_away_is_capped_at_max_requeue(tmp_path):
     [r] = d.deliver_due()
     assert r.outcome == "rescheduled"
     assert state(store)[0].next_attempt_at == t0 + 6 * 3600
+
+
+# --- pacing to a target's rate budget (Target.rate_budget) ---------------------------------------
+
+
+def test_a_spent_rate_budget_is_waited_for_before_the_next_post(tmp_path):
+    store, target, d, t = setup(tmp_path, n=2)
+    target.budget = (0, datetime.fromtimestamp(t.now + 30, UTC))  # what any platform's adapter says
+    results = d.deliver_due()
+    assert [r.outcome for r in results] == ["sent", "sent"] and t.sleeps == [30]
+
+
+def test_a_budget_spent_for_long_leaves_the_target_out_until_its_reset(tmp_path):
+    store, target, d, t = setup(tmp_path, n=2)
+    reset = t.now + 3600  # past max_rate_wait (900 s)
+    target.budget = (0, datetime.fromtimestamp(reset, UTC))
+    assert d.deliver_due() == [] and target.calls == [] and t.sleeps == []
+    assert d.next_due_at() == reset
+    target.budget, t.now = (100, None), reset
+    assert [r.outcome for r in d.deliver_due()] == ["sent", "sent"]

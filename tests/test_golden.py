@@ -35,16 +35,20 @@ from typing import Any, Literal
 
 import pytest
 
-from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose
-from syndicate.config import HashtagConfig, OutputConfig
+from syndicate.config import BlueskyTarget, HashtagConfig, MastodonTarget, OutputConfig
 from syndicate.feed_out import render_feeds
 from syndicate.models import Article, PostDraft
 from syndicate.parse import ParsedFeed, normalise, parse_feed
+from syndicate.targets import draft_post
+from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
 
 CASES_DIR = Path(__file__).parent / "data" / "cases"
 FEED_SUFFIXES = (".rss", ".atom", ".xml", ".rdf")
 CASE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-HASHTAGS = HashtagConfig(limit=3, map={"Uncategorized": ""})
+HASHTAGS = HashtagConfig(limit=3, map={"Uncategorized": ""}).rules()
+MASTODON = MastodonTarget(kind="mastodon", instance="https://masto.example")
+BLUESKY = BlueskyTarget(kind="bluesky", handle="acr.test")
 OUTPUT = OutputConfig(title="ACR mirror feed", link="https://anticapitalistresistance.org/",
                       self_url="https://mirror.example/feed.xml")
 
@@ -93,9 +97,10 @@ def read_case(feed_file: Path) -> Rendered:
 
 
 def post(article: Article, platform: Literal["mastodon", "bluesky"]) -> PostDraft:
-    """The one call to ``compose`` here: adapt this when its signature changes."""
-    limits = MASTODON_LIMITS if platform == "mastodon" else BLUESKY_LIMITS
-    return compose(article, target=platform, platform=platform, limits=limits, hashtags=HASHTAGS)
+    """The one place a post is drafted here: adapt this when its signature changes."""
+    if platform == "mastodon":
+        return draft_post(article, "mastodon", MASTODON, limits=MASTODON_LIMITS, hashtags=HASHTAGS)
+    return draft_post(article, "bluesky", BLUESKY, limits=BLUESKY_LIMITS, hashtags=HASHTAGS)
 
 
 # --- the renderers: one per expected file -----------------------------------------

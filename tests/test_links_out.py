@@ -149,12 +149,14 @@ security: {{allow_private_addresses: true, allowed_ports: any}}  # the page is o
 
 
 def test_no_post_is_composed_around_a_hostile_link():
-    from syndicate.compose import BLUESKY_LIMITS, compose
+    from syndicate.config import BlueskyTarget
+    from syndicate.targets import draft_post
 
+    bsky = BlueskyTarget(kind="bluesky", handle="acr.test")
     stored = Article(feed="acr", id="g1", link="javascript:alert(1)", title="Stored long ago", published=NOW)
     with pytest.raises(ValueError, match=r"article g1: its link 'javascript:alert\(1\)' is not an http"):
-        compose(stored, target="bsky", platform="bluesky", limits=BLUESKY_LIMITS)
+        draft_post(stored, "bsky", bsky)
     imaged = Article(feed="acr", id="g2", link="https://example.org/a/", title="An image",
                      published=NOW, image="javascript:alert(2)")
-    draft = compose(imaged, target="bsky", platform="bluesky", limits=BLUESKY_LIMITS)
+    draft = draft_post(imaged, "bsky", bsky)
     assert draft.card is not None and draft.card.thumb_url is None

@@ -17,14 +17,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syndicate.compose import BLUESKY_LIMITS, MASTODON_LIMITS, compose
+from syndicate.config import BlueskyTarget, MastodonTarget
 from syndicate.models import Article, Source
+from syndicate.targets import draft_post
+from syndicate.targets.bluesky_post import LIMITS as BLUESKY_LIMITS
+from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
 from tests.helpers import run_cli
 from tests.servers.mastodon import ACCOUNT_MENTION_RE, MastodonServer, mentions_in
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 TOKEN = "mentions-token-0123456789"
 TITLE = "Interview with @someone@example.social about the strike"
+CONFIGS = {"mastodon": MastodonTarget(kind="mastodon", instance="https://masto.example"),
+           "bluesky": BlueskyTarget(kind="bluesky", handle="acr.test")}
+
+
+def compose(article, *, target, platform, limits, **kw):
+    """What ``article`` is drafted as on a target of ``platform`` within ``limits``."""
+    return draft_post(article, target, CONFIGS[platform], limits=limits, **kw)
 
 
 def article(**kw) -> Article:

@@ -14,6 +14,9 @@ class NullTarget:
 
     name = "masto"
 
+    def rate_budget(self):
+        return None  # said nothing: the outbox does not pace it
+
 
 def make_app(tmp_path, feeds: dict[str, str], backfill: int = 0) -> App:
     feed_yaml = "".join(f"  - {{name: {n}, url: '{u}', backfill: {backfill}}}\n" for n, u in feeds.items())

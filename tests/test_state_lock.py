@@ -98,6 +98,9 @@ class RecordingTarget:
         self.calls.append(f"deliver {draft.article_id}")
         return Posted(key, f"https://t.example/{key}")
 
+    def rate_budget(self):
+        return None
+
     def close(self) -> None:
         pass
 

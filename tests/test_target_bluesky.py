@@ -11,7 +11,7 @@ import itertools
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,9 +20,11 @@ from PIL import Image
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
 from syndicate.models import Attempted, Facet, LinkCard, PostDraft, StoredSession
-from syndicate.targets.bluesky import BlueskyAdapter, count_graphemes, prepare_thumb, tid_for
+from syndicate.targets import Target
+from syndicate.targets.bluesky import RESET_MARGIN, BlueskyAdapter, count_graphemes, prepare_thumb, tid_for
 from syndicate.tid import is_tid
 from tests.servers.fault_proxy import Fault, FaultProxy
+from tests.servers.pds import start_pds
 
 pytestmark = pytest.mark.pds
 
@@ -452,6 +454,44 @@ def test_a_429_on_login_is_rate_limited(proxy, account):
     with pytest.raises(RateLimited) as info:
         make_adapter(proxy.url, account).deliver(draft("x"), new_key())
     assert info.value.retry_at == datetime.fromtimestamp(reset, UTC)
+
+
+# -- the rate budget: the PDS's ratelimit-* headers ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited_pds(pds):
+    """A second PDS with its rate limits on (the shared one has them off: tests log in a lot)."""
+    with start_pds(env={"PDS_RATE_LIMITS_ENABLED": "true"}) as handle:
+        yield handle
+
+
+def test_rate_budget_follows_the_pds_ratelimit_headers(limited_pds):
+    password = secrets.token_urlsafe(12)
+    did, handle = limited_pds.create_account(f"r{secrets.token_hex(5)}.test", password)
+    with FaultProxy(limited_pds.url) as proxy:
+        adapter = make_adapter(proxy.url, Account(did, handle, password))
+        target: Target = adapter
+        assert target.rate_budget() is None  # nothing heard yet
+        adapter.deliver(draft("Paced to the PDS"), new_key())
+        answer = proxy.seen[-1]
+        adapter.close()
+    assert (answer.nsid, answer.outcome) == (CREATE, "forwarded 200")
+    remaining, reset = int(answer.headers["ratelimit-remaining"]), int(answer.headers["ratelimit-reset"])
+    assert 0 < remaining < int(answer.headers["ratelimit-limit"])
+    # the reset given is when the adapter will send again: the PDS's (whole seconds, rounded down) + margin
+    assert target.rate_budget() == (remaining, datetime.fromtimestamp(reset, UTC) + timedelta(seconds=RESET_MARGIN))
+
+
+def test_a_429_spends_the_rate_budget(proxy, account):
+    reset = int(time.time()) + 120
+    adapter = make_adapter(proxy.url, account)
+    proxy.add_faults(CREATE, Fault(status=429, headers={"ratelimit-reset": str(reset), "ratelimit-remaining": "0",
+                                                        "ratelimit-limit": "3000"}))
+    with pytest.raises(RateLimited):
+        adapter.deliver(draft("Slow down"), new_key())
+    adapter.close()
+    assert adapter.rate_budget() == (0, datetime.fromtimestamp(reset, UTC) + timedelta(seconds=RESET_MARGIN))
 
 
 @pytest.mark.parametrize("fault", [Fault(drop=True), Fault(status=500), Fault(status=502),

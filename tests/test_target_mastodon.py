@@ -355,3 +355,10 @@ def test_close_then_use_again(server, adapter):
     adapter.close()
     adapter.close()
     assert adapter.deliver(draft(), "k1").remote_id == server.statuses[0]["id"]
+
+
+def test_an_answer_without_a_status_id_is_not_taken_for_a_post(server, adapter):
+    # a 200 with JSON that is no status (a proxy's, a broken server's): never recorded as sent
+    err = deliver_error(server, adapter, Fault(status=200, body={"error": "try later"}, method="POST",
+                                                path=STATUSES))
+    assert type(err) is TransientError and "internal error" in str(err) and "no id" in str(err)

@@ -1,46 +1,57 @@
-"""Delivery adapters, one module per platform, behind one small protocol.
+"""The platforms syndicate posts to: one module each, and the registry of them.
+
+A platform's module declares ``PLATFORM = Platform(...)`` (see ``base``): its
+config model, its limits as data, how to build its adapter and how to turn a
+composed text into its ``PostDraft``.  ``PLATFORMS`` maps a target's
+``kind:`` to it; everything else (``app``, ``preview``, the editors' page)
+goes through it, never through a chain of ``isinstance``.
 
 An adapter turns a ``PostDraft`` into a remote post and translates its SDK's
-errors into ``syndicate.errors`` (``TransientError``, ``RateLimited``,
-``PermanentError``, ``AuthError``, ``TooLong``).  It never retries or sleeps by itself:
-the outbox and ``syndicate.retry`` decide when to try again.  SDKs are
-imported inside the adapter modules only, so ``syndicate --help`` stays fast.
+errors into ``syndicate.errors`` through the one status table there.  It never
+retries or sleeps by itself: the outbox and ``syndicate.retry`` decide when to
+try again.  SDKs are imported inside the adapters only, when they first talk
+to a server, so ``syndicate --help`` stays fast.
+
+A new platform is one module here (``PLATFORM`` at its end), its config model
+in ``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``,
+added to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any
 
-from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.compose import compose
+from syndicate.config import TargetBase
+from syndicate.hashtags import HashtagRules
+from syndicate.models import Article, PostDraft, TargetLimits
+from syndicate.targets import bluesky, mastodon
+from syndicate.targets.base import Platform, Services, SessionStore, Target
+
+__all__ = ["PLATFORMS", "Platform", "Services", "SessionStore", "Target", "draft_post", "platform_of"]
+
+#: kind → platform.  A new platform: one line here.
+PLATFORMS: dict[str, Platform[Any]] = {p.kind: p for p in (
+    mastodon.PLATFORM,
+    bluesky.PLATFORM,
+)}
 
 
-class Target(Protocol):
-    """What the outbox needs from a platform."""
+def platform_of(cfg: TargetBase) -> Platform[Any]:
+    """The platform of a target's config (``kind:``)."""
+    try:
+        return PLATFORMS[cfg.kind]
+    except KeyError:
+        raise ValueError(f"no platform for kind {cfg.kind!r} (known: {', '.join(PLATFORMS)})") from None
 
-    name: str  # the target's name in feeds.yaml
 
-    def limits(self) -> TargetLimits:
-        """The platform's post limits (may ask the server once and cache)."""
-        ...
-
-    def lookup(self, attempted: Attempted) -> Posted | None:
-        """The post an earlier request of the row made, if any — never another post.
-
-        Asked only when such a request may have left (``attempted.since``).
-        """
-        ...
-
-    def deliver(self, draft: PostDraft, key: str) -> Posted:
-        """Post ``draft``; ``key`` is deterministic per outbox row (idempotency)."""
-        ...
-
-    def verify(self) -> str:
-        """Check the credentials (and limits) against the server; one line saying who we are.
-
-        Raises ``AuthError`` when they are refused.
-        """
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
+def draft_post(article: Article, target: str, cfg: TargetBase, *, limits: TargetLimits | None = None,
+               template: str | None = None, hashtags: HashtagRules | None = None,
+               intro: str | None = None) -> PostDraft:
+    """What ``article`` would be posted as on target ``target`` (``cfg``): the text composed
+    within ``limits`` (default: the platform's, with the config's overrides), then drafted as
+    its platform does.  Pure; raises ``ValueError`` as ``compose`` does."""
+    platform = platform_of(cfg)
+    composed = compose(article, target=target, limits=limits or platform.offline_limits(cfg),
+                       template=template, hashtags=hashtags, intro=intro)
+    return platform.draft(article, composed, cfg)

@@ -3,7 +3,8 @@
 One ``deliver`` is, in order:
 
 1. refuse a text over the limit (300 graphemes, 3,000 UTF-8 bytes) before
-   any network call;
+   any network call (``bluesky_post``: the platform's rules, the draft's
+   facets and card);
 2. log in: reuse the session the ``SessionStore`` holds if it was made for
    the configured ``service`` and ``handle`` (the SDK refreshes the access
    token itself, and every new session is saved back with the two); log in
@@ -26,10 +27,13 @@ Record keys must be TIDs: ``tid_for`` makes one from an integer (see
 ``syndicate.tid``).  A second ``createRecord`` at the same key is refused by
 the PDS with a 500, not a conflict, which is why step 3 comes first.
 
-Errors leave as ``syndicate.errors``: 429 → ``RateLimited`` (``retry_at``
-from ``ratelimit-reset``), 5xx, timeouts and dropped connections →
-``TransientError``, 400 → ``PermanentError`` with the server's message, a
-rejected login → ``AuthError``.  Neither the password nor any token is ever
+Errors leave as ``syndicate.errors``, by the one status table there
+(``errors.delivery_error``): 429 → ``RateLimited`` (``retry_at`` from
+``ratelimit-reset``); 408, 409, 425, 5xx, timeouts and dropped connections
+→ ``TransientError``; other 4xx → ``PermanentError`` with the server's
+message; a rejected login or session (401/403, ``ExpiredToken``) →
+``AuthError``; anything else the SDK raises (an answer it cannot read) →
+``internal_error``.  Neither the password nor any token is ever
 logged or put in a message.
 """
 
@@ -39,51 +43,44 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
-from syndicate.compose import BLUESKY_LIMITS, BLUESKY_MAX_BYTES, graphemes
 from syndicate.config import BlueskyTarget, Secret
-from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.images import fit_image
+from syndicate.errors import (
+    AuthError,
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    delivery_error,
+    internal_error,
+)
 from syndicate.models import Attempted, Facet, LinkCard, PostDraft, Posted, StoredSession, TargetLimits
+from syndicate.targets import bluesky_post
+from syndicate.targets.base import Platform, Services, SessionStore
+from syndicate.targets.bluesky_post import count_graphemes, offline_limits, prepare_thumb
 from syndicate.targets.reuse import ReuseCache
 from syndicate.tid import is_tid, tid_for
 
 if TYPE_CHECKING:
+    import httpx
     from atproto import Client
 
-__all__ = ["BlueskyAdapter", "SessionStore", "prepare_thumb", "tid_for"]
+__all__ = ["PLATFORM", "RESET_MARGIN", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb",
+           "tid_for"]
 
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
-MAX_GRAPHEMES = BLUESKY_LIMITS.max_length  # app.bsky.feed.post#text maxGraphemes (300)
-MAX_TEXT_BYTES = BLUESKY_MAX_BYTES  # app.bsky.feed.post#text maxLength (3000 UTF-8 bytes)
-MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external#external thumb maxSize
-MAX_THUMB_SIDE = 2000  # pixels; larger images are scaled down
-THUMB_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+RESET_MARGIN = 1.0  # seconds past ratelimit-reset (whole seconds, rounded down) before sending again
 BLOB_REUSE = 30 * 60.0  # seconds a retry reuses an uploaded thumbnail blob (unreferenced ones expire)
 REUSE_ENTRIES = 64  # thumbnails (by image URL) and page images (by article URL) remembered
 LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
 AUTH_REJECTED = {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"}
 
 T = TypeVar("T")
-
-
-class SessionStore(Protocol):
-    """Where a target's session lives between runs (the state database)."""
-
-    def load_session(self, target: str) -> StoredSession | None: ...
-
-    def save_session(self, target: str, session: StoredSession) -> None: ...
-
-
-def count_graphemes(text: str) -> int:
-    """User-perceived characters, as Bluesky counts a post's length."""
-    return len(graphemes(text))
 
 
 def post_url(author: str, rkey: str) -> str:
@@ -116,13 +113,14 @@ class BlueskyAdapter:
         self._page_images: ReuseCache[str] = ReuseCache(REUSE_ENTRIES, None, clock)
         self._client: Client | None = None
         self._login_refused: AuthError | None = None  # the password was refused: don't ask again
+        self._budget: tuple[int, datetime | None] | None = None  # the last ratelimit-* headers
 
     # -- the Target protocol --
 
     def limits(self) -> TargetLimits:
-        """300 graphemes; ``max_length`` in the config can only lower it (the PDS enforces 300)."""
-        limit = min(self._cfg.max_length or MAX_GRAPHEMES, MAX_GRAPHEMES)
-        return TargetLimits(max_length=limit, url_length=None, unit="graphemes")
+        """300 graphemes and 3,000 bytes; ``max_length`` in the config can only lower it (the PDS
+        enforces the lexicon's)."""
+        return offline_limits(self._cfg)
 
     def lookup(self, attempted: Attempted) -> Posted | None:
         """The post an earlier request of the row made: ``getRecord`` at its rkey, which no
@@ -139,6 +137,18 @@ class BlueskyAdapter:
             log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
             return existing
         return self._call("posting", lambda client: self._create_post(client, draft, key))
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)`` from the last answer's ``ratelimit-*`` headers; None before any.
+
+        A PDS with rate limits on (bsky.social) sends them on every limited
+        route; the reset given is when this adapter will send again (the
+        PDS's, rounded down to the second, plus ``RESET_MARGIN``).
+        """
+        if self._budget is None:
+            return None
+        remaining, reset = self._budget
+        return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
 
     def verify(self) -> str:
         """Log in (the stored session, else the password) and ask ``getSession``: one line to show.
@@ -164,22 +174,7 @@ class BlueskyAdapter:
             raise PermanentError(f"record key {key!r} is not a TID", target=self.name)
 
     def _check_draft(self, draft: PostDraft) -> None:
-        limit = self.limits().max_length
-        graphemes = count_graphemes(draft.text)
-        if graphemes > limit:
-            raise PermanentError(f"text is {graphemes} graphemes, over the limit of {limit}",
-                                 target=self.name)
-        size = len(draft.text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise PermanentError(f"text is {size} bytes, over the limit of {MAX_TEXT_BYTES}",
-                                 target=self.name)
-        for facet in draft.facets:
-            if not 0 <= facet.byte_start < facet.byte_end <= size:
-                raise PermanentError(
-                    f"facet {facet.kind} {facet.value!r} at bytes {facet.byte_start}-{facet.byte_end} "
-                    f"is outside the text ({size} bytes)",
-                    target=self.name,
-                )
+        bluesky_post.check_draft(draft, self.limits(), self.name)
 
     # -- session --
 
@@ -192,7 +187,9 @@ class BlueskyAdapter:
         from syndicate.deadline import DeadlineTransport
 
         # atproto's timeout is per socket operation; the transport makes it a total per request.
-        request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout))
+        # Request hands its keywords to httpx.Client: every answer's rate-limit headers are read.
+        request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout),
+                          event_hooks={"response": [self._remember]})
         client = Client(base_url=self._cfg.service, request=request)
 
         def on_session_change(event: SessionEvent, session: Any) -> None:
@@ -215,6 +212,17 @@ class BlueskyAdapter:
             raise
         self._client = client
         return client
+
+    def _remember(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("ratelimit-remaining", "").strip()
+        if not remaining.isdigit():
+            return
+        reset = response.headers.get("ratelimit-reset", "").strip()
+        try:
+            when = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
+        except (OverflowError, OSError, ValueError):
+            when = None
+        self._budget = (int(remaining), when)
 
     def _stored_session(self) -> str | None:
         """The stored session, if it was made for the configured service and handle."""
@@ -291,7 +299,7 @@ class BlueskyAdapter:
         session = client._session
         if session is None:  # pragma: no cover - _login always leaves a session
             raise AuthError("not logged in", target=self.name)
-        return session.did
+        return str(session.did)
 
     def _get_post(self, client: Client, rkey: str) -> Posted | None:
         from atproto import exceptions, models
@@ -394,8 +402,9 @@ class BlueskyAdapter:
 
     # -- errors --
 
-    def _translate(self, exc: BaseException, what: str) -> PermanentError | TransientError:
-        """An SDK or httpx error as a ``syndicate.errors`` error (one line, no secrets)."""
+    def _translate(self, exc: BaseException, what: str) -> DeliveryError:
+        """An SDK or httpx error as a ``syndicate.errors`` error by its one status table (one
+        line, no secrets)."""
         import httpx
         from atproto import exceptions
 
@@ -405,30 +414,26 @@ class BlueskyAdapter:
             if retry_at is None and exc.retry_after is not None:
                 retry_at = datetime.fromtimestamp(datetime.now(UTC).timestamp() + exc.retry_after, UTC)
             when = f", retry at {retry_at.isoformat()}" if retry_at else ""
-            return RateLimited(f"{what}: rate limited (429){when}", retry_at=retry_at, target=name)
-        if isinstance(exc, exceptions.InvokeTimeoutError):
-            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+            return delivery_error(429, f"{what}: rate limited (429){when}", retry_at=retry_at, target=name)
+        if isinstance(exc, exceptions.InvokeTimeoutError | httpx.TimeoutException):
+            return delivery_error(None, f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
         if isinstance(exc, exceptions.RequestErrorBase):
             response = exc.response
             if response is None:  # a transport failure
-                return TransientError(f"{what}: {_one_line(exc.__cause__ or exc)}", target=name)
+                return delivery_error(None, f"{what}: {_one_line(exc.__cause__ or exc)}", target=name)
             status = response.status_code
             error, message = _xrpc_error(exc)
             detail = f"{status} {error}: {message}" if message else f"{status} {error}"
-            if status in (401, 403) or error in AUTH_REJECTED:
+            if error in AUTH_REJECTED:  # the words say more than the status (400 ExpiredToken)
                 return AuthError(f"{what}: {detail}", target=name)
-            if status >= 500 or status in (408, 409, 425, 502):
-                return TransientError(f"{what}: {detail}", target=name)
-            return PermanentError(f"{what}: {detail}", target=name)
-        if isinstance(exc, httpx.TimeoutException):
-            return TransientError(f"{what}: timed out after {self._cfg.timeout:g}s", target=name)
+            return delivery_error(status, f"{what}: {detail}", target=name)
         if isinstance(exc, httpx.TransportError):
-            return TransientError(f"{what}: {_one_line(exc)}", target=name)
+            return delivery_error(None, f"{what}: {_one_line(exc)}", target=name)
         if isinstance(exc, exceptions.LoginRequiredError):
             return AuthError(f"{what}: not logged in", target=name)
         # A model error on an answer, or anything else the SDK raised: retrying is safe
         # (the next attempt looks the record up first) and the retry policy bounds it.
-        return TransientError(f"{what}: {_one_line(exc)}", target=name)
+        return internal_error(what, exc, target=name)
 
 
 def _service_key(url: str | None) -> str:
@@ -479,19 +484,6 @@ def _facet(facet: Facet) -> Any:
     )
 
 
-def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
-    """An image fit for a link card's thumbnail: ``(bytes, mime type)``.
-
-    Decoded safely (``syndicate.images``: JPEG, PNG, WebP or GIF, at most 25
-    megapixels).  A JPEG, PNG or WebP that is already under 1,000,000 bytes
-    and 2000 px a side is kept as it is; anything else is scaled to fit 2000
-    px and re-encoded as JPEG.  Raises ``ValueError`` (``ImageRefused``) for
-    anything else.
-    """
-    return fit_image(data, content_type, max_bytes=MAX_THUMB_BYTES, max_side=MAX_THUMB_SIDE,
-                     keep=frozenset(THUMB_TYPES))
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -507,3 +499,13 @@ def _one_line(exc: object) -> str:
     if isinstance(exc, BaseException) and str(exc) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return " ".join(text.split())[:300]
+
+
+def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -> BlueskyAdapter:
+    """The adapter for one ``kind: bluesky`` target."""
+    return BlueskyAdapter(name, cfg, password, session_store=services.session_store,
+                          fetch_image=services.fetch_image, page_image=services.page_image)
+
+
+PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=bluesky_post.LIMITS,
+                    offline_limits=offline_limits, build=build, draft=bluesky_post.draft)

@@ -27,15 +27,18 @@ on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per requ
   that merely contains the links (``?p=123`` for ``?p=12``, an editor's own words around
   them) or that is older than the row's first attempt is never taken for it.
 
-Errors leave as ``syndicate.errors``, never as Mastodon.py's: 429 → ``RateLimited`` with
-``retry_at`` from ``X-RateLimit-Reset`` (ISO 8601) or ``Retry-After``; 401/403 →
-``AuthError``; a status refused as too long (Mastodon's ``Text character limit of N
-exceeded``, and the words of stricter servers) → ``TooLong`` with the code points the text
-may have; other 4xx → ``PermanentError`` with the server's own words (``HTTP 422:
-Validation failed: Text can't be blank``); 5xx, timeouts and dropped connections →
-``TransientError``.  A reset or ``Retry-After`` further off than ``max_reset_wait``
-(default: ``max_requeue``'s 6 h) is taken as that: a bogus header never silences the
-target.  The access token is never put in a message.
+Errors leave as ``syndicate.errors``, never as Mastodon.py's, by the one status table
+there (``errors.delivery_error``): 429 → ``RateLimited`` with ``retry_at`` from
+``X-RateLimit-Reset`` (ISO 8601) or ``Retry-After``; 401/403 → ``AuthError``; 408, 409 (a
+request with the same ``Idempotency-Key`` still in progress) and 425 → ``TransientError``;
+a status refused as too long (Mastodon's ``Text character limit of N exceeded``, and the
+words of stricter servers) → ``TooLong`` with the code points the text may have; other 4xx
+→ ``PermanentError`` with the server's own words (``HTTP 422: Validation failed: Text
+can't be blank``); 5xx, timeouts and dropped connections → ``TransientError``; anything
+else raised on the way (an answer that is not what was asked) → ``internal_error``.  A
+reset or ``Retry-After`` further off than ``max_reset_wait`` (default: ``max_requeue``'s
+6 h) is taken as that: a bogus header never silences the target.  The access token is
+never put in a message.
 """
 
 from __future__ import annotations
@@ -51,25 +54,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import regex
 
-from syndicate.compose import MASTODON_LIMITS, mastodon_limits
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
-from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimited, TooLong, TransientError
-from syndicate.images import ImageRefused, checked_image
+from syndicate.errors import (
+    AuthError,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    TooLong,
+    TransientError,
+    delivery_error,
+    internal_error,
+)
+from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services
+from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits
 
 if TYPE_CHECKING:
     import requests
     from mastodon import Mastodon
 
-__all__ = ["DEFAULT_LIMITS", "MastodonAdapter"]
+__all__ = ["LIMITS", "PLATFORM", "MastodonAdapter", "mastodon_limits"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMITS = MASTODON_LIMITS  # 500 characters, 23 per URL
 LOOKUP_PAGE = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 CLOCK_SKEW = 60.0  # seconds our clock and the server's may differ by, for "made since"
 LIMITS_RETRY = 60.0  # seconds before limits that could not be read are asked for again
-MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset or Retry-After is believed further off
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
 _TAG = regex.compile(r"<[^>]*>")
@@ -166,22 +177,30 @@ class MastodonAdapter:
     def deliver(self, draft: PostDraft, key: str) -> Posted:
         """Post ``draft`` with ``Idempotency-Key: key`` (a repeat returns the first status)."""
         media_ids = self._thumbnail(draft)
-        status = self._call(
+        return self._call(
             "posting the status",
-            lambda c: c.status_post(
+            lambda c: self._posted(c.status_post(
                 draft.text,
                 media_ids=media_ids or None,
                 visibility=self._cfg.visibility,
                 language=draft.language,
                 spoiler_text=self._cfg.content_warning or None,
                 idempotency_key=key,
-            ),
+            )),
         )
-        return self._posted(status)
 
     def lookup(self, attempted: Attempted) -> Posted | None:
         """The status an earlier request of the row made: among the account's statuses since
         its first attempt, the one with a text it sent, held by no other row."""
+        try:
+            return self._lookup(attempted)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # a page of statuses we cannot read
+            raise internal_error(self._redact(f"looking for an earlier post on {self._cfg.instance}"),
+                                 exc) from exc
+
+    def _lookup(self, attempted: Attempted) -> Posted | None:
         wanted = {_normalise(text) for text in attempted.texts if text.strip()}
         since = attempted.since - timedelta(seconds=CLOCK_SKEW)
         action = "looking for an earlier post"
@@ -263,15 +282,15 @@ class MastodonAdapter:
             self._budget = (int(remaining), self._believable(self._reset_time(response.headers)))
 
     def _call(self, action: str, fn: Callable[[Mastodon], T]) -> T:
-        """Run one library call; every Mastodon.py error leaves as a ``DeliveryError``."""
-        from mastodon.errors import MastodonError
-
+        """Run one library call; every error leaves as a ``DeliveryError`` (``errors``' table)."""
         self._check_budget(action)
         client = self.client()
         self._last.headers = None
         try:
             return fn(client)
-        except MastodonError as exc:
+        except DeliveryError:
+            raise
+        except Exception as exc:  # Mastodon.py's errors, and anything else on the way (a bug)
             raise self._translate(exc, action) from exc
 
     def _check_budget(self, action: str) -> None:
@@ -297,22 +316,16 @@ class MastodonAdapter:
             when = f", until {retry_at.isoformat()}" if retry_at else ""
             return RateLimited(self._redact(f"HTTP 429: rate limit spent ({where}{when})"), retry_at=retry_at)
         if isinstance(exc, MastodonNetworkError):
-            return TransientError(self._redact(f"{self._network_reason(exc)} ({where})"))
+            return delivery_error(None, self._redact(f"{self._network_reason(exc)} ({where})"))
         if isinstance(exc, MastodonAPIError) and len(exc.args) >= 4 and isinstance(exc.args[1], int):
             status, reason, message = exc.args[1], exc.args[2], exc.args[3]
             text = self._redact(f"HTTP {status}: {message or reason} ({where})")
-            if status == 429:
-                return RateLimited(text, retry_at=self._retry_at())
-            if status in (401, 403):
-                return AuthError(text)
-            if status == 408 or status >= 500:
-                return TransientError(text)
             if action == "posting the status" and status in (400, 422) and _TOO_LONG.search(str(message)):
                 return TooLong(text, limit=self._strict_budget(str(message)))
-            return PermanentError(text)
+            return delivery_error(status, text, retry_at=self._retry_at() if status == 429 else None)
         if isinstance(exc, MastodonAPIError):  # a 2xx whose body is not JSON: a proxy's page
             return TransientError(self._redact(f"unreadable answer ({where}): {str(exc.args[0])[:200]}"))
-        return PermanentError(self._redact(f"{type(exc).__name__}: {exc} ({where})"))
+        return internal_error(self._redact(where), exc)
 
     def _strict_budget(self, message: str) -> int:
         """The code points a text may have on a server that called it too long: its own limit
@@ -395,12 +408,12 @@ class MastodonAdapter:
             max_chars = statuses.get("max_characters") or instance.get("max_toot_chars")
             per_url = statuses.get("characters_reserved_per_url")
             if isinstance(max_chars, int) and max_chars > 0:
-                per_url = per_url if isinstance(per_url, int) else DEFAULT_LIMITS.url_length or 23
+                per_url = per_url if isinstance(per_url, int) else LIMITS.url_length or 23
                 return max_chars, per_url, True
         log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL%s",
-                    self.name, DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length,
+                    self.name, LIMITS.max_length, LIMITS.url_length,
                     f"; asking again in {LIMITS_RETRY:g}s" if unreachable else "")
-        return DEFAULT_LIMITS.max_length, DEFAULT_LIMITS.url_length or 23, not unreachable
+        return LIMITS.max_length, LIMITS.url_length or 23, not unreachable
 
     def _me(self, client: Mastodon) -> str:
         if self._account_id is None:
@@ -418,7 +431,7 @@ class MastodonAdapter:
             return []
         try:
             data, mime = self._fetch_image(card.thumb_url)
-            data, mime = checked_image(data, mime)  # what it really is, if it is an image we decode
+            data, mime = fit_image(data, mime, IMAGES)  # what it really is, if it is an image we decode
         except ImageRefused as exc:
             log.warning("target %s: thumbnail %s refused (%s); posting without it",
                         self.name, card.thumb_url, exc)
@@ -435,7 +448,7 @@ class MastodonAdapter:
                 if media.get("url"):
                     return [str(media["id"])]
                 self._sleep(self._media_poll_interval)
-                media = self._call("waiting for the thumbnail", lambda c, m=media: c.media(m["id"]))
+                media = self._media(str(media["id"]))
         except (TransientError, AuthError):
             raise
         except PermanentError as exc:
@@ -447,6 +460,23 @@ class MastodonAdapter:
                     self.name, self._media_poll_attempts)
         return []
 
+    def _media(self, media_id: str) -> Any:
+        """The media attachment ``media_id`` as the instance has it now (processed or not)."""
+        return self._call("waiting for the thumbnail", lambda c: c.media(media_id))
+
     def _posted(self, status: Any) -> Posted:
+        """The post a status answer describes; ``ValueError`` for an answer that is no status."""
+        if not isinstance(status, dict) or not status.get("id"):
+            raise ValueError(f"the answer is no status (no id): {str(status)[:200]}")
         return Posted(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "",
                       posted_at=_created(status))
+
+
+def build(name: str, cfg: MastodonTarget, token: Secret, services: Services) -> MastodonAdapter:
+    """The adapter for one ``kind: mastodon`` target."""
+    return MastodonAdapter(name, cfg, token, fetch_image=services.fetch_image, clock=services.clock,
+                           max_reset_wait=services.max_reset_wait)
+
+
+PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,
+                    build=build, draft=draft)

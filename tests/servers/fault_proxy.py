@@ -21,6 +21,7 @@ left it is forwarded untouched — unless a seeded random rule fails it::
 request arrives, before anything is done with it: tests that act on
 progress (kill a client after N requests) hook it to a condition.  Request and response bodies and headers
 are passed through (hop-by-hop headers aside); response bodies stream.
+``seen`` lists every request with what became of it (and a forwarded answer's headers).
 
 A PDS advertises its own URL in the DID document that ``createSession`` and
 ``refreshSession`` return, and the atproto SDK then talks to that URL.  Like
@@ -130,6 +131,7 @@ class Seen:
     method: str
     nsid: str
     outcome: str  # "forwarded 200", "fault 503", "dropped", "accepted then dropped", ...
+    headers: dict[str, str] = field(default_factory=dict)  # a forwarded answer's headers (lower-case)
 
 
 class FaultProxy:
@@ -212,9 +214,9 @@ class FaultProxy:
                     return fault
             return None
 
-    def _record(self, method: str, nsid: str, outcome: str) -> None:
+    def _record(self, method: str, nsid: str, outcome: str, headers: dict[str, str] | None = None) -> None:
         with self._lock:
-            self.seen.append(Seen(method, nsid, outcome))
+            self.seen.append(Seen(method, nsid, outcome, headers or {}))
 
     # -- lifetime --
 
@@ -350,7 +352,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 upstream.read()  # the upstream has done the work; its answer never gets through
                 owner._record(self.command, nsid, f"accepted {upstream.status_code} then trickled")
                 return self._trickle(upstream, fault.trickle)
-            owner._record(self.command, nsid, f"forwarded {upstream.status_code}")
+            owner._record(self.command, nsid, f"forwarded {upstream.status_code}",
+                          {k.lower(): v for k, v in upstream.headers.items()})
             out_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
             if nsid in REWRITE_ORIGIN:
                 payload = upstream.read().replace(owner.upstream.encode(), owner.url.encode())  # decoded

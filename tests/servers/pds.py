@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -175,8 +176,10 @@ class PdsHandle:
         self.stop()
 
 
-def start_pds(timeout: float = 60.0) -> PdsHandle:
+def start_pds(timeout: float = 60.0, env: Mapping[str, str] | None = None) -> PdsHandle:
     """Start a PLC directory and a PDS on free ports; return once the PDS serves.
+
+    ``env`` adds the PDS's own settings (``{"PDS_RATE_LIMITS_ENABLED": "true"}``).
 
     Raises ``PdsUnavailable`` when the npm install is missing, node exits, or
     READY does not come within ``timeout`` seconds (with node's stderr tail).
@@ -188,9 +191,11 @@ def start_pds(timeout: float = 60.0) -> PdsHandle:
     while pds_port == plc_port:
         pds_port = free_port()
     jwt_secret = secrets.token_hex(16)
+    extra = dict(env or {})
     env = dict(os.environ, PLC_PORT=str(plc_port), PDS_PORT=str(pds_port), STOP_ON_STDIN_CLOSE="1",
                PDS_JWT_SECRET=jwt_secret)
     env.pop("LOG_ENABLED", None)  # keep stdout to the READY line
+    env.update(extra)
     fd, log_name = tempfile.mkstemp(prefix="pds-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(fd, "wb") as log:

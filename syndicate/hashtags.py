@@ -1,0 +1,116 @@
+"""Hashtags from an article's categories.  Pure.
+
+``HashtagRules`` is the plain value the rules are given as (``config`` makes
+one from a feed's ``hashtags:``); ``hashtags_for`` applies them.  Every tag
+made is letters, marks, digits and underscores with at least one letter, at
+most 64 graphemes and 640 UTF-8 bytes: the strictest of the platforms
+(Bluesky's ``app.bsky.richtext.facet#tag``), so valid on every one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+from syndicate.textlen import count_graphemes
+
+__all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
+
+TAG_MAX_GRAPHEMES = 64  # app.bsky.richtext.facet#tag: maxGraphemes 64, maxLength 640 bytes
+TAG_MAX_BYTES = 640
+
+
+@dataclass(frozen=True, slots=True)
+class HashtagRules:
+    """How an article's categories become hashtags (the defaults are ``hashtags:``'s)."""
+
+    enabled: bool = True
+    limit: int = 3  # at most this many, the extras included
+    map: Mapping[str, str] = field(default_factory=dict)  # category → tag ("" drops it)
+    extra: tuple[str, ...] = ()  # always added, e.g. ("ACR",)
+
+    @property
+    def off(self) -> bool:
+        return not self.enabled or self.limit <= 0
+
+
+_TAG_SPLIT = regex.compile(r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+")
+_APOSTROPHES = regex.compile(r"(?<=\p{L})['’](?=\p{L})")
+_LEADING_MARKS = regex.compile(r"^[\p{Mn}\p{Mc}]+")
+_HAS_LETTER = regex.compile(r"\p{L}")
+
+
+def _capitalise(word: str) -> str:
+    upper = word[:1].upper()
+    return (upper if len(upper) == 1 else word[:1]) + word[1:]  # "ß" stays "ß", not "SS"
+
+
+def _tagify(raw: str, *, capitalise_first: bool) -> str:
+    """``"Climate change"`` → ``"ClimateChange"``; ``""`` when no valid tag can be made."""
+    text = unicodedata.normalize("NFC", raw).strip().lstrip("#＃")
+    text = _APOSTROPHES.sub("", text)  # "Women's rights" → "WomensRights"
+    words = [w for w in _TAG_SPLIT.split(text) if w]
+    if not words:
+        return ""
+    first, rest = words[0], words[1:]
+    if capitalise_first:
+        first = _capitalise(first)
+    tag = _LEADING_MARKS.sub("", first + "".join(_capitalise(w) for w in rest))
+    if not tag or not _HAS_LETTER.search(tag):
+        return ""
+    if count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES:
+        return ""
+    return tag
+
+
+def _key(category: str) -> str:
+    return " ".join(category.split()).casefold()
+
+
+def hashtags_for(categories: Sequence[str], rules: HashtagRules) -> list[str]:
+    """Hashtags (without '#') for an article's categories.
+
+    A category found in ``rules.map`` (case-insensitively) becomes the mapped
+    tag, or nothing when mapped to ``""``; any other category is CamelCased
+    with non-word characters removed (``"Anti-capitalism"`` →
+    ``"AntiCapitalism"``).  Tags are de-duplicated case-insensitively,
+    ``rules.extra`` tags are always added at the end, and at most
+    ``rules.limit`` are returned (the extras count towards the limit and are
+    kept first).
+    """
+    if rules.off:
+        return []
+    mapping = {_key(k): v for k, v in rules.map.items()}
+    seen: set[str] = set()
+    extras: list[str] = []
+    for raw in rules.extra:
+        tag = _tagify(raw, capitalise_first=False)
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            extras.append(tag)
+    from_categories: list[str] = []
+    for category in categories:
+        mapped = mapping.get(_key(category))
+        if mapped is not None and not mapped.strip():
+            continue  # mapped to "": dropped on purpose
+        tag = _tagify(mapped, capitalise_first=False) if mapped else _tagify(category, capitalise_first=True)
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            from_categories.append(tag)
+    room = max(0, rules.limit - len(extras))
+    return (from_categories[:room] + extras)[: rules.limit]
+
+
+def split_extras(tags: Sequence[str], rules: HashtagRules) -> tuple[list[str], list[str]]:
+    """``tags`` as (those from the categories, those ``rules.extra`` always adds)."""
+    extra_keys = {_tagify(e, capitalise_first=False).casefold() for e in rules.extra}
+    return ([t for t in tags if t.casefold() not in extra_keys],
+            [t for t in tags if t.casefold() in extra_keys])
+
+
+def hashtag_text(tags: Sequence[str]) -> str:
+    """``"#Communism #Stalinism"``."""
+    return " ".join("#" + t for t in tags)

@@ -1,0 +1,115 @@
+"""What a platform is to the rest of syndicate.
+
+``Target`` is the protocol an adapter implements for the outbox; ``Platform``
+is the value a platform's module declares (``PLATFORM = Platform(...)``) and
+the registry (``syndicate.targets.PLATFORMS``) holds: its config model, its
+limits as data, how to build its adapter and how to turn a composed text into
+its ``PostDraft``.  ``Services`` is what syndicate lends an adapter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from syndicate.config import Secret, TargetBase
+from syndicate.models import Article, Attempted, PostDraft, Posted, StoredSession, TargetLimits
+
+if TYPE_CHECKING:
+    from syndicate.compose import Composed
+
+__all__ = ["Platform", "Services", "SessionStore", "Target"]
+
+MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset is believed further off (delivery.max_requeue)
+
+
+class Target(Protocol):
+    """What the outbox needs from a platform."""
+
+    name: str  # the target's name in feeds.yaml
+
+    def limits(self) -> TargetLimits:
+        """The platform's post limits (may ask the server once and cache)."""
+        ...
+
+    def lookup(self, attempted: Attempted) -> Posted | None:
+        """The post an earlier request of the row made, if any — never another post.
+
+        Asked only when such a request may have left (``attempted.since``).
+        """
+        ...
+
+    def deliver(self, draft: PostDraft, key: str) -> Posted:
+        """Post ``draft``; ``key`` is deterministic per outbox row (idempotency)."""
+        ...
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)``: how many requests the server still allows before ``reset``
+        (when a request may go again), from its last answer's rate-limit headers; None when it
+        has said nothing.  The outbox paces a backlog by it."""
+        ...
+
+    def verify(self) -> str:
+        """Check the credentials (and limits) against the server; one line saying who we are.
+
+        Raises ``AuthError`` when they are refused.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Where a target's session lives between runs (the state database)."""
+
+    def load_session(self, target: str) -> StoredSession | None: ...
+
+    def save_session(self, target: str, session: StoredSession) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What syndicate lends an adapter; each platform takes what it uses.
+
+    ``fetch_image(url) -> (bytes, mime type)`` and ``page_image(article url)
+    -> og:image or None`` go through the content-guarded fetcher;
+    ``session_store`` keeps a login between runs; ``max_reset_wait`` bounds
+    how far off a rate-limit reset is believed.
+    """
+
+    fetch_image: Callable[[str], tuple[bytes, str]] | None = None
+    page_image: Callable[[str], str | None] | None = None
+    session_store: SessionStore | None = None
+    clock: Callable[[], float] = time.time
+    max_reset_wait: float = MAX_RESET_WAIT
+
+
+C = TypeVar("C", bound=TargetBase)
+
+
+@dataclass(frozen=True, slots=True)
+class Platform(Generic[C]):
+    """One platform, as its module declares it.
+
+    * ``kind``: what ``kind:`` says in feeds.yaml; ``config``: its model there.
+    * ``limits``: the platform's own bounds on a post's text, as data.
+    * ``offline_limits(cfg)``: those with the config's overrides, asked of
+      nobody (``preview`` and the editors' page without credentials).
+    * ``build(name, cfg, secret, services)``: its adapter (the SDK is imported
+      only when the adapter first talks to the server).
+    * ``draft(article, composed, cfg)``: the ``PostDraft`` of a composed text,
+      with what only this platform adds (facets, link cards, thumbnails).
+    """
+
+    kind: str
+    config: type[C]
+    limits: TargetLimits
+    offline_limits: Callable[[C], TargetLimits]
+    build: Callable[[str, C, Secret, Services], Target]
+    draft: Callable[[Article, Composed, C], PostDraft]
+

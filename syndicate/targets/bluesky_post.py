@@ -1,0 +1,106 @@
+"""What a Bluesky post is made of, before any network call: the platform's rules as data,
+the draft (rich-text facets in UTF-8 byte offsets, the external link card), the checks a
+draft must pass, and the thumbnail fitted to the blob limit.
+
+The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet``,
+``app.bsky.embed.external``); the PDS enforces them.  The adapter is in
+``syndicate.targets.bluesky``.
+"""
+
+from __future__ import annotations
+
+from syndicate.compose import Composed, shorten_to
+from syndicate.config import BlueskyTarget
+from syndicate.errors import PermanentError
+from syndicate.images import fit_image
+from syndicate.models import Article, Facet, ImageRules, LinkCard, PostDraft, TargetLimits
+from syndicate.summary import web_url
+from syndicate.textlen import count_graphemes
+
+__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "offline_limits",
+           "prepare_thumb"]
+
+#: app.bsky.feed.post#text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); URLs count as written.
+LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_bytes=3000)
+#: app.bsky.embed.external#external thumb: a blob of at most 1,000,000 bytes.  A JPEG, PNG or
+#: WebP within it and 2000 px a side goes as it came; anything else is scaled and re-encoded.
+THUMBNAIL = ImageRules(max_bytes=1_000_000, max_side=2000, formats=frozenset({"JPEG", "PNG", "WEBP"}))
+CARD_TITLE_MAX_GRAPHEMES = 300  # app.bsky.embed.external title
+CARD_DESCRIPTION_MAX_CHARS = 300
+
+
+def offline_limits(cfg: BlueskyTarget) -> TargetLimits:
+    """300 graphemes and 3,000 bytes; ``max_length`` in the config can only lower it."""
+    if cfg.max_length:
+        return TargetLimits(min(cfg.max_length, LIMITS.max_length), None, "graphemes", LIMITS.max_bytes)
+    return LIMITS
+
+
+def draft(article: Article, composed: Composed, cfg: BlueskyTarget) -> PostDraft:
+    """The post: the composed text, its link and tag facets, and a link card for the article.
+
+    The card is always drafted (``preview`` shows it); ``link_card: false``
+    leaves it out when posting.
+    """
+    fields = composed.fields
+    card = LinkCard(
+        uri=fields["link"],
+        title=shorten_to(fields["title"], 3000, CARD_TITLE_MAX_GRAPHEMES, 3000),
+        description=shorten_to(fields["standfirst"], CARD_DESCRIPTION_MAX_CHARS),
+        thumb_url=web_url(article.image),
+    )
+    note = (f"link card: {card.uri} with title, {len(card.description)}-character description"
+            + (f" and thumbnail {card.thumb_url}" if card.thumb_url else ", no thumbnail"))
+    return composed.to_draft(facets=facets(composed), card=card, notes=(note,))
+
+
+def facets(composed: Composed) -> tuple[Facet, ...]:
+    """Link and tag facets in UTF-8 byte offsets of the composed text."""
+    out: list[Facet] = []
+    offset = 0
+    for name, text in composed.parts:
+        size = len(text.encode())
+        if name == "link":
+            out.append(Facet(offset, offset + size, "link", text))
+        elif name == "hashtags":
+            pos = offset
+            for i, tag in enumerate(composed.tags):
+                if i:
+                    pos += 1  # the space between tags
+                tag_size = len(tag.encode()) + 1
+                out.append(Facet(pos, pos + tag_size, "tag", tag))
+                pos += tag_size
+        offset += size
+    return tuple(out)
+
+
+def check_draft(draft: PostDraft, limits: TargetLimits, target: str) -> None:
+    """Raise ``PermanentError`` for a draft the PDS would refuse: over the limits, or a facet
+    outside the text."""
+    graphemes = count_graphemes(draft.text)
+    if graphemes > limits.max_length:
+        raise PermanentError(f"text is {graphemes} graphemes, over the limit of {limits.max_length}",
+                             target=target)
+    size = len(draft.text.encode("utf-8"))
+    max_bytes = limits.max_bytes or LIMITS.max_bytes or size
+    if size > max_bytes:
+        raise PermanentError(f"text is {size} bytes, over the limit of {max_bytes}", target=target)
+    for facet in draft.facets:
+        if not 0 <= facet.byte_start < facet.byte_end <= size:
+            raise PermanentError(
+                f"facet {facet.kind} {facet.value!r} at bytes {facet.byte_start}-{facet.byte_end} "
+                f"is outside the text ({size} bytes)",
+                target=target,
+            )
+
+
+def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
+    """An image fit for a link card's thumbnail: ``(bytes, mime type)``.
+
+    Decoded safely (``syndicate.images``: JPEG, PNG, WebP or GIF, at most 25
+    megapixels).  A JPEG, PNG or WebP that is already under 1,000,000 bytes
+    and 2000 px a side is kept as it is; anything else is scaled to fit 2000
+    px and re-encoded as JPEG.  Raises ``ValueError`` (``ImageRefused``) for
+    anything else.
+    """
+    return fit_image(data, content_type, THUMBNAIL)

@@ -147,13 +147,13 @@ def test_a_burst_of_genuinely_new_entries_is_not_held(tmp_path, feed_server, mas
 
 def test_the_identity_of_articles_recorded_before_the_upgrade_is_backfilled(tmp_path):
     """A state written by the previous schema: its links get their identity on upgrade."""
-    from syndicate.store import MIGRATIONS, Store
+    from syndicate.store import Store
+    from syndicate.store.schema import migrate
+    from syndicate.store.sqlite import SQLiteBackend
 
     path = tmp_path / "old.db"
+    migrate(SQLiteBackend(path), to=3)  # the schema before link identity
     db = sqlite3.connect(path)
-    for script in MIGRATIONS[:3]:  # the schema before link identity
-        db.executescript(script)
-    db.execute("PRAGMA user_version = 3")
     db.execute("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, "
                "first_seen_at) VALUES ('acr', 'g1', 'http://www.acr.example/a1/', 'T', 0, 'h', '{}', 0)")
     db.commit()

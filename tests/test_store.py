@@ -10,6 +10,8 @@ import pytest
 from syndicate.errors import StoreError
 from syndicate.models import Article, Posted, Source
 from syndicate.store import MIGRATIONS, Store, article_from_json, article_to_json
+from syndicate.store.schema import migrate
+from syndicate.store.sqlite import SQLiteBackend
 from syndicate.tid import is_tid
 
 
@@ -38,7 +40,7 @@ def store(tmp_path):
 def test_migrations_set_user_version_and_wal(tmp_path):
     s = Store(tmp_path / "s.db")
     assert s.schema_version == len(MIGRATIONS)
-    assert s._query("PRAGMA journal_mode")[0][0] == "wal"
+    assert s.backend.query("PRAGMA journal_mode")[0][0] == "wal"
     s.close()
     Store(tmp_path / "s.db").close()  # reopening migrates nothing and works
 
@@ -194,17 +196,17 @@ def test_a_locked_database_is_waited_for_and_mark_sent_is_not_lost(tmp_path):
 def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
     """Another process is migrating the new database when this one opens it: both succeed."""
     path = tmp_path / "s.db"
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("PRAGMA journal_mode=WAL")
-    other.execute("BEGIN IMMEDIATE")
-    for statement in MIGRATIONS[0].split(";"):
-        if statement.strip():
-            other.execute(statement)
-    other.execute("PRAGMA user_version = 1")  # not committed yet: this process still reads 0
+    other = SQLiteBackend(path)
+    step = other.migrating()
+    db = step.__enter__()  # BEGIN IMMEDIATE
+    MIGRATIONS[0](db)
+    other.set_schema_version(db, 1)  # not committed yet: this process still reads 0
+    committed = []
 
     def nap(seconds):
-        if other.in_transaction:
-            other.execute("COMMIT")
+        if not committed:
+            step.__exit__(None, None, None)  # COMMIT
+            committed.append(seconds)
 
     store = Store(path, busy_timeout=0.05, sleep=nap)
     assert store.schema_version == len(MIGRATIONS)
@@ -233,12 +235,8 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
 
 def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
     path = tmp_path / "old.db"
+    migrate(SQLiteBackend(path), to=3)
     db = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:3]:
-        for statement in script.split(";"):
-            if statement.strip():
-                db.execute(statement)
-    db.execute("PRAGMA user_version = 3")
     db.execute("INSERT INTO articles (id, feed, guid, link, title, published, content_hash, data, first_seen_at) "
                "VALUES (1, 'acr', 'g', 'https://e.org/1', 'T', 0, 'h', ?, 0)", (article_to_json(art(1)),))
     rows = [  # (id, seq, key, state, attempts, remote_id, remote_url)
@@ -263,3 +261,22 @@ def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_pa
     with pytest.raises(StoreError, match="already recorded for another outbox row"):
         store.mark_sent(item3.id, "w", Posted("9", "https://m.example/9"))
     store.close()
+
+
+def test_a_long_queue_is_walked_past_one_batch_in_order(store):
+    """Rows out of line (and reposts, which share their article's date) are walked past, in
+    batches, to the first row in line: it alone holds back the rows behind it."""
+    same_day = datetime(2024, 1, 1, tzinfo=UTC)
+    store.ingest("acr", new=[art(n, published=same_day) for n in range(1, 13)], updated=[],
+                 queue={f"guid-{n}": ["m"] for n in range(1, 13)})
+    now = store._clock()
+    items = store.claim_due("w", now=now, lease_seconds=60, limit=11)
+    assert [i.article.id for i in items] == [f"guid-{n}" for n in range(1, 12)]  # queue order: by id
+    for n, item in enumerate(items[:10], start=1):  # ten rows wait for a retry, out of line
+        assert store.reschedule(item.id, "w", now + 1000 + n, "HTTP 503")
+        store.set_out_of_line(item.id)
+    assert store.reschedule(items[10].id, "w", now + 500, "HTTP 503")  # the eleventh waits in line
+    assert store.next_due_at(["m"]) == now + 500  # guid-12 (due now) waits behind guid-11
+    assert store.claim_due("w", now=now, lease_seconds=60) == []
+    assert [i.article.id for i in store.claim_due("w", now=now + 500, lease_seconds=60, limit=5)] == [
+        "guid-11", "guid-12"]

@@ -9,9 +9,7 @@ import pytest
 
 from syndicate.errors import StoreError
 from syndicate.models import Article, Posted, Source
-from syndicate.store import MIGRATIONS, Store, article_from_json, article_to_json
-from syndicate.store.schema import migrate
-from syndicate.store.sqlite import SQLiteBackend
+from syndicate.store import Store, article_from_json, article_to_json
 from syndicate.tid import is_tid
 
 
@@ -37,22 +35,6 @@ def store(tmp_path):
     s.close()
 
 
-def test_migrations_set_user_version_and_wal(tmp_path):
-    s = Store(tmp_path / "s.db")
-    assert s.schema_version == len(MIGRATIONS)
-    assert s.backend.query("PRAGMA journal_mode")[0][0] == "wal"
-    s.close()
-    Store(tmp_path / "s.db").close()  # reopening migrates nothing and works
-
-
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "s.db"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.close()
-    with pytest.raises(StoreError, match="newer than this syndicate"):
-        Store(path)
 
 
 def test_unreadable_database_is_a_store_error(tmp_path):
@@ -193,74 +175,7 @@ def test_a_locked_database_is_waited_for_and_mark_sent_is_not_lost(tmp_path):
     blocker.close()
 
 
-def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
-    """Another process is migrating the new database when this one opens it: both succeed."""
-    path = tmp_path / "s.db"
-    other = SQLiteBackend(path)
-    step = other.migrating()
-    db = step.__enter__()  # BEGIN IMMEDIATE
-    MIGRATIONS[0](db)
-    other.set_schema_version(db, 1)  # not committed yet: this process still reads 0
-    committed = []
 
-    def nap(seconds):
-        if not committed:
-            step.__exit__(None, None, None)  # COMMIT
-            committed.append(seconds)
-
-    store = Store(path, busy_timeout=0.05, sleep=nap)
-    assert store.schema_version == len(MIGRATIONS)
-    store.close()
-    other.close()
-
-
-def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
-    import subprocess
-    import sys
-
-    code = ("import sys; from syndicate.store import Store\n"
-            "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
-            "Store(sys.argv[1]).close()")
-    for round_ in range(3):
-        path = tmp_path / f"s{round_}.db"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        for proc in procs:
-            proc.stdin.write("g")
-            proc.stdin.flush()
-        errors = [proc.communicate(timeout=60)[1] for proc in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], errors
-        assert Store(path).schema_version == len(MIGRATIONS)
-
-
-def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
-    path = tmp_path / "old.db"
-    migrate(SQLiteBackend(path), to=3)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("INSERT INTO articles (id, feed, guid, link, title, published, content_hash, data, first_seen_at) "
-               "VALUES (1, 'acr', 'g', 'https://e.org/1', 'T', 0, 'h', ?, 0)", (article_to_json(art(1)),))
-    rows = [  # (id, seq, key, state, attempts, remote_id, remote_url)
-        (1, 0, "k1", "sent", 1, "9", "https://m.example/9"),
-        (2, 1, "k2", "sent", 5, "9", "https://m.example/9"),  # an old reconciliation took row 1's post
-        (3, 2, "k3", "pending", 2, None, None),  # tried before: it may have landed
-        (4, 3, "k4", "pending", 0, None, None),
-    ]
-    for row in rows:
-        db.execute("INSERT INTO outbox (id, article_id, target, seq, key, state, attempts, remote_id, remote_url, "
-                   "created_at, next_attempt_at) VALUES (?, 1, 'm', ?, ?, ?, ?, ?, ?, 100, 100)", row)
-    db.close()
-    store = Store(path)
-    assert store.schema_version == len(MIGRATIONS)
-    one, two, three, four = store.deliveries(1)
-    assert (one.state, one.remote_url) == ("sent", "https://m.example/9")
-    assert (two.state, two.remote_url) == ("failed", None)
-    assert "recorded with the post of an older row (https://m.example/9)" in two.last_error
-    assert [e.kind for e in two.history] == ["failed"]
-    [item3, item4] = store.claim_due("w", now=200, lease_seconds=60, limit=2)
-    assert (item3.may_have_landed, item3.first_attempt_at, item4.may_have_landed) == (True, 100, False)
-    with pytest.raises(StoreError, match="already recorded for another outbox row"):
-        store.mark_sent(item3.id, "w", Posted("9", "https://m.example/9"))
-    store.close()
 
 
 def test_a_long_queue_is_walked_past_one_batch_in_order(store):

@@ -483,7 +483,7 @@ def _ensure_article(config: Config, store: Store, ref: str) -> int | None:
         return None
     article_id = store.find_article_id(article.id) or store.find_article_id(article.link)
     if article_id is None:
-        store.ingest(article.feed, new=[replace(article, content_hash="manual")], updated=[], queue={},
+        store.ingest(article.feed, new=[replace(article, fingerprint="manual")], updated=[], queue={},
                      seeded=False)
         article_id = store.find_article_id(article.id)
     assert article_id is not None

@@ -15,7 +15,7 @@ from syndicate.tid import is_tid
 
 def art(n: int, **kw) -> Article:
     base = dict(feed="acr", id=f"guid-{n}", link=f"https://example.org/{n}/", title=f"Title {n}",
-                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), content_hash=f"h{n}")
+                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), fingerprint=f"h{n}")
     base.update(kw)
     return Article(**base)
 

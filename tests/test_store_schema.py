@@ -8,7 +8,8 @@ the names they had then (``RENAMED``).  Opened with ``Store``, it must come
 through whole, read back by the store's own methods, with the backfills of
 the steps since: the outbox's publication date (step 3), ``added_at``
 (step 4), ``first_attempt_at`` and the repair of a post two rows claimed
-(step 5), the link identity (step 6).
+(step 5), the link identity (step 6), the hashes' new names (step 10,
+with the articles' JSON as it was written before).
 
 A new step: its function in ``syndicate.store.schema``, and here its case —
 the rows or columns it adds in ``rows_at``, a rename in ``RENAMED``, and
@@ -17,6 +18,7 @@ what its upgrade must show in the test.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from syndicate.store.sqlite import SQLiteBackend
 
 def art(n: int, **kw: Any) -> Article:
     base: dict[str, Any] = dict(feed="acr", id=f"guid-{n}", link=f"https://example.org/{n}/", title=f"Title {n}",
-                                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), content_hash=f"h{n}")
+                                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), fingerprint=f"h{n}")
     return Article(**(base | kw))
 
 
@@ -174,16 +176,27 @@ def test_the_identity_of_articles_recorded_before_the_upgrade_is_backfilled(tmp_
 # --- every earlier version, with its data ------------------------------------------------------------
 
 # Names a later step gave a column: {(table, name now): (the step that renamed it, the name before)}.
-RENAMED: dict[tuple[str, str], tuple[int, str]] = {}
+RENAMED: dict[tuple[str, str], tuple[int, str]] = {
+    ("feeds", "body_hash"): (10, "content_hash"),
+    ("articles", "fingerprint"): (10, "content_hash"),
+}
+
+
+def article_json_at(article: Article, version: int) -> str:
+    """An article's JSON as the code of ``version`` wrote it (the fingerprint was content_hash before 10)."""
+    data = json.loads(article_to_json(article))
+    if version < 10:
+        data["content_hash"] = data.pop("fingerprint")
+    return json.dumps(data)
 
 ARTICLES = {  # id: the article; its row says first seen at 100, 300, 200 (the output feed's order)
     1: Article(feed="acr", id="g1", link="http://www.acr.example/one/", title="One",
                published=datetime(2024, 1, 2, tzinfo=UTC), feed_published=datetime(2024, 1, 2, tzinfo=UTC),
-               standfirst="The first.", content_hash="f1"),
+               standfirst="The first.", fingerprint="f1"),
     2: Article(feed="acr", id="g2", link="https://acr.example/two/", title="Two",
-               published=datetime(2024, 1, 1, tzinfo=UTC), categories=("Books",), content_hash="f2"),
+               published=datetime(2024, 1, 1, tzinfo=UTC), categories=("Books",), fingerprint="f2"),
     3: Article(feed="acr", id="g3", link="https://acr.example/three/", title="Three",
-               published=datetime(2023, 12, 1, tzinfo=UTC), author="Ian Parker", content_hash="f3"),
+               published=datetime(2023, 12, 1, tzinfo=UTC), author="Ian Parker", fingerprint="f3"),
 }
 FIRST_SEEN = {1: 100.0, 2: 300.0, 3: 200.0}
 
@@ -196,15 +209,15 @@ def rows_at(version: int) -> dict[str, list[dict[str, Any]]]:
     """
     feeds = [
         dict(name="acr", url="https://acr.example/feed/", final_url="https://acr.example/feed", etag='"e1"',
-             last_modified="Mon, 01 Jan 2024 00:00:00 GMT", content_hash="b1", seeded=1, last_fetch_at=400.0,
+             last_modified="Mon, 01 Jan 2024 00:00:00 GMT", body_hash="b1", seeded=1, last_fetch_at=400.0,
              last_success_at=400.0, next_fetch_at=1300.0, error_count=0, last_error=None),
         dict(name="rp", url="https://rp.example/feed/", final_url=None, etag=None, last_modified=None,
-             content_hash=None, seeded=0, last_fetch_at=410.0, last_success_at=None, next_fetch_at=530.0,
+             body_hash=None, seeded=0, last_fetch_at=410.0, last_success_at=None, next_fetch_at=530.0,
              error_count=2, last_error="HTTP 503"),
     ]
     articles = [
         dict(id=n, feed=a.feed, guid=a.id, link=a.link, ident=link_identity(a.link), title=a.title,
-             published=a.published.timestamp(), content_hash=a.content_hash, data=article_to_json(a),
+             published=a.published.timestamp(), fingerprint=a.fingerprint, data=article_json_at(a, version),
              first_seen_at=FIRST_SEEN[n], added_at=FIRST_SEEN[n], updated_at=None)
         for n, a in ARTICLES.items()
     ]

@@ -38,7 +38,7 @@ class Known:
 
     article_id: int
     guid: str
-    content_hash: str
+    fingerprint: str
     feed: str  # the feed it was first seen in (an article may be in several)
 
 
@@ -102,14 +102,14 @@ class ArticlesPart(StorePart):
         found: dict[str, Known] = {}
         with self.backend.read() as db:
             for chunk in _chunks(list(guids)):
-                for r in db.execute(f"SELECT id, guid, content_hash, feed FROM articles WHERE feed = ? "
+                for r in db.execute(f"SELECT id, guid, fingerprint, feed FROM articles WHERE feed = ? "
                                     f"AND guid IN ({','.join('?' * len(chunk))})", (feed, *chunk)):
-                    found[r["guid"]] = Known(r["id"], r["guid"], r["content_hash"], r["feed"])
+                    found[r["guid"]] = Known(r["id"], r["guid"], r["fingerprint"], r["feed"])
             for chunk in _chunks(list(by_ident)):
-                for r in db.execute(f"SELECT id, guid, content_hash, feed, ident FROM articles "
+                for r in db.execute(f"SELECT id, guid, fingerprint, feed, ident FROM articles "
                                     f"WHERE ident IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk):
                     for guid in by_ident[r["ident"]]:
-                        found.setdefault(guid, Known(r["id"], r["guid"], r["content_hash"], r["feed"]))
+                        found.setdefault(guid, Known(r["id"], r["guid"], r["fingerprint"], r["feed"]))
         return found
 
     def newest_published(self, feed: str) -> float | None:
@@ -133,12 +133,12 @@ class ArticlesPart(StorePart):
         with self.backend.transaction() as db:
             for article in new:
                 article_id = db.insert(
-                    """INSERT INTO articles (feed, guid, link, ident, title, published, content_hash,
+                    """INSERT INTO articles (feed, guid, link, ident, title, published, fingerprint,
                                              data, first_seen_at, added_at)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (feed, guid) DO NOTHING RETURNING id""",
                     (feed, article.id, article.link, link_identity(article.link), article.title,
-                     _ts(article.published), article.content_hash, article_to_json(article), now, now),
+                     _ts(article.published), article.fingerprint, article_to_json(article), now, now),
                 )
                 if article_id is None:
                     continue
@@ -150,12 +150,12 @@ class ArticlesPart(StorePart):
                 row = db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
                 article, redated = _edit(article_from_json(row[0]) if row else None, article)
                 db.execute(
-                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, content_hash = ?,
+                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
                                            data = ?, updated_at = ?,
                                            added_at = CASE WHEN ? THEN ? ELSE added_at END
                        WHERE id = ?""",
                     (article.link, link_identity(article.link), article.title, _ts(article.published),
-                     article.content_hash, article_to_json(article), now, redated, now, article_id),
+                     article.fingerprint, article_to_json(article), now, redated, now, article_id),
                 )
                 db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                            (_ts(article.published), article_id))

@@ -25,7 +25,7 @@ class FeedState:
     final_url: str | None
     etag: str | None
     last_modified: str | None
-    content_hash: str | None
+    body_hash: str | None  # the last body read (a seeded feed whose body is the same is not parsed)
     seeded: bool
     last_fetch_at: float | None
     last_success_at: float | None
@@ -69,26 +69,26 @@ class FeedsPart(StorePart):
             )
 
     def record_fetch_ok(self, name: str, url: str, *, etag: str | None, last_modified: str | None,
-                        content_hash: str | None, final_url: str | None, next_fetch_at: float,
+                        body_hash: str | None, final_url: str | None, next_fetch_at: float,
                         seeded: bool | None = None) -> None:
         """A fetch (200 or 304) succeeded: store the validators, clear the error.  A feed once
         seeded stays seeded."""
         now = self._clock()
         with self.backend.transaction() as db:
             db.execute(
-                """INSERT INTO feeds (name, url, final_url, etag, last_modified, content_hash,
+                """INSERT INTO feeds (name, url, final_url, etag, last_modified, body_hash,
                                       seeded, last_fetch_at, last_success_at, next_fetch_at,
                                       error_count, last_error)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL)
                    ON CONFLICT (name) DO UPDATE SET
                        url = excluded.url, final_url = excluded.final_url,
                        etag = excluded.etag, last_modified = excluded.last_modified,
-                       content_hash = excluded.content_hash,
+                       body_hash = excluded.body_hash,
                        seeded = CASE WHEN feeds.seeded > excluded.seeded THEN feeds.seeded
                                      ELSE excluded.seeded END,
                        last_fetch_at = excluded.last_fetch_at, last_success_at = excluded.last_success_at,
                        next_fetch_at = excluded.next_fetch_at, error_count = 0, last_error = NULL""",
-                (name, url, final_url, etag, last_modified, content_hash, int(bool(seeded)), now, now,
+                (name, url, final_url, etag, last_modified, body_hash, int(bool(seeded)), now, now,
                  next_fetch_at),
             )
 
@@ -111,7 +111,7 @@ class FeedsPart(StorePart):
 def _feed_state(r: Row) -> FeedState:
     return FeedState(
         name=r["name"], url=r["url"], final_url=r["final_url"], etag=r["etag"],
-        last_modified=r["last_modified"], content_hash=r["content_hash"],
+        last_modified=r["last_modified"], body_hash=r["body_hash"],
         seeded=bool(r["seeded"]), last_fetch_at=r["last_fetch_at"],
         last_success_at=r["last_success_at"], next_fetch_at=r["next_fetch_at"],
         error_count=r["error_count"], last_error=r["last_error"],

@@ -212,6 +212,14 @@ def step_9_paused_targets(db: Connection) -> None:
     )""")
 
 
+def step_10_one_name_per_hash(db: Connection) -> None:
+    """``content_hash`` named two hashes: the feed body's (now ``feeds.body_hash``) and the
+    entry's fingerprint (now ``articles.fingerprint``).  The JSON in ``articles.data`` keeps
+    its old key until the article is written again (``article_json`` reads both)."""
+    db.execute("ALTER TABLE feeds RENAME COLUMN content_hash TO body_hash")
+    db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO fingerprint")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -222,6 +230,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_7_held,
     step_8_session_owner,
     step_9_paused_targets,
+    step_10_one_name_per_hash,
 )
 LATEST = len(MIGRATIONS)
 

@@ -414,11 +414,11 @@ def health(ctx: click.Context, max_age: float | None) -> None:
 @click.argument("refs", metavar="REF...", nargs=-1, required=True)
 @click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
 @click.option("--text", "intro", help="An intro line to put before the post.")
-@click.option("--by", "by", default=None, help="Who asks [default: the OS user].")
+@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
 @click.option("--force", is_flag=True, help="Post again even where it was already posted.")
 @click.pass_context
 def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
-           by: str | None, force: bool) -> None:
+           requested_by: str | None, force: bool) -> None:
     """Queue a new post of each REF (article id, guid or URL) now; the daemon sends it.
 
     An article already posted to a target is not queued again without
@@ -432,7 +432,7 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
     for name in only:
         if name not in config.targets:
             _fail(f"target {name}: not in {config.source} (known: {', '.join(config.targets)})")
-    who = by or getpass.getuser()
+    requested_by = requested_by or getpass.getuser()
     problems: list[str] = []
     done_lines: list[str] = []
     no_credentials = config.missing_credentials()  # the daemon cannot post to these either
@@ -442,7 +442,8 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
             with click.progressbar(refs, label="queueing", file=sys.stderr,
                                    hidden=len(refs) < 2) as bar:
                 for ref in bar:
-                    done, problem = _repost_one(config, store, ref, only, intro, who, force, no_credentials)
+                    done, problem = _repost_one(config, store, ref, only, intro, requested_by, force,
+                                                no_credentials)
                     done_lines += done
                     problems += [problem] if problem else []
         finally:
@@ -456,14 +457,15 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
 
 
 def _repost_one(config: Config, store: Store, ref: str, only: tuple[str, ...], intro: str | None,
-                who: str, force: bool, no_credentials: dict[str, str]) -> tuple[list[str], str | None]:
+                requested_by: str, force: bool, no_credentials: dict[str, str]
+                ) -> tuple[list[str], str | None]:
     """(lines to print, the problem if it could not be queued) for one REF."""
     article_id = _ensure_article(config, store, ref)
     article = store.article(article_id) if article_id is not None else None
     if article_id is None or article is None:
         return [], f"article {ref}: not in the store, nor in any configured feed, nor readable as a page"
     names = list(only) or config.targets_for_feed(article.feed)
-    request = store.request_repost(article_id, names, requested_by=who, intro=intro, force=force,
+    request = store.request_repost(article_id, names, requested_by=requested_by, intro=intro, force=force,
                                    no_credentials=no_credentials)
     if request.refused:
         return [], f"article {ref}: {request.why_refused()}; use --force to post it again"

@@ -520,23 +520,23 @@ class _Site:
     async def repost(self, request: Request, user: str) -> Response:
         article_id = await run_in_threadpool(self._article_id, request.path_params["id"])
         body = await self._json_body(request, {"targets": "", "text": "", "by": "", "force": ""})
-        intro, by, force = body.get("text"), body.get("by"), body.get("force", False)
+        intro, requested_by, force = body.get("text"), body.get("by"), body.get("force", False)
         if intro is not None and (not isinstance(intro, str) or len(intro) > MAX_INTRO):
             return _error(400, f"text: expected a string of at most {MAX_INTRO} characters")
-        if by is not None and (not isinstance(by, str) or len(by) > MAX_BY):
+        if requested_by is not None and (not isinstance(requested_by, str) or len(requested_by) > MAX_BY):
             return _error(400, f"by: expected a name of at most {MAX_BY} characters")
         if not isinstance(force, bool):
             return _error(400, "force: expected true or false")
         intro = (intro or "").strip() or None
-        by = (by or "").strip() or user
+        requested_by = (requested_by or "").strip() or user
 
         def work() -> Response:
             app = self.get_app()
             article = app.store.article(article_id)
             assert article is not None
             names = self._targets(body.get("targets"), app.config.targets_for_feed(article.feed))
-            request = app.store.request_repost(article_id, names, requested_by=by, intro=intro, force=force,
-                                               no_credentials=app.no_credentials)
+            request = app.store.request_repost(article_id, names, requested_by=requested_by, intro=intro,
+                                               force=force, no_credentials=app.no_credentials)
             if request.refused:
                 return _error(409, f"article {article_id}: {request.why_refused()}; "
                                    'send "force": true to post it again',
@@ -548,10 +548,10 @@ class _Site:
                 return _error(422, f"article {article_id}: not queued: no target it goes to can post here",
                               not_queued=skipped)
             log.info("repost queued", extra={"article": article.link, "targets": ",".join(request.queued),
-                                             "by": by, "force": force})
+                                             "by": requested_by, "force": force})
             self._wake()
             answer: dict[str, Any] = {"article": article_id, "queued": list(request.queued),
-                                      "requested_by": by, "intro": intro}
+                                      "requested_by": requested_by, "intro": intro}
             return _json(answer | ({"not_queued": skipped} if skipped else {}), 202)
 
         return await run_in_threadpool(work)

@@ -5,7 +5,8 @@ from one part per domain, each module holding its domain's SQL::
 
     feeds.py        FeedsPart       validators, body hash, backoff, errors per feed
     articles.py     ArticlesPart    known by guid or link identity; ingest (articles + outbox rows)
-    outbox.py       OutboxPart      the deliverer's side: claims, leases, attempts, history
+    outbox.py       OutboxPart      the queue: enqueue, claims, leases, history
+    attempts.py     AttemptsPart    a leased row's life: renewals, attempts, the outcome
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
     sessions.py     SessionsPart    platform sessions, meta
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.articles import ArticlesPart, IngestCounts, Known, undated
+from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
@@ -44,7 +46,7 @@ __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts
            "undated"]
 
 
-class Store(FeedsPart, ArticlesPart, OutboxPart, DeliveriesPart, OperatorPart, SessionsPart):
+class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart):
     """The state database, safe to share between threads of one process.
 
     ``path``: the SQLite database file.  ``busy_timeout``: seconds a write

@@ -80,7 +80,7 @@ def _queue(db: Path, n: int, targets: list[str]) -> None:
     store = Store(db)
     try:
         store.record_fetch_ok(FEED, "https://news.example.org/feed/", etag=None, last_modified=None,
-                              content_hash=None, final_url=None, next_fetch_at=0.0, seeded=True)
+                              body_hash=None, final_url=None, next_fetch_at=0.0, seeded=True)
         new = articles(FEED, n, seed=7)
         counts = store.ingest(FEED, new=new, updated=[], queue={a.id: targets for a in new})
     finally:

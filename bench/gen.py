@@ -129,6 +129,6 @@ def articles(feed: str, count: int, *, seed: int = 1, start: int = 0, body_chars
             link=f"https://{feed}.example.org/{i}/", title=title, published=when, feed_published=when,
             author=rng.choice(AUTHORS), categories=tuple(rng.sample(CATEGORIES, 2)),
             standfirst=_sentence(rng, 15, 30), content_html=body, language="en",
-            content_hash=f"{i:032x}",
+            fingerprint=f"{i:032x}",
         ))
     return out

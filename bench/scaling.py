@@ -33,7 +33,7 @@ def build_store(path: Path, total: int, feed_url: str) -> float:
 
     t0 = time.perf_counter()
     store = Store(path)
-    store.record_fetch_ok(FEED, feed_url, etag=None, last_modified=None, content_hash=None, final_url=None,
+    store.record_fetch_ok(FEED, feed_url, etag=None, last_modified=None, body_hash=None, final_url=None,
                           next_fetch_at=0.0, seeded=True)
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
@@ -45,18 +45,18 @@ def build_store(path: Path, total: int, feed_url: str) -> float:
         base = min(total, 1000)
         rows = []
         for i, a in enumerate(articles("old", base, seed=5, body_chars=300)):
-            rows.append((f"old{i % 100:02d}", a.id, a.link, a.title, a.published.timestamp(), a.content_hash,
+            rows.append((f"old{i % 100:02d}", a.id, a.link, a.title, a.published.timestamp(), a.fingerprint,
                          article_to_json(a), a.published.timestamp() + 60, a.published.timestamp() + 60))
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, "
+        conn.executemany("INSERT INTO articles (feed, guid, link, title, published, fingerprint, data, "
                          "first_seen_at, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         count, k = base, 0
         while count < total:
             k += 1
             conn.execute(
-                "INSERT INTO articles (feed, guid, link, title, published, content_hash, data, first_seen_at, "
+                "INSERT INTO articles (feed, guid, link, title, published, fingerprint, data, first_seen_at, "
                 "added_at) SELECT feed, guid || '#' || :k, link || '?r=' || :k, title, published - :k * 604800, "
-                "content_hash, data, first_seen_at - :k * 604800, added_at - :k * 604800 "
+                "fingerprint, data, first_seen_at - :k * 604800, added_at - :k * 604800 "
                 "FROM articles ORDER BY id LIMIT :n",
                 {"k": k, "n": min(count, total - count)})
             count = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]

@@ -52,7 +52,7 @@ def run(ctx: Context) -> list[Line]:
     store = Store(folder / "state.db")
     for n in names:
         store.record_fetch_ok(n, f"https://{n}.example.org/feed/", etag='"x"', last_modified=None,
-                              content_hash=None, final_url=None, next_fetch_at=0.0, seeded=True)
+                              body_hash=None, final_url=None, next_fetch_at=0.0, seeded=True)
         store.ingest(n, new=articles(n, 40, seed=6), updated=[], queue={})
     store.close()
 

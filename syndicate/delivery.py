@@ -2,7 +2,7 @@
 
 For each due outbox row, oldest article first:
 
-1. claim it (``sending``, with an owner and an expiry; see ``syndicate.outbox``).
+1. claim it (``sending``, with an owner and an expiry; see ``syndicate.store.outbox``).
    The lease is renewed before every attempt and during every wait, so it
    never lapses under a live delivery; one that finds it taken stops before
    sending anything;

@@ -15,7 +15,6 @@ from (or no image).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -107,7 +106,6 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
                    or title) if image else None,
         source=summary.source, language=language,
         date_only=bool(summary.source and summary.source.published),  # a credit gives a day
-        content_hash=hashlib.sha256(f"{title}\0{link}\0{standfirst}".encode()).hexdigest(),
     )
 
 

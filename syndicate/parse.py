@@ -23,7 +23,6 @@ roughly doubles the cost of ``feedparser.parse``.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import html
 import io
 import re
@@ -475,9 +474,6 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
     image = feed_image or summary.image or thumbnail
     standfirst = summary.standfirst
     content_html = summary.content_html
-    digest = hashlib.sha256(
-        "\x1f".join((title, entry.link, standfirst, content_html)).encode("utf-8", "replace")
-    ).hexdigest()
     return Article(
         feed=feed,
         id=entry.id,
@@ -494,7 +490,6 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         image_alt=_image_alt(image, summary.image_alts, title),
         source=source,
         language=_language(language) or parsed.language,
-        content_hash=digest,
         date_only=date_only,
         rights=_rights(raw) or parsed.rights,
     )

@@ -219,18 +219,19 @@ class Ingester:
         next_at = self._next_ok(feed, now)
         final_url = fetched.permanent_redirect or (state.final_url if state else None)
         if fetched.not_modified:
-            self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag or (state and state.etag),
-                                       last_modified=fetched.last_modified or (state and state.last_modified),
-                                       content_hash=state.content_hash if state else None,
+            etag = fetched.etag or (state.etag if state else None)
+            last_modified = fetched.last_modified or (state.last_modified if state else None)
+            self.store.record_fetch_ok(feed.name, feed.url, etag=etag, last_modified=last_modified,
+                                       body_hash=state.body_hash if state else None,
                                        final_url=final_url, next_fetch_at=next_at)
             log.debug("feed not modified", extra={"feed": feed.name})
             return FeedResult(feed.name, "not-modified", next_fetch_at=next_at)
 
         content = fetched.content or b""
         digest = hashlib.blake2b(content, digest_size=16).hexdigest()
-        if state and state.seeded and state.content_hash == digest:
+        if state and state.seeded and state.body_hash == digest:
             self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
-                                       last_modified=fetched.last_modified, content_hash=digest,
+                                       last_modified=fetched.last_modified, body_hash=digest,
                                        final_url=final_url, next_fetch_at=next_at)
             return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
 
@@ -248,7 +249,7 @@ class Ingester:
         for entry in parsed.entries:
             fingerprint = entry_hash(entry)
             seen = known.get(entry.id)
-            if seen is not None and (seen.content_hash == fingerprint or seen.feed != feed.name):
+            if seen is not None and (seen.fingerprint == fingerprint or seen.feed != feed.name):
                 continue  # unchanged, or another feed's copy of an article we already have
             if seen is None:
                 ident = link_identity(entry.link)
@@ -257,9 +258,9 @@ class Ingester:
                 new_idents.add(ident)
             article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
             if seen is None:
-                new.append(self._recorded(replace(article, content_hash=fingerprint)))
+                new.append(self._recorded(replace(article, fingerprint=fingerprint)))
             else:
-                updated.append((seen.article_id, replace(article, id=seen.guid, content_hash=fingerprint)))
+                updated.append((seen.article_id, replace(article, id=seen.guid, fingerprint=fingerprint)))
                 log.info("article updated", extra={"feed": feed.name, "article": article.link})
 
         seeded = bool(state and state.seeded)
@@ -274,7 +275,7 @@ class Ingester:
             held_reason=f"held: suspected feed migration ({len(held)} new entries at once, none newer "
                         f"than the newest known); `syndicate release {feed.name}` posts them")
         self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
-                                   last_modified=fetched.last_modified, content_hash=digest,
+                                   last_modified=fetched.last_modified, body_hash=digest,
                                    final_url=final_url, next_fetch_at=next_at, seeded=True)
         if not seeded and len(new) > len(to_post):
             log.info("feed seeded: existing entries recorded as seen, not posted",

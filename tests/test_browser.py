@@ -46,7 +46,7 @@ output:
 
 def art(n: int, title: str) -> Article:
     return Article(feed="acr", id=f"guid-{n}", link=f"https://example.org/articles/{n}/", title=title,
-                   published=datetime(2024, 3, n, 8, tzinfo=UTC), content_hash=f"h{n}",
+                   published=datetime(2024, 3, n, 8, tzinfo=UTC), fingerprint=f"h{n}",
                    standfirst=f"What article {n} is about.", content_html=f"<p>Body {n}.</p>")
 
 

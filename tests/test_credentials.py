@@ -42,7 +42,7 @@ RECHECK = 300
 def article(n: int) -> Article:
     return Article(feed="acr", id=f"https://acr.example/?p={n}", link=f"https://acr.example/a{n}/",
                    title=f"Article {n}", published=datetime(2025, 10, 1, tzinfo=UTC) + timedelta(days=n),
-                   content_hash=f"h{n}", language="en")
+                   fingerprint=f"h{n}", language="en")
 
 
 def masto_config(tmp_path, instance: str, feed_url: str):

@@ -33,7 +33,7 @@ def daemon_for(cfg, environ, clock) -> Daemon:
     daemon = Daemon(cfg, environ=environ, clock=clock)
     daemon.app = App(cfg, environ=environ, clock=clock)
     daemon.app.store.record_fetch_ok("f", "https://e.org/feed", etag=None, last_modified=None,
-                                     content_hash=None, final_url=None, next_fetch_at=clock() + 900)
+                                     body_hash=None, final_url=None, next_fetch_at=clock() + 900)
     return daemon
 
 

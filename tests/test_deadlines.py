@@ -51,7 +51,7 @@ def in_thread(fn):
 def article(n: int = 1) -> Article:
     return Article(feed="acr", id=f"guid-{n}", link=f"https://example.org/articles/{n}/",
                    title=f"Article {n}", published=datetime(2025, 1, n, tzinfo=UTC),
-                   content_hash=f"h{n}", standfirst="What it is about.", language="en")
+                   fingerprint=f"h{n}", standfirst="What it is about.", language="en")
 
 
 def test_a_trickling_mastodon_server_is_abandoned_at_the_deadline(tmp_path):

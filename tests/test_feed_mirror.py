@@ -15,7 +15,6 @@ import html
 import json
 import os
 import re
-import sqlite3
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -31,7 +30,7 @@ from syndicate.app import App
 from syndicate.config import parse_config
 from syndicate.feed_out import render_feeds
 from syndicate.models import Article, Source
-from syndicate.store import MIGRATIONS, Store
+from syndicate.store import Store
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "data" / "mirror-feed"
@@ -208,7 +207,7 @@ def test_store_latest_articles_are_the_most_recently_added(tmp_path):
     store.ingest("a", new=[old], updated=[], queue={})
     # newest added first; those added together newest first by date
     assert [a.title for a in store.latest_articles(3)] == ["Old", "Day 20", "Day 19"]
-    plan = store._query("EXPLAIN QUERY PLAN SELECT data FROM articles "
+    plan = store.backend.query("EXPLAIN QUERY PLAN SELECT data FROM articles "
                         "ORDER BY added_at DESC, published DESC, id DESC LIMIT 3")
     assert "USING INDEX articles_added" in plan[0][3] and "TEMP B-TREE" not in str([r[3] for r in plan])
     store.close()
@@ -247,27 +246,6 @@ def test_an_entry_the_site_re_dated_counts_as_added_again(tmp_path, feed_server,
     second = parsed((tmp_path / "public" / "feed.xml").read_bytes())
     assert [e.link for e in second.entries] == [items[0]["link"], items[4]["link"]]
 
-
-def test_migration_takes_added_at_from_first_seen(tmp_path):
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
-    for script in MIGRATIONS[:3]:
-        db.executescript(script)
-    db.execute("PRAGMA user_version = 3")
-    old_row = ('{"feed":"a","id":"urn:x","link":"https://a.example/x/","title":"X",'
-               '"published":"2021-03-02T00:00:00+00:00","categories":[]}')  # written before image_alt & co
-    for n, seen in ((1, 100.0), (2, 300.0), (3, 200.0)):
-        db.execute("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, first_seen_at) "
-                   "VALUES ('a', ?, ?, 'X', 0, '', ?, ?)", (f"urn:{n}", f"https://a.example/{n}/",
-                                                            old_row.replace("urn:x", f"urn:{n}"), seen))
-    db.commit()
-    db.close()
-    store = Store(path)
-    assert store.schema_version >= 4
-    latest = store.latest_articles(3)
-    assert [a.id for a in latest] == ["urn:2", "urn:3", "urn:1"]
-    assert latest[0].image_alt is None and latest[0].date_only is False and latest[0].rights is None
-    store.close()
 
 
 # --- 3. self links ---------------------------------------------------------------------

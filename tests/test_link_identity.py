@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 import pytest
 
@@ -144,24 +143,6 @@ def test_a_burst_of_genuinely_new_entries_is_not_held(tmp_path, feed_server, mas
     assert result.returncode == 0 and "suspected feed migration" not in result.stderr
     assert len(masto.statuses) == 6
 
-
-def test_the_identity_of_articles_recorded_before_the_upgrade_is_backfilled(tmp_path):
-    """A state written by the previous schema: its links get their identity on upgrade."""
-    from syndicate.store import MIGRATIONS, Store
-
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
-    for script in MIGRATIONS[:3]:  # the schema before link identity
-        db.executescript(script)
-    db.execute("PRAGMA user_version = 3")
-    db.execute("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, "
-               "first_seen_at) VALUES ('acr', 'g1', 'http://www.acr.example/a1/', 'T', 0, 'h', '{}', 0)")
-    db.commit()
-    db.close()
-    store = Store(path)
-    known = store.known("acr", [("https://acr.example/?p=1", "https://acr.example/a1")])
-    assert list(known) == ["https://acr.example/?p=1"] and known["https://acr.example/?p=1"].guid == "g1"
-    store.close()
 
 
 def test_held_deliveries_can_be_discarded_and_the_articles_stay_seen(tmp_path):

@@ -86,7 +86,7 @@ def article(n: int, **kw) -> Article:
         standfirst="Ian Parker describes the stakes of the difference between an approach that is "
                    "just a malignant mirror of capitalism and an approach that is for free association "
                    "as the core of communist politics. " * 3,
-        content_hash=f"h{n}", language="en",
+        fingerprint=f"h{n}", language="en",
     )
     base.update(kw)
     return Article(**base)

@@ -164,7 +164,7 @@ listen:
         app = App(load_config(config_path, env), environ=env)
         try:
             article = Article(feed="acr", id="guid-1", link="https://example.org/one/", title="One",
-                              published=datetime(2025, 1, 2, tzinfo=UTC), content_hash="h1",
+                              published=datetime(2025, 1, 2, tzinfo=UTC), fingerprint="h1",
                               standfirst="A standfirst.")
             app.store.ingest("acr", new=[article], updated=[], queue={"guid-1": ["bsky"]})
             [result] = app.deliverer.deliver_due()

@@ -9,13 +9,13 @@ import pytest
 
 from syndicate.errors import StoreError
 from syndicate.models import Article, Posted, Source
-from syndicate.store import MIGRATIONS, Store, article_from_json, article_to_json
+from syndicate.store import Store, article_from_json, article_to_json
 from syndicate.tid import is_tid
 
 
 def art(n: int, **kw) -> Article:
     base = dict(feed="acr", id=f"guid-{n}", link=f"https://example.org/{n}/", title=f"Title {n}",
-                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), content_hash=f"h{n}")
+                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), fingerprint=f"h{n}")
     base.update(kw)
     return Article(**base)
 
@@ -35,22 +35,6 @@ def store(tmp_path):
     s.close()
 
 
-def test_migrations_set_user_version_and_wal(tmp_path):
-    s = Store(tmp_path / "s.db")
-    assert s.schema_version == len(MIGRATIONS)
-    assert s._query("PRAGMA journal_mode")[0][0] == "wal"
-    s.close()
-    Store(tmp_path / "s.db").close()  # reopening migrates nothing and works
-
-
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "s.db"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.close()
-    with pytest.raises(StoreError, match="newer than this syndicate"):
-        Store(path)
 
 
 def test_unreadable_database_is_a_store_error(tmp_path):
@@ -191,75 +175,23 @@ def test_a_locked_database_is_waited_for_and_mark_sent_is_not_lost(tmp_path):
     blocker.close()
 
 
-def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
-    """Another process is migrating the new database when this one opens it: both succeed."""
-    path = tmp_path / "s.db"
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("PRAGMA journal_mode=WAL")
-    other.execute("BEGIN IMMEDIATE")
-    for statement in MIGRATIONS[0].split(";"):
-        if statement.strip():
-            other.execute(statement)
-    other.execute("PRAGMA user_version = 1")  # not committed yet: this process still reads 0
-
-    def nap(seconds):
-        if other.in_transaction:
-            other.execute("COMMIT")
-
-    store = Store(path, busy_timeout=0.05, sleep=nap)
-    assert store.schema_version == len(MIGRATIONS)
-    store.close()
-    other.close()
 
 
-def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
-    import subprocess
-    import sys
 
-    code = ("import sys; from syndicate.store import Store\n"
-            "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
-            "Store(sys.argv[1]).close()")
-    for round_ in range(3):
-        path = tmp_path / f"s{round_}.db"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        for proc in procs:
-            proc.stdin.write("g")
-            proc.stdin.flush()
-        errors = [proc.communicate(timeout=60)[1] for proc in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], errors
-        assert Store(path).schema_version == len(MIGRATIONS)
-
-
-def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:3]:
-        for statement in script.split(";"):
-            if statement.strip():
-                db.execute(statement)
-    db.execute("PRAGMA user_version = 3")
-    db.execute("INSERT INTO articles (id, feed, guid, link, title, published, content_hash, data, first_seen_at) "
-               "VALUES (1, 'acr', 'g', 'https://e.org/1', 'T', 0, 'h', ?, 0)", (article_to_json(art(1)),))
-    rows = [  # (id, seq, key, state, attempts, remote_id, remote_url)
-        (1, 0, "k1", "sent", 1, "9", "https://m.example/9"),
-        (2, 1, "k2", "sent", 5, "9", "https://m.example/9"),  # an old reconciliation took row 1's post
-        (3, 2, "k3", "pending", 2, None, None),  # tried before: it may have landed
-        (4, 3, "k4", "pending", 0, None, None),
-    ]
-    for row in rows:
-        db.execute("INSERT INTO outbox (id, article_id, target, seq, key, state, attempts, remote_id, remote_url, "
-                   "created_at, next_attempt_at) VALUES (?, 1, 'm', ?, ?, ?, ?, ?, ?, 100, 100)", row)
-    db.close()
-    store = Store(path)
-    assert store.schema_version == len(MIGRATIONS)
-    one, two, three, four = store.deliveries(1)
-    assert (one.state, one.remote_url) == ("sent", "https://m.example/9")
-    assert (two.state, two.remote_url) == ("failed", None)
-    assert "recorded with the post of an older row (https://m.example/9)" in two.last_error
-    assert [e.kind for e in two.history] == ["failed"]
-    [item3, item4] = store.claim_due("w", now=200, lease_seconds=60, limit=2)
-    assert (item3.may_have_landed, item3.first_attempt_at, item4.may_have_landed) == (True, 100, False)
-    with pytest.raises(StoreError, match="already recorded for another outbox row"):
-        store.mark_sent(item3.id, "w", Posted("9", "https://m.example/9"))
-    store.close()
+def test_a_long_queue_is_walked_past_one_batch_in_order(store):
+    """Rows out of line (and reposts, which share their article's date) are walked past, in
+    batches, to the first row in line: it alone holds back the rows behind it."""
+    same_day = datetime(2024, 1, 1, tzinfo=UTC)
+    store.ingest("acr", new=[art(n, published=same_day) for n in range(1, 13)], updated=[],
+                 queue={f"guid-{n}": ["m"] for n in range(1, 13)})
+    now = store._clock()
+    items = store.claim_due("w", now=now, lease_seconds=60, limit=11)
+    assert [i.article.id for i in items] == [f"guid-{n}" for n in range(1, 12)]  # queue order: by id
+    for n, item in enumerate(items[:10], start=1):  # ten rows wait for a retry, out of line
+        assert store.reschedule(item.id, "w", now + 1000 + n, "HTTP 503")
+        store.set_out_of_line(item.id)
+    assert store.reschedule(items[10].id, "w", now + 500, "HTTP 503")  # the eleventh waits in line
+    assert store.next_due_at(["m"]) == now + 500  # guid-12 (due now) waits behind guid-11
+    assert store.claim_due("w", now=now, lease_seconds=60) == []
+    assert [i.article.id for i in store.claim_due("w", now=now + 500, lease_seconds=60, limit=5)] == [
+        "guid-11", "guid-12"]

@@ -48,7 +48,7 @@ output:
 
 def art(n: int, **kw) -> Article:
     base = dict(feed="acr", id=f"guid-{n}", link=f"https://example.org/{n}/", title=f"Title {n}",
-                published=datetime(2024, 1, n, 9, tzinfo=UTC), content_hash=f"h{n}",
+                published=datetime(2024, 1, n, 9, tzinfo=UTC), fingerprint=f"h{n}",
                 author="Ian Parker", standfirst=f"Standfirst {n}.", content_html=f"<p>Body {n}</p>",
                 categories=("Theory",))
     base.update(kw)

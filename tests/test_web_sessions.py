@@ -60,7 +60,7 @@ def app(tmp_path):
     application = App(parse_config(CONFIG.format(tmp=tmp_path), environ={}), targets={})
     application.store.ingest("acr", new=[Article(
         feed="acr", id="guid-1", link="https://example.org/1/", title="Title 1",
-        published=datetime(2024, 1, 1, tzinfo=UTC), content_hash="h1")], updated=[], queue={})
+        published=datetime(2024, 1, 1, tzinfo=UTC), fingerprint="h1")], updated=[], queue={})
     yield application
     application.close()
 

@@ -209,12 +209,12 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.argument("refs", metavar="REF...", nargs=-1, required=True)
 @click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
 @click.option("--text", "intro", help="An intro line to put before the post.")
-@click.option("--by", "by", default=None, help="Who asks [default: the OS user].")
+@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
 @click.option("--force", is_flag=True, help="Post again even where it was already posted.")
 @json_option
 @click.pass_context
 def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
-           by: str | None, force: bool, as_json: bool) -> None:
+           requested_by: str | None, force: bool, as_json: bool) -> None:
     """Queue a new post of each REF (article id, guid or URL) now; the daemon sends it.
 
     An article already posted to a target, or waiting or being sent there, is
@@ -235,7 +235,8 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
         with click.progressbar(refs, label="queueing", file=sys.stderr, hidden=len(refs) < 2) as bar:
             for ref in bar:
                 try:
-                    done = editors.repost(ref, requester=getpass.getuser(), by=by, targets=only or None,
+                    done = editors.repost(ref, requester=getpass.getuser(), requested_by=requested_by,
+                                          targets=only or None,
                                           intro=intro, force=force)
                 except EditorError as exc:
                     problems += [*getattr(exc, "problems", ()), str(exc)]

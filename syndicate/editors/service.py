@@ -64,8 +64,7 @@ if TYPE_CHECKING:
     from syndicate.config import Config
     from syndicate.fetch import Fetcher
     from syndicate.models import Article, PostDraft, TargetLimits
-    from syndicate.store import ArticleStatus, Store
-    from syndicate.store_operator import TargetPause
+    from syndicate.store import ArticleStatus, Store, TargetPause
 
 log = logging.getLogger("syndicate.editors")
 
@@ -133,7 +132,7 @@ class Editors:
         article = found.article
         article_id = self.store.find_article_id(article.id) or self.store.find_article_id(article.link)
         if article_id is None:
-            self.store.ingest(article.feed, new=[replace(article, content_hash="manual")], updated=[],
+            self.store.ingest(article.feed, new=[replace(article, fingerprint="manual")], updated=[],
                               queue={}, seeded=False)
             article_id = self.store.find_article_id(article.id)
         if article_id is None:  # pragma: no cover - ingest records it or raises StoreError
@@ -233,16 +232,16 @@ class Editors:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def repost(self, ref: str | int, *, requester: str, by: str | None = None,
+    def repost(self, ref: str | int, *, requester: str, requested_by: str | None = None,
                targets: Sequence[str] | None = None, intro: str | None = None,
                force: bool = False) -> RepostOutcome:
         """Queue a new post of ``ref`` now (recording it first if it came from a feed or its page;
-        a number must be recorded already) for ``targets`` or the feed's.  ``by`` names who asks;
-        without one, ``requester`` (the OS user, the API, the editors' page) is recorded."""
+        a number must be recorded already) for ``targets`` or the feed's.  ``requested_by`` names
+        who asks; without one, ``requester`` (the OS user, the API, the editors' page) is recorded."""
         if targets is not None and not targets:
             raise InvalidInput("targets", "expected a non-empty list of target names")
         names = self.check_targets(targets or [])
-        intro, who = self._intro(intro), self._by(by) or requester
+        intro, who = self._intro(intro), self._requested_by(requested_by) or requester
         found = self.recorded(ref) if isinstance(ref, int) else self.record(ref)
         assert found.article_id is not None
         if not names:
@@ -285,8 +284,8 @@ class Editors:
             raise InvalidInput("text", f"expected a string of at most {MAX_INTRO} characters")
         return intro
 
-    def _by(self, by: str | None) -> str | None:
-        who = (by or "").strip() or None
+    def _requested_by(self, requested_by: str | None) -> str | None:
+        who = (requested_by or "").strip() or None
         if who is not None and len(who) > MAX_BY:
             raise InvalidInput("by", f"expected a name of at most {MAX_BY} characters")
         return who

@@ -13,8 +13,7 @@ from syndicate.errors import SyndicateError
 
 if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, TargetLimits
-    from syndicate.store import ArticleStatus, Delivery
-    from syndicate.store_operator import TargetPause
+    from syndicate.store import ArticleStatus, Delivery, TargetPause
 
 MAX_INTRO = 1000  # characters in an editor's intro line (``--text``, ``"text"``)
 MAX_BY = 100  # characters in the name of who asks (``--by``, ``"by"``)

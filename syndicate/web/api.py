@@ -67,19 +67,20 @@ def _limit(request: Request) -> int:
 
 
 def _repost_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """``text``, ``by``, ``force`` and ``targets`` of a repost body, type-checked."""
-    intro, by, targets = body.get("text"), body.get("by"), body.get("targets")
+    """``text``, ``by``, ``force`` and ``targets`` of a repost body, type-checked (as the
+    service's ``intro``, ``requested_by``, ``force`` and ``targets``)."""
+    intro, requested_by, targets = body.get("text"), body.get("by"), body.get("targets")
     force = body.get("force", False)
     if intro is not None and not isinstance(intro, str):
         raise HTTPException(400, "text: expected a string of at most 1000 characters")
-    if by is not None and not isinstance(by, str):
+    if requested_by is not None and not isinstance(requested_by, str):
         raise HTTPException(400, "by: expected a name of at most 100 characters")
     if not isinstance(force, bool):
         raise HTTPException(400, "force: expected true or false")
     if targets is not None and (not isinstance(targets, list) or not targets
                                 or not all(isinstance(n, str) for n in targets)):
         raise HTTPException(400, "targets: expected a non-empty list of target names")
-    return {"intro": intro, "by": by, "force": force, "targets": targets}
+    return {"intro": intro, "requested_by": requested_by, "force": force, "targets": targets}
 
 
 def _optional_str(body: dict[str, Any], name: str, what: str) -> str | None:

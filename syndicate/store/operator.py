@@ -1,7 +1,7 @@
 """The state an operator or editor acts on, beside the outbox: held deliveries, paused targets.
 
-Part of ``Store`` (a mixin: the SQL still lives with the store, in its
-transactions).
+Part of ``Store`` (``OperatorPart``); ``hold`` is the held-delivery write
+the ingest transaction (``articles``) makes.
 
 **Held deliveries** (table ``held``): one poll that would queue more than
 a feed's ``hold_suspected_migration`` entries, none newer than the newest
@@ -16,22 +16,19 @@ server refused is paused — its outbox rows wait, untouched and in order —
 with the refusal, what to fix (the variable or file holding the secret),
 and when to check again (see ``syndicate.credentials``).  Every target the
 daemon runs has a row, paused or not, so ``/metrics`` can say 0 or 1.
-
-**The daemon's targets** (meta key ``daemon_targets``): each start and
-reload, the daemon records which targets it can post to (enabled, with
-credentials) and why not the others, so an editor's repost from another
-process (the CLI, without the daemon's secrets) queues for what the daemon
-can send (``syndicate.editors``).
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from syndicate.store.backend import Connection
+from syndicate.store.outbox import enqueue
+from syndicate.store.part import StorePart
+
+__all__ = ["OperatorPart", "TargetPause", "hold"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,113 +42,80 @@ class TargetPause:
     next_check_at: float | None
 
 
-class OperatorStateMixin:
-    """Held deliveries and paused targets; mixed into ``Store``."""
+def hold(db: Connection, article_id: int, target: str, *, feed: str, now: float, reason: str) -> int:
+    """Hold a new article's delivery to ``target`` (not queued) with ``reason``; 1 if it was not yet."""
+    return db.execute("INSERT INTO held (article_id, target, feed, held_at, reason) VALUES (?, ?, ?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", (article_id, target, feed, now, reason)).rowcount
 
-    if TYPE_CHECKING:  # what it uses of ``Store``
-        _clock: Any
 
-        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]: ...
-
-        def set_meta(self, key: str, value: str) -> None: ...
-
-        def get_meta(self, key: str) -> str | None: ...
-
-        def _enqueue(self, db: sqlite3.Connection, article_id: int, targets: Iterable[str], *,
-                     now: float, seq: int = 0, intro: str | None = None,
-                     requested_by: str | None = None) -> int: ...
+class OperatorPart(StorePart):
+    """Held deliveries and paused targets: the part of ``Store`` in this module."""
 
     def held_count(self, feed: str | None = None) -> int:
         """How many deliveries are held (for one feed, or all)."""
         where, params = _held_filter(feed, None)
-        return int(self._query(f"SELECT COUNT(*) FROM held{where}", params)[0][0])
+        return int(self.backend.query(f"SELECT COUNT(*) FROM held{where}", params)[0][0])
 
     def held_feeds(self) -> dict[str, int]:
         """{feed: held deliveries} for every feed with some held."""
-        return {r[0]: r[1] for r in self._query("SELECT feed, COUNT(*) FROM held GROUP BY feed")}
+        return {r[0]: r[1] for r in self.backend.query("SELECT feed, COUNT(*) FROM held GROUP BY feed")}
 
     def release_held(self, *, feed: str | None = None, article_id: int | None = None) -> int:
         """Queue the held deliveries of a feed or an article (or all) now; returns how many."""
         where, params = _held_filter(feed, article_id)
         now = self._clock()
         queued = 0
-        with self.transaction() as db:
+        with self.backend.transaction() as db:
             rows = db.execute(f"SELECT article_id, target FROM held{where}", params).fetchall()
             for article_id_, target in rows:
-                queued += self._enqueue(db, article_id_, [target], now=now)
+                queued += enqueue(db, article_id_, [target], now=now)
             db.execute(f"DELETE FROM held{where}", params)
         return queued
 
     def discard_held(self, *, feed: str | None = None, article_id: int | None = None) -> int:
         """Drop held deliveries (their articles stay recorded as seen); returns how many."""
         where, params = _held_filter(feed, article_id)
-        with self.transaction() as db:
-            return int(db.execute(f"DELETE FROM held{where}", params).rowcount)
-
+        with self.backend.transaction() as db:
+            return db.execute(f"DELETE FROM held{where}", params).rowcount
 
     # -- paused targets --
 
     def note_targets(self, names: Iterable[str]) -> None:
         """Make sure each target has a row (not paused unless it already was)."""
-        with self.transaction() as db:
+        with self.backend.transaction() as db:
             db.executemany("INSERT INTO targets (name) VALUES (?) ON CONFLICT DO NOTHING",
                            [(name,) for name in names])
 
     def pause_target(self, name: str, reason: str, fix: str, next_check_at: float) -> bool:
         """Pause ``name``; True if it was not paused before (the reason is then recorded)."""
-        with self.transaction() as db:
-            cur = db.execute(
+        with self.backend.transaction() as db:
+            changed = db.execute(
                 """INSERT INTO targets (name, paused_since, reason, fix, next_check_at)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (name) DO UPDATE SET paused_since = excluded.paused_since,
                        reason = excluded.reason, fix = excluded.fix, next_check_at = excluded.next_check_at
                    WHERE targets.paused_since IS NULL""",
-                (name, self._clock(), reason, fix, next_check_at))
-            return bool(cur.rowcount)
+                (name, self._clock(), reason, fix, next_check_at)).rowcount
+            return bool(changed)
 
     def schedule_target_check(self, name: str, next_check_at: float) -> None:
-        with self.transaction() as db:
+        with self.backend.transaction() as db:
             db.execute("UPDATE targets SET next_check_at = ? WHERE name = ?", (next_check_at, name))
 
     def resume_target(self, name: str) -> None:
-        with self.transaction() as db:
+        with self.backend.transaction() as db:
             db.execute("UPDATE targets SET paused_since = NULL, reason = NULL, fix = NULL, "
                        "next_check_at = NULL WHERE name = ?", (name,))
 
     def paused_targets(self) -> dict[str, TargetPause]:
         """{target: its pause} for every paused target."""
-        return {r[0]: TargetPause(r[0], r[1], r[2] or "", r[3] or "", r[4]) for r in self._query(
+        return {r[0]: TargetPause(r[0], r[1], r[2] or "", r[3] or "", r[4]) for r in self.backend.query(
             "SELECT name, paused_since, reason, fix, next_check_at FROM targets "
             "WHERE paused_since IS NOT NULL ORDER BY name")}
 
     def target_names(self) -> list[str]:
         """Every target the daemon has run (for the per-target gauges)."""
-        return [r[0] for r in self._query("SELECT name FROM targets ORDER BY name")]
-
-    # -- what the daemon can post to --
-
-    def record_daemon_targets(self, targets: Mapping[str, str | None]) -> None:
-        """The daemon's targets as it starts or reloads: name → None if it can post there,
-        else why not (``no access token: set …``)."""
-        self.set_meta(_DAEMON_TARGETS, json.dumps(dict(sorted(targets.items()))))
-
-    def daemon_targets(self) -> dict[str, str | None] | None:
-        """What ``record_daemon_targets`` last recorded, or None if no daemon ever did."""
-        raw = self.get_meta(_DAEMON_TARGETS)
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(data, dict):
-            return None
-        return {str(k): (v if isinstance(v, str) else None) for k, v in data.items()}
-
-
-_DAEMON_TARGETS = "daemon_targets"
+        return [r[0] for r in self.backend.query("SELECT name FROM targets ORDER BY name")]
 
 
 def _held_filter(feed: str | None, article_id: int | None) -> tuple[str, list[Any]]:

@@ -1,7 +1,9 @@
 """``Article`` <-> the JSON the state database keeps of it (``articles.data``).
 
 Dates are ISO 8601 strings, so a stored article reads back equal to the one
-that was written (``article_from_json(article_to_json(a)) == a``).
+that was written (``article_from_json(article_to_json(a)) == a``).  A field
+added since an article was written takes its default; ``content_hash``, the
+fingerprint's name before schema 10, is read as ``fingerprint``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def article_to_json(article: Article) -> str:
 
 def article_from_json(text: str) -> Article:
     data: dict[str, Any] = json.loads(text)
+    if "content_hash" in data:  # written before schema 10
+        data.setdefault("fingerprint", data.pop("content_hash"))
     for key in ("published", "feed_published", "updated"):
         data[key] = _parse_dt(data.get(key))
     data["categories"] = tuple(data.get("categories") or ())

@@ -1,0 +1,196 @@
+"""The articles: what was seen in which feed, recorded with its deliveries in one transaction.
+
+An article is recognised by its guid within its feed, or by its link's
+identity (``syndicate.links.link_identity``, column ``ident``) in any feed
+(``known``).  ``ingest`` records a poll's new and edited articles, queues
+their outbox rows (``outbox.enqueue``) and holds those of a suspected feed
+migration (``operator.hold``), all in one transaction.  The article itself
+is kept as JSON (``article_json``, column ``data``) beside the columns
+the store looks it up by.
+
+``added_at`` orders the output feed: when the article was first seen, or
+since re-published by the site (its feed date moved forward by more than a
+day) or reposted by an editor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from syndicate.links import link_identity
+from syndicate.models import Article
+from syndicate.store.article_json import article_from_json, article_to_json
+from syndicate.store.operator import hold
+from syndicate.store.outbox import enqueue
+from syndicate.store.part import StorePart
+
+__all__ = ["REDATE_SLACK", "ArticlesPart", "IngestCounts", "Known", "undated"]
+
+REDATE_SLACK = timedelta(days=1)  # more than any time-zone slip
+_CHUNK = 500  # values per IN (…) list
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store already holds for an incoming entry."""
+
+    article_id: int
+    guid: str
+    fingerprint: str
+    feed: str  # the feed it was first seen in (an article may be in several)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounts:
+    new: int = 0
+    updated: int = 0
+    queued: int = 0
+    held: int = 0
+
+
+def undated(article: Article) -> bool:
+    """The source gave no date: ``published`` is when the article was first seen."""
+    return article.feed_published is None and not (article.source and article.source.published)
+
+
+def _edit(old: Article | None, new: Article) -> tuple[Article, bool]:
+    """(what to store for an edited article, whether the site re-published it).
+
+    An undated article keeps the date it was first seen.  The site
+    re-published (re-dated) it when its feed date moved forward by more than
+    a day: it counts as added again, so it is in the output feed once more.
+    """
+    if old is None:
+        return new, False
+    if undated(new):
+        new = replace(new, published=old.published)
+    redated = (new.feed_published is not None and old.feed_published is not None
+               and new.feed_published > old.feed_published + REDATE_SLACK)
+    return new, redated
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+class ArticlesPart(StorePart):
+    """The articles' half of ``Store``."""
+
+    def known(self, feed: str, entries: Iterable[tuple[str, str]]) -> dict[str, Known]:
+        """For (guid, link) pairs, what the store already has, keyed by guid.
+
+        An entry is known by its guid within the feed, or by its link's
+        identity in any feed (``syndicate.links.link_identity``): a changed
+        guid with the same link is not new, nor is the same link moved to
+        https, to or from ``www.``, or with its trailing slash changed.  Of
+        several articles with that identity, the first recorded.
+        """
+        guids: dict[str, None] = {}
+        by_ident: dict[str, list[str]] = {}  # identity -> the incoming guids with it
+        for guid, link in entries:
+            guids.setdefault(guid)
+            ident = link_identity(link) if link else ""
+            if ident:
+                by_ident.setdefault(ident, []).append(guid)
+        found: dict[str, Known] = {}
+        with self.backend.read() as db:
+            for chunk in _chunks(list(guids)):
+                for r in db.execute(f"SELECT id, guid, fingerprint, feed FROM articles WHERE feed = ? "
+                                    f"AND guid IN ({','.join('?' * len(chunk))})", (feed, *chunk)):
+                    found[r["guid"]] = Known(r["id"], r["guid"], r["fingerprint"], r["feed"])
+            for chunk in _chunks(list(by_ident)):
+                for r in db.execute(f"SELECT id, guid, fingerprint, feed, ident FROM articles "
+                                    f"WHERE ident IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk):
+                    for guid in by_ident[r["ident"]]:
+                        found.setdefault(guid, Known(r["id"], r["guid"], r["fingerprint"], r["feed"]))
+        return found
+
+    def newest_published(self, feed: str) -> float | None:
+        """The original publication time of the feed's newest article, if it has any."""
+        rows = self.backend.query("SELECT MAX(published) FROM articles WHERE feed = ?", (feed,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def ingest(self, feed: str, *, new: Sequence[Article], updated: Sequence[tuple[int, Article]],
+               queue: Mapping[str, Sequence[str]], seeded: bool = True,
+               held: Mapping[str, Sequence[str]] | None = None, held_reason: str = "") -> IngestCounts:
+        """Record new and edited articles and enqueue deliveries, in one transaction.
+
+        ``queue`` maps an article id (guid) among ``new`` to the targets it is
+        posted to; ``held`` likewise, for the deliveries held back (a suspected
+        feed migration, with ``held_reason``) until ``release_held``; new
+        articles in neither are recorded as seen only.
+        """
+        now = self._clock()
+        queued = held_count = 0
+        held = held or {}
+        with self.backend.transaction() as db:
+            for article in new:
+                article_id = db.insert(
+                    """INSERT INTO articles (feed, guid, link, ident, title, published, fingerprint,
+                                             data, first_seen_at, added_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (feed, guid) DO NOTHING RETURNING id""",
+                    (feed, article.id, article.link, link_identity(article.link), article.title,
+                     _ts(article.published), article.fingerprint, article_to_json(article), now, now),
+                )
+                if article_id is None:
+                    continue
+                if article.id in queue:
+                    queued += enqueue(db, article_id, queue[article.id], now=now)
+                for target in held.get(article.id, ()):
+                    held_count += hold(db, article_id, target, feed=feed, now=now, reason=held_reason)
+            for article_id, article in updated:
+                row = db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
+                article, redated = _edit(article_from_json(row[0]) if row else None, article)
+                db.execute(
+                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
+                                           data = ?, updated_at = ?,
+                                           added_at = CASE WHEN ? THEN ? ELSE added_at END
+                       WHERE id = ?""",
+                    (article.link, link_identity(article.link), article.title, _ts(article.published),
+                     article.fingerprint, article_to_json(article), now, redated, now, article_id),
+                )
+                db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
+                           (_ts(article.published), article_id))
+            if seeded:
+                db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
+        return IngestCounts(new=len(new), updated=len(updated), queued=queued, held=held_count)
+
+    def article(self, article_id: int) -> Article | None:
+        rows = self.backend.query("SELECT data FROM articles WHERE id = ?", (article_id,))
+        return article_from_json(rows[0][0]) if rows else None
+
+    def find_article_id(self, ref: str) -> int | None:
+        """An article by its row id, guid, or link (any link with the same identity)."""
+        if ref.isdigit():
+            rows = self.backend.query("SELECT id FROM articles WHERE id = ?", (int(ref),))
+            if rows:
+                return int(rows[0][0])
+        rows = self.backend.query("SELECT id FROM articles WHERE guid = ? OR link = ? ORDER BY id LIMIT 1",
+                                  (ref, ref))
+        if not rows and ref.startswith(("http://", "https://")):
+            rows = self.backend.query("SELECT id FROM articles WHERE ident = ? ORDER BY id LIMIT 1",
+                                      (link_identity(ref),))
+        return int(rows[0][0]) if rows else None
+
+    def latest_articles(self, limit: int) -> list[Article]:
+        """The ``limit`` most recently added articles, newest first (for the output feed).
+
+        Added: first seen, or since re-published by the site or reposted by
+        an editor (``added_at``), whatever the original publication date;
+        those added together (a feed's first read) newest first by date.  One
+        read of the ``articles_added`` index.
+        """
+        rows = self.backend.query(
+            "SELECT data FROM articles ORDER BY added_at DESC, published DESC, id DESC LIMIT ?", (limit,))
+        return [article_from_json(r[0]) for r in rows]
+
+    def count_articles(self) -> int:
+        return int(self.backend.query("SELECT COUNT(*) FROM articles")[0][0])

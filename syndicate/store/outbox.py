@@ -1,0 +1,272 @@
+"""The outbox, its queue and its claims: one row per article × target, leased to a worker.
+
+A row moves through these states (``attempts`` holds a leased row's life)::
+
+    pending ──claim──► sending ──► sent      (remote id + URL, same transaction)
+       ▲                 │ │  └──► failed    (permanent error, with the reason)
+       │                 │ └── renew ──┐     (before every attempt, during every wait)
+       └── reschedule ───┘◄────────────┘     (transient: next_attempt_at)
+
+A target's queue is its pending rows in publication order (``published``,
+then ``id``), read from the ``outbox_queue`` index in batches, so its cost
+does not grow with the queue.  A row waiting for its retry holds back the
+rows behind it, unless it was taken out of line (``out_of_line``).
+
+``claim_due`` leases due rows: a lease is an owner and an expiry
+(``leased_until``).  A lease that lapsed (its worker died) is claimed again;
+one whose owner is known dead is ended at once (``expire_leases``).
+
+Every step of a row is written to ``outbox_events`` (``kind``: ``queued``,
+``attempt``, ``recomposed``, ``postponed``, ``released``, ``reclaimed``,
+``lease expired``, ``out of line``, ``paused``, ``found``, ``sent``,
+``failed``, ``requeued``), the row's history, shown by ``syndicate status``
+and the editors' API (``deliveries``); later steps add their own kinds.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from syndicate.models import Article
+from syndicate.store.article_json import article_from_json
+from syndicate.store.backend import Connection, Row
+from syndicate.store.part import StorePart
+from syndicate.tid import tid_for
+
+__all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A leased row, as the deliverer works it."""
+
+    id: int
+    article_id: int
+    target: str
+    seq: int
+    key: str
+    state: str
+    attempts: int  # passes claimed, this one included
+    intro: str | None
+    requested_by: str | None
+    first_attempt_at: float | None  # when a request with ``key`` first may have left; None: never
+    strict_limit: int | None  # re-composed at this many code points, URLs literal (the server said too long)
+    article: Article
+
+    @property
+    def may_have_landed(self) -> bool:
+        """A request with this row's key may have reached the target unheard."""
+        return self.first_attempt_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One step in a row's history."""
+
+    at: float
+    kind: str
+    detail: str | None
+
+
+# --- functions of a transaction, for the other domains ---------------------------------------------
+
+
+_keys_lock = threading.Lock()
+_last_key_micros = 0
+
+
+def new_key(now: float) -> str:
+    """A row's key (its Mastodon Idempotency-Key, its Bluesky record key): a TID, never repeated
+    by this process even within a microsecond."""
+    global _last_key_micros
+    with _keys_lock:
+        micros = max(int(now * 1_000_000), _last_key_micros + 1)
+        _last_key_micros = micros
+    return tid_for(micros, secrets.randbelow(1024))
+
+
+def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: float, seq: int = 0,
+            intro: str | None = None, requested_by: str | None = None) -> int:
+    """Queue a row per target (none where the article already has row ``seq``); how many."""
+    count = 0
+    for target in targets:
+        row_id = db.insert(
+            """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
+                                   next_attempt_at, published)
+               SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
+               ON CONFLICT DO NOTHING RETURNING id""",
+            (article_id, target, seq, new_key(now), intro, requested_by, now, now, article_id),
+        )
+        if row_id is None:
+            continue
+        if requested_by is not None:
+            who = f"repost requested by {requested_by}" + (f", intro {intro!r}" if intro else "")
+            record(db, row_id, now, "queued", who)
+        count += 1
+    return count
+
+
+def record(db: Connection, item_id: int, at: float, kind: str, detail: str | None = None,
+           data: Mapping[str, Any] | None = None) -> None:
+    """Add a step to a row's history."""
+    db.execute("INSERT INTO outbox_events (outbox_id, at, kind, detail, data) VALUES (?, ?, ?, ?, ?)",
+               (item_id, at, kind, detail, json.dumps(data, ensure_ascii=False) if data else None))
+
+
+def history(db: Connection, ids: Sequence[int]) -> dict[int, list[OutboxEvent]]:
+    """The history of each of these rows, oldest first."""
+    out: dict[int, list[OutboxEvent]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for r in db.execute(f"SELECT outbox_id, at, kind, detail FROM outbox_events WHERE outbox_id IN "
+                            f"({','.join('?' * len(chunk))}) ORDER BY id", list(chunk)):
+            out.setdefault(r[0], []).append(OutboxEvent(r[1], r[2], r[3]))
+    return out
+
+
+def _queue(db: Connection, target: str, *, first: int, lock: bool = False) -> Iterator[Row]:
+    """A target's pending rows in queue order, read in growing batches (``first`` rows, then
+    twice as many each time) by keyset on the ``outbox_queue`` index.  ``lock``: rows to claim."""
+    claim = db.dialect.skip_locked if lock else ""
+    batch, after = max(1, first), None
+    while True:
+        if after is None:
+            rows = db.execute(f"SELECT * FROM outbox WHERE target = ? AND state = 'pending' "
+                              f"ORDER BY published, id LIMIT ?{claim}", (target, batch)).fetchall()
+        else:
+            rows = db.execute(f"SELECT * FROM outbox WHERE target = ? AND state = 'pending' "
+                              f"AND (published, id) > (?, ?) ORDER BY published, id LIMIT ?{claim}",
+                              (target, *after, batch)).fetchall()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1]["published"], rows[-1]["id"])
+        batch = min(batch * 2, 1000)
+
+
+def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: bool) -> list[Row]:
+    """Up to ``limit`` due pending rows of a target, walking its queue in order.
+
+    The walk stops at a row waiting for its retry that is in line
+    (``out_of_line = 0``): the rows behind it wait with it.
+    """
+    due: list[Row] = []
+    for row in _queue(db, target, first=limit + 1, lock=True):
+        if row["next_attempt_at"] <= now:
+            due.append(row)
+            if len(due) >= limit:
+                break
+        elif in_order and not row["out_of_line"]:
+            break
+    return due
+
+
+# --- the queue and its claims --------------------------------------------------------------------------
+
+
+class OutboxPart(StorePart):
+    """The outbox's queue and claims: the part of ``Store`` in this module."""
+
+    def claim_due(self, owner: str, *, now: float, lease_seconds: float, limit: int = 1,
+                  targets: Iterable[str] | None = None, in_order: bool = True) -> list[OutboxItem]:
+        """Lease up to ``limit`` due rows, oldest article first.
+
+        Due: pending with next_attempt_at <= now, or sending with an expired
+        lease (its worker died).  ``in_order``: a row behind its target's
+        oldest pending row, while that one waits for a retry, is not due (a
+        failing target's queue keeps its order); ``in_order=False`` is the
+        deliverer's probe past such a row.
+        """
+        with self.backend.transaction() as db:
+            names = list(targets) if targets is not None else [
+                r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
+            picked: list[Row] = []
+            if names:
+                picked += db.execute(
+                    f"""SELECT * FROM outbox WHERE state = 'sending' AND leased_until <= ?
+                        AND target IN ({','.join('?' * len(names))}) ORDER BY published, id
+                        LIMIT ?{db.dialect.skip_locked}""",
+                    (now, *names, limit)).fetchall()
+            for name in names:
+                picked += _due_in_line(db, name, now, limit, in_order)
+            picked.sort(key=lambda r: (r["published"], r["id"]))
+            items = []
+            for r in picked[:limit]:
+                db.execute(
+                    """UPDATE outbox SET state = 'sending', lease_owner = ?, leased_until = ?,
+                                         attempts = attempts + 1 WHERE id = ?""",
+                    (owner, now + lease_seconds, r["id"]),
+                )
+                if r["state"] == "sending":
+                    record(db, r["id"], now, "reclaimed", f"the lease of {r['lease_owner']} had run out")
+                data = db.execute("SELECT data FROM articles WHERE id = ?", (r["article_id"],)).scalar()
+                items.append(OutboxItem(
+                    id=r["id"], article_id=r["article_id"], target=r["target"], seq=r["seq"],
+                    key=r["key"], state="sending", attempts=r["attempts"] + 1, intro=r["intro"],
+                    requested_by=r["requested_by"], first_attempt_at=r["first_attempt_at"],
+                    strict_limit=r["strict_limit"], article=article_from_json(data),
+                ))
+        return items
+
+    def record_event(self, item_id: int, kind: str, detail: str | None = None) -> None:
+        """Add a step to a row's history."""
+        with self.backend.transaction() as db:
+            record(db, item_id, self._clock(), kind, detail)
+
+    def events(self, item_id: int) -> list[OutboxEvent]:
+        """A row's history, oldest first."""
+        with self.backend.read() as db:
+            return history(db, [item_id]).get(item_id, [])
+
+    def set_out_of_line(self, item_id: int) -> None:
+        """This row no longer holds back the rows behind it (see ``claim_due``)."""
+        with self.backend.transaction() as db:
+            db.execute("UPDATE outbox SET out_of_line = 1 WHERE id = ?", (item_id,))
+
+    def lease_owners(self) -> list[str]:
+        """Owners holding leases on rows in flight."""
+        return [r[0] for r in self.backend.query(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'sending' AND lease_owner IS NOT NULL")]
+
+    def expire_leases(self, owners: Iterable[str], now: float) -> int:
+        """End these owners' leases now (they are known dead): their rows are due again."""
+        owners = list(owners)
+        if not owners:
+            return 0
+        marks = ",".join("?" * len(owners))
+        with self.backend.transaction() as db:
+            for row_id, who in db.execute(f"SELECT id, lease_owner FROM outbox WHERE state = 'sending' "
+                                          f"AND lease_owner IN ({marks})", owners).fetchall():
+                record(db, row_id, now, "lease expired", f"{who} is no longer running")
+            return db.execute(f"UPDATE outbox SET leased_until = ? WHERE state = 'sending' "
+                              f"AND lease_owner IN ({marks})", (now, *owners)).rowcount
+
+    def outbox_depth(self) -> dict[str, dict[str, int]]:
+        """{target: {state: count}}."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.backend.query("SELECT target, state, COUNT(*) FROM outbox GROUP BY target, state"):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
+
+    def next_due_at(self, targets: Iterable[str] | None = None) -> float | None:
+        """When the next outbox row of ``targets`` (default: all) can be worked; an in-flight
+        lease's expiry counts.  Rows of other targets (ones that cannot post) never count."""
+        with self.backend.read() as db:
+            names = list(targets) if targets is not None else [
+                r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
+            times: list[float] = []
+            for name in names:
+                leased = db.execute("SELECT MIN(leased_until) FROM outbox WHERE state = 'sending' "
+                                    "AND target = ?", (name,)).scalar()
+                if leased is not None:
+                    times.append(leased)
+                for row in _queue(db, name, first=4):
+                    times.append(row["next_attempt_at"])
+                    if not row["out_of_line"]:
+                        break  # everything behind the first row in line waits for it
+        return min(times) if times else None

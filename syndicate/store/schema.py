@@ -1,0 +1,256 @@
+"""The schema, as numbered steps: one function per migration.
+
+``MIGRATIONS[n - 1]`` takes a database from version ``n - 1`` to ``n``;
+``migrate`` applies the steps a database has not had yet, each in its own
+``Backend.migrating()`` transaction that also sets the version.  Each reads
+the version *inside* its transaction (another process may have migrated
+since we looked), so two processes opening a new database at once both
+succeed; an up-to-date database is only read, so opening it never waits for
+a writer.  A database newer than this code is refused (``StoreError``).
+
+A step never changes once released: a new need is a new step (and a case in
+``tests/test_store_schema.py``, which upgrades a database made by every
+earlier version).  Steps are portable SQL (``syndicate.store.backend``); the
+words that differ between engines come from ``db.dialect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from syndicate.errors import StoreError
+from syndicate.links import link_identity
+from syndicate.store.backend import Backend, Connection
+
+__all__ = ["LATEST", "MIGRATIONS", "migrate"]
+
+Step = Callable[[Connection], None]
+
+
+def _run(db: Connection, script: str) -> None:
+    """Run a script's statements (split on ";": no step's SQL has one in a literal)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def step_1_initial(db: Connection) -> None:
+    """Feeds, articles, the outbox (one row per article × target), sessions, meta."""
+    real, key = db.dialect.real, db.dialect.serial_key
+    _run(db, f"""
+    CREATE TABLE feeds (
+        name            TEXT PRIMARY KEY,
+        url             TEXT NOT NULL,
+        final_url       TEXT,
+        etag            TEXT,
+        last_modified   TEXT,
+        content_hash    TEXT,
+        seeded          INTEGER NOT NULL DEFAULT 0,
+        last_fetch_at   {real},
+        last_success_at {real},
+        next_fetch_at   {real},
+        error_count     INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE TABLE articles (
+        id            {key},
+        feed          TEXT NOT NULL,
+        guid          TEXT NOT NULL,
+        link          TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        published     {real} NOT NULL,
+        content_hash  TEXT NOT NULL,
+        data          TEXT NOT NULL,
+        first_seen_at {real} NOT NULL,
+        updated_at    {real},
+        UNIQUE (feed, guid)
+    );
+    CREATE INDEX articles_link ON articles (link);
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE outbox (
+        id              {key},
+        article_id      INTEGER NOT NULL REFERENCES articles (id),
+        target          TEXT NOT NULL,
+        seq             INTEGER NOT NULL DEFAULT 0,
+        key             TEXT NOT NULL UNIQUE,
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        intro           TEXT,
+        requested_by    TEXT,
+        created_at      {real} NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at {real} NOT NULL,
+        lease_owner     TEXT,
+        leased_until    {real},
+        remote_id       TEXT,
+        remote_url      TEXT,
+        sent_at         {real},
+        last_error      TEXT,
+        UNIQUE (article_id, target, seq)
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE TABLE sessions (
+        target     TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        updated_at {real} NOT NULL
+    );
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """)
+
+
+def step_2_out_of_line(db: Connection) -> None:
+    """A row that keeps failing while the rows behind it succeed stops holding them back."""
+    db.execute("ALTER TABLE outbox ADD COLUMN out_of_line INTEGER NOT NULL DEFAULT 0")
+
+
+def step_3_queue_in_publication_order(db: Connection) -> None:
+    """Each target's queue read in publication order from an index, whatever its length."""
+    _run(db, f"""
+    ALTER TABLE outbox ADD COLUMN published {db.dialect.real} NOT NULL DEFAULT 0;
+    UPDATE outbox SET published = (SELECT published FROM articles WHERE articles.id = outbox.article_id);
+    CREATE INDEX outbox_queue ON outbox (target, state, published, id);
+    CREATE INDEX outbox_leases ON outbox (state, leased_until);
+    DROP INDEX outbox_due;
+    """)
+
+
+def step_4_added_at(db: Connection) -> None:
+    """The output feed holds the most recently *added* articles, read from an index."""
+    _run(db, f"""
+    ALTER TABLE articles ADD COLUMN added_at {db.dialect.real} NOT NULL DEFAULT 0;
+    UPDATE articles SET added_at = first_seen_at;
+    CREATE INDEX articles_added ON articles (added_at, published, id);
+    """)
+
+
+def step_5_exactly_once(db: Connection) -> None:
+    """Exactly once for real: when a request may first have left, the re-compose a server asked
+    for, one row per remote post, and each row's history.
+
+    Rows tried before this version may have landed: they count as tried since they were queued.
+    A post two rows claim (a reconciliation error of earlier versions) stays with the older row;
+    the other is failed with the reason, for an editor to retry.
+    """
+    real, key = db.dialect.real, db.dialect.serial_key
+    _run(db, f"""
+    ALTER TABLE outbox ADD COLUMN first_attempt_at {real};
+    ALTER TABLE outbox ADD COLUMN strict_limit INTEGER;
+    UPDATE outbox SET first_attempt_at = created_at WHERE attempts > 0 AND state IN ('pending', 'sending');
+    CREATE TABLE outbox_events (
+        id        {key},
+        outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+        at        {real} NOT NULL,
+        kind      TEXT NOT NULL,
+        detail    TEXT,
+        data      TEXT
+    );
+    CREATE INDEX outbox_events_row ON outbox_events (outbox_id, id);
+    UPDATE outbox SET state = 'failed', remote_id = NULL, remote_url = NULL, sent_at = NULL,
+        last_error = 'was recorded with the post of an older row (' || remote_url || '), so it was '
+                     || 'never posted: retry it to post it'
+    WHERE remote_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM outbox AS older WHERE older.target = outbox.target
+        AND older.remote_id = outbox.remote_id AND older.id < outbox.id);
+    INSERT INTO outbox_events (outbox_id, at, kind, detail)
+        SELECT id, created_at, 'failed', last_error FROM outbox
+        WHERE state = 'failed' AND last_error LIKE 'was recorded with the post of an older row%';
+    CREATE UNIQUE INDEX outbox_remote ON outbox (target, remote_id) WHERE remote_id IS NOT NULL;
+    """)
+
+
+def step_6_link_identity(db: Connection) -> None:
+    """The same article at http/https, with or without www. and a trailing slash is one: articles
+    are recognised by their link's identity (``syndicate.links``), backfilled here."""
+    db.execute("ALTER TABLE articles ADD COLUMN ident TEXT NOT NULL DEFAULT ''")
+    last = 0
+    while True:
+        rows = db.execute("SELECT id, link FROM articles WHERE id > ? ORDER BY id LIMIT 5000",
+                          (last,)).fetchall()
+        if not rows:
+            break
+        db.executemany("UPDATE articles SET ident = ? WHERE id = ?",
+                       [(link_identity(link), article_id) for article_id, link in rows])
+        last = rows[-1][0]
+    db.execute("CREATE INDEX articles_ident ON articles (ident)")
+
+
+def step_7_held(db: Connection) -> None:
+    """New entries held as a suspected feed migration, until an editor releases them."""
+    _run(db, f"""
+    CREATE TABLE held (
+        article_id INTEGER NOT NULL REFERENCES articles (id),
+        target     TEXT NOT NULL,
+        feed       TEXT NOT NULL,
+        held_at    {db.dialect.real} NOT NULL,
+        reason     TEXT NOT NULL,
+        PRIMARY KEY (article_id, target)
+    );
+    CREATE INDEX held_feed ON held (feed);
+    CREATE INDEX articles_feed_published ON articles (feed, published);
+    """)
+
+
+def step_8_session_owner(db: Connection) -> None:
+    """A session is reused only for the service and handle it was made for."""
+    db.execute("ALTER TABLE sessions ADD COLUMN service TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN handle TEXT")
+
+
+def step_9_paused_targets(db: Connection) -> None:
+    """A target whose credentials were refused is paused (its rows wait), with the reason."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE targets (
+        name          TEXT PRIMARY KEY,
+        paused_since  {real},
+        reason        TEXT,
+        fix           TEXT,
+        next_check_at {real}
+    )""")
+
+
+def step_10_one_name_per_hash(db: Connection) -> None:
+    """``content_hash`` named two hashes: the feed body's (now ``feeds.body_hash``) and the
+    entry's fingerprint (now ``articles.fingerprint``).  The JSON in ``articles.data`` keeps
+    its old key until the article is written again (``article_json`` reads both)."""
+    db.execute("ALTER TABLE feeds RENAME COLUMN content_hash TO body_hash")
+    db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO fingerprint")
+
+
+MIGRATIONS: tuple[Step, ...] = (
+    step_1_initial,
+    step_2_out_of_line,
+    step_3_queue_in_publication_order,
+    step_4_added_at,
+    step_5_exactly_once,
+    step_6_link_identity,
+    step_7_held,
+    step_8_session_owner,
+    step_9_paused_targets,
+    step_10_one_name_per_hash,
+)
+LATEST = len(MIGRATIONS)
+
+
+def migrate(backend: Backend, *, to: int = LATEST) -> None:
+    """Bring the database to version ``to`` (default: this code's), a step per transaction.
+
+    ``to`` below ``LATEST`` is for tests, which build the database an older version made.
+    """
+    if backend.schema_version() == to:
+        return
+    while True:
+        with backend.migrating() as db:
+            version = backend.schema_version(db)
+            if version > LATEST:
+                raise StoreError(
+                    f"state database {backend.where} is at schema {version}, newer than this "
+                    f"syndicate ({LATEST}): upgrade syndicate"
+                )
+            if version >= to:
+                return
+            MIGRATIONS[version](db)
+            backend.set_schema_version(db, version + 1)

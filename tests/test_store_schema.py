@@ -1,0 +1,360 @@
+"""The schema: migrations, one function per step, and the upgrade of every earlier version.
+
+``test_every_earlier_version_upgrades_with_its_data`` builds, for each schema
+version N before this code's, the database syndicate at version N made (its
+steps and none later) holding the rows the code of version N wrote: only the
+tables and columns it had (``write_rows`` asks the database which), under
+the names they had then (``RENAMED``).  Opened with ``Store``, it must come
+through whole, read back by the store's own methods, with the backfills of
+the steps since: the outbox's publication date (step 3), ``added_at``
+(step 4), ``first_attempt_at`` and the repair of a post two rows claimed
+(step 5), the link identity (step 6), the hashes' new names (step 10,
+with the articles' JSON as it was written before).
+
+A new step: its function in ``syndicate.store.schema``, and here its case —
+the rows or columns it adds in ``rows_at``, a rename in ``RENAMED``, and
+what its upgrade must show in the test.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syndicate.errors import StoreError
+from syndicate.links import link_identity
+from syndicate.models import Article, Posted, StoredSession
+from syndicate.store import MIGRATIONS, FeedState, Known, Store, TargetPause, article_to_json
+from syndicate.store.schema import LATEST, migrate
+from syndicate.store.sqlite import SQLiteBackend
+
+
+def art(n: int, **kw: Any) -> Article:
+    base: dict[str, Any] = dict(feed="acr", id=f"guid-{n}", link=f"https://example.org/{n}/", title=f"Title {n}",
+                                published=datetime(2024, 1, n % 28 + 1, tzinfo=UTC), fingerprint=f"h{n}")
+    return Article(**(base | kw))
+
+
+def database_at(path: Path, version: int) -> None:
+    """The database syndicate made at schema ``version``: its steps, none of the later ones."""
+    backend = SQLiteBackend(path)
+    try:
+        migrate(backend, to=version)
+    finally:
+        backend.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == version
+
+
+def test_migrations_set_user_version_and_wal(tmp_path):
+    s = Store(tmp_path / "s.db")
+    assert s.schema_version == len(MIGRATIONS)
+    assert s.backend.query("PRAGMA journal_mode")[0][0] == "wal"
+    s.close()
+    Store(tmp_path / "s.db").close()  # reopening migrates nothing and works
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this syndicate"):
+        Store(path)
+
+
+def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
+    """Another process is migrating the new database when this one opens it: both succeed."""
+    path = tmp_path / "s.db"
+    other = SQLiteBackend(path)
+    step = other.migrating()
+    db = step.__enter__()  # BEGIN IMMEDIATE
+    MIGRATIONS[0](db)
+    other.set_schema_version(db, 1)  # not committed yet: this process still reads 0
+    committed = []
+
+    def nap(seconds):
+        if not committed:
+            step.__exit__(None, None, None)  # COMMIT
+            committed.append(seconds)
+
+    store = Store(path, busy_timeout=0.05, sleep=nap)
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()
+    other.close()
+
+
+def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from syndicate.store import Store\n"
+            "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
+            "Store(sys.argv[1]).close()")
+    for round_ in range(3):
+        path = tmp_path / f"s{round_}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for proc in procs:
+            proc.stdin.write("g")
+            proc.stdin.flush()
+        errors = [proc.communicate(timeout=60)[1] for proc in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        assert Store(path).schema_version == len(MIGRATIONS)
+
+
+def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
+    path = tmp_path / "old.db"
+    database_at(path, 3)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("INSERT INTO articles (id, feed, guid, link, title, published, content_hash, data, first_seen_at) "
+               "VALUES (1, 'acr', 'g', 'https://e.org/1', 'T', 0, 'h', ?, 0)", (article_to_json(art(1)),))
+    rows = [  # (id, seq, key, state, attempts, remote_id, remote_url)
+        (1, 0, "k1", "sent", 1, "9", "https://m.example/9"),
+        (2, 1, "k2", "sent", 5, "9", "https://m.example/9"),  # an old reconciliation took row 1's post
+        (3, 2, "k3", "pending", 2, None, None),  # tried before: it may have landed
+        (4, 3, "k4", "pending", 0, None, None),
+    ]
+    for row in rows:
+        db.execute("INSERT INTO outbox (id, article_id, target, seq, key, state, attempts, remote_id, remote_url, "
+                   "created_at, next_attempt_at) VALUES (?, 1, 'm', ?, ?, ?, ?, ?, ?, 100, 100)", row)
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    one, two, three, four = store.deliveries(1)
+    assert (one.state, one.remote_url) == ("sent", "https://m.example/9")
+    assert (two.state, two.remote_url) == ("failed", None)
+    assert "recorded with the post of an older row (https://m.example/9)" in two.last_error
+    assert [e.kind for e in two.history] == ["failed"]
+    [item3, item4] = store.claim_due("w", now=200, lease_seconds=60, limit=2)
+    assert (item3.may_have_landed, item3.first_attempt_at, item4.may_have_landed) == (True, 100, False)
+    with pytest.raises(StoreError, match="already recorded for another outbox row"):
+        store.mark_sent(item3.id, "w", Posted("9", "https://m.example/9"))
+    store.close()
+
+
+def test_migration_takes_added_at_from_first_seen(tmp_path):
+    path = tmp_path / "old.db"
+    database_at(path, 3)
+    db = sqlite3.connect(path)
+    old_row = ('{"feed":"a","id":"urn:x","link":"https://a.example/x/","title":"X",'
+               '"published":"2021-03-02T00:00:00+00:00","categories":[]}')  # written before image_alt & co
+    for n, seen in ((1, 100.0), (2, 300.0), (3, 200.0)):
+        db.execute("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, first_seen_at) "
+                   "VALUES ('a', ?, ?, 'X', 0, '', ?, ?)", (f"urn:{n}", f"https://a.example/{n}/",
+                                                            old_row.replace("urn:x", f"urn:{n}"), seen))
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.schema_version >= 4
+    latest = store.latest_articles(3)
+    assert [a.id for a in latest] == ["urn:2", "urn:3", "urn:1"]
+    assert latest[0].image_alt is None and latest[0].date_only is False and latest[0].rights is None
+    store.close()
+
+
+def test_the_identity_of_articles_recorded_before_the_upgrade_is_backfilled(tmp_path):
+    """A state written by the previous schema: its links get their identity on upgrade."""
+    path = tmp_path / "old.db"
+    database_at(path, 3)  # the schema before link identity
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO articles (feed, guid, link, title, published, content_hash, data, "
+               "first_seen_at) VALUES ('acr', 'g1', 'http://www.acr.example/a1/', 'T', 0, 'h', '{}', 0)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    known = store.known("acr", [("https://acr.example/?p=1", "https://acr.example/a1")])
+    assert list(known) == ["https://acr.example/?p=1"] and known["https://acr.example/?p=1"].guid == "g1"
+    store.close()
+
+
+# --- every earlier version, with its data ------------------------------------------------------------
+
+# Names a later step gave a column: {(table, name now): (the step that renamed it, the name before)}.
+RENAMED: dict[tuple[str, str], tuple[int, str]] = {
+    ("feeds", "body_hash"): (10, "content_hash"),
+    ("articles", "fingerprint"): (10, "content_hash"),
+}
+
+
+def article_json_at(article: Article, version: int) -> str:
+    """An article's JSON as the code of ``version`` wrote it (the fingerprint was content_hash before 10)."""
+    data = json.loads(article_to_json(article))
+    if version < 10:
+        data["content_hash"] = data.pop("fingerprint")
+    return json.dumps(data)
+
+ARTICLES = {  # id: the article; its row says first seen at 100, 300, 200 (the output feed's order)
+    1: Article(feed="acr", id="g1", link="http://www.acr.example/one/", title="One",
+               published=datetime(2024, 1, 2, tzinfo=UTC), feed_published=datetime(2024, 1, 2, tzinfo=UTC),
+               standfirst="The first.", fingerprint="f1"),
+    2: Article(feed="acr", id="g2", link="https://acr.example/two/", title="Two",
+               published=datetime(2024, 1, 1, tzinfo=UTC), categories=("Books",), fingerprint="f2"),
+    3: Article(feed="acr", id="g3", link="https://acr.example/three/", title="Three",
+               published=datetime(2023, 12, 1, tzinfo=UTC), author="Ian Parker", fingerprint="f3"),
+}
+FIRST_SEEN = {1: 100.0, 2: 300.0, 3: 200.0}
+
+
+def rows_at(version: int) -> dict[str, list[dict[str, Any]]]:
+    """What syndicate at schema ``version`` wrote, by table, in today's column names.
+
+    Columns a version did not have are left out by ``write_rows``; what differs by version
+    is spelled here.
+    """
+    feeds = [
+        dict(name="acr", url="https://acr.example/feed/", final_url="https://acr.example/feed", etag='"e1"',
+             last_modified="Mon, 01 Jan 2024 00:00:00 GMT", body_hash="b1", seeded=1, last_fetch_at=400.0,
+             last_success_at=400.0, next_fetch_at=1300.0, error_count=0, last_error=None),
+        dict(name="rp", url="https://rp.example/feed/", final_url=None, etag=None, last_modified=None,
+             body_hash=None, seeded=0, last_fetch_at=410.0, last_success_at=None, next_fetch_at=530.0,
+             error_count=2, last_error="HTTP 503"),
+    ]
+    articles = [
+        dict(id=n, feed=a.feed, guid=a.id, link=a.link, ident=link_identity(a.link), title=a.title,
+             published=a.published.timestamp(), fingerprint=a.fingerprint, data=article_json_at(a, version),
+             first_seen_at=FIRST_SEEN[n], added_at=FIRST_SEEN[n], updated_at=None)
+        for n, a in ARTICLES.items()
+    ]
+    published = {n: a.published.timestamp() for n, a in ARTICLES.items()}
+    row = dict(seq=0, state="pending", intro=None, requested_by=None, attempts=0, lease_owner=None,
+               leased_until=None, remote_id=None, remote_url=None, sent_at=None, last_error=None,
+               out_of_line=0, first_attempt_at=None, strict_limit=None)
+    # Before step 5 an old reconciliation could record one post for two rows (row 4 took row 3's):
+    # step 5 fails the younger.  From step 5 on, row 4 has its own post.
+    shared = version < 5
+    outbox = [
+        row | dict(id=1, article_id=1, target="m", key="k1", created_at=100.0, next_attempt_at=100.0),
+        row | dict(id=2, article_id=2, target="m", key="k2", created_at=300.0, next_attempt_at=300.0),
+        row | dict(id=3, article_id=3, target="m", key="k3", state="sent", attempts=1, created_at=200.0,
+                   next_attempt_at=200.0, remote_id="9", remote_url="https://m.example/@a/9", sent_at=210.0),
+        row | dict(id=4, article_id=3, target="m", seq=1, key="k4", state="sent", attempts=1,
+                   intro="From our archive:", requested_by="sam", created_at=350.0, next_attempt_at=350.0,
+                   remote_id="9" if shared else "10",
+                   remote_url="https://m.example/@a/9" if shared else "https://m.example/@a/10",
+                   sent_at=360.0),
+        # tried twice, the last time 503: it may have landed.  From step 5 on, begin_attempt noted when.
+        row | dict(id=5, article_id=3, target="b", key="k5", attempts=2, created_at=200.0, next_attempt_at=500.0,
+                   last_error="HTTP 503", out_of_line=1, first_attempt_at=205.0, strict_limit=280),
+    ]
+    for r in outbox:
+        r["published"] = published[r["article_id"]]
+    return {
+        "feeds": feeds,
+        "articles": articles,
+        "outbox": outbox,
+        "outbox_events": [
+            dict(id=1, outbox_id=3, at=205.0, kind="attempt", detail="try 1", data='{"text": "Three"}'),
+            dict(id=2, outbox_id=3, at=210.0, kind="sent", detail="https://m.example/@a/9", data=None),
+            dict(id=3, outbox_id=4, at=350.0, kind="queued", detail="repost requested by sam", data=None),
+        ],
+        "sessions": [dict(target="b", data='{"accessJwt": "a"}', service="https://pds.example",
+                          handle="a.test", updated_at=100.0)],
+        "meta": [dict(key="last_cycle_at", value="400.0"), dict(key="feed_title:acr", value="ACR")],
+        "held": [dict(article_id=2, target="b", feed="acr", held_at=300.0, reason="held: suspected feed migration")],
+        "targets": [dict(name="b", paused_since=400.0, reason="logging in: HTTP 401", fix="SYNDICATE_BLUESKY_APP_PASSWORD",
+                         next_check_at=700.0),
+                    dict(name="m", paused_since=None, reason=None, fix=None, next_check_at=None)],
+    }
+
+
+def write_rows(path: Path, version: int) -> None:
+    """Write ``rows_at(version)`` into the database at ``version``, as that version's code did: only
+    the tables and columns it had, under the names they had then."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    for table, rows in rows_at(version).items():
+        had = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        for row in rows:
+            values = {}
+            for name, value in row.items():
+                step, before = RENAMED.get((table, name), (0, name))
+                name = before if version < step else name
+                if name in had:
+                    values[name] = value
+            if values:
+                db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                           list(values.values()))
+    db.execute("COMMIT")
+    db.close()
+
+
+@pytest.mark.parametrize("version", range(1, LATEST))
+def test_every_earlier_version_upgrades_with_its_data(tmp_path, version):
+    path = tmp_path / "old.db"
+    database_at(path, version)
+    write_rows(path, version)
+    store = Store(path)
+    assert store.schema_version == LATEST
+
+    # feeds, sessions, meta: every version had them
+    assert store.feed_states() == [
+        FeedState("acr", "https://acr.example/feed/", "https://acr.example/feed", '"e1"',
+                  "Mon, 01 Jan 2024 00:00:00 GMT", "b1", True, 400.0, 400.0, 1300.0, 0, None),
+        FeedState("rp", "https://rp.example/feed/", None, None, None, None, False, 410.0, None, 530.0, 2,
+                  "HTTP 503"),
+    ]
+    owner = ("https://pds.example", "a.test") if version >= 8 else (None, None)  # step 8: never trusted
+    assert store.load_session("b") == StoredSession('{"accessJwt": "a"}', *owner)
+    assert (store.get_meta("last_cycle_at"), store.get_meta("feed_title:acr")) == ("400.0", "ACR")
+
+    # articles: read back whole, known by guid and by their link's identity (backfilled at 6),
+    # the output feed's order from when each was first seen (added_at, backfilled at 4)
+    assert [store.article(n) for n in ARTICLES] == list(ARTICLES.values())
+    known = store.known("acr", [("g2", "https://acr.example/two/"), ("moved", "https://acr.example/one")])
+    assert known == {"g2": Known(2, "g2", "f2", "acr"), "moved": Known(1, "g1", "f1", "acr")}
+    assert [a.id for a in store.latest_articles(3)] == ["g2", "g3", "g1"]
+
+    # the outbox: each target's queue in publication order (outbox.published, backfilled at 3);
+    # the row tried before may have landed (first_attempt_at, backfilled at 5: since it was queued)
+    b5, m3, m4 = store.deliveries(3)
+    assert (m3.state, m3.remote_url, m3.requested_by) == ("sent", "https://m.example/@a/9", None)
+    if version < 5:  # step 5 repaired the post two rows claimed: the younger row failed, to retry
+        assert (m4.state, m4.remote_url, m4.requested_by) == ("failed", None, "sam")
+        assert m4.last_error == ("was recorded with the post of an older row (https://m.example/@a/9), "
+                                 "so it was never posted: retry it to post it")
+        assert [e.kind for e in m4.history] == ["failed"] and m3.history == ()
+    else:
+        assert (m4.state, m4.remote_url, m4.requested_by) == ("sent", "https://m.example/@a/10", "sam")
+        assert [e.kind for e in m4.history] == ["queued"] and [e.kind for e in m3.history] == ["attempt", "sent"]
+        assert store.attempted_texts(3) == ["Three"]
+    assert (b5.state, b5.attempts, b5.last_error) == ("pending", 2, "HTTP 503")
+    assert [d.state for d in store.deliveries(2)] == (["held", "pending"] if version >= 7 else ["pending"])
+    claimed = store.claim_due("w", now=1000.0, lease_seconds=60, limit=10)
+    assert [(i.id, i.target) for i in claimed] == [(5, "b"), (2, "m"), (1, "m")]  # 2023-12-01, then 2024-01-01, -02
+    item5 = claimed[0]
+    assert item5.may_have_landed and item5.first_attempt_at == (205.0 if version >= 5 else 200.0)
+    assert item5.strict_limit == (280 if version >= 5 else None)
+    assert item5.article == ARTICLES[3] and (claimed[2].intro, claimed[2].requested_by) == (None, None)
+    out_of_line = store.backend.query("SELECT out_of_line FROM outbox WHERE id = 5")[0][0]
+    assert out_of_line == (1 if version >= 2 else 0)
+    with pytest.raises(StoreError, match="already recorded for another outbox row"):  # one post, one row
+        store.mark_sent(2, "w", Posted("9", "https://m.example/@a/9"))
+
+    # held deliveries (7) and paused targets (9)
+    assert store.held_feeds() == ({"acr": 1} if version >= 7 else {})
+    pauses = {"b": TargetPause("b", 400.0, "logging in: HTTP 401", "SYNDICATE_BLUESKY_APP_PASSWORD", 700.0)}
+    assert store.paused_targets() == (pauses if version >= 9 else {})
+    assert store.target_names() == (["b", "m"] if version >= 9 else [])
+    store.close()
+
+
+def test_an_empty_database_file_is_made_at_the_latest_version(tmp_path):
+    """Version 0: the file is there (an earlier start was stopped before it wrote), no schema yet."""
+    path = tmp_path / "new.db"
+    database_at(path, 0)
+    store = Store(path, clock=lambda: 900.0)
+    assert store.schema_version == LATEST == len(MIGRATIONS)
+    store.ingest("acr", new=[ARTICLES[1]], updated=[], queue={"g1": ["m"]})
+    assert [i.article for i in store.claim_due("w", now=1000.0, lease_seconds=60)] == [ARTICLES[1]]
+    store.close()
+
+
+def test_every_step_is_a_function_named_for_its_number():
+    assert [step.__name__.split("_")[1] for step in MIGRATIONS] == [str(n) for n in range(1, LATEST + 1)]
+    assert all(step.__doc__ for step in MIGRATIONS)

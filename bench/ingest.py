@@ -60,7 +60,6 @@ def run(ctx: Context) -> list[Line]:
     phases.wrap(app.fetcher, "fetch_feed", "fetch")
     phases.wrap(pipeline, "parse_feed", "parse_feed")
     phases.wrap(pipeline, "normalise", "normalise")
-    phases.wrap(pipeline, "entry_hash", "entry_hash")
     phases.wrap(app.store, "known", "store.known")
     phases.wrap(app.store, "ingest", "store.ingest")
     phases.wrap(app, "write_output", "write_output")

@@ -28,14 +28,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from syndicate.config import Config, FeedConfig
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
 from syndicate.links import link_identity
 from syndicate.models import Article
-from syndicate.parse import Entry, normalise, parse_feed
+from syndicate.parse import normalise, parse_feed
 from syndicate.store import FeedState, Store, undated
 
 log = logging.getLogger("syndicate.pipeline")
@@ -58,17 +58,6 @@ class FeedResult:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     next_fetch_at: float = 0.0
-
-
-def entry_hash(entry: Entry) -> str:
-    """A cheap fingerprint of what the feed says about an entry (edit detection)."""
-    raw: Any = entry.raw
-    parts = [entry.link, str(raw.get("title", "")), str(raw.get("summary", ""))]
-    for content in raw.get("content") or ():
-        parts.append(str(content.get("value", "")))
-    parts.append(str(dict.get(raw, "updated", "")))  # dict.get: no feedparser fallback warning
-    parts.append(str(dict.get(raw, "published", "")))  # a re-dated (re-published) entry is an edit
-    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
 class Ingester:
@@ -247,7 +236,7 @@ class Ingester:
         updated: list[tuple[int, Article]] = []
         new_idents: set[str] = set()
         for entry in parsed.entries:
-            fingerprint = entry_hash(entry)
+            fingerprint = entry.fingerprint
             seen = known.get(entry.id)
             if seen is not None and (seen.fingerprint == fingerprint or seen.feed != feed.name):
                 continue  # unchanged, or another feed's copy of an article we already have

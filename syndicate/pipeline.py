@@ -20,7 +20,6 @@ broken feed never stops the others.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -217,7 +216,7 @@ class Ingester:
             return FeedResult(feed.name, "not-modified", next_fetch_at=next_at)
 
         content = fetched.content or b""
-        digest = hashlib.blake2b(content, digest_size=16).hexdigest()
+        digest = fetched.body_hash
         if state and state.seeded and state.body_hash == digest:
             self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
                                        last_modified=fetched.last_modified, body_hash=digest,

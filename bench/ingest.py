@@ -22,7 +22,7 @@ def _children_cpu() -> float:
 
 
 def run(ctx: Context) -> list[Line]:
-    from syndicate import pipeline
+    from syndicate import pipeline, plan
     from syndicate.app import App
 
     n, reps = ctx.sizes.ingest_items, ctx.sizes.ingest_reps
@@ -59,10 +59,9 @@ def run(ctx: Context) -> list[Line]:
     phases = Phases()
     phases.wrap(app.fetcher, "fetch_feed", "fetch")
     phases.wrap(pipeline, "parse_feed", "parse_feed")
-    phases.wrap(pipeline, "normalise", "normalise")
-    phases.wrap(pipeline, "entry_hash", "entry_hash")
+    phases.wrap(plan, "normalise", "normalise")
     phases.wrap(app.store, "known", "store.known")
-    phases.wrap(app.store, "ingest", "store.ingest")
+    phases.wrap(app.store, "apply", "store.apply")
     phases.wrap(app, "write_output", "write_output")
     try:
         t_ph, _ = timed(lambda: app.run_cycle(all_feeds=True))

@@ -50,8 +50,8 @@ def run(ctx: Context) -> list[Line]:
 
         phases = Phases()
         phases.wrap(app.fetcher, "fetch_feed", "fetch (in 4 threads)")
-        phases.wrap(app.store, "feed_state", "store.feed_state")
-        phases.wrap(app.store, "record_fetch_ok", "store.record_fetch_ok")
+        phases.wrap(app.store, "feed_state_map", "store.feed_state_map")
+        phases.wrap(app.store, "record_not_modified", "store.record_not_modified")
         phases.wrap(app.store, "set_meta", "store.set_meta")
         k = 10
         try:

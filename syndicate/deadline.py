@@ -11,7 +11,7 @@ current call's deadline, kept in a context variable (each thread has its own)::
         ...                        # every clamped socket operation in here
 
 - ``DeadlineBackend``: an httpcore network backend whose streams clamp
-  (fetch.py's pool is built on it);
+  (``fetch.wire``'s pools are built on it);
 - ``DeadlineTransport(total)``: an httpx transport on such a backend that
   gives each request, its body included, ``total`` seconds (atproto's
   ``Request(transport=...)``);

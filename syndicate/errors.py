@@ -19,7 +19,7 @@
                                         re-composed once, more strictly, then retried
 
 SDK errors (Mastodon.py, atproto, httpx) are translated into these at the
-adapter boundary, so nothing outside ``syndicate/targets`` and ``fetch.py``
+adapter boundary, so nothing outside ``syndicate/targets`` and ``syndicate/fetch``
 imports an SDK exception.  Every message is one line that names the file,
 feed, article or target concerned.
 

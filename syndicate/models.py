@@ -50,7 +50,7 @@ class Article:
     image_alt: str | None = None  # the image's alt text (media:description, <img alt>)
     source: Source | None = None  # set when the article is a repost
     language: str | None = None  # "en", "en-GB", ...
-    fingerprint: str = ""  # what the feed said of the entry (``pipeline.entry_hash``): changed = edited
+    fingerprint: str = ""  # what the feed said of the entry (``parse.Entry.fingerprint``): changed = edited
     date_only: bool = False  # ``published`` is a day, not a moment
     rights: str | None = None  # the source's licence or rights statement
 

@@ -1,17 +1,29 @@
-"""Ingestion: one feed from fetch to the outbox, as named phases.
+"""Ingestion: each due feed from fetch to the outbox, as named phases.
 
-``poll(feed)``:  fetch (conditional GET) → skip if 304 or the same bytes →
-parse → look the entries up in the store (by guid, or by the link's
-identity: ``syndicate.links``) → normalise only the new and the edited
-ones → record them and enqueue one outbox row per target, in one
-transaction.
+``poll_many(feeds)``, once per cycle:
 
-Two guards against posting what is not news: a feed's first read queues
-only its ``backfill`` newest; and a later poll that would queue more than
-``hold_suspected_migration`` entries, none of them newer than the newest
-article already known, is a feed that moved (new domain, permalinks or
-guids): its deliveries are *held* (recorded, not queued, one warning
-naming the feed) until an editor runs ``syndicate release FEED``.
+1. **state**: every feed's state, read once (``Store.feed_state_map``);
+2. **fetch**: the feeds concurrently, each a conditional GET
+   (``Fetcher.fetch_feed``: the bytes and their ``body_hash``, or a 304);
+3. per feed, in turn:
+
+   - 304 → a ``NotModified``; the cycle's are recorded together, in one
+     transaction;
+   - the bytes read last time (``plan.same_body``) → only the bookkeeping;
+   - else **parse** (``parse_feed``: every entry's id, canonical link and
+     fingerprint) → **look up** what the store knows of the entries (by
+     guid, or by the link's identity: ``Store.known``; the newest article's
+     date; the stored articles of the entries that changed) → **plan**
+     (``plan.plan_feed``, pure: normalises only the new and the edited
+     entries and decides, for each entry, new and queued / held / seen
+     only, edited, or skipped and why) → **apply** (``Store.apply``: the
+     articles, their outbox rows and held deliveries, the feed's row and
+     title, in one transaction) → the log lines, from the plan.
+
+The rules are ``syndicate.plan``'s: the first read seeds the feed (only its
+``backfill`` newest are queued); a read that would queue more than
+``hold_suspected_migration`` entries, none newer than the newest known, is
+held until ``syndicate release FEED``; an edit is recorded, not posted.
 
 The result is a value (``FeedResult``); an expected failure (``FeedError``)
 is recorded on the feed with a backoff and returned, never raised, so one
@@ -20,23 +32,29 @@ broken feed never stops the others.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from syndicate.config import Config, FeedConfig
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
-from syndicate.links import link_identity
-from syndicate.models import Article
-from syndicate.parse import Entry, normalise, parse_feed
-from syndicate.store import FeedState, Store, undated
+from syndicate.intent import FeedPlan, NotModified
+from syndicate.parse import ParsedFeed, parse_feed
+from syndicate.plan import (
+    KnownEntries,
+    not_modified,
+    plan_feed,
+    plan_unchanged,
+    same_body,
+    stored_for_edits,
+)
+from syndicate.store import FeedState, IngestCounts, Store
 
 log = logging.getLogger("syndicate.pipeline")
 
@@ -60,15 +78,26 @@ class FeedResult:
     next_fetch_at: float = 0.0
 
 
-def entry_hash(entry: Entry) -> str:
-    """A cheap fingerprint of what the feed says about an entry (edit detection)."""
-    raw: Any = entry.raw
-    parts = [entry.link, str(raw.get("title", "")), str(raw.get("summary", ""))]
-    for content in raw.get("content") or ():
-        parts.append(str(content.get("value", "")))
-    parts.append(str(dict.get(raw, "updated", "")))  # dict.get: no feedparser fallback warning
-    parts.append(str(dict.get(raw, "published", "")))  # a re-dated (re-published) entry is an edit
-    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
+class _RecordedDates(Mapping[str, datetime]):
+    """The output feed's recorded dates (``feed_out.recorded_dates``), read on first use, then kept."""
+
+    def __init__(self, read: Callable[[], Mapping[str, datetime]] | None) -> None:
+        self._read = read
+        self._dates: Mapping[str, datetime] | None = None
+
+    def _loaded(self) -> Mapping[str, datetime]:
+        if self._dates is None:
+            self._dates = self._read() if self._read is not None else {}
+        return self._dates
+
+    def __getitem__(self, key: str) -> datetime:
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 class Ingester:
@@ -82,13 +111,12 @@ class Ingester:
         or link (``feed_out.recorded_dates``); an article new to the store that its
         source gives no date takes its date from there (the state was lost)."""
         self.config = config
-        self.recorded_dates = recorded_dates
         self.store = store
         self.fetcher = fetcher
         self.active_targets = list(config.targets) if active_targets is None else list(active_targets)
         self.clock = clock
         self.rng = rng or random.Random()
-        self._dates: Mapping[str, datetime] | None = None
+        self._recorded_dates = _RecordedDates(recorded_dates)  # read once, and only when needed
 
     # -- scheduling --
 
@@ -112,11 +140,11 @@ class Ingester:
         return min(times) if times else None
 
     def _next_ok(self, feed: FeedConfig, now: float) -> float:
-        interval = self.config.poll_interval_for(feed)
+        interval = float(self.config.poll_interval_for(feed))
         return now + interval * self.rng.uniform(0.9, 1.1)
 
     def _next_error(self, errors: int, now: float, retry_after: float | None) -> float:
-        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, errors - 1))
+        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** max(0, errors - 1))
         delay *= self.rng.uniform(0.9, 1.1)
         if retry_after is not None:  # the server's wish, but no bogus one silences the feed for longer
             delay = max(delay, min(retry_after, MAX_BACKOFF))
@@ -125,31 +153,39 @@ class Ingester:
     # -- polling --
 
     def poll_many(self, feeds: Sequence[FeedConfig], *, workers: int = 4) -> list[FeedResult]:
-        """Fetch the feeds concurrently, then ingest each in turn.
+        """Fetch the feeds concurrently, then ingest each in turn (see the module docstring).
 
         The feeds' state is read once; the bookkeeping of every feed that
         answered 304 is written in one transaction, so an unchanged feed
         costs one conditional request and almost nothing else.
         """
         states = self.store.feed_state_map()
+
+        def fetch(feed: FeedConfig) -> FetchResult | FeedError:
+            return self._fetch_safely(feed, states.get(feed.name))
+
         if len(feeds) <= 1 or workers <= 1:
-            fetched = [self._fetch_safely(feed, states.get(feed.name)) for feed in feeds]
+            fetched = [fetch(feed) for feed in feeds]
         else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(feeds)),
-                                    thread_name_prefix="fetch") as pool:
-                fetched = list(pool.map(lambda f: self._fetch_safely(f, states.get(f.name)), feeds))
+            with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="fetch") as pool:
+                fetched = list(pool.map(fetch, feeds))
         now = self.clock()
         results: list[FeedResult] = []
-        unchanged: list[tuple[str, float, str | None, str | None, str | None]] = []
+        unchanged: list[NotModified] = []
         for feed, res in zip(feeds, fetched, strict=True):
             if isinstance(res, FetchResult) and res.not_modified:
-                next_at = self._next_ok(feed, now)
-                unchanged.append((feed.name, next_at, res.etag, res.last_modified, res.permanent_redirect))
-                results.append(FeedResult(feed.name, "not-modified", next_fetch_at=next_at))
+                answer = not_modified(feed, res, next_fetch_at=self._next_ok(feed, now))
+                unchanged.append(answer)
+                results.append(FeedResult(feed.name, "not-modified", next_fetch_at=answer.next_fetch_at))
             else:
-                results.append(self.poll(feed, prefetched=res))
+                results.append(self._ingest_safely(feed, states.get(feed.name), res))
         self.store.record_not_modified(unchanged)
         return results
+
+    def poll(self, feed: FeedConfig) -> FeedResult:
+        """Fetch, parse and record one feed. Never raises a ``FeedError``."""
+        [result] = self.poll_many([feed])
+        return result
 
     def _fetch_safely(self, feed: FeedConfig, state: FeedState | None) -> FetchResult | FeedError:
         try:
@@ -167,32 +203,23 @@ class Ingester:
             timeout=feed.timeout, max_bytes=feed.max_bytes,
         )
 
-    def poll(self, feed: FeedConfig, *, prefetched: FetchResult | FeedError | None = None) -> FeedResult:
-        """Fetch, parse and record one feed. Never raises a ``FeedError``."""
+    def _ingest_safely(self, feed: FeedConfig, state: FeedState | None,
+                       fetched: FetchResult | FeedError) -> FeedResult:
+        """Parse, plan and apply one fetched feed; a failure is recorded with a backoff."""
         now = self.clock()
         try:
-            if isinstance(prefetched, FeedError):
-                raise prefetched
-            result = prefetched or self._fetch(feed, self.store.feed_state(feed.name))
-            return self._ingest(feed, result, now)
+            if isinstance(fetched, FeedError):
+                raise fetched
+            return self._ingest(feed, state, fetched, now)
         except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedRateLimited) else None
-            return self._failed(feed, now, exc.reason, retry_after)
+            return self._failed(feed, state, now, exc.reason, retry_after)
         except Exception as exc:  # a bug met on odd input: say so, keep the other feeds going
             log.exception("feed crashed", extra={"feed": feed.name})
-            return self._failed(feed, now, f"internal error: {type(exc).__name__}: {exc}", None)
+            return self._failed(feed, state, now, f"internal error: {type(exc).__name__}: {exc}", None)
 
-    def _recorded(self, article: Article) -> Article:
-        """An undated new article with the date the output feed gave it before, if any."""
-        if self.recorded_dates is None or not undated(article):
-            return article
-        if self._dates is None:
-            self._dates = self.recorded_dates()  # read once, and only when needed
-        when = self._dates.get(article.id) or self._dates.get(article.link)
-        return replace(article, published=when) if when else article
-
-    def _failed(self, feed: FeedConfig, now: float, reason: str, retry_after: float | None) -> FeedResult:
-        state = self.store.feed_state(feed.name)
+    def _failed(self, feed: FeedConfig, state: FeedState | None, now: float, reason: str,
+                retry_after: float | None) -> FeedResult:
         errors = (state.error_count if state else 0) + 1
         next_at = self._next_error(errors, now, retry_after)
         self.store.record_fetch_error(feed.name, feed.url, reason, next_at)
@@ -200,90 +227,47 @@ class Ingester:
                                           "errors": errors, "retry_in": round(next_at - now)})
         return FeedResult(feed.name, "error", error=f"feed {feed.name}: {reason}", next_fetch_at=next_at)
 
-    def _suspected_migration(self, feed: FeedConfig, to_post: Sequence[Article]) -> list[Article]:
-        """``to_post`` if it looks like the feed moved rather than published (see above), else []."""
-        limit = feed.hold_suspected_migration
-        if not limit or len(to_post) <= limit:
-            return []
-        newest = self.store.newest_published(feed.name)
-        if newest is None or any(a.published.timestamp() > newest for a in to_post):
-            return []
-        log.warning("suspected feed migration: new entries held, not posted",
-                    extra={"feed": feed.name, "held": len(to_post),
-                           "newest_known": datetime.fromtimestamp(newest, UTC).date().isoformat(),
-                           "release": f"syndicate release {feed.name}"})
-        return list(to_post)
-
-    def _ingest(self, feed: FeedConfig, fetched: FetchResult, now: float) -> FeedResult:
-        state = self.store.feed_state(feed.name)
+    def _ingest(self, feed: FeedConfig, state: FeedState | None, fetched: FetchResult,
+                now: float) -> FeedResult:
         next_at = self._next_ok(feed, now)
-        final_url = fetched.permanent_redirect or (state.final_url if state else None)
-        if fetched.not_modified:
-            etag = fetched.etag or (state.etag if state else None)
-            last_modified = fetched.last_modified or (state.last_modified if state else None)
-            self.store.record_fetch_ok(feed.name, feed.url, etag=etag, last_modified=last_modified,
-                                       body_hash=state.body_hash if state else None,
-                                       final_url=final_url, next_fetch_at=next_at)
-            log.debug("feed not modified", extra={"feed": feed.name})
-            return FeedResult(feed.name, "not-modified", next_fetch_at=next_at)
-
-        content = fetched.content or b""
-        digest = hashlib.blake2b(content, digest_size=16).hexdigest()
-        if state and state.seeded and state.body_hash == digest:
-            self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
-                                       last_modified=fetched.last_modified, body_hash=digest,
-                                       final_url=final_url, next_fetch_at=next_at)
+        if same_body(state, fetched):
+            self.store.apply(plan_unchanged(feed, state, fetched, next_fetch_at=next_at))
             return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
 
-        parsed = parse_feed(feed.name, content, base_url=fetched.url, headers=fetched.headers)
+        parsed = parse_feed(feed.name, fetched.content or b"", base_url=fetched.url, headers=fetched.headers)
         for warning in parsed.warnings:
             log.warning("feed warning", extra={"feed": feed.name, "warning": warning})
-        if parsed.title:
-            self.store.set_meta(f"feed_title:{feed.name}", parsed.title)
-
-        known = self.store.known(feed.name, [(e.id, e.link) for e in parsed.entries])
-        now_dt = datetime.fromtimestamp(now, UTC)
-        new: list[Article] = []
-        updated: list[tuple[int, Article]] = []
-        new_idents: set[str] = set()
-        for entry in parsed.entries:
-            fingerprint = entry_hash(entry)
-            seen = known.get(entry.id)
-            if seen is not None and (seen.fingerprint == fingerprint or seen.feed != feed.name):
-                continue  # unchanged, or another feed's copy of an article we already have
-            if seen is None:
-                ident = link_identity(entry.link)
-                if ident in new_idents:
-                    continue  # the same article twice in this feed (http and https, say)
-                new_idents.add(ident)
-            article = normalise(feed.name, entry, parsed, now=now_dt, language=feed.language)
-            if seen is None:
-                new.append(self._recorded(replace(article, fingerprint=fingerprint)))
-            else:
-                updated.append((seen.article_id, replace(article, id=seen.guid, fingerprint=fingerprint)))
-                log.info("article updated", extra={"feed": feed.name, "article": article.link})
-
-        seeded = bool(state and state.seeded)
         targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
-        to_post = new if seeded else sorted(new, key=lambda a: a.published, reverse=True)[:feed.backfill]
-        held = self._suspected_migration(feed, to_post) if seeded and targets else []
-        if held:
-            to_post = []
-        queue = {a.id: targets for a in to_post} if targets else {}
-        counts = self.store.ingest(
-            feed.name, new=new, updated=updated, queue=queue, held={a.id: targets for a in held},
-            held_reason=f"held: suspected feed migration ({len(held)} new entries at once, none newer "
-                        f"than the newest known); `syndicate release {feed.name}` posts them")
-        self.store.record_fetch_ok(feed.name, feed.url, etag=fetched.etag,
-                                   last_modified=fetched.last_modified, body_hash=digest,
-                                   final_url=final_url, next_fetch_at=next_at, seeded=True)
-        if not seeded and len(new) > len(to_post):
-            log.info("feed seeded: existing entries recorded as seen, not posted",
-                     extra={"feed": feed.name, "seen": len(new) - len(to_post), "backfill": len(to_post)})
-        if counts.new or counts.updated:
-            log.info("feed read", extra={"feed": feed.name, "entries": len(parsed.entries),
-                                         "new": counts.new, "updated": counts.updated,
-                                         "queued": counts.queued})
+        plan = plan_feed(feed, state, fetched, parsed, self._known(feed.name, parsed), now=now,
+                         next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates)
+        counts = self.store.apply(plan)
+        _log_read(plan, parsed, counts)
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
                           updated=counts.updated, queued=counts.queued, held=counts.held,
                           warnings=parsed.warnings, next_fetch_at=next_at)
+
+    def _known(self, feed: str, parsed: ParsedFeed) -> KnownEntries:
+        """What the store knows of the entries: what ``plan_feed`` decides with."""
+        by_guid = self.store.known(feed, [(e.id, e.link) for e in parsed.entries])
+        edits = stored_for_edits(feed, parsed.entries, by_guid)
+        return KnownEntries(by_guid, newest_published=self.store.newest_published(feed),
+                            stored=self.store.articles_by_id(edits) if edits else {})
+
+
+def _log_read(plan: FeedPlan, parsed: ParsedFeed, counts: IngestCounts) -> None:
+    """The log lines of one read, from what was planned and recorded."""
+    feed = plan.feed
+    for edit in plan.edited:
+        log.info("article updated", extra={"feed": feed, "article": edit.article.link})
+    held = plan.held
+    if held:
+        newest = datetime.fromtimestamp(plan.newest_known or 0.0, UTC).date().isoformat()
+        log.warning("suspected feed migration: new entries held, not posted",
+                    extra={"feed": feed, "held": len(held), "newest_known": newest,
+                           "release": f"syndicate release {feed}"})
+    if plan.first_read and len(plan.new) > plan.backfill:
+        log.info("feed seeded: existing entries recorded as seen, not posted",
+                 extra={"feed": feed, "seen": len(plan.new) - plan.backfill, "backfill": plan.backfill})
+    if counts.new or counts.updated:
+        log.info("feed read", extra={"feed": feed, "entries": len(parsed.entries), "new": counts.new,
+                                     "updated": counts.updated, "queued": counts.queued})

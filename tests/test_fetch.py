@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syndicate.errors import FeedRateLimited, FetchError
-from syndicate.fetch import FEED_ACCEPT, Fetcher, FetchResult, parse_retry_after
+from syndicate.fetch import FEED_ACCEPT, Fetcher, FetchResult, body_hash, parse_retry_after
 from syndicate.netguard import AddressPolicy
 from tests.servers.feeds import Fault, FeedServer
 
@@ -82,6 +82,15 @@ def test_changed_feed_is_fetched_again(server, fetcher, path):
     server.set_feed(path, RSS.replace(b"One", b"Three"), etag=None)  # a later Last-Modified
     third = fetcher.fetch_feed("acr", server.url(path), last_modified=second.last_modified)
     assert third.status == 200 and b"Three" in third.content
+
+
+def test_a_body_comes_with_its_hash_the_bytes_of_a_304_with_none(server, fetcher, path):
+    """The hash of the (decoded) bytes, by the recipe the feeds' stored hashes were made with."""
+    server.set_feed(path, RSS * 200, gzip=True)
+    first = fetcher.fetch_feed("acr", server.url(path))
+    assert first.body_hash == body_hash(RSS * 200) and len(first.body_hash) == 32
+    assert body_hash(RSS) == "ae1f166ae44301f6248df395fc576b99"
+    assert fetcher.fetch_feed("acr", server.url(path), etag=first.etag).body_hash is None
 
 
 def test_keep_alive_reuses_one_connection(fetcher, path):

@@ -234,6 +234,33 @@ def test_entry_hash_and_equality_ignore_raw():
     assert len({e, Entry(e.id, e.link, raw=None)}) == 1
 
 
+def test_an_entry_carries_the_fingerprint_its_article_was_stored_with():
+    """parse_feed fingerprints every entry as the pipeline's entry_hash did before it: the stored
+    fingerprints stay valid (another recipe would make every stored article read as edited once)."""
+    parsed = load("acr.rss", ACR_URL)
+    assert [e.fingerprint for e in parsed.entries[:2]] == ["be1bc449cec23ae8449dfb98faf38be9",
+                                                          "29360ac2b5e87ae3fca3775f63980612"]
+
+
+@pytest.mark.parametrize(("before", "after", "edited"), [
+    ("<title>One</title>", "<title>One (corrected)</title>", True),
+    ("<description>Body.</description>", "<description>Body, edited.</description>", True),
+    ("<pubDate>Thu, 02 Oct 2025 10:00:00 +0000</pubDate>", "<pubDate>Fri, 03 Oct 2025 10:00:00 +0000</pubDate>",
+     True),  # re-dated: re-published
+    ("<link>https://x.example/1</link>", "<link>https://x.example/1?utm_source=rss</link>", False),
+    ("<category>A</category>", "<category>B</category>", False),  # not what an edit is
+])
+def test_a_fingerprint_changes_with_what_the_feed_says_of_the_entry(before, after, edited):
+    item = ("<item><title>One</title><link>https://x.example/1</link><guid>g1</guid><category>A</category>"
+            "<pubDate>Thu, 02 Oct 2025 10:00:00 +0000</pubDate><description>Body.</description></item>")
+    doc = '<rss version="2.0"><channel><title>T</title><link>https://x.example/</link>{}</channel></rss>'
+    [old] = parse_feed("t", doc.format(item).encode(), base_url="https://x.example/feed").entries
+    [new] = parse_feed("t", doc.format(item.replace(before, after)).encode(),
+                       base_url="https://x.example/feed").entries
+    assert (old.fingerprint != new.fingerprint) is edited
+    assert len(old.fingerprint) == 32
+
+
 def test_mirror_credit():
     arts = articles("mirror-credit.rss", "https://mirror.example/feed.rss")
     a = arts["https://mirror.example/spip.php?article64512"]

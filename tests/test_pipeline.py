@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from syndicate.app import App
 from syndicate.config import parse_config
@@ -104,3 +105,27 @@ def test_a_retry_after_years_away_is_capped_at_the_backoff_cap(tmp_path, feed_se
     [result] = app.run_cycle(all_feeds=True).feeds
     assert result.status == "error"
     assert result.next_fetch_at == t[0] + 6 * 3600  # a bogus wait never silences the feed for years
+
+
+def test_a_poll_is_recorded_whole_or_not_at_all(tmp_path, feed_server):
+    """A feed's articles, their deliveries and its bookkeeping (validators, body hash, seeded) are
+    one transaction: a write the database refuses half way (here: the feed's row, as a full disk
+    would) leaves none of them, so the next read seeds the feed once, not a second time."""
+    feed_server.set_feed("/f", rss(range(1, 4)))
+    app = make_app(tmp_path, {"acr": feed_server.url("/f")}, backfill=1)
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("CREATE TRIGGER disk_full BEFORE INSERT ON feeds WHEN NEW.seeded = 1 "
+               "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    db.commit()
+    [failed] = app.run_cycle(all_feeds=True).feeds
+    assert failed.status == "error" and "disk is full" in failed.error
+    assert app.store.count_articles() == 0 and queued(app) == []
+    assert not app.store.feed_state("acr").seeded
+
+    db.execute("DROP TRIGGER disk_full")
+    db.commit()
+    db.close()
+    feed_server.set_feed("/f", rss(range(1, 5)))
+    [result] = app.run_cycle(all_feeds=True).feeds
+    assert (result.status, result.new, result.queued) == ("fetched", 4, 1)
+    assert queued(app) == ["https://anticapitalistresistance.org/a4/"]  # the backfill, once

@@ -4,7 +4,7 @@
 from one part per domain, each module holding its domain's SQL::
 
     feeds.py        FeedsPart       validators, body hash, backoff, errors per feed
-    articles.py     ArticlesPart    known by guid or link identity; ingest (articles + outbox rows)
+    articles.py     ArticlesPart    known by guid or link identity; apply (a poll's plan, one transaction)
     outbox.py       OutboxPart      the queue: enqueue, claims, leases, history
     attempts.py     AttemptsPart    a leased row's life: renewals, attempts, the outcome
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from syndicate.store.article_json import article_from_json, article_to_json
-from syndicate.store.articles import ArticlesPart, IngestCounts, Known, undated
+from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
@@ -42,8 +42,7 @@ from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
-           "OutboxItem", "RepostRequest", "Store", "TargetPause", "article_from_json", "article_to_json",
-           "undated"]
+           "OutboxItem", "RepostRequest", "Store", "TargetPause", "article_from_json", "article_to_json"]
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart):

@@ -2,34 +2,45 @@
 
 An article is recognised by its guid within its feed, or by its link's
 identity (``syndicate.links.link_identity``, column ``ident``) in any feed
-(``known``).  ``ingest`` records a poll's new and edited articles, queues
-their outbox rows (``outbox.enqueue``) and holds those of a suspected feed
-migration (``operator.hold``), all in one transaction.  The article itself
-is kept as JSON (``article_json``, column ``data``) beside the columns
-the store looks it up by.
+(``known``).  ``apply`` records one read of a feed as ``syndicate.plan``
+decided it (a ``FeedPlan``) in one transaction: its new and edited
+articles, their outbox rows (``outbox.enqueue``), the deliveries held as a
+suspected feed migration (``operator.hold``), the feed's title (meta) and
+its row (``feeds.record_read``: validators, body hash, next fetch,
+seeded).  So a failure half way leaves none of it: never a seeded feed
+without its articles, nor articles of a feed whose next read would seed it
+again.  ``ingest`` records articles and deliveries alone (an editor's
+repost of an article no feed carries, the tests).  The article itself is
+kept as JSON (``article_json``, column ``data``) beside the columns the
+store looks it up by.
 
 ``added_at`` orders the output feed: when the article was first seen, or
-since re-published by the site (its feed date moved forward by more than a
-day) or reposted by an editor.
+since re-published by the site (the plan's ``EditedArticle.added_again``)
+or reposted by an editor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 
+from syndicate.intent import EditedArticle, FeedPlan, NewArticle
 from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
+from syndicate.store.backend import Connection
+from syndicate.store.feeds import record_read
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart
+from syndicate.store.sessions import write_meta
 
-__all__ = ["REDATE_SLACK", "ArticlesPart", "IngestCounts", "Known", "undated"]
+__all__ = ["ArticlesPart", "IngestCounts", "Known"]
 
-REDATE_SLACK = timedelta(days=1)  # more than any time-zone slip
 _CHUNK = 500  # values per IN (…) list
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,32 +61,11 @@ class IngestCounts:
     held: int = 0
 
 
-def undated(article: Article) -> bool:
-    """The source gave no date: ``published`` is when the article was first seen."""
-    return article.feed_published is None and not (article.source and article.source.published)
-
-
-def _edit(old: Article | None, new: Article) -> tuple[Article, bool]:
-    """(what to store for an edited article, whether the site re-published it).
-
-    An undated article keeps the date it was first seen.  The site
-    re-published (re-dated) it when its feed date moved forward by more than
-    a day: it counts as added again, so it is in the output feed once more.
-    """
-    if old is None:
-        return new, False
-    if undated(new):
-        new = replace(new, published=old.published)
-    redated = (new.feed_published is not None and old.feed_published is not None
-               and new.feed_published > old.feed_published + REDATE_SLACK)
-    return new, redated
-
-
 def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(values: Sequence[_T]) -> Iterable[Sequence[_T]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]
 
@@ -117,6 +107,16 @@ class ArticlesPart(StorePart):
         rows = self.backend.query("SELECT MAX(published) FROM articles WHERE feed = ?", (feed,))
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    def apply(self, plan: FeedPlan) -> IngestCounts:
+        """Record one read of a feed, as planned, in one transaction (see the module docstring)."""
+        now = self._clock()
+        with self.backend.transaction() as db:
+            counts = _record(db, plan.feed, plan.new, plan.edited, held_reason=plan.held_reason, now=now)
+            if plan.title:
+                write_meta(db, f"feed_title:{plan.feed}", plan.title)
+            record_read(db, plan.record, now=now)
+        return counts
+
     def ingest(self, feed: str, *, new: Sequence[Article], updated: Sequence[tuple[int, Article]],
                queue: Mapping[str, Sequence[str]], seeded: bool = True,
                held: Mapping[str, Sequence[str]] | None = None, held_reason: str = "") -> IngestCounts:
@@ -125,43 +125,31 @@ class ArticlesPart(StorePart):
         ``queue`` maps an article id (guid) among ``new`` to the targets it is
         posted to; ``held`` likewise, for the deliveries held back (a suspected
         feed migration, with ``held_reason``) until ``release_held``; new
-        articles in neither are recorded as seen only.
+        articles in neither are recorded as seen only.  ``updated`` are
+        stored as given (the rules of an edit are the plan's: ``plan.revised``).
+        ``seeded``: mark the feed's row, if it has one, as seeded.
         """
-        now = self._clock()
-        queued = held_count = 0
         held = held or {}
+        intents = [NewArticle(a, "queued", tuple(queue[a.id])) if a.id in queue
+                   else NewArticle(a, "held", tuple(held[a.id])) if a.id in held
+                   else NewArticle(a, "none") for a in new]
+        now = self._clock()
         with self.backend.transaction() as db:
-            for article in new:
-                article_id = db.insert(
-                    """INSERT INTO articles (feed, guid, link, ident, title, published, fingerprint,
-                                             data, first_seen_at, added_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (feed, guid) DO NOTHING RETURNING id""",
-                    (feed, article.id, article.link, link_identity(article.link), article.title,
-                     _ts(article.published), article.fingerprint, article_to_json(article), now, now),
-                )
-                if article_id is None:
-                    continue
-                if article.id in queue:
-                    queued += enqueue(db, article_id, queue[article.id], now=now)
-                for target in held.get(article.id, ()):
-                    held_count += hold(db, article_id, target, feed=feed, now=now, reason=held_reason)
-            for article_id, article in updated:
-                row = db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
-                article, redated = _edit(article_from_json(row[0]) if row else None, article)
-                db.execute(
-                    """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
-                                           data = ?, updated_at = ?,
-                                           added_at = CASE WHEN ? THEN ? ELSE added_at END
-                       WHERE id = ?""",
-                    (article.link, link_identity(article.link), article.title, _ts(article.published),
-                     article.fingerprint, article_to_json(article), now, redated, now, article_id),
-                )
-                db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
-                           (_ts(article.published), article_id))
+            counts = _record(db, feed, intents, [EditedArticle(i, a) for i, a in updated],
+                             held_reason=held_reason, now=now)
             if seeded:
                 db.execute("UPDATE feeds SET seeded = 1 WHERE name = ?", (feed,))
-        return IngestCounts(new=len(new), updated=len(updated), queued=queued, held=held_count)
+        return counts
+
+    def articles_by_id(self, ids: Iterable[int]) -> dict[int, Article]:
+        """The stored articles with these row ids (those there are)."""
+        found: dict[int, Article] = {}
+        with self.backend.read() as db:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                marks = ",".join("?" * len(chunk))
+                for r in db.execute(f"SELECT id, data FROM articles WHERE id IN ({marks})", chunk):
+                    found[int(r["id"])] = article_from_json(r["data"])
+        return found
 
     def article(self, article_id: int) -> Article | None:
         rows = self.backend.query("SELECT data FROM articles WHERE id = ?", (article_id,))
@@ -194,3 +182,39 @@ class ArticlesPart(StorePart):
 
     def count_articles(self) -> int:
         return int(self.backend.query("SELECT COUNT(*) FROM articles")[0][0])
+
+
+def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequence[EditedArticle], *,
+            held_reason: str, now: float) -> IngestCounts:
+    """Insert the new articles with their deliveries, store the edited ones: ``db``'s part of a poll."""
+    queued = held = 0
+    for intent in new:
+        article = intent.article
+        article_id = db.insert(
+            """INSERT INTO articles (feed, guid, link, ident, title, published, fingerprint,
+                                     data, first_seen_at, added_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (feed, guid) DO NOTHING RETURNING id""",
+            (feed, article.id, article.link, link_identity(article.link), article.title,
+             _ts(article.published), article.fingerprint, article_to_json(article), now, now),
+        )
+        if article_id is None:
+            continue
+        if intent.deliveries == "queued":
+            queued += enqueue(db, article_id, intent.targets, now=now)
+        elif intent.deliveries == "held":
+            for target in intent.targets:
+                held += hold(db, article_id, target, feed=feed, now=now, reason=held_reason)
+    for edit in edited:
+        article = edit.article
+        db.execute(
+            """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
+                                   data = ?, updated_at = ?,
+                                   added_at = CASE WHEN ? THEN ? ELSE added_at END
+               WHERE id = ?""",
+            (article.link, link_identity(article.link), article.title, _ts(article.published),
+             article.fingerprint, article_to_json(article), now, edit.added_again, now, edit.article_id),
+        )
+        db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
+                   (_ts(article.published), edit.article_id))
+    return IngestCounts(new=len(new), updated=len(edited), queued=queued, held=held)

@@ -16,9 +16,10 @@ import json
 from collections.abc import Mapping
 
 from syndicate.models import StoredSession
+from syndicate.store.backend import Connection
 from syndicate.store.part import StorePart
 
-__all__ = ["SessionsPart"]
+__all__ = ["SessionsPart", "write_meta"]
 
 
 class SessionsPart(StorePart):
@@ -39,8 +40,7 @@ class SessionsPart(StorePart):
 
     def set_meta(self, key: str, value: str) -> None:
         with self.backend.transaction() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+            write_meta(db, key, value)
 
     def get_meta(self, key: str) -> str | None:
         rows = self.backend.query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -68,3 +68,9 @@ class SessionsPart(StorePart):
 
 
 _DAEMON_TARGETS = "daemon_targets"
+
+
+def write_meta(db: Connection, key: str, value: str) -> None:
+    """Set a meta value in ``db``'s transaction (``Store.apply`` keeps a feed's title so)."""
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

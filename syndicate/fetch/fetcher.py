@@ -1,0 +1,253 @@
+"""``Fetcher``: a feed (or what a feed's content names) over HTTP, within the limits.
+
+``fetch_feed`` GETs the operator's own feed URLs, wherever they point,
+conditionally (ETag / Last-Modified): a ``FetchResult`` (a 2xx with its
+bytes and their ``body_hash``, or a 304).  ``get_bytes`` GETs what a feed's
+content names (pages, images) on a second connection pool, made on first
+use, whose network backend applies the content ``AddressPolicy`` to every
+connection it opens.  Redirects are followed here, by hand, so the chain is
+recorded and a permanent move (every hop 301/308) reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpcore
+import httpx
+
+from syndicate.deadline import DEADLINE
+from syndicate.errors import FetchError
+from syndicate.fetch.reading import (
+    check_location,
+    describe,
+    drain,
+    one_line,
+    raise_for_status,
+    read_body,
+    seconds,
+    status_text,
+)
+from syndicate.fetch.wire import (
+    CORE_ERRORS,
+    Response,
+    Target,
+    as_httpx,
+    default_pool,
+    from_core,
+    from_transport,
+    header_value,
+    target_for,
+)
+from syndicate.netguard import AddressPolicy, AddressRefused
+
+__all__ = ["FEED_ACCEPT", "FetchResult", "Fetcher", "body_hash"]
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
+)
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_STATUSES = frozenset({301, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of a feed produced."""
+
+    status: int  # 200 (any 2xx) or 304
+    content: bytes | None  # None on 304
+    headers: Mapping[str, str]  # response headers, lower-cased keys
+    url: str  # final URL after redirects
+    redirects: tuple[str, ...]  # each URL redirected from, in order
+    permanent_redirect: str | None  # the final URL if every hop was 301/308
+    etag: str | None  # on 304, the server's or else the one we sent
+    last_modified: str | None  # likewise
+    body_hash: str | None  # ``body_hash(content)``; None on 304
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def body_hash(content: bytes) -> str:
+    """The fingerprint of a feed's bytes: the same bytes as last time need no parsing.  Stored in
+    the feed's state (``feeds.body_hash``): never change the recipe."""
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+class Fetcher:
+    """One pooled HTTP client (keep-alive) shared by every feed.  Thread-safe.
+
+    ``content_policy`` bounds where ``get_bytes`` may connect (default: public
+    addresses on ports 80 and 443).  A ``transport`` given by the caller is
+    used for everything as it is, with no address checks (tests of the HTTP
+    handling, which never leave the process).
+    """
+
+    def __init__(self, user_agent: str, *, transport: httpx.BaseTransport | None = None,
+                 max_redirects: int = 5, content_policy: AddressPolicy | None = None) -> None:
+        self.user_agent = user_agent
+        self.max_redirects = max_redirects
+        # httpx.Client's default headers with ours, in the order it sent them
+        base = [(b"Connection", b"keep-alive"), (b"User-Agent", user_agent.encode("ascii"))]
+        # only what _read_body can inflate within the size cap
+        encoding = (b"Accept-Encoding", b"gzip, deflate")
+        self._feed_headers = (*base, (b"Accept", FEED_ACCEPT.encode("ascii")), encoding)
+        self._other_headers = (*base, encoding)  # + Accept, last
+        self._transport = transport  # someone else's transport: sent through it, as httpx.Client did
+        self.content_policy = content_policy or AddressPolicy()
+        self._ssl_context: ssl.SSLContext | None = None
+        self._pool: httpcore.ConnectionPool | None = None  # feeds: the operator's URLs
+        self._content_pool: httpcore.ConnectionPool | None = None  # what content names (made on first use)
+        self._pool_lock = threading.Lock()
+        if transport is None:
+            self._ssl_context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+            self._pool = default_pool(self._ssl_context)
+        self._closed = False
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._pool_lock:
+            content, self._content_pool = self._content_pool, None
+        if content is not None:
+            content.close()
+        if self._pool is not None:
+            self._pool.close()
+        elif self._transport is not None:
+            self._transport.close()
+
+    def fetch_feed(self, feed: str, url: str, *, etag: str | None = None,
+                   last_modified: str | None = None, timeout: float = 20.0,
+                   max_bytes: int = 10_000_000) -> FetchResult:
+        """GET a feed, conditionally when ``etag``/``last_modified`` are given.
+
+        Raises ``FeedRateLimited`` on 429/503, ``FetchError`` on anything else
+        that is not a 2xx or a 304.
+        """
+        headers = self._feed_headers
+        if etag:
+            headers += ((b"If-None-Match", header_value(etag)),)
+        if last_modified:
+            headers += ((b"If-Modified-Since", header_value(last_modified)),)
+        resp, target, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes,
+                                                             pool=self._pool)
+        hdrs = resp.headers
+        final = target.text
+        if resp.status == 304:
+            new_etag = hdrs.get("etag") or etag
+            new_lm = hdrs.get("last-modified") or last_modified
+        else:
+            new_etag = hdrs.get("etag")
+            new_lm = hdrs.get("last-modified")
+        return FetchResult(
+            status=resp.status,
+            content=body,
+            body_hash=body_hash(body) if body is not None else None,
+            headers=hdrs,
+            url=final,
+            redirects=redirects,
+            permanent_redirect=final if redirects and permanent else None,
+            etag=new_etag,
+            last_modified=new_lm,
+        )
+
+    def get_bytes(self, url: str, *, max_bytes: int, timeout: float, accept: str = "*/*",
+                  label: str = "") -> tuple[bytes, str]:
+        """GET what a feed's content names (an image, a page): ``(body, content-type)``.
+
+        Connects only where ``content_policy`` allows, on every hop.  Errors
+        are ``FetchError`` naming ``label`` (else the URL).
+        """
+        headers = (*self._other_headers, (b"Accept", header_value(accept)))
+        resp, _, body, _, _ = self._get(label or url, url, headers, timeout, max_bytes, conditional=False,
+                                        pool=self._content())
+        return body or b"", resp.headers.get("content-type", "")
+
+    # -- internals --
+
+    def _content(self) -> httpcore.ConnectionPool | None:
+        """The content pool (None when sending through the caller's transport)."""
+        if self._ssl_context is None:
+            return None
+        with self._pool_lock:
+            if self._content_pool is None and not self._closed:
+                self._content_pool = default_pool(self._ssl_context, self.content_policy)
+            return self._content_pool
+
+    def _send(self, target: Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
+              pool: httpcore.ConnectionPool | None) -> Response:
+        if self._closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        if pool is not None:
+            request = httpcore.Request(b"GET", target.core, headers=[(b"Host", target.host), *headers],
+                                       extensions={"timeout": timeouts})
+            return from_core(pool.handle_request(request))
+        assert self._transport is not None
+        return from_transport(self._transport.handle_request(
+            httpx.Request("GET", target.url, headers=list(headers), extensions={"timeout": timeouts})))
+
+    def _get(self, label: str, url: str, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
+             max_bytes: int, *, conditional: bool = True, pool: httpcore.ConnectionPool | None,
+             ) -> tuple[Response, Target, bytes | None, tuple[str, ...], bool]:
+        """Follow redirects by hand and read the body within the limits."""
+        deadline = time.monotonic() + timeout
+        token = DEADLINE.set(deadline)
+        current = url
+        redirects: list[str] = []
+        permanent = True
+        try:
+            for _ in range(self.max_redirects + 1):
+                target = target_for(current)
+                response = self._send(target, headers, timeout, pool)
+                try:
+                    status = response.status
+                    if status in _REDIRECT_STATUSES:
+                        location = response.headers.get("location")
+                        if location is not None:
+                            check_location(location)
+                        if not location:
+                            raise FetchError(label, f"{status_text(response)} without a Location header "
+                                                    f"from {current}")
+                        moved = target.url.join(location.strip())
+                        if moved.scheme not in ("http", "https"):
+                            raise FetchError(label, f"redirected from {current} to a non-HTTP URL "
+                                                    f"{one_line(str(moved))}")
+                        drain(response)
+                        redirects.append(current)
+                        permanent = permanent and status in _PERMANENT_STATUSES
+                        current = str(moved)
+                        continue
+                    if status == 304 and conditional:
+                        response.read()  # no body, but reach its end so the connection is reused
+                        return response, target, None, tuple(redirects), permanent
+                    if not 200 <= status < 300 or status == 304:
+                        raise_for_status(label, response, current)
+                    body = read_body(label, response, current, max_bytes, deadline, timeout)
+                    return response, target, body, tuple(redirects), permanent
+                finally:
+                    response.close()
+            raise FetchError(label, f"more than {self.max_redirects} redirects starting at {url}")
+        except AddressRefused as exc:
+            hop = f" (redirected to {current})" if current != url else ""
+            raise FetchError(label, f"refused{hop}: {exc}") from None
+        except (httpx.TimeoutException, httpcore.TimeoutException):
+            raise FetchError(label, f"timed out after {seconds(timeout)} fetching {current}") from None
+        except CORE_ERRORS as exc:
+            raise FetchError(label, describe(as_httpx(exc), current)) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(label, describe(exc, current)) from exc
+        finally:
+            DEADLINE.reset(token)

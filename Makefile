@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (see README):
 #   make run    run the daemon on ./feeds.yaml with SQLite state
-#   make test   install everything the tests need, lint, run the whole suite
+#   make test   install everything the tests need, lint, type-check, run the whole suite
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
@@ -43,6 +43,7 @@ lint: $(BIN)/.test
 	$(BIN)/ruff check .
 
 test: $(BIN)/.test $(PDS_DIR)/node_modules/.built $(CONSUMERS_DIR)/node_modules/.installed browser lint
+	$(BIN)/mypy --strict syndicate
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.test

@@ -55,7 +55,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.maximum, self.initial * 2 ** (attempt - 1))
+        base = _doubled(self.initial, attempt - 1, self.maximum)
         return base + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
 
     def rate_wait(self, exc: RateLimited, now: float) -> float:
@@ -66,7 +66,7 @@ class RetryPolicy:
 
     def requeue_delay(self, passes: int) -> float:
         """Delay before the next pass, after ``passes`` passes gave up."""
-        return min(self.requeue_max, self.requeue_initial * 2 ** max(0, passes - 1))
+        return _doubled(self.requeue_initial, max(0, passes - 1), self.requeue_max)
 
     def requeue_at(self, passes: int, now: float, exc: BaseException | None = None) -> float:
         """When the next pass starts: ``requeue_delay``, or a rate limit's reset if later,
@@ -94,8 +94,9 @@ class RetryPolicy:
             return isinstance(exc, RateLimited) and self.rate_wait(exc, clock()) > self.max_rate_wait
 
         def notify(state: tenacity.RetryCallState) -> None:
-            if before_sleep and state.outcome and state.next_action:
-                before_sleep(state.outcome.exception(), state.next_action.sleep)
+            exc = state.outcome.exception() if state.outcome else None
+            if before_sleep and exc is not None and state.next_action:
+                before_sleep(exc, state.next_action.sleep)
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
@@ -106,3 +107,12 @@ class RetryPolicy:
             reraise=True,
         )
         return retrying(fn)
+
+
+def _doubled(initial: float, times: int, cap: float) -> float:
+    """``initial`` doubled ``times`` times, at most ``cap``, for any ``times``: a row requeued
+    through a long outage passes a thousand doublings, past the largest float."""
+    try:
+        return min(cap, initial * 2.0 ** times)
+    except OverflowError:
+        return cap

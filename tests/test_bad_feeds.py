@@ -59,7 +59,7 @@ HUGE = 100 * MB
 MAX_BYTES = 10 * MB  # FeedConfig's default cap
 MEMORY_LIMIT = 50 * MB  # traced peak for one cycle over a huge body or a bomb
 MANY = 10_000
-TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>")  # as summary._TAG_LIKE
+TAG_LIKE = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>")  # as summary.blocks._TAG_LIKE
 
 
 # --- documents made at test time ------------------------------------------------------------

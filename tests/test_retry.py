@@ -86,3 +86,11 @@ def test_gives_up_after_attempts_with_the_last_error():
 def test_requeue_delay_doubles_to_a_cap():
     policy = RetryPolicy(requeue_initial=60, requeue_max=3600)
     assert [policy.requeue_delay(n) for n in (1, 2, 3, 7, 20)] == [60, 120, 240, 3600, 3600]
+
+
+def test_a_row_requeued_for_months_still_waits_the_cap():
+    # A long outage with a short max_requeue passes a thousand requeues: 2^1100 is past any float.
+    policy = RetryPolicy(requeue_initial=1.0, requeue_max=10.0, maximum=30.0, jitter=0)
+    assert policy.requeue_delay(5000) == 10.0
+    assert policy.requeue_at(5000, 1_000.0) == 1_010.0
+    assert policy.backoff(5000) == 30.0

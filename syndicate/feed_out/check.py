@@ -103,13 +103,18 @@ def _xml(data: bytes, report: Report) -> etree._Element | None:
         return None
 
 
+def _tag_of(el: etree._Element) -> str:
+    """A parsed element's tag as text: ``rss``, or ``{namespace}feed``."""
+    return etree.QName(el).text
+
+
 def check_rss(data: bytes, report: Report) -> None:
     report.kind = "RSS 2.0"
     root = _xml(data, report)
     if root is None:
         return
     if root.tag != "rss" or root.get("version") != "2.0":
-        report.errors.append(f"root element is <{root.tag}>, not <rss version=\"2.0\">")
+        report.errors.append(f"root element is <{_tag_of(root)}>, not <rss version=\"2.0\">")
         return
     ch = root.find("channel")
     if ch is None:
@@ -163,7 +168,7 @@ def check_atom(data: bytes, report: Report) -> None:
         return
     a = f"{{{ATOM_NS}}}"
     if root.tag != f"{a}feed":
-        report.errors.append(f"root element is {root.tag}, not an Atom <feed>")
+        report.errors.append(f"root element is {_tag_of(root)}, not an Atom <feed>")
         return
     for tag in ("id", "title", "updated"):
         if not (root.findtext(a + tag) or "").strip():

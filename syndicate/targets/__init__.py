@@ -1,4 +1,4 @@
-"""The platforms syndicate posts to: one module each, and the registry of them.
+"""The platforms syndicate posts to: one module (or package) each, and the registry of them.
 
 A platform's module declares ``PLATFORM = Platform(...)`` (see ``base``): its
 config model, its limits as data, how to build its adapter and how to turn a
@@ -12,9 +12,10 @@ retries or sleeps by itself: the outbox and ``syndicate.retry`` decide when to
 try again.  SDKs are imported inside the adapters only, when they first talk
 to a server, so ``syndicate --help`` stays fast.
 
-A new platform is one module here (``PLATFORM`` at its end), its config model
-in ``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``,
-added to ``TargetConfig``), and one line in ``PLATFORMS`` below.
+A new platform is one module here (``PLATFORM`` at its end; a package, as
+``bluesky`` is, once it holds more than one job), its config model in
+``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``, added
+to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 """
 
 from __future__ import annotations

@@ -1,121 +1,31 @@
-"""feeds.yaml → typed, validated configuration.
+"""The models of feeds.yaml: its sections, its targets, and ``Config``, the whole file.
 
-Every problem is reported as one line naming the file, the line (where the
-YAML parser gives it), the key path and what was expected::
-
-    feeds.yaml:7: feeds[0].poll_interval: expected a duration such as 90, "15m" or "1h"
-
-Secrets never live in feeds.yaml: a target names the environment variable
-that holds its secret (``token_env``), and ``NAME_FILE`` or ``token_file``
-may point at a file instead (Docker/Kubernetes secrets).  ``dump()`` shows
-the effective configuration with every secret redacted.
+Each model holds one section's keys with their defaults and limits; the
+checks that span sections (a lease longer than every wait it covers, a feed
+naming only known targets) are ``Config``'s.  ``dump()`` shows the
+effective configuration with every secret redacted.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainValidator,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from syndicate.errors import ConfigError
+from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template
+from syndicate.config.secret import SecretRef
 from syndicate.hashtags import HashtagRules
-from syndicate.template import validate_template
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_STATE = "state/syndicate.db"
 USER_AGENT = "syndicate/0.1 (+https://github.com/syndicate-bot/syndicate; feed cross-poster)"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
-
-def parse_duration(value: Any) -> float:
-    """``90``, ``"90s"``, ``"15m"``, ``"1h"`` → seconds."""
-    if isinstance(value, bool):
-        raise ValueError('expected a duration such as 90, "15m" or "1h"')
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError('expected a duration such as 90, "15m" or "1h"')
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ValueError("expected a duration greater than zero")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Secret:
-    """A secret value that never shows itself in repr, str or logs."""
-
-    __slots__ = ("_value", "origin")
-
-    def __init__(self, value: str, origin: str) -> None:
-        self._value = value
-        self.origin = origin  # "env SYNDICATE_MASTODON_TOKEN" or "file /run/secrets/x"
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret(<redacted from {self.origin}>)"
-
-    __str__ = __repr__
-
-
-class SecretRef(_Strict):
-    """Where a target's secret comes from: an env var, its ``_FILE`` twin, or a file."""
-
-    env: str
-    file: Path | None = None
-
-    def resolve(self, environ: Mapping[str, str] | None = None) -> Secret | None:
-        environ = os.environ if environ is None else environ
-        if environ.get(self.env):
-            return Secret(environ[self.env].strip(), f"env {self.env}")
-        file = environ.get(f"{self.env}_FILE") or (str(self.file) if self.file else None)
-        if file:
-            try:
-                value = Path(file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(file, "", f"cannot read secret file: {exc.strerror}") from None
-            if value:
-                return Secret(value, f"file {file}")
-        return None
-
-    def hint(self) -> str:
-        where = f"set {self.env} (or {self.env}_FILE"
-        if self.file:
-            where += f", or create {self.file}"
-        return where + ")"
-
-
-class HashtagConfig(_Strict):
+class HashtagConfig(StrictModel):
     """Hashtags made from the article's categories."""
 
     enabled: bool = True
@@ -129,16 +39,7 @@ class HashtagConfig(_Strict):
                             extra=tuple(self.extra))
 
 
-def _check_template(template: str | None) -> str | None:
-    if template is not None:
-        validate_template(template)
-    return template
-
-
-Template = Annotated[str, AfterValidator(_check_template)]
-
-
-class TargetBase(_Strict):
+class TargetBase(StrictModel):
     """What every target has, whatever its platform (``kind``).
 
     A platform's model adds its own keys, ``kind: Literal["name"]``, the
@@ -203,7 +104,7 @@ TARGET_KINDS: tuple[str, ...] = tuple(
     get_args(model.model_fields["kind"].annotation)[0] for model in get_args(get_args(TargetConfig)[0]))
 
 
-class FeedConfig(_Strict):
+class FeedConfig(StrictModel):
     name: Name
     url: HttpUrl
     poll_interval: Duration | None = None  # None: the top-level poll_interval
@@ -245,7 +146,7 @@ def feed_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-class OutputConfig(_Strict):
+class OutputConfig(StrictModel):
     """The re-generated feed for mirror sites."""
 
     enabled: bool = True
@@ -267,7 +168,7 @@ class OutputConfig(_Strict):
         return feed_base_url(url) if url else None
 
 
-class ListenConfig(_Strict):
+class ListenConfig(StrictModel):
     """The optional HTTP listener (health, metrics, feeds, editors' API)."""
 
     enabled: bool = False
@@ -277,7 +178,7 @@ class ListenConfig(_Strict):
     session_ttl: Duration = 12 * 3600.0  # how long a sign-in to the editors' page lasts
 
 
-class DeliveryConfig(_Strict):
+class DeliveryConfig(StrictModel):
     """How hard and how fast to retry a delivery (see syndicate.retry)."""
 
     attempts: int = Field(default=4, ge=1, le=20)  # tries within one pass
@@ -290,31 +191,20 @@ class DeliveryConfig(_Strict):
     auth_recheck: Duration = 300.0  # a target paused on refused credentials is checked this often
 
 
-def _ports(value: Any) -> list[int] | Literal["any"]:
-    if value == "any":
-        return "any"
-    if (isinstance(value, list) and value
-            and all(isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in value)):
-        return value
-    raise ValueError('expected a list of port numbers such as [80, 443], or "any"')
 
-
-Ports = Annotated[list[int] | Literal["any"], PlainValidator(_ports)]
-
-
-class SecurityConfig(_Strict):
+class SecurityConfig(StrictModel):
     """Where fetches that feed content asks for (pages, images) may connect (see syndicate.netguard)."""
 
     allow_private_addresses: bool = False  # loopback, private, link-local, …: for intranets and tests
     allowed_ports: Ports = Field(default_factory=lambda: [80, 443])  # or "any"
 
 
-class LogConfig(_Strict):
+class LogConfig(StrictModel):
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class Config(_Strict):
+class Config(StrictModel):
     state: Path = Path(DEFAULT_STATE)
     poll_interval: Duration = 900.0
     user_agent: str = USER_AGENT
@@ -404,111 +294,3 @@ class Config(_Strict):
                 f"<redacted, from {secret.origin}>" if secret else f"<missing: {target.secret_ref.hint()}>"
             )
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-# --- loading -----------------------------------------------------------------
-
-
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (or of its nearest parent)."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
-        if child is None:
-            continue  # a discriminator tag or a missing key: stay on the parent
-        node = child
-    return line
-
-
-def _reason(err: Mapping[str, Any]) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see feeds.yaml in the README)"
-    if kind == "string_pattern_mismatch":
-        pattern = err.get("ctx", {}).get("pattern", "")
-        if "https?" in pattern:
-            return "expected an http(s) URL"
-        return "expected a name of letters, digits, '.', '_' or '-'"
-    if kind == "union_tag_invalid":
-        return "expected " + " or ".join(f"kind: {k}" for k in TARGET_KINDS)
-    if kind == "union_tag_not_found":
-        return f"missing kind: ({' or '.join(TARGET_KINDS)})"
-    msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    return msg[0].lower() + msg[1:] if msg else kind
-
-
-def load_config(path: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a configuration file.
-
-    ``path`` defaults to ``$SYNDICATE_CONFIG`` then ``./feeds.yaml``;
-    ``$SYNDICATE_STATE`` overrides the state database path.
-    Raises ``ConfigError`` with one line per problem.
-    """
-    environ = os.environ if environ is None else environ
-    file = str(path or environ.get("SYNDICATE_CONFIG") or DEFAULT_CONFIG)
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "", "no such file (use --config PATH or SYNDICATE_CONFIG)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "", f"cannot read: {exc}") from None
-    return parse_config(text, file, environ)
-
-
-def parse_config(text: str, file: str = DEFAULT_CONFIG,
-                 environ: Mapping[str, str] | None = None) -> Config:
-    """Validate configuration text; ``file`` is used in error messages."""
-    environ = os.environ if environ is None else environ
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(file, "", f"invalid YAML: {exc.problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(file, "", "expected a mapping with at least a feeds: list", 1)
-    if environ.get("SYNDICATE_STATE"):
-        data["state"] = environ["SYNDICATE_STATE"]
-    try:
-        cfg = Config.model_validate({**data, "source": file})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = tuple(e["loc"])
-            if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in TARGET_KINDS:
-                loc = loc[:2] + loc[3:]  # drop pydantic's discriminator tag
-            where = loc + ("kind",) if e["type"] == "union_tag_invalid" else loc
-            problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, where)))
-        first = problems[0]
-        first.problems = problems
-        raise first from None
-    return cfg

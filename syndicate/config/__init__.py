@@ -1,0 +1,67 @@
+"""feeds.yaml → typed, validated configuration.
+
+By job: ``fields`` (the kinds of value keys hold: durations, names, URLs,
+templates, ports), ``secret`` (``Secret`` and where it comes from),
+``models`` (the sections, the targets and ``Config``) and ``loading``
+(``load_config``, ``parse_config``: one line per problem, naming the file,
+the line, the key path and what was expected).  Every name other modules
+use is importable from here.
+"""
+
+from __future__ import annotations
+
+from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template, parse_duration
+from syndicate.config.loading import load_config, parse_config
+from syndicate.config.models import (
+    DEFAULT_CONFIG,
+    DEFAULT_STATE,
+    FEED_FILE_NAMES,
+    TARGET_KINDS,
+    USER_AGENT,
+    BlueskyTarget,
+    Config,
+    DeliveryConfig,
+    FeedConfig,
+    HashtagConfig,
+    ListenConfig,
+    LogConfig,
+    MastodonTarget,
+    OutputConfig,
+    SecurityConfig,
+    TargetBase,
+    TargetConfig,
+    feed_base_url,
+)
+from syndicate.config.secret import Secret, SecretRef
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE",
+    "FEED_FILE_NAMES",
+    "TARGET_KINDS",
+    "USER_AGENT",
+    "BlueskyTarget",
+    "Config",
+    "DeliveryConfig",
+    "Duration",
+    "FeedConfig",
+    "HashtagConfig",
+    "HttpUrl",
+    "ListenConfig",
+    "LogConfig",
+    "MastodonTarget",
+    "Name",
+    "OutputConfig",
+    "Ports",
+    "Secret",
+    "SecretRef",
+    "SecurityConfig",
+    "StrictModel",
+    "TargetBase",
+    "TargetConfig",
+    "Template",
+    "feed_base_url",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]

@@ -1,0 +1,121 @@
+"""``BlueskyAdapter``: the ``Target`` for one Bluesky account, in the order a delivery takes.
+
+It checks before any network call (a TID key, a draft within the limits),
+then, through its ``BlueskySession``, looks the record key up and posts
+only when nothing is there (``records``), with a link card (``cards``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from syndicate.config import BlueskyTarget, Secret
+from syndicate.errors import PermanentError
+from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.targets import bluesky_post
+from syndicate.targets.base import SessionStore
+from syndicate.targets.bluesky import records
+from syndicate.targets.bluesky.cards import LinkCards
+from syndicate.targets.bluesky.session import BlueskySession
+from syndicate.targets.bluesky_post import offline_limits
+from syndicate.tid import is_tid
+
+if TYPE_CHECKING:
+    from atproto import Client
+
+log = logging.getLogger(__package__)  # the platform's one logger: syndicate.targets.bluesky
+
+RESET_MARGIN = 1.0  # seconds past ratelimit-reset (whole seconds, rounded down) before sending again
+
+
+class BlueskyAdapter:
+    """The ``Target`` for one Bluesky account (``kind: bluesky`` in feeds.yaml)."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: BlueskyTarget,
+        password: Secret,
+        *,
+        session_store: SessionStore | None = None,
+        fetch_image: Callable[[str], tuple[bytes, str]] | None = None,
+        page_image: Callable[[str], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._cfg = cfg
+        self._session = BlueskySession(name, cfg, password, session_store)
+        self._cards = LinkCards(name, fetch_image=fetch_image, page_image=page_image, clock=clock)
+
+    # -- the Target protocol --
+
+    def limits(self) -> TargetLimits:
+        """300 graphemes and 3,000 bytes; ``max_length`` in the config can only lower it (the PDS
+        enforces the lexicon's)."""
+        return offline_limits(self._cfg)
+
+    def lookup(self, attempted: Attempted) -> Posted | None:
+        """The post an earlier request of the row made: ``getRecord`` at its rkey, which no
+        other post can hold."""
+        self._check_key(attempted.key)
+        return self._session.call("looking up the post", lambda client: self._get_post(client, attempted.key))
+
+    def deliver(self, draft: PostDraft, key: str) -> Posted:
+        """Post ``draft`` at record key ``key``, or return the post already there."""
+        self._check_key(key)
+        self._check_draft(draft)
+        existing = self._session.call("looking up the post", lambda client: self._get_post(client, key))
+        if existing is not None:
+            log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
+            return existing
+        return self._session.call("posting", lambda client: self._create_post(client, draft, key))
+
+    def rate_budget(self) -> tuple[int, datetime | None] | None:
+        """``(remaining, reset)`` from the last answer's ``ratelimit-*`` headers; None before any.
+
+        A PDS with rate limits on (bsky.social) sends them on every limited
+        route; the reset given is when this adapter will send again (the
+        PDS's, rounded down to the second, plus ``RESET_MARGIN``).
+        """
+        budget = self._session.budget
+        if budget is None:
+            return None
+        remaining, reset = budget
+        return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
+
+    def verify(self) -> str:
+        """Log in (the stored session, else the password) and ask ``getSession``: one line to show.
+
+        An explicit check asks again even if this adapter's password was
+        refused before.  Raises ``AuthError`` when the credentials are refused.
+        """
+        self._session.forget_refusal()
+        info = self._session.call("verifying the credentials",
+                                  lambda client: client.com.atproto.server.get_session())
+        return f"{info.handle} ({info.did}) on {self._cfg.service}, {self.limits().max_length} graphemes"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- checks made before any network call --
+
+    def _check_key(self, key: str) -> None:
+        if not is_tid(key):
+            raise PermanentError(f"record key {key!r} is not a TID", target=self.name)
+
+    def _check_draft(self, draft: PostDraft) -> None:
+        bluesky_post.check_draft(draft, self.limits(), self.name)
+
+    # -- records --
+
+    def _get_post(self, client: Client, rkey: str) -> Posted | None:
+        return records.get_post(client, self._session.repo(client), rkey)
+
+    def _create_post(self, client: Client, draft: PostDraft, rkey: str) -> Posted:
+        cards = self._cards if self._cfg.link_card else None
+        return records.create_post(client, self._session.repo(client), rkey, draft, cards=cards,
+                                   target=self.name)

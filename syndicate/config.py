@@ -314,8 +314,22 @@ class LogConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+def _state(value: object) -> Path | str:
+    """A SQLite file's path (a ``Path``), or a PostgreSQL URL (kept as the ``str`` it is)."""
+    from syndicate.store.location import is_database_url
+
+    if isinstance(value, Path):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value.strip() if is_database_url(value.strip()) else Path(value)
+    raise ValueError("expected a SQLite file's path or a postgresql:// URL")
+
+
+State = Annotated[Path | str, PlainValidator(_state)]
+
+
 class Config(_Strict):
-    state: Path = Path(DEFAULT_STATE)
+    state: State = Path(DEFAULT_STATE)  # a path: SQLite; postgresql://…: PostgreSQL, shared by workers
     poll_interval: Duration = 900.0
     user_agent: str = USER_AGENT
     feeds: list[FeedConfig] = Field(min_length=1)
@@ -398,6 +412,10 @@ class Config(_Strict):
         """The effective configuration as YAML, secrets shown only by where they come from."""
         data = self.model_dump(mode="json")
         data = {"# source": self.source, **data}
+        if isinstance(self.state, str):
+            from syndicate.store.location import redacted
+
+            data["state"] = redacted(self.state)
         for name, target in self.targets.items():
             secret = target.secret_ref.resolve()
             data["targets"][name][target.secret_key] = (
@@ -467,7 +485,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
     """Read and validate a configuration file.
 
     ``path`` defaults to ``$SYNDICATE_CONFIG`` then ``./feeds.yaml``;
-    ``$SYNDICATE_STATE`` overrides the state database path.
+    ``$SYNDICATE_STATE`` (or the file ``$SYNDICATE_STATE_FILE`` names) overrides the state
+    database: a path (SQLite) or a ``postgresql://`` URL.
     Raises ``ConfigError`` with one line per problem.
     """
     environ = os.environ if environ is None else environ
@@ -498,6 +517,14 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
         raise ConfigError(file, "", "expected a mapping with at least a feeds: list", 1)
     if environ.get("SYNDICATE_STATE"):
         data["state"] = environ["SYNDICATE_STATE"]
+    elif environ.get("SYNDICATE_STATE_FILE"):  # a URL with its password, as a Docker secret
+        state_file = environ["SYNDICATE_STATE_FILE"]
+        try:
+            data["state"] = Path(state_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(file, "state",
+                              f"cannot read SYNDICATE_STATE_FILE {state_file}: {reason}") from None
     try:
         cfg = Config.model_validate({**data, "source": file})
     except ValidationError as exc:

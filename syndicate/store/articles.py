@@ -152,7 +152,7 @@ class ArticlesPart(StorePart):
                 db.execute(
                     """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
                                            data = ?, updated_at = ?,
-                                           added_at = CASE WHEN ? THEN ? ELSE added_at END
+                                           added_at = CASE WHEN ? = 1 THEN ? ELSE added_at END
                        WHERE id = ?""",
                     (article.link, link_identity(article.link), article.title, _ts(article.published),
                      article.fingerprint, article_to_json(article), now, redated, now, article_id),

@@ -11,6 +11,8 @@ import os
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from syndicate.delivery import Deliverer
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
 from syndicate.models import Article, PostDraft, Posted, TargetLimits
@@ -69,9 +71,25 @@ def draft_for(article, target, intro, strict_limit=None):
     return PostDraft(target=target, article_id=article.id, text=f"{article.title} {article.link}", length=10)
 
 
+_opened: list[Store] = []
+
+
+def open_store(state_db, clock) -> Store:
+    store = Store(state_db, clock=clock)
+    _opened.append(store)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _close_stores():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def setup(state_db, script=(), n=1, policy=None):
     t = FakeTime()
-    store = Store(state_db, clock=t.clock)
+    store = open_store(state_db, t.clock)
     arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
                     published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(n)]
     store.ingest("f", new=arts, updated=[], queue={a.id: ["t"] for a in arts})
@@ -132,7 +150,7 @@ def test_exhausted_retries_reschedule_and_survive_restart(state_db):
     assert d.deliver_due() == []  # not due yet
     store.close()
     # a new process later: the row is still there, due at the stored time
-    store2 = Store(state_db, clock=t.clock)
+    store2 = open_store(state_db, t.clock)
     t.now += 60
     target.script = []
     d2 = Deliverer(store2, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me2",
@@ -185,7 +203,7 @@ def test_recover_leases_expires_every_lease_but_its_own(state_db):
     """The daemon calls it holding the state's lock: any other lease is from a process that is
     gone, whatever its host or pid says (a live pid may be another container's pid 1)."""
     t = FakeTime()
-    store = Store(state_db, clock=t.clock)
+    store = open_store(state_db, t.clock)
     arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
                     published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(2)]
     store.ingest("f", new=arts, updated=[], queue={"g0": ["t"], "g1": ["u"]})
@@ -249,7 +267,7 @@ def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(state_db):
 
 def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(state_db):
     t = FakeTime()
-    store = Store(state_db, clock=t.clock)
+    store = open_store(state_db, t.clock)
     store.ingest("f", new=[Article(feed="f", id="g", link="https://e.org/g", title="T",
                                    published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={"g": ["t"]})
     reset = datetime.fromtimestamp(t.now + 900, UTC)  # exactly max_rate_wait, exactly the lease

@@ -17,8 +17,8 @@ The portable SQL (``backend``) is translated once per statement: ``?`` →
 ``%s`` outside quoted literals, and every ``%`` doubled; a Python ``bool``
 is sent as 0 or 1 (flags are INTEGER columns, as in SQLite).  Rows read by
 position and by name (``PgRow``).  The schema's version is the one row of
-``schema_version``; a migration holds ``pg_advisory_xact_lock`` for its
-transaction, so processes starting at once migrate one after the other.
+``schema_version``; a migration's transaction runs under an advisory lock
+(``migrating``), so processes starting at once migrate one after the other.
 
 Nothing here is imported unless the state is a ``postgresql://`` URL.
 """
@@ -210,10 +210,24 @@ class PostgresBackend:
 
     @contextmanager
     def migrating(self) -> Iterator[Connection]:
-        """A transaction holding the migration's advisory lock: migrators run one after the other."""
-        with self.transaction() as db:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-            yield db
+        """A transaction begun once this session holds the migration's advisory lock, released after
+        it ends: migrators run one after the other.  The lock is taken *before* the transaction
+        begins, not inside it (``pg_advisory_xact_lock``): a transaction that began before another
+        migrator committed could go on reading the catalog as it was then (the server refreshes it
+        when a transaction begins, and when it locks a table, not on an advisory lock), so it would
+        not see the tables just made and make them again."""
+        with self._connection() as conn:
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+                conn.commit()
+                try:
+                    with conn.transaction():
+                        yield _PgConnection(conn, self._where)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+                    conn.commit()
+            except psycopg.Error as exc:
+                raise _translated(exc, self._where) from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -62,13 +62,15 @@ class Daemon:
     def __init__(self, config: Config, *, config_path: str | None = None,
                  environ: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.time,
-                 app_factory: Callable[[Config, threading.Event], App] | None = None) -> None:
+                 app_factory: Callable[[Config, threading.Event], App] | None = None,
+                 heartbeat: float = HEARTBEAT) -> None:
         self.config = config
         self.config_path = config_path or config.source
         self.environ = environ
         self.clock = clock
         self.stop = threading.Event()
         self.owner = default_owner()  # the lease owner of every App it runs: its row in ``workers``
+        self.heartbeat = heartbeat  # seconds between its "still alive"s
         self._reload = threading.Event()
         self.wake = threading.Event()  # cuts the sleep between cycles short (stop, reload)
         self._app_factory = app_factory or (lambda cfg, stop: App(cfg, environ=environ, clock=clock,
@@ -273,8 +275,8 @@ class Daemon:
     # -- the workers' table --
 
     def _heartbeat(self, done: threading.Event) -> None:
-        """Say this worker is alive every ``HEARTBEAT`` seconds until ``done``."""
-        while not done.wait(HEARTBEAT):
+        """Say this worker is alive every ``heartbeat`` seconds until ``done``."""
+        while not done.wait(self.heartbeat):
             try:
                 with self._use_app() as app:
                     if not app.store.worker_seen(self.owner):  # forgotten by another worker: again

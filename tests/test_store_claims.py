@@ -169,3 +169,33 @@ def test_workers_claiming_at_once_never_lease_one_row_twice(postgres_url):
         published = [p for _, _, t, _, p in sorted(leased) if t == target]
         assert published == sorted(published)
     assert len({owner for *_, owner, _ in leased}) > 1  # the work was shared
+
+
+def test_work_the_server_aborts_to_break_a_deadlock_is_run_again(postgres_url, caplog):
+    """An editor's retry of every failed row meets another transaction locking the same rows in
+    the other order: PostgreSQL aborts the retry to break the deadlock, and it is run again."""
+    from tests.databases import admin
+    from tests.helpers import wait_until
+
+    store = Store(postgres_url, clock=Clock())
+    store.ingest("f", new=[art(1), art(2)], updated=[], queue={"g1": ["m"], "g2": ["m"]})
+    for item in store.claim_due("w", now=store._clock(), lease_seconds=60, limit=2):
+        assert store.mark_failed(item.id, "w", "HTTP 422")
+    other = admin(postgres_url)
+    other.autocommit = False
+    other.execute("SET deadlock_timeout = '60s'")  # the retry's session finds the deadlock first
+    other.execute("SELECT id FROM outbox WHERE id = 2 FOR UPDATE")  # row 2 first
+    done: list[int] = []
+    retrying = threading.Thread(target=lambda: done.append(store.retry_failed()))  # row 1 first
+    retrying.start()
+    waits = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"
+    assert wait_until(lambda: store.backend.query(waits)[0][0] == 1, timeout=30)
+    other.execute("UPDATE outbox SET last_error = 'edited' WHERE id = 1")  # waits for the retry: a cycle
+    other.commit()
+    retrying.join(60)
+    other.close()
+    assert done == [2]
+    assert any("aborted by a conflict" in r.getMessage() for r in caplog.records)
+    assert [d.state for i in (1, 2) for d in store.deliveries(i)] == ["pending", "pending"]
+    assert [[e.kind for e in store.events(i)] for i in (1, 2)] == [["failed", "requeued"]] * 2  # once each
+    store.close()

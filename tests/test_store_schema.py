@@ -11,6 +11,9 @@ the steps since: the outbox's publication date (step 3), ``added_at``
 (step 5), the link identity (step 6), the hashes' new names (step 10,
 with the articles' JSON as it was written before).
 
+The upgrade tests run on both backends (``state_db``): every step's SQL is
+proven on SQLite and on PostgreSQL, with the data and backfills.
+
 A new step: its function in ``syndicate.store.schema``, and here its case —
 the rows or columns it adds in ``rows_at``, a rename in ``RENAMED``, and
 what its upgrade must show in the test.

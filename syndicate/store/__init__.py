@@ -96,8 +96,3 @@ class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, O
     def where(self) -> str:
         """The state as messages name it: a path, or a URL without its password."""
         return self.backend.where
-
-    @property
-    def shared(self) -> bool:
-        """Several workers may run on this state at once (PostgreSQL): no flock says who is alive."""
-        return self.backend.dialect.try_lock is not None

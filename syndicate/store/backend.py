@@ -96,7 +96,7 @@ POSTGRES = Dialect(
 
 # The spaces of ``try_lock``: what kind of work a name stands for.
 CLAIM_TARGET = 1  # a target's queue (``outbox.claim_due``)
-CLAIM_FEED = 2  # a feed's poll (kept for the feed claims)
+CLAIM_FEED = 2  # a feed's poll: reserved for the feed claims (issue 14, part 2)
 
 
 class DuplicateError(StoreError):

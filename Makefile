@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 PDS_DIR := tests/pds
 CONSUMERS_DIR := tests/consumers
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser postgres clean
 
 $(BIN)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,18 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+# A PostgreSQL server for the store's tests: the one SYNDICATE_TEST_POSTGRES names, or the one on
+# 127.0.0.1:5432; if neither, Debian's postgresql installed (as root) and a trust-auth cluster started.
+postgres:
+	@sh tests/servers/postgres.sh
+
 run: $(BIN)/.runtime
 	$(BIN)/syndicate run
 
 lint: $(BIN)/.test
 	$(BIN)/ruff check .
 
-test: $(BIN)/.test $(PDS_DIR)/node_modules/.built $(CONSUMERS_DIR)/node_modules/.installed browser lint
+test: $(BIN)/.test $(PDS_DIR)/node_modules/.built $(CONSUMERS_DIR)/node_modules/.installed browser postgres lint
 	$(BIN)/mypy --strict syndicate
 	$(BIN)/pytest -q
 

@@ -126,7 +126,7 @@ class App:
                  targets: Mapping[str, Target] | None = None, policy: RetryPolicy | None = None,
                  environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, owner: str | None = None) -> None:
         self.config = config
         self.clock = clock
         self.environ = environ
@@ -145,7 +145,7 @@ class App:
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
-                                   stop=self.stop)
+                                   stop=self.stop, owner=owner)
         self._limits: dict[str, TargetLimits] = {}
         self.credentials = CredentialWatch(
             self.store, config.targets, self.targets, self.deliverer.paused,

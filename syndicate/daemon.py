@@ -10,11 +10,19 @@ listener requests and cycles hold the App they started with
 (``app_holder``), and the old one is closed only when the last of them is
 done.
 
-One daemon per state: ``run`` first takes the state's lock (see
+One daemon per SQLite state: ``run`` first takes the state's lock (see
 ``syndicate.lock``) and holds it until it exits; a second ``run`` on the
 same state raises ``StateLocked`` before it does anything.  Holding the
 lock, the daemon knows every lease left in ``sending`` is from a process
 that is gone, and recovers them all at start.
+
+Any number of daemons share a PostgreSQL state (``state: postgresql://…``),
+on any number of machines: there is no lock, and no daemon can know at
+start that a lease is dead, so none is ended early — a dead worker's rows
+come back when their leases run out, and renewals keep the live ones.
+Every daemon records itself in the state's ``workers`` table as it starts
+(its lease owner, host, pid), says it is alive every ``HEARTBEAT`` seconds
+from a thread of its own, and that it stopped as it exits.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,29 +41,40 @@ from typing import Any
 from syndicate.app import App
 from syndicate.app_holder import AppHolder
 from syndicate.config import Config, load_config
+from syndicate.delivery import default_owner
 from syndicate.errors import ConfigError, StoreError
 from syndicate.lock import StateLock
+from syndicate.store.location import redacted
 
 log = logging.getLogger("syndicate.daemon")
 
 MAX_SLEEP = 60.0
 ERROR_PAUSE = 30.0
+HEARTBEAT = 30.0  # seconds between a worker's "still alive" (workers.last_seen_at)
+
+
+def shown(state: object) -> str:
+    """A state as a log line may show it: a path, or a URL without its password."""
+    return redacted(state) if isinstance(state, str) else str(state)
 
 
 class Daemon:
     def __init__(self, config: Config, *, config_path: str | None = None,
                  environ: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.time,
-                 app_factory: Callable[[Config, threading.Event], App] | None = None) -> None:
+                 app_factory: Callable[[Config, threading.Event], App] | None = None,
+                 heartbeat: float = HEARTBEAT) -> None:
         self.config = config
         self.config_path = config_path or config.source
         self.environ = environ
         self.clock = clock
         self.stop = threading.Event()
+        self.owner = default_owner()  # the lease owner of every App it runs: its row in ``workers``
+        self.heartbeat = heartbeat  # seconds between its "still alive"s
         self._reload = threading.Event()
         self.wake = threading.Event()  # cuts the sleep between cycles short (stop, reload)
         self._app_factory = app_factory or (lambda cfg, stop: App(cfg, environ=environ, clock=clock,
-                                                                   stop=stop))
+                                                                   stop=stop, owner=self.owner))
         self._apps: AppHolder[App] | None = None  # the current App, swapped on reload
         self.listener: Any = None  # web.ServerHandle when listen.enabled
         self.editors: Any = None  # its web.auth.EditorAuth: a reload hands it the token again
@@ -116,7 +136,8 @@ class Daemon:
             return
         if str(new.state) != str(self.config.state):  # the lock is this state's: a restart takes it
             log.error(refused, extra={"problem": f"{self.config_path}: state: changing the state database "
-                                                 f"({self.config.state} -> {new.state}) needs a restart"})
+                                                 f"({shown(self.config.state)} -> {shown(new.state)}) "
+                                                 "needs a restart"})
             return
         try:
             app = self._app_factory(new, self.stop)
@@ -201,11 +222,17 @@ class Daemon:
     def _run(self, once: bool) -> int:
         self.app = app = self._app_factory(self.config, self.stop)
         self._report_targets()
-        app.deliverer.recover_leases()  # we hold the lock: every other lease is a dead one
+        if self.lock.held:  # we hold the lock: every other lease is a dead one
+            app.deliverer.recover_leases()
+        app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
             self._start_listener()
         log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(app.targets)
-                                   or "none", "state": str(self.config.state), "pid": os.getpid()})
+                                   or "none", "state": app.store.where, "pid": os.getpid(),
+                                   "worker": self.owner})
+        beating = threading.Event()  # set: the heartbeat ends
+        heart = threading.Thread(target=self._heartbeat, args=(beating,), name="heartbeat", daemon=True)
+        heart.start()
         try:
             while not self.stop.is_set():
                 self.wake.clear()  # a stop or reload asked during the cycle below still wakes the sleep
@@ -236,8 +263,31 @@ class Daemon:
                     self.wake.wait(self._sleep_for())
             return 0
         finally:
+            beating.set()
+            heart.join()
             if self.listener is not None:
                 self.listener.stop()
+            self._say_stopped()
             log.info("stopped")
             if self.app is not None:  # the current one; replaced ones closed with their last user
                 self.app.close()
+
+    # -- the workers' table --
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        """Say this worker is alive every ``heartbeat`` seconds until ``done``."""
+        while not done.wait(self.heartbeat):
+            try:
+                with self._use_app() as app:
+                    if not app.store.worker_seen(self.owner):  # forgotten by another worker: again
+                        app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
+            except StoreError as exc:
+                log.error("state database failed", extra={"error": str(exc)})
+
+    def _say_stopped(self) -> None:
+        if self.app is None:
+            return
+        try:
+            self.app.store.worker_stopped(self.owner)
+        except StoreError as exc:
+            log.error("state database failed", extra={"error": str(exc)})

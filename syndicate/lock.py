@@ -18,6 +18,9 @@ the deliverer expires them all at start, no pid checks.  The editors'
 commands (``repost``, ``retry``, ``status``, ``preview``, ``feed``) do not
 take the lock: they write rows in single transactions and never lease.
 
+A PostgreSQL state (a ``postgresql://`` URL) has no lock: any number of
+workers share it, and a lease is recovered only by running out.
+
 The lock is only as good as ``flock`` on the file system that holds the
 state: local disks and Docker volumes, yes; NFS and other network file
 systems are not supported (SQLite itself is not safe there either).
@@ -36,9 +39,12 @@ from syndicate.errors import StateLocked, StoreError
 
 
 def lock_path(state: str | os.PathLike[str]) -> Path | None:
-    """Where the lock of ``state`` lives; None for an in-memory database."""
+    """Where the lock of ``state`` lives; None for an in-memory database, and for a PostgreSQL
+    one (several workers share it: no lock, see ``syndicate.daemon``)."""
+    from syndicate.store.location import is_database_url
+
     text = str(state)
-    return None if text == ":memory:" else Path(text + ".lock")
+    return None if text == ":memory:" or is_database_url(state) else Path(text + ".lock")
 
 
 class StateLock:

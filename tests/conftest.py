@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import postgres_databases, postgres_server, postgres_url, state_db  # noqa: F401
 from tests.servers.feeds import FeedServer
 from tests.servers.pds import PdsHandle, require_pds, start_pds
 

@@ -11,6 +11,8 @@ import os
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from syndicate.delivery import Deliverer
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
 from syndicate.models import Article, PostDraft, Posted, TargetLimits
@@ -69,9 +71,25 @@ def draft_for(article, target, intro, strict_limit=None):
     return PostDraft(target=target, article_id=article.id, text=f"{article.title} {article.link}", length=10)
 
 
-def setup(tmp_path, script=(), n=1, policy=None):
+_opened: list[Store] = []
+
+
+def open_store(state_db, clock) -> Store:
+    store = Store(state_db, clock=clock)
+    _opened.append(store)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _close_stores():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
+def setup(state_db, script=(), n=1, policy=None):
     t = FakeTime()
-    store = Store(tmp_path / "s.db", clock=t.clock)
+    store = open_store(state_db, t.clock)
     arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
                     published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(n)]
     store.ingest("f", new=arts, updated=[], queue={a.id: ["t"] for a in arts})
@@ -85,22 +103,22 @@ def state(store, n=1):
     return [store.deliveries(i + 1)[0] for i in range(n)]
 
 
-def test_success_records_remote_post(tmp_path):
-    store, target, d, _ = setup(tmp_path)
+def test_success_records_remote_post(state_db):
+    store, target, d, _ = setup(state_db)
     [r] = d.deliver_due()
     assert r.outcome == "sent"
     [row] = state(store)
     assert row.state == "sent" and row.remote_url == r.url and len(target.posts) == 1
 
 
-def test_three_503_then_success_posts_once(tmp_path):
-    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 3)
+def test_three_503_then_success_posts_once(state_db):
+    store, target, d, t = setup(state_db, [TransientError("HTTP 503")] * 3)
     [r] = d.deliver_due()
     assert r.outcome == "sent" and t.sleeps == [2, 4, 8] and len(target.posts) == 1
 
 
-def test_permanent_error_fails_at_once_naming_article_and_target(tmp_path):
-    store, target, d, t = setup(tmp_path, [PermanentError("HTTP 422: Validation failed")])
+def test_permanent_error_fails_at_once_naming_article_and_target(state_db):
+    store, target, d, t = setup(state_db, [PermanentError("HTTP 422: Validation failed")])
     [r] = d.deliver_due()
     assert r.outcome == "failed" and t.sleeps == []
     [row] = state(store)
@@ -108,8 +126,8 @@ def test_permanent_error_fails_at_once_naming_article_and_target(tmp_path):
     assert row.last_error == "target t, article https://e.org/0: HTTP 422: Validation failed"
 
 
-def test_auth_error_pauses_the_target_and_gives_the_row_back_untried(tmp_path):
-    store, target, d, t = setup(tmp_path, [AuthError("HTTP 401: The access token is invalid")], n=2)
+def test_auth_error_pauses_the_target_and_gives_the_row_back_untried(state_db):
+    store, target, d, t = setup(state_db, [AuthError("HTTP 401: The access token is invalid")], n=2)
     told = []
     d.on_auth_error = lambda name, exc: told.append((name, exc.reason))
     assert [r.outcome for r in d.deliver_due()] == ["paused"]  # the second row is not even tried
@@ -122,8 +140,8 @@ def test_auth_error_pauses_the_target_and_gives_the_row_back_untried(tmp_path):
     assert [r.article for r in d.deliver_due()] == ["https://e.org/0", "https://e.org/1"]
 
 
-def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):
-    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 10,
+def test_exhausted_retries_reschedule_and_survive_restart(state_db):
+    store, target, d, t = setup(state_db, [TransientError("HTTP 503")] * 10,
                                 policy=RetryPolicy(attempts=2, jitter=0, requeue_initial=60))
     [r] = d.deliver_due()
     assert r.outcome == "rescheduled"
@@ -132,7 +150,7 @@ def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):
     assert d.deliver_due() == []  # not due yet
     store.close()
     # a new process later: the row is still there, due at the stored time
-    store2 = Store(tmp_path / "s.db", clock=t.clock)
+    store2 = open_store(state_db, t.clock)
     t.now += 60
     target.script = []
     d2 = Deliverer(store2, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me2",
@@ -143,19 +161,19 @@ def test_exhausted_retries_reschedule_and_survive_restart(tmp_path):
     assert target.calls == ["lookup", "deliver"]  # an earlier attempt may have landed: looked up first
 
 
-def test_rate_limit_reschedules_to_the_reset_when_far_off(tmp_path):
+def test_rate_limit_reschedules_to_the_reset_when_far_off(state_db):
     t0 = 1_700_000_000.0
     reset = datetime.fromtimestamp(t0 + 7200, UTC)
-    store, target, d, t = setup(tmp_path, [RateLimited("HTTP 429", retry_at=reset)])
+    store, target, d, t = setup(state_db, [RateLimited("HTTP 429", retry_at=reset)])
     [r] = d.deliver_due()
     assert r.outcome == "rescheduled" and t.sleeps == []
     assert state(store)[0].next_attempt_at == t0 + 7200
 
 
-def test_accepted_but_unrecorded_is_found_not_posted_twice(tmp_path):
+def test_accepted_but_unrecorded_is_found_not_posted_twice(state_db):
     landed = TransientError("connection dropped after send")
     landed.landed = True
-    store, target, d, t = setup(tmp_path, [landed], policy=RetryPolicy(attempts=1, requeue_initial=1))
+    store, target, d, t = setup(state_db, [landed], policy=RetryPolicy(attempts=1, requeue_initial=1))
     assert d.deliver_due()[0].outcome == "rescheduled"
     t.now += 1
     [r] = d.deliver_due()
@@ -163,8 +181,8 @@ def test_accepted_but_unrecorded_is_found_not_posted_twice(tmp_path):
     assert state(store)[0].state == "sent"
 
 
-def test_oldest_first_and_stop_releases_in_flight(tmp_path):
-    store, target, d, t = setup(tmp_path, n=3)
+def test_oldest_first_and_stop_releases_in_flight(state_db):
+    store, target, d, t = setup(state_db, n=3)
     results = d.deliver_due(limit=2)
     assert [r.article for r in results] == ["https://e.org/0", "https://e.org/1"]
     # a stop during a retry wait releases the row instead of leaving it in 'sending'
@@ -181,21 +199,28 @@ def test_oldest_first_and_stop_releases_in_flight(tmp_path):
     assert state(store, 3)[2].state == "pending"
 
 
-def test_recover_leases_expires_every_lease_but_its_own(tmp_path):
+def test_recover_leases_expires_every_lease_but_its_own(state_db):
     """The daemon calls it holding the state's lock: any other lease is from a process that is
     gone, whatever its host or pid says (a live pid may be another container's pid 1)."""
-    store, target, d, t = setup(tmp_path, n=2)
+    t = FakeTime()
+    store = open_store(state_db, t.clock)
+    arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
+                    published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(2)]
+    store.ingest("f", new=arts, updated=[], queue={"g0": ["t"], "g1": ["u"]})
+    t_target, u_target = ScriptedTarget(), ScriptedTarget()
+    d = Deliverer(store, {"t": t_target, "u": u_target}, draft_for, policy=RetryPolicy(jitter=0),
+                  owner="me", sleep=t.sleep, clock=t.clock)
     import socket
 
     died_sending = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live pid: another container's
-    [item] = store.claim_due(died_sending, now=t.now, lease_seconds=900)
+    [item] = store.claim_due(died_sending, now=t.now, lease_seconds=900, targets=["t"])
     assert store.begin_attempt(item.id, died_sending, now=t.now, lease_seconds=900, text="T0 https://e.org/0")
-    store.claim_due("other-host:1:abcd", now=t.now, lease_seconds=900)  # died before sending
+    store.claim_due("other-host:1:abcd", now=t.now, lease_seconds=900, targets=["u"])  # died before sending
     assert d.deliver_due() == []  # both leased, leases not expired
     assert d.recover_leases() == 2
     assert [r.outcome for r in d.deliver_due()] == ["sent", "sent"]
     # the row whose request may have left is reconciled first; the other is simply sent
-    assert target.calls == ["lookup", "deliver", "deliver"]
+    assert t_target.calls == ["lookup", "deliver"] and u_target.calls == ["deliver"]
 
 
 class PickyTarget(ScriptedTarget):
@@ -212,8 +237,8 @@ class PickyTarget(ScriptedTarget):
         return super().deliver(draft, key)
 
 
-def test_a_failing_target_keeps_its_queue_in_order(tmp_path):
-    store, target, d, t = setup(tmp_path, [TransientError("HTTP 503")] * 100, n=3,
+def test_a_failing_target_keeps_its_queue_in_order(state_db):
+    store, target, d, t = setup(state_db, [TransientError("HTTP 503")] * 100, n=3,
                                 policy=RetryPolicy(attempts=1, jitter=0, requeue_initial=60))
     results = d.deliver_due()
     # the oldest failed, the probe past it failed too: the target is down, the rest wait
@@ -225,8 +250,8 @@ def test_a_failing_target_keeps_its_queue_in_order(tmp_path):
     assert [r.article for r in d.deliver_due()] == ["https://e.org/0", "https://e.org/1", "https://e.org/2"]
 
 
-def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(tmp_path):
-    store, _, d, t = setup(tmp_path, n=4, policy=RetryPolicy(attempts=1, jitter=0, requeue_initial=60))
+def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(state_db):
+    store, _, d, t = setup(state_db, n=4, policy=RetryPolicy(attempts=1, jitter=0, requeue_initial=60))
     picky = PickyTarget("https://e.org/0")
     d.targets = {"t": picky}
     results = d.deliver_due()
@@ -240,9 +265,9 @@ def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(tmp_path):
 # --- leases cannot expire under a live delivery (issue 11, item 2) ---------------------------------
 
 
-def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(tmp_path):
+def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(state_db):
     t = FakeTime()
-    store = Store(tmp_path / "s.db", clock=t.clock)
+    store = open_store(state_db, t.clock)
     store.ingest("f", new=[Article(feed="f", id="g", link="https://e.org/g", title="T",
                                    published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={"g": ["t"]})
     reset = datetime.fromtimestamp(t.now + 900, UTC)  # exactly max_rate_wait, exactly the lease
@@ -263,8 +288,8 @@ def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(tmp_pat
     assert target.calls == ["deliver", "deliver"]  # the 429, then the post, both by "me"
 
 
-def test_a_delivery_whose_lease_was_taken_stops_before_sending(tmp_path):
-    store, target, d, t = setup(tmp_path)
+def test_a_delivery_whose_lease_was_taken_stops_before_sending(state_db):
+    store, target, d, t = setup(state_db)
     [item] = store.claim_due("me", now=t.now, lease_seconds=60)
     t.now += 61  # "me" stalled past its lease, and another worker took the row
     [taken] = store.claim_due("other", now=t.now, lease_seconds=60)
@@ -277,10 +302,10 @@ def test_a_delivery_whose_lease_was_taken_stops_before_sending(tmp_path):
 # --- no bogus wait silences anything (issue 11, item 8) -----------------------------------------
 
 
-def test_a_rate_limit_reset_years_away_is_capped_at_max_requeue(tmp_path):
+def test_a_rate_limit_reset_years_away_is_capped_at_max_requeue(state_db):
     t0 = 1_700_000_000.0
     years = datetime.fromtimestamp(t0 + 10 * 365 * 86400, UTC)
-    store, target, d, t = setup(tmp_path, [RateLimited("HTTP 429", retry_at=years)],
+    store, target, d, t = setup(state_db, [RateLimited("HTTP 429", retry_at=years)],
                                 policy=RetryPolicy(jitter=0, requeue_max=6 * 3600))
     [r] = d.deliver_due()
     assert r.outcome == "rescheduled"
@@ -290,15 +315,15 @@ def test_a_rate_limit_reset_years_away_is_capped_at_max_requeue(tmp_path):
 # --- pacing to a target's rate budget (Target.rate_budget) ---------------------------------------
 
 
-def test_a_spent_rate_budget_is_waited_for_before_the_next_post(tmp_path):
-    store, target, d, t = setup(tmp_path, n=2)
+def test_a_spent_rate_budget_is_waited_for_before_the_next_post(state_db):
+    store, target, d, t = setup(state_db, n=2)
     target.budget = (0, datetime.fromtimestamp(t.now + 30, UTC))  # what any platform's adapter says
     results = d.deliver_due()
     assert [r.outcome for r in results] == ["sent", "sent"] and t.sleeps == [30]
 
 
-def test_a_budget_spent_for_long_leaves_the_target_out_until_its_reset(tmp_path):
-    store, target, d, t = setup(tmp_path, n=2)
+def test_a_budget_spent_for_long_leaves_the_target_out_until_its_reset(state_db):
+    store, target, d, t = setup(state_db, n=2)
     reset = t.now + 3600  # past max_rate_wait (900 s)
     target.budget = (0, datetime.fromtimestamp(reset, UTC))
     assert d.deliver_due() == [] and target.calls == [] and t.sleeps == []

@@ -49,9 +49,9 @@ def server(clock):
     assert not srv.errors, srv.errors[0]
 
 
-def make_app(tmp_path, server, clock, attempts=4):
+def make_app(state_db, server, clock, attempts=4):
     cfg = parse_config(f"""
-state: {tmp_path / 'state.db'}
+state: {state_db}
 feeds:
   - name: site
     url: https://site.example/feed/
@@ -90,8 +90,8 @@ def lookups(server) -> int:
                and "/accounts/" in r.path)
 
 
-def test_a_repost_after_a_short_outage_is_posted_not_taken_for_the_earlier_post(tmp_path, server, clock):
-    app = make_app(tmp_path, server, clock)
+def test_a_repost_after_a_short_outage_is_posted_not_taken_for_the_earlier_post(state_db, server, clock):
+    app = make_app(state_db, server, clock)
     a = article(7)
     queue(app, a)
     [first] = app.deliverer.deliver_due()
@@ -111,8 +111,8 @@ def test_a_repost_after_a_short_outage_is_posted_not_taken_for_the_earlier_post(
 
 
 @pytest.mark.parametrize("decoy", ["longer-link", "same-link-other-words"])
-def test_a_post_that_only_contains_the_links_is_not_this_one(tmp_path, server, clock, decoy):
-    app = make_app(tmp_path, server, clock, attempts=1)
+def test_a_post_that_only_contains_the_links_is_not_this_one(state_db, server, clock, decoy):
+    app = make_app(state_db, server, clock, attempts=1)
     mine = article(12)
     queue(app, mine)
     fail_posts(server, 1)  # the request may have left: the row will be looked up
@@ -131,8 +131,8 @@ def test_a_post_that_only_contains_the_links_is_not_this_one(tmp_path, server, c
     app.close()
 
 
-def test_the_same_text_posted_before_the_first_attempt_is_not_this_one(tmp_path, server, clock):
-    app = make_app(tmp_path, server, clock, attempts=1)
+def test_the_same_text_posted_before_the_first_attempt_is_not_this_one(state_db, server, clock):
+    app = make_app(state_db, server, clock, attempts=1)
     a = article(5)
     server.post_as_account(app.draft_for(a, "mastodon").text)  # an editor posted it by hand, earlier
     clock.advance(HOUR)
@@ -147,8 +147,8 @@ def test_the_same_text_posted_before_the_first_attempt_is_not_this_one(tmp_path,
     app.close()
 
 
-def test_a_post_another_row_holds_is_never_recorded_for_this_one(tmp_path, server, clock):
-    app = make_app(tmp_path, server, clock, attempts=1)
+def test_a_post_another_row_holds_is_never_recorded_for_this_one(state_db, server, clock):
+    app = make_app(state_db, server, clock, attempts=1)
     a = article(9)
     queue(app, a)
     app.store.queue_repost(1, ["mastodon"], requested_by="sam")  # the same text, a second row
@@ -166,8 +166,8 @@ def test_a_post_another_row_holds_is_never_recorded_for_this_one(tmp_path, serve
     app.close()
 
 
-def test_an_expired_key_and_a_busy_account_cannot_double_a_post(tmp_path, server, clock):
-    app = make_app(tmp_path, server, clock, attempts=1)
+def test_an_expired_key_and_a_busy_account_cannot_double_a_post(state_db, server, clock):
+    app = make_app(state_db, server, clock, attempts=1)
     queue(app, article(3))
     server.queue_faults(Fault(accept_then_drop=True, method="POST", path=STATUSES))
     assert app.deliverer.deliver_due()[0].outcome == "rescheduled"
@@ -183,8 +183,8 @@ def test_an_expired_key_and_a_busy_account_cannot_double_a_post(tmp_path, server
     app.close()
 
 
-def test_no_lookup_when_no_request_can_have_left(tmp_path, server, clock):
-    app = make_app(tmp_path, server, clock)
+def test_no_lookup_when_no_request_can_have_left(state_db, server, clock):
+    app = make_app(state_db, server, clock)
     queue(app, article(4))
     app.store.claim_due("dead-worker", now=clock(), lease_seconds=60)  # claimed, then died before sending
     clock.advance(61)

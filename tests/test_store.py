@@ -1,4 +1,4 @@
-"""The SQLite store: migrations, dedupe, first-run seeding, the outbox state machine."""
+"""The store on both backends (``state_db``): dedupe, first-run seeding, the outbox state machine."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "state.db", clock=Clock())
+def store(state_db):
+    s = Store(state_db, clock=Clock())
     yield s
     s.close()
 

@@ -11,6 +11,9 @@ the steps since: the outbox's publication date (step 3), ``added_at``
 (step 5), the link identity (step 6), the hashes' new names (step 10,
 with the articles' JSON as it was written before).
 
+The upgrade tests run on both backends (``state_db``): every step's SQL is
+proven on SQLite and on PostgreSQL, with the data and backfills.
+
 A new step: its function in ``syndicate.store.schema``, and here its case —
 the rows or columns it adds in ``rows_at``, a rename in ``RENAMED``, and
 what its upgrade must show in the test.
@@ -29,7 +32,8 @@ import pytest
 from syndicate.errors import StoreError
 from syndicate.links import link_identity
 from syndicate.models import Article, Posted, StoredSession
-from syndicate.store import MIGRATIONS, FeedState, Known, Store, TargetPause, article_to_json
+from syndicate.store import MIGRATIONS, FeedState, Known, Store, TargetPause, article_to_json, open_backend
+from syndicate.store.copy import SERIAL_TABLES, advance_serials
 from syndicate.store.schema import LATEST, migrate
 from syndicate.store.sqlite import SQLiteBackend
 
@@ -40,14 +44,22 @@ def art(n: int, **kw: Any) -> Article:
     return Article(**(base | kw))
 
 
-def database_at(path: Path, version: int) -> None:
+def database_at(state: Path | str, version: int) -> None:
     """The database syndicate made at schema ``version``: its steps, none of the later ones."""
-    backend = SQLiteBackend(path)
+    backend = open_backend(state)
     try:
         migrate(backend, to=version)
+        assert backend.schema_version() == version
     finally:
         backend.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == version
+
+
+def columns(backend, table: str) -> set[str]:
+    """The columns ``table`` has (none: no such table yet)."""
+    if backend.dialect.name == "sqlite":
+        return {r[1] for r in backend.query(f"PRAGMA table_info({table})")}
+    return {r[0] for r in backend.query("SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_name = ? AND table_schema = current_schema()", (table,))}
 
 
 def test_migrations_set_user_version_and_wal(tmp_path):
@@ -58,14 +70,14 @@ def test_migrations_set_user_version_and_wal(tmp_path):
     Store(tmp_path / "s.db").close()  # reopening migrates nothing and works
 
 
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "s.db"
-    Store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.close()
+def test_newer_schema_is_refused(state_db):
+    Store(state_db).close()
+    backend = open_backend(state_db)
+    with backend.transaction() as db:
+        backend.set_schema_version(db, 99)
+    backend.close()
     with pytest.raises(StoreError, match="newer than this syndicate"):
-        Store(path)
+        Store(state_db)
 
 
 def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
@@ -89,7 +101,34 @@ def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
     other.close()
 
 
-def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
+def test_migrations_on_postgresql_wait_for_the_other_migrator(postgres_url):
+    """Another process holds the migration's advisory lock, half way through: this one waits for
+    it, then reads the version inside its own transaction and applies only the steps left."""
+    import threading
+
+    from tests.helpers import wait_until
+
+    other = open_backend(postgres_url)
+    step = other.migrating()
+    db = step.__enter__()  # the advisory lock, held
+    MIGRATIONS[0](db)
+    other.set_schema_version(db, 1)  # not committed yet: the other process still reads 0
+    opened: list = []
+    opener = threading.Thread(target=lambda: opened.append(Store(postgres_url)))
+    opener.start()
+    waiting = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    assert wait_until(lambda: other.query(waiting)[0][0] == 1, timeout=30)  # blocked on the lock
+    step.__exit__(None, None, None)  # COMMIT: step 1 done by the other
+    opener.join(30)
+    [store] = opened
+    assert store.schema_version == len(MIGRATIONS)
+    assert [r[0] for r in store.backend.query("SELECT COUNT(*) FROM outbox")] == [0]
+    store.close()
+    other.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path, backend, request):
     import subprocess
     import sys
 
@@ -97,15 +136,18 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(tmp_path):
             "sys.stdin.read(1)\n"  # wait for the word go, given to every process at once
             "Store(sys.argv[1]).close()")
     for round_ in range(3):
-        path = tmp_path / f"s{round_}.db"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
+        state = (str(tmp_path / f"s{round_}.db") if backend == "sqlite"
+                 else request.getfixturevalue("postgres_databases").new())
+        procs = [subprocess.Popen([sys.executable, "-c", code, state], stdin=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(3)]
         for proc in procs:
             proc.stdin.write("g")
             proc.stdin.flush()
         errors = [proc.communicate(timeout=60)[1] for proc in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], errors
-        assert Store(path).schema_version == len(MIGRATIONS)
+        store = Store(state)
+        assert store.schema_version == len(MIGRATIONS)
+        store.close()
 
 
 def test_migration_4_upgrades_a_store_that_recorded_one_post_for_two_rows(tmp_path):
@@ -263,33 +305,34 @@ def rows_at(version: int) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def write_rows(path: Path, version: int) -> None:
+def write_rows(state: Path | str, version: int) -> None:
     """Write ``rows_at(version)`` into the database at ``version``, as that version's code did: only
     the tables and columns it had, under the names they had then."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("BEGIN")
-    for table, rows in rows_at(version).items():
-        had = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-        for row in rows:
-            values = {}
-            for name, value in row.items():
-                step, before = RENAMED.get((table, name), (0, name))
-                name = before if version < step else name
-                if name in had:
-                    values[name] = value
-            if values:
-                db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                           list(values.values()))
-    db.execute("COMMIT")
-    db.close()
+    backend = open_backend(state)
+    try:
+        had = {table: columns(backend, table) for table in rows_at(version)}
+        with backend.transaction() as db:
+            for table, rows in rows_at(version).items():
+                for row in rows:
+                    values = {}
+                    for name, value in row.items():
+                        step, before = RENAMED.get((table, name), (0, name))
+                        name = before if version < step else name
+                        if name in had[table]:
+                            values[name] = value
+                    if values:
+                        db.execute(f"INSERT INTO {table} ({', '.join(values)}) "
+                                   f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
+            advance_serials(db, [t for t in SERIAL_TABLES if had.get(t)])  # rows came with their ids
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize("version", range(1, LATEST))
-def test_every_earlier_version_upgrades_with_its_data(tmp_path, version):
-    path = tmp_path / "old.db"
-    database_at(path, version)
-    write_rows(path, version)
-    store = Store(path)
+def test_every_earlier_version_upgrades_with_its_data(state_db, version):
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db)
     assert store.schema_version == LATEST
 
     # feeds, sessions, meta: every version had them
@@ -344,11 +387,11 @@ def test_every_earlier_version_upgrades_with_its_data(tmp_path, version):
     store.close()
 
 
-def test_an_empty_database_file_is_made_at_the_latest_version(tmp_path):
-    """Version 0: the file is there (an earlier start was stopped before it wrote), no schema yet."""
-    path = tmp_path / "new.db"
-    database_at(path, 0)
-    store = Store(path, clock=lambda: 900.0)
+def test_an_empty_database_file_is_made_at_the_latest_version(state_db):
+    """Version 0: the file (or database) is there (an earlier start was stopped before it wrote),
+    no schema yet."""
+    database_at(state_db, 0)
+    store = Store(state_db, clock=lambda: 900.0)
     assert store.schema_version == LATEST == len(MIGRATIONS)
     store.ingest("acr", new=[ARTICLES[1]], updated=[], queue={"g1": ["m"]})
     assert [i.article for i in store.claim_due("w", now=1000.0, lease_seconds=60)] == [ARTICLES[1]]

@@ -3,7 +3,8 @@
 ``operate`` holds the operator's commands (``run``, ``check-config``,
 ``feed``); ``editing`` the editors' (``status``, ``show``, ``preview``,
 ``repost``, ``retry``, ``release``, ``health``), each parsing and rendering
-over one call of ``syndicate.editors``.  Library errors become one-line
+over one call of ``syndicate.editors``; ``state`` the state database's own
+(``migrate``, ``copy-state``).  Library errors become one-line
 messages on stderr and a non-zero exit (``common``); heavy modules (SDKs,
 the output feeds) are imported only by the commands that need them, so
 ``syndicate --help`` and ``syndicate status`` start fast.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import click
 
-from syndicate.cli import editing, operate
+from syndicate.cli import editing, operate, state
 from syndicate.cli.common import EXIT_CONFIG, EXIT_FAILED, EXIT_LOCKED
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_LOCKED", "main"]
@@ -33,5 +34,6 @@ def main(ctx: click.Context, config: str | None, log_format: str | None, verbose
 
 
 for _command in (operate.run, operate.check_config, operate.feed, editing.status, editing.show,
-                 editing.preview, editing.repost, editing.retry, editing.release, editing.health):
+                 editing.preview, editing.repost, editing.retry, editing.release, editing.health,
+                 state.migrate, state.copy_state):
     main.add_command(_command)

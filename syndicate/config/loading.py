@@ -78,7 +78,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
     """Read and validate a configuration file.
 
     ``path`` defaults to ``$SYNDICATE_CONFIG`` then ``./feeds.yaml``;
-    ``$SYNDICATE_STATE`` overrides the state database path.
+    ``$SYNDICATE_STATE`` (or the file ``$SYNDICATE_STATE_FILE`` names) overrides the state
+    database: a path (SQLite) or a ``postgresql://`` URL.
     Raises ``ConfigError`` with one line per problem.
     """
     environ = os.environ if environ is None else environ
@@ -109,6 +110,14 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
         raise ConfigError(file, "", "expected a mapping with at least a feeds: list", 1)
     if environ.get("SYNDICATE_STATE"):
         data["state"] = environ["SYNDICATE_STATE"]
+    elif environ.get("SYNDICATE_STATE_FILE"):  # a URL with its password, as a Docker secret
+        state_file = environ["SYNDICATE_STATE_FILE"]
+        try:
+            data["state"] = Path(state_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(file, "state",
+                              f"cannot read SYNDICATE_STATE_FILE {state_file}: {reason}") from None
     try:
         cfg = Config.model_validate({**data, "source": file})
     except ValidationError as exc:

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template
 from syndicate.config.secret import SecretRef
@@ -204,8 +204,22 @@ class LogConfig(StrictModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+def _state(value: object) -> Path | str:
+    """A SQLite file's path (a ``Path``), or a PostgreSQL URL (kept as the ``str`` it is)."""
+    from syndicate.store.location import is_database_url
+
+    if isinstance(value, Path):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value.strip() if is_database_url(value.strip()) else Path(value)
+    raise ValueError("expected a SQLite file's path or a postgresql:// URL")
+
+
+State = Annotated[Path | str, PlainValidator(_state)]
+
+
 class Config(StrictModel):
-    state: Path = Path(DEFAULT_STATE)
+    state: State = Path(DEFAULT_STATE)  # a path: SQLite; postgresql://…: PostgreSQL, shared by workers
     poll_interval: Duration = 900.0
     user_agent: str = USER_AGENT
     feeds: list[FeedConfig] = Field(min_length=1)
@@ -288,6 +302,10 @@ class Config(StrictModel):
         """The effective configuration as YAML, secrets shown only by where they come from."""
         data = self.model_dump(mode="json")
         data = {"# source": self.source, **data}
+        if isinstance(self.state, str):
+            from syndicate.store.location import redacted
+
+            data["state"] = redacted(self.state)
         for name, target in self.targets.items():
             secret = target.secret_ref.resolve()
             data["targets"][name][target.secret_key] = (

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from syndicate.editors import finding
@@ -339,7 +340,7 @@ def state_health(config: Config, *, max_age: float | None = None,
     """``Editors.health`` of the state ``config`` names, opened here (and never created)."""
     from syndicate.store import Store
 
-    if str(config.state) != ":memory:" and not config.state.exists():
+    if isinstance(config.state, Path) and str(config.state) != ":memory:" and not config.state.exists():
         return Health("unhealthy", f"no state database at {config.state}")
     try:
         store = Store(config.state)

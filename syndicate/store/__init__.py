@@ -10,17 +10,22 @@ from one part per domain, each module holding its domain's SQL::
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
     sessions.py     SessionsPart    platform sessions, meta
+    workers.py      WorkersPart     every running worker, last seen when
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
     backend.py                      the protocol a database engine implements (portable SQL)
     sqlite.py                       the SQLite backend (WAL, busy timeout, locked retries)
+    postgres.py                     the PostgreSQL backend (a connection pool; several workers)
+    location.py                     a state value: a SQLite path or a PostgreSQL URL
+    copy.py                         a whole state copied into an empty one (``copy-state``)
     private_files.py                the database's files made owner-only
 
 The rest of the package sees plain values (``FeedState``, ``OutboxItem``,
 ``Delivery``, …), never SQL nor a driver's exception (``StoreError``).
 Times are Unix seconds.  SQLite is the embedded default: a path (or
-``:memory:``) opens it; ``schema.migrate`` brings it to this code's schema
-when it opens.
+``:memory:``) opens it; a ``postgresql://`` URL opens the PostgreSQL
+backend instead (imported only then: a SQLite command never loads psycopg).
+``schema.migrate`` brings either to this code's schema when it opens.
 """
 
 from __future__ import annotations
@@ -35,29 +40,45 @@ from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
+from syndicate.store.location import is_database_url
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
 from syndicate.store.schema import MIGRATIONS, migrate
 from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
+from syndicate.store.workers import Worker, WorkersPart
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
-           "OutboxItem", "RepostRequest", "Store", "TargetPause", "article_from_json", "article_to_json"]
+           "OutboxItem", "RepostRequest", "Store", "TargetPause", "Worker", "article_from_json",
+           "article_to_json", "open_backend", "undated"]
 
 
-class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart):
-    """The state database, safe to share between threads of one process.
+def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> Backend:
+    """The backend ``state`` names: a ``postgresql://`` URL, else a SQLite file (or ``:memory:``)."""
+    if is_database_url(state):
+        from syndicate.store.postgres import PostgresBackend
 
-    ``path``: the SQLite database file.  ``busy_timeout``: seconds a write
-    waits for another writer's lock before it backs off (``sleep``,
-    injectable) and tries again.  ``clock`` dates what is written.
+        return PostgresBackend(str(state))
+    return SQLiteBackend(state, busy_timeout=busy_timeout, sleep=sleep)
+
+
+class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart,
+            WorkersPart):
+    """The state database, safe to share between threads of one process (and, on PostgreSQL,
+    between processes on any number of machines).
+
+    ``path``: the SQLite database file, or a ``postgresql://`` URL.  SQLite:
+    ``busy_timeout`` is how long a write waits for another writer's lock
+    before it backs off (``sleep``, injectable) and tries again.  ``clock``
+    dates what is written.
     """
 
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
                  busy_timeout: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = str(path)
         self._clock = clock
-        self.backend: Backend = SQLiteBackend(self.path, busy_timeout=busy_timeout, sleep=sleep)
+        self.backend: Backend = open_backend(path, busy_timeout=busy_timeout, sleep=sleep)
         try:
             migrate(self.backend)
         except BaseException:
@@ -70,3 +91,8 @@ class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, O
     @property
     def schema_version(self) -> int:
         return self.backend.schema_version()
+
+    @property
+    def where(self) -> str:
+        """The state as messages name it: a path, or a URL without its password."""
+        return self.backend.where

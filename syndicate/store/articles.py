@@ -210,10 +210,10 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         db.execute(
             """UPDATE articles SET link = ?, ident = ?, title = ?, published = ?, fingerprint = ?,
                                    data = ?, updated_at = ?,
-                                   added_at = CASE WHEN ? THEN ? ELSE added_at END
+                                   added_at = CASE WHEN ? = 1 THEN ? ELSE added_at END
                WHERE id = ?""",
             (article.link, link_identity(article.link), article.title, _ts(article.published),
-             article.fingerprint, article_to_json(article), now, edit.added_again, now, edit.article_id),
+             article.fingerprint, article_to_json(article), now, int(edit.added_again), now, edit.article_id),
         )
         db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                    (_ts(article.published), edit.article_id))

@@ -126,11 +126,15 @@ class DeliveriesPart(StorePart):
             where += " AND target = ?"
             params.append(target)
         now = self._clock()
-        with self.backend.transaction() as db:
-            for (row_id,) in db.execute(f"SELECT id FROM outbox WHERE {where}", params).fetchall():
+
+        def requeue(db: Connection) -> int:
+            rows = db.execute(f"UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 "
+                              f"WHERE {where} RETURNING id", [now, *params]).rows
+            for (row_id,) in rows:
                 record(db, row_id, now, "requeued", "failed delivery re-queued by an editor")
-            return db.execute(f"UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 "
-                              f"WHERE {where}", [now, *params]).rowcount
+            return len(rows)
+
+        return self._write(requeue)
 
     def deliveries(self, article_id: int) -> list[Delivery]:
         """An article's rows, with their history, and its held deliveries (state ``held``)."""

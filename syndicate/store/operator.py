@@ -82,9 +82,9 @@ class OperatorPart(StorePart):
 
     def note_targets(self, names: Iterable[str]) -> None:
         """Make sure each target has a row (not paused unless it already was)."""
-        with self.backend.transaction() as db:
-            db.executemany("INSERT INTO targets (name) VALUES (?) ON CONFLICT DO NOTHING",
-                           [(name,) for name in names])
+        rows = [(name,) for name in sorted(set(names))]  # one order for every worker starting at once
+        self._write(lambda db: db.executemany("INSERT INTO targets (name) VALUES (?) ON CONFLICT DO NOTHING",
+                                              rows))
 
     def pause_target(self, name: str, reason: str, fix: str, next_check_at: float) -> bool:
         """Pause ``name``; True if it was not paused before (the reason is then recorded)."""

@@ -16,6 +16,21 @@ rows behind it, unless it was taken out of line (``out_of_line``).
 (``leased_until``).  A lease that lapsed (its worker died) is claimed again;
 one whose owner is known dead is ended at once (``expire_leases``).
 
+**One row of a target in flight, in order, across every worker.**  A
+target with a row leased (``sending``, its lease not run out) has nothing
+else due: a target's queue is worked by one worker at a time, strictly in
+publication order, and rows of different targets go out in parallel on any
+workers.  So several workers never post to one account at once (its rate
+window sees one poster), a crashed worker's row is taken again before the
+rows behind it once its lease runs out, and a backlog goes out in order on
+a fleet as on one machine.  On PostgreSQL claimers exclude each other per
+target (``backend.try_lock``, never waited for: a target another worker is
+claiming this instant is passed over) and lock the rows they take (``FOR
+UPDATE SKIP LOCKED``), so two workers never lease one row.  What stays
+best-effort: a pending row some other transaction is writing at the
+instant of a claim (an edited article's date, an editor's retry) is passed
+over, and the row behind it may go first.
+
 Every step of a row is written to ``outbox_events`` (``kind``: ``queued``,
 ``attempt``, ``recomposed``, ``postponed``, ``released``, ``reclaimed``,
 ``lease expired``, ``out of line``, ``paused``, ``found``, ``sent``,
@@ -28,13 +43,14 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
-from syndicate.store.backend import Connection, Row
+from syndicate.store.backend import CLAIM_TARGET, Connection, Row, try_lock
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
@@ -90,18 +106,35 @@ def new_key(now: float) -> str:
     return tid_for(micros, secrets.randbelow(1024))
 
 
+KEY_TRIES = 5  # fresh keys tried for one row whose key another row already has
+
+
 def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: float, seq: int = 0,
-            intro: str | None = None, requested_by: str | None = None) -> int:
-    """Queue a row per target (none where the article already has row ``seq``); how many."""
+            intro: str | None = None, requested_by: str | None = None,
+            make_key: Callable[[float], str] = new_key) -> int:
+    """Queue a row per target (none where the article already has row ``seq``); how many.
+
+    A key is unique among all rows: one another row holds already (two
+    processes made the same TID) is replaced by a fresh one, never a reason
+    to drop the row.
+    """
     count = 0
     for target in targets:
-        row_id = db.insert(
-            """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
-                                   next_attempt_at, published)
-               SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
-               ON CONFLICT DO NOTHING RETURNING id""",
-            (article_id, target, seq, new_key(now), intro, requested_by, now, now, article_id),
-        )
+        for _ in range(KEY_TRIES):
+            row_id = db.insert(
+                """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
+                                       next_attempt_at, published)
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
+                   ON CONFLICT DO NOTHING RETURNING id""",
+                (article_id, target, seq, make_key(now), intro, requested_by, now, now, article_id),
+            )
+            if row_id is not None or db.execute(
+                    "SELECT 1 FROM outbox WHERE article_id = ? AND target = ? AND seq = ?",
+                    (article_id, target, seq)).fetchone() is not None:
+                break  # queued, or the article has this row already
+        else:
+            raise StoreError(f"outbox row of article {article_id} for {target}: no unused key in "
+                             f"{KEY_TRIES} tries (is the article recorded?)")
         if row_id is None:
             continue
         if requested_by is not None:
@@ -166,6 +199,26 @@ def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: 
     return due
 
 
+def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool) -> list[Row]:
+    """A target's rows to lease, locked: none while one of its rows is in flight (leased, the lease
+    not run out, or being written by its worker this instant); else the rows whose lease ran out
+    (their workers died), then its due pending rows in line."""
+    sending = db.execute("SELECT leased_until FROM outbox WHERE target = ? AND state = 'sending'",
+                         (target,)).fetchall()
+    if any(r[0] is not None and r[0] > now for r in sending):
+        return []
+    lapsed: list[Row] = []
+    if sending:
+        lapsed = db.execute(f"SELECT * FROM outbox WHERE target = ? AND state = 'sending' "
+                            f"AND (leased_until IS NULL OR leased_until <= ?) "
+                            f"ORDER BY published, id{db.dialect.skip_locked}", (target, now)).fetchall()
+        if len(lapsed) < len(sending):
+            return []  # its late worker is recording it right now: in flight still
+    taken = lapsed[:limit]
+    rest = limit - len(taken)
+    return taken + (_due_in_line(db, target, now, rest, in_order) if rest > 0 else [])
+
+
 # --- the queue and its claims --------------------------------------------------------------------------
 
 
@@ -177,23 +230,20 @@ class OutboxPart(StorePart):
         """Lease up to ``limit`` due rows, oldest article first.
 
         Due: pending with next_attempt_at <= now, or sending with an expired
-        lease (its worker died).  ``in_order``: a row behind its target's
-        oldest pending row, while that one waits for a retry, is not due (a
-        failing target's queue keeps its order); ``in_order=False`` is the
+        lease (its worker died), of a target with no row in flight (see the
+        module docstring: one row of a target in flight, across every
+        worker).  ``in_order``: a row behind its target's oldest pending
+        row, while that one waits for a retry, is not due (a failing
+        target's queue keeps its order); ``in_order=False`` is the
         deliverer's probe past such a row.
         """
         with self.backend.transaction() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
             picked: list[Row] = []
-            if names:
-                picked += db.execute(
-                    f"""SELECT * FROM outbox WHERE state = 'sending' AND leased_until <= ?
-                        AND target IN ({','.join('?' * len(names))}) ORDER BY published, id
-                        LIMIT ?{db.dialect.skip_locked}""",
-                    (now, *names, limit)).fetchall()
             for name in names:
-                picked += _due_in_line(db, name, now, limit, in_order)
+                if try_lock(db, CLAIM_TARGET, name):  # else another worker is claiming it right now
+                    picked += _due_of_target(db, name, now, limit, in_order)
             picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
             for r in picked[:limit]:
@@ -239,12 +289,15 @@ class OutboxPart(StorePart):
         if not owners:
             return 0
         marks = ",".join("?" * len(owners))
-        with self.backend.transaction() as db:
-            for row_id, who in db.execute(f"SELECT id, lease_owner FROM outbox WHERE state = 'sending' "
-                                          f"AND lease_owner IN ({marks})", owners).fetchall():
+
+        def expire(db: Connection) -> int:
+            ended = db.execute(f"UPDATE outbox SET leased_until = ? WHERE state = 'sending' "
+                               f"AND lease_owner IN ({marks}) RETURNING id, lease_owner", (now, *owners)).rows
+            for row_id, who in ended:
                 record(db, row_id, now, "lease expired", f"{who} is no longer running")
-            return db.execute(f"UPDATE outbox SET leased_until = ? WHERE state = 'sending' "
-                              f"AND lease_owner IN ({marks})", (now, *owners)).rowcount
+            return len(ended)
+
+        return self._write(expire)
 
     def outbox_depth(self) -> dict[str, dict[str, int]]:
         """{target: {state: count}}."""
@@ -254,17 +307,19 @@ class OutboxPart(StorePart):
         return out
 
     def next_due_at(self, targets: Iterable[str] | None = None) -> float | None:
-        """When the next outbox row of ``targets`` (default: all) can be worked; an in-flight
-        lease's expiry counts.  Rows of other targets (ones that cannot post) never count."""
+        """When the next outbox row of ``targets`` (default: all) can be worked: a target with a row
+        in flight, when its lease runs out (its worker may be done sooner); else when its first row
+        in line is due.  Rows of other targets (ones that cannot post) never count."""
         with self.backend.read() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
             times: list[float] = []
             for name in names:
-                leased = db.execute("SELECT MIN(leased_until) FROM outbox WHERE state = 'sending' "
-                                    "AND target = ?", (name,)).scalar()
-                if leased is not None:
+                leased = db.execute("SELECT MIN(COALESCE(leased_until, 0)) FROM outbox "
+                                    "WHERE state = 'sending' AND target = ?", (name,)).scalar()
+                if leased is not None:  # a row in flight: the queue waits for it (or for its lease)
                     times.append(leased)
+                    continue
                 for row in _queue(db, name, first=4):
                     times.append(row["next_attempt_at"])
                     if not row["out_of_line"]:

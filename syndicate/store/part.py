@@ -5,13 +5,25 @@
 its domain's SQL; work that spans two domains in one transaction (an
 article recorded with its outbox rows) calls the other domain's functions
 of a ``Connection`` (``outbox.enqueue``, ``operator.hold``).
+
+Work that locks several rows another transaction may lock in another order
+(a whole set of rows updated at once) runs through ``_write``: a deadlock
+the engine broke (``ConflictError``, PostgreSQL) rolled it back whole, and
+it is run again.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import TypeVar
 
-from syndicate.store.backend import Backend
+from syndicate.store.backend import Backend, ConflictError, Connection
+
+log = logging.getLogger("syndicate.store")
+
+T = TypeVar("T")
+CONFLICT_TRIES = 5  # runs of one piece of work the engine aborted to break a deadlock
 
 
 class StorePart:
@@ -19,3 +31,17 @@ class StorePart:
 
     backend: Backend
     _clock: Callable[[], float]
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a write transaction, run again (up to ``CONFLICT_TRIES`` times in all) when the
+        engine aborted it to break a deadlock: nothing of an aborted run was written."""
+        for run in range(1, CONFLICT_TRIES + 1):
+            try:
+                with self.backend.transaction() as db:
+                    return work(db)
+            except ConflictError as exc:
+                if run == CONFLICT_TRIES:
+                    raise
+                log.warning("state database transaction aborted by a conflict; running it again",
+                            extra={"error": str(exc), "run": run})
+        raise AssertionError("unreachable")

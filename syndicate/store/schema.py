@@ -11,7 +11,9 @@ a writer.  A database newer than this code is refused (``StoreError``).
 A step never changes once released: a new need is a new step (and a case in
 ``tests/test_store_schema.py``, which upgrades a database made by every
 earlier version).  Steps are portable SQL (``syndicate.store.backend``); the
-words that differ between engines come from ``db.dialect``.
+words that differ between engines come from ``db.dialect``, so every step runs
+on SQLite and on PostgreSQL alike (a PostgreSQL database is made by the same
+steps, from the first, as a new SQLite file is).
 """
 
 from __future__ import annotations
@@ -220,6 +222,21 @@ def step_10_one_name_per_hash(db: Connection) -> None:
     db.execute("ALTER TABLE articles RENAME COLUMN content_hash TO fingerprint")
 
 
+def step_11_workers(db: Connection) -> None:
+    """Each running worker (``syndicate run``) and when it was last seen alive: several workers
+    share a PostgreSQL state, and a lease's owner names its row here."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE workers (
+        owner        TEXT PRIMARY KEY,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   {real} NOT NULL,
+        last_seen_at {real} NOT NULL,
+        stopped_at   {real}
+    )""")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -231,6 +248,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_8_session_owner,
     step_9_paused_targets,
     step_10_one_name_per_hash,
+    step_11_workers,
 )
 LATEST = len(MIGRATIONS)
 

@@ -31,6 +31,9 @@ FIGURES = {  # name → module with run(ctx) -> list[Line]
     "scaling": "bench.scaling",
     "startup": "bench.startup",
     "delivery": "bench.delivery",
+    "compose": "bench.compose",
+    "timeouts": "bench.timeouts",
+    "hostile": "bench.hostile",
 }
 
 

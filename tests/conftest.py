@@ -1,4 +1,5 @@
-"""Shared fixtures: loopback servers and a config builder."""
+"""Shared fixtures: loopback servers, the PDS, the daemon as a subprocess, RSS builders (the
+fakes are in tests/fakes.py)."""
 
 from __future__ import annotations
 

@@ -27,12 +27,14 @@ def rss(ns: Iterable[int]) -> bytes:
     return RSS.format(items="".join(ITEM.format(n=n, day=n) for n in ns)).encode()
 
 
-def run_cli(*args: str, config_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """``python -m syndicate --config PATH ARGS`` with only ``env``'s SYNDICATE_ variables."""
+def run_cli(*args: str, config_path: Path, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m syndicate --config PATH ARGS`` (in ``cwd``) with only ``env``'s SYNDICATE_
+    variables."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
-    full.update(env)
+    full.update(env or {})
     return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config_path), *args],
-                          capture_output=True, text=True, env=full, timeout=120)
+                          capture_output=True, text=True, env=full, timeout=120, cwd=cwd)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 15.0, step: float = 0.05) -> bool:

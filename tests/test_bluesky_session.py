@@ -22,6 +22,7 @@ from syndicate.errors import TransientError
 from syndicate.models import LinkCard
 from syndicate.store import Store
 from syndicate.targets.bluesky import BlueskyAdapter
+from tests.fakes import FakeClock
 from tests.servers.fault_proxy import Fault, FaultProxy
 from tests.test_target_bluesky import Account, draft, new_key, png
 
@@ -170,19 +171,19 @@ def test_a_thumbnail_is_reused_only_for_a_while(pds, proxy, account, feed_server
     """An unreferenced blob may be collected by the PDS: past BLOB_REUSE it is uploaded again."""
     from syndicate.targets.bluesky import BLOB_REUSE
 
-    now = [1_000_000.0]
+    clock = FakeClock(1_000_000.0)
     fetches = Fetches(feed_server, png())
-    adapter = adapter_for(proxy.url, account, fetch_image=fetches.fetch_image, clock=lambda: now[0])
+    adapter = adapter_for(proxy.url, account, fetch_image=fetches.fetch_image, clock=clock)
     card = LinkCard(uri="https://example.org/b", title="B", description="", thumb_url="https://x.test/j")
     post, key = draft("B https://example.org/b", card=card), new_key()
     proxy.add_faults(CREATE, Fault(status=503), Fault(status=503))
     with pytest.raises(TransientError):
         adapter.deliver(post, key)
-    now[0] += BLOB_REUSE - 1
+    clock.advance(BLOB_REUSE - 1)
     with pytest.raises(TransientError):
         adapter.deliver(post, key)
     assert proxy.count(UPLOAD) == 1
-    now[0] += 2
+    clock.advance(2)
     adapter.deliver(post, key)
     adapter.close()
     assert proxy.count(UPLOAD) == 2

@@ -9,24 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from syndicate.app import App
-from syndicate.config import parse_config
 from syndicate.daemon import MAX_SLEEP, Daemon
 from syndicate.models import Article
-from tests.servers.mastodon import ManualClock, MastodonServer
+from tests.fakes import FakeClock, make_config, mastodon
+from tests.servers.mastodon import MastodonServer
 
 TOKEN = "wake-token-0123456789"
 
 
 def config(tmp_path, instance="https://m.example"):
-    return parse_config(f"""
-state: {tmp_path / 'state.db'}
-poll_interval: 15m
-feeds:
-  - {{name: f, url: "https://e.org/feed"}}
-targets:
-  masto: {{kind: mastodon, instance: "{instance}", token_env: WAKE_TEST_TOKEN}}
-output: {{enabled: false}}
-""", "feeds.yaml", environ={})
+    return make_config(tmp_path, {"f": "https://e.org/feed"}, poll_interval="15m",
+                       targets={"masto": mastodon(instance, token_env="WAKE_TEST_TOKEN")})
 
 
 def daemon_for(cfg, environ, clock) -> Daemon:
@@ -44,7 +37,7 @@ def queue_one(app: App) -> None:
 
 
 def test_rows_for_a_target_without_credentials_never_wake_the_daemon(tmp_path):
-    clock = ManualClock(1_750_000_000.0)
+    clock = FakeClock(1_750_000_000.0)
     daemon = daemon_for(config(tmp_path), {}, clock)
     assert daemon.app.targets == {}  # no token: this target cannot post
     queue_one(daemon.app)  # a row queued while it still had one
@@ -53,7 +46,7 @@ def test_rows_for_a_target_without_credentials_never_wake_the_daemon(tmp_path):
 
 
 def test_a_target_whose_rate_limit_is_spent_for_hours_does_not_wake_the_daemon(tmp_path):
-    clock = ManualClock(1_750_000_000.0)
+    clock = FakeClock(1_750_000_000.0)
     with MastodonServer(token=TOKEN, clock=clock, budget=2, window=2 * 3600) as server:
         server.reset_window()
         daemon = daemon_for(config(tmp_path, server.url), {"WAKE_TEST_TOKEN": TOKEN}, clock)

@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 import pytest
 
 from syndicate.app import App
-from syndicate.config import BlueskyTarget, Secret, parse_config
+from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import TransientError
 from syndicate.models import Article, PostDraft
 from syndicate.retry import RetryPolicy
 from syndicate.targets.bluesky import BlueskyAdapter, tid_for
+from tests.fakes import FakeClock, make_config, mastodon
 from tests.helpers import wait_until
 from tests.servers.fault_proxy import Fault as ProxyFault
 from tests.servers.fault_proxy import FaultProxy
-from tests.servers.mastodon import Fault, ManualClock, MastodonServer
+from tests.servers.mastodon import Fault, MastodonServer
 
 TOKEN = "deadline-token-0123456789"
 STATUSES = "/api/v1/statuses"
@@ -55,24 +56,11 @@ def article(n: int = 1) -> Article:
 
 
 def test_a_trickling_mastodon_server_is_abandoned_at_the_deadline(tmp_path):
-    clock = ManualClock(1_750_000_000.0)
+    clock = FakeClock(1_750_000_000.0)
     with MastodonServer(token=TOKEN, clock=clock) as server:
-        config = parse_config(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: https://example.org/feed/
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {server.url}
-    timeout: 1
-output:
-  enabled: false
-""", "feeds.yaml", environ={})
-        sleeps: list[float] = []
-        app = App(config, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=clock,
-                  sleep=lambda s: (sleeps.append(s), clock.advance(s)),
+        config = make_config(tmp_path, {"acr": "https://example.org/feed/"},
+                             targets={"mastodon": mastodon(server.url, timeout=1)})
+        app = App(config, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=clock, sleep=clock.sleep,
                   policy=RetryPolicy(attempts=1, jitter=0))
         try:
             app.store.ingest("acr", new=[article()], updated=[], queue={"guid-1": ["mastodon"]})

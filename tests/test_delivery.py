@@ -15,56 +15,10 @@ import pytest
 
 from syndicate.delivery import Deliverer
 from syndicate.errors import AuthError, PermanentError, RateLimited, TransientError
-from syndicate.models import Article, PostDraft, Posted, TargetLimits
+from syndicate.models import Article, PostDraft, Posted
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
-
-
-class ScriptedTarget:
-    name = "t"
-
-    def __init__(self, script=()):
-        self.script = list(script)  # exceptions to raise, in order, before succeeding
-        self.posts: dict[str, str] = {}  # key -> text (what the "server" holds)
-        self.calls: list[str] = []
-        self.budget = None  # what rate_budget() reports: (remaining, reset) or None
-
-    def limits(self):
-        return TargetLimits(500, 23)
-
-    def lookup(self, attempted):
-        self.calls.append("lookup")
-        key = attempted.key
-        return Posted(key, f"https://t.example/{key}") if key in self.posts else None
-
-    def deliver(self, draft, key):
-        self.calls.append("deliver")
-        if self.script:
-            exc = self.script.pop(0)
-            if getattr(exc, "landed", False):
-                self.posts[key] = draft.text
-            raise exc
-        self.posts.setdefault(key, draft.text)
-        return Posted(key, f"https://t.example/{key}")
-
-    def rate_budget(self):
-        return self.budget
-
-    def close(self):
-        pass
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 1_700_000_000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, s):
-        self.sleeps.append(s)
-        self.now += s
+from tests.fakes import FakeClock, Landed, ScriptedTarget
 
 
 def draft_for(article, target, intro, strict_limit=None):
@@ -88,14 +42,14 @@ def _close_stores():
 
 
 def setup(state_db, script=(), n=1, policy=None):
-    t = FakeTime()
-    store = open_store(state_db, t.clock)
+    t = FakeClock()
+    store = open_store(state_db, t)
     arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
                     published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(n)]
     store.ingest("f", new=arts, updated=[], queue={a.id: ["t"] for a in arts})
     target = ScriptedTarget(script)
     d = Deliverer(store, {"t": target}, draft_for, policy=policy or RetryPolicy(jitter=0),
-                  owner="me", sleep=t.sleep, clock=t.clock)
+                  owner="me", sleep=t.sleep, clock=t)
     return store, target, d, t
 
 
@@ -150,11 +104,11 @@ def test_exhausted_retries_reschedule_and_survive_restart(state_db):
     assert d.deliver_due() == []  # not due yet
     store.close()
     # a new process later: the row is still there, due at the stored time
-    store2 = open_store(state_db, t.clock)
+    store2 = open_store(state_db, t)
     t.now += 60
     target.script = []
     d2 = Deliverer(store2, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me2",
-                   sleep=t.sleep, clock=t.clock)
+                   sleep=t.sleep, clock=t)
     target.calls.clear()
     [r] = d2.deliver_due()
     assert r.outcome == "sent" and len(target.posts) == 1
@@ -171,8 +125,7 @@ def test_rate_limit_reschedules_to_the_reset_when_far_off(state_db):
 
 
 def test_accepted_but_unrecorded_is_found_not_posted_twice(state_db):
-    landed = TransientError("connection dropped after send")
-    landed.landed = True
+    landed = Landed(TransientError("connection dropped after send"))
     store, target, d, t = setup(state_db, [landed], policy=RetryPolicy(attempts=1, requeue_initial=1))
     assert d.deliver_due()[0].outcome == "rescheduled"
     t.now += 1
@@ -193,7 +146,7 @@ def test_oldest_first_and_stop_releases_in_flight(state_db):
         stop.set()
 
     d2 = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="me",
-                   sleep=sleep_then_stop, clock=t.clock, stop=stop)
+                   sleep=sleep_then_stop, clock=t, stop=stop)
     [r] = d2.deliver_due()
     assert r.outcome == "released"
     assert state(store, 3)[2].state == "pending"
@@ -202,14 +155,14 @@ def test_oldest_first_and_stop_releases_in_flight(state_db):
 def test_recover_leases_expires_every_lease_but_its_own(state_db):
     """The daemon calls it holding the state's lock: any other lease is from a process that is
     gone, whatever its host or pid says (a live pid may be another container's pid 1)."""
-    t = FakeTime()
-    store = open_store(state_db, t.clock)
+    t = FakeClock()
+    store = open_store(state_db, t)
     arts = [Article(feed="f", id=f"g{i}", link=f"https://e.org/{i}", title=f"T{i}",
                     published=datetime(2024, 1, i + 1, tzinfo=UTC)) for i in range(2)]
     store.ingest("f", new=arts, updated=[], queue={"g0": ["t"], "g1": ["u"]})
     t_target, u_target = ScriptedTarget(), ScriptedTarget()
     d = Deliverer(store, {"t": t_target, "u": u_target}, draft_for, policy=RetryPolicy(jitter=0),
-                  owner="me", sleep=t.sleep, clock=t.clock)
+                  owner="me", sleep=t.sleep, clock=t)
     import socket
 
     died_sending = f"{socket.gethostname()}:{os.getppid()}:beef"  # a live pid: another container's
@@ -266,22 +219,22 @@ def test_one_post_the_server_keeps_refusing_does_not_block_the_rest(state_db):
 
 
 def test_a_rate_wait_inside_the_lease_keeps_the_row_from_a_second_worker(state_db):
-    t = FakeTime()
-    store = open_store(state_db, t.clock)
+    t = FakeClock()
+    store = open_store(state_db, t)
     store.ingest("f", new=[Article(feed="f", id="g", link="https://e.org/g", title="T",
                                    published=datetime(2024, 1, 1, tzinfo=UTC))], updated=[], queue={"g": ["t"]})
     reset = datetime.fromtimestamp(t.now + 900, UTC)  # exactly max_rate_wait, exactly the lease
     target = ScriptedTarget([RateLimited("HTTP 429", retry_at=reset)])
     second: list = []
     other = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0), owner="other",
-                      lease_seconds=900, sleep=t.sleep, clock=t.clock)
+                      lease_seconds=900, sleep=t.sleep, clock=t)
 
     def sleep(seconds):  # while "me" waits, another worker looks for due rows
         t.sleep(seconds)
         second.extend(other.deliver_due())
 
     me = Deliverer(store, {"t": target}, draft_for, policy=RetryPolicy(jitter=0, max_rate_wait=900),
-                   owner="me", lease_seconds=900, sleep=sleep, clock=t.clock)
+                   owner="me", lease_seconds=900, sleep=sleep, clock=t)
     [result] = me.deliver_due()
     assert result.outcome == "sent"
     assert second == []  # the lease was renewed during the wait: nobody else took the row

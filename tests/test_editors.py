@@ -14,6 +14,7 @@ from syndicate.config import parse_config
 from syndicate.editors import Editors, NotFound
 from syndicate.models import Article
 from syndicate.store import Store
+from tests.fakes import FakeClock
 
 CONFIG = """
 state: {tmp}/state.db
@@ -36,19 +37,11 @@ targets:
 """
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def parts(tmp_path, feed_server, acr_rss):
     feed_server.set_feed("/feed/", acr_rss)
     config = parse_config(CONFIG.format(tmp=tmp_path, feed=feed_server.url("/feed/")), environ={})
-    clock = Clock(1_800_000_000.0)
+    clock = FakeClock(1_800_000_000.0)
     store = Store(config.state, clock=clock)
     yield config, store, clock
     store.close()

@@ -21,29 +21,13 @@ from syndicate.cli import main
 from syndicate.config import load_config
 from syndicate.store import Store
 from syndicate.web import create_app, serve
+from tests.fakes import mastodon, write_feeds_yaml
 from tests.servers.mastodon import Fault, MastodonServer
 from tests.test_cli import PAGE
 
 TOKEN = "parity-mastodon-token"
 API_TOKEN = "parity-editors-token-0123456789"
 LINK = "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/"
-CONFIG = """
-state: {state}
-feeds:
-  - name: acr
-    url: {feed}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {instance}
-  bluesky:
-    kind: bluesky
-    handle: acrbot.test
-    password_env: PARITY_NO_BSKY
-output:
-  dir: {out}
-security: {{allow_private_addresses: true, allowed_ports: any}}
-"""
 
 
 @pytest.fixture
@@ -58,10 +42,12 @@ def states(tmp_path, feed_server, acr_rss):
     env = {"SYNDICATE_MASTODON_TOKEN": TOKEN}
 
     def config_for(name: str):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(CONFIG.format(state=tmp_path / f"{name}.db", feed=feed_server.url("/feed/"),
-                                      instance=server.url, out=tmp_path / f"public-{name}"))
-        return path
+        return write_feeds_yaml(
+            tmp_path, {"acr": feed_server.url("/feed/")}, path=tmp_path / f"{name}.yaml",
+            state=tmp_path / f"{name}.db", output={"dir": tmp_path / f"public-{name}"},
+            targets={"mastodon": mastodon(server.url),
+                     "bluesky": {"kind": "bluesky", "handle": "acrbot.test", "password_env": "PARITY_NO_BSKY"}},
+            security={"allow_private_addresses": True, "allowed_ports": "any"})
 
     def cli(path):
         def run(*args: str):

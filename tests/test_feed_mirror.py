@@ -31,6 +31,7 @@ from syndicate.config import parse_config
 from syndicate.feed_out import render_feeds
 from syndicate.models import Article, Source
 from syndicate.store import Store
+from tests.fakes import FakeClock
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "data" / "mirror-feed"
@@ -61,18 +62,7 @@ output:
 """
 
 
-class Clock:
-    def __init__(self, when: datetime) -> None:
-        self.now = when.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, when: datetime) -> None:
-        self.now = when.timestamp()
-
-
-def make_app(tmp_path: Path, feed_server, clock: Clock, *, max_items: int = 4,
+def make_app(tmp_path: Path, feed_server, clock: FakeClock, *, max_items: int = 4,
              state: str = "state.db") -> App:
     text = CONFIG.format(state=tmp_path / state, acr=feed_server.url("/acr"),
                          essf=feed_server.url("/essf"), out=tmp_path / "public", max_items=max_items)
@@ -81,7 +71,7 @@ def make_app(tmp_path: Path, feed_server, clock: Clock, *, max_items: int = 4,
 
 def mirror_feeds(tmp_path: Path, feed_server) -> dict[str, bytes]:
     """Day 1: four ACR articles and one ESSF one; day 2: ACR reposts a 2021 article."""
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     feed_server.set_feed("/acr", (GOLDEN / "acr-day1.rss").read_bytes())
     feed_server.set_feed("/essf", (GOLDEN / "essf.rss").read_bytes())
     app = make_app(tmp_path, feed_server, clock)
@@ -196,7 +186,7 @@ def test_a_repost_of_an_old_article_added_today_leads_the_feed(mirror):
 
 
 def test_store_latest_articles_are_the_most_recently_added(tmp_path):
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     store = Store(tmp_path / "s.db", clock=clock)
     recent = [Article(feed="a", id=f"urn:a:{d}", link=f"https://a.example/{d}/", title=f"Day {d}",
                       published=datetime(2024, 11, d, tzinfo=UTC)) for d in (18, 20, 19)]
@@ -214,7 +204,7 @@ def test_store_latest_articles_are_the_most_recently_added(tmp_path):
 
 
 def test_an_editors_repost_counts_as_added_again(tmp_path):
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     store = Store(tmp_path / "s.db", clock=clock)
     arts = [Article(feed="a", id=f"urn:a:{d}", link=f"https://a.example/{d}/", title=f"Day {d}",
                     published=datetime(2024, 11, d, tzinfo=UTC)) for d in (18, 19, 20)]
@@ -229,7 +219,7 @@ def test_an_entry_the_site_re_dated_counts_as_added_again(tmp_path, feed_server,
     items = make_articles(5, start=datetime(2024, 11, 1, 8, tzinfo=UTC))
     feed_server.set_feed("/acr", rss_of(items))
     feed_server.set_feed("/essf", rss_of([]))
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     app = make_app(tmp_path, feed_server, clock, max_items=2)
     try:
         app.run_cycle(all_feeds=True)
@@ -446,7 +436,7 @@ def _undated_date(tmp_path: Path) -> datetime:
 def test_an_undated_entry_keeps_its_first_seen_date_when_edited(tmp_path, feed_server):
     feed_server.set_feed("/acr", undated_feed())
     feed_server.set_feed("/essf", undated_feed())
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     app = make_app(tmp_path, feed_server, clock)
     try:
         app.run_cycle(all_feeds=True)
@@ -461,7 +451,7 @@ def test_an_undated_entry_keeps_its_first_seen_date_when_edited(tmp_path, feed_s
 def test_an_undated_entry_keeps_its_date_when_the_state_is_lost(tmp_path, feed_server):
     feed_server.set_feed("/acr", undated_feed())
     feed_server.set_feed("/essf", undated_feed())
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     app = make_app(tmp_path, feed_server, clock)
     try:
         app.run_cycle(all_feeds=True)
@@ -510,15 +500,15 @@ def test_parse_reads_image_alt_day_only_dates_and_rights():
 
 
 def test_feed_check_reports_one_line_per_file(tmp_path, feed_server):
-    from test_run_once import run_cli
+    from tests.helpers import run_cli
 
     feed_server.set_feed("/acr", (GOLDEN / "acr-day1.rss").read_bytes())
     feed_server.set_feed("/essf", (GOLDEN / "essf.rss").read_bytes())
     config = tmp_path / "feeds.yaml"
     config.write_text(CONFIG.format(state=tmp_path / "state.db", acr=feed_server.url("/acr"),
                                     essf=feed_server.url("/essf"), out=tmp_path / "public", max_items=4))
-    assert run_cli("run", "--once", config=config).returncode == 0
-    ok = run_cli("feed", "--check", config=config)
+    assert run_cli("run", "--once", config_path=config).returncode == 0
+    ok = run_cli("feed", "--check", config_path=config)
     assert (ok.returncode, ok.stdout.splitlines()) == (0, [
         "feed.xml: valid RSS 2.0, 4 items", "feed.atom: valid Atom 1.0, 4 items",
         "feed.json: valid JSON Feed 1.1, 4 items"])
@@ -526,7 +516,7 @@ def test_feed_check_reports_one_line_per_file(tmp_path, feed_server):
     doc["items"][1]["date_published"] = "last Tuesday"
     (tmp_path / "public" / "feed.json").write_text(json.dumps(doc))
     (tmp_path / "public" / "feed.atom").unlink()
-    bad = run_cli("feed", "--check", config=config)
+    bad = run_cli("feed", "--check", config_path=config)
     assert bad.returncode == 1
     lines = bad.stdout.splitlines()
     assert lines[0] == "feed.xml: valid RSS 2.0, 4 items"

@@ -17,6 +17,7 @@ import re
 
 import pytest
 
+from tests.fakes import mastodon, write_feeds_yaml
 from tests.helpers import rss, run_cli
 from tests.servers.mastodon import MastodonServer
 
@@ -51,21 +52,8 @@ def test_different_articles_stay_different(a, b):
 
 
 def write_config(tmp_path, feed_url, masto_url, hold=None):
-    extra = f"    hold_suspected_migration: {hold}\n" if hold is not None else ""
-    path = tmp_path / "feeds.yaml"
-    path.write_text(f"""\
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: {feed_url}
-{extra}targets:
-  mastodon:
-    kind: mastodon
-    instance: {masto_url}
-output:
-  enabled: false
-""")
-    return path
+    feed = {"url": feed_url, **({"hold_suspected_migration": hold} if hold is not None else {})}
+    return write_feeds_yaml(tmp_path, {"acr": feed}, targets={"mastodon": mastodon(masto_url)})
 
 
 def moved(feed: bytes, to: bytes) -> bytes:

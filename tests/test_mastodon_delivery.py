@@ -14,34 +14,19 @@ import pytest
 
 from syndicate.app import App
 from syndicate.compose import format_date
-from syndicate.config import parse_config
 from syndicate.models import Article
 from syndicate.retry import RetryPolicy
+from tests.fakes import FakeClock, make_config, mastodon, write_feeds_yaml
 from tests.helpers import rss, run_cli
-from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
+from tests.servers.mastodon import Fault, MastodonServer, status_length
 
 TOKEN = "loopback-token-1234567890"
 STATUSES = "/api/v1/statuses"
 
 
-class FakeTime:
-    """The clock the app and the server share; sleeping moves it."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.clock()
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.clock.advance(seconds)
-
-
 @pytest.fixture
 def clock():
-    return ManualClock(1_750_000_000.0)
+    return FakeClock(1_750_000_000.0)
 
 
 @pytest.fixture
@@ -51,29 +36,11 @@ def server(clock):
     assert not srv.errors, srv.errors[0]
 
 
-def config(tmp_path, server, feed_url="https://example.org/feed/"):
-    return parse_config(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: {feed_url}
-    hashtags: {{limit: 2}}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {server.url}
-    timeout: 5
-output:
-  enabled: false
-""", "feeds.yaml", environ={})
-
-
 def make_app(tmp_path, server, clock, *, policy=None):
-    t = FakeTime(clock)
-    cfg = config(tmp_path, server)
-    app = App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=t.now, sleep=t.sleep,
-              policy=policy or RetryPolicy(jitter=0))
-    return app, t
+    cfg = make_config(tmp_path, {"acr": {"url": "https://example.org/feed/", "hashtags": {"limit": 2}}},
+                      targets={"mastodon": mastodon(server.url, timeout=5)})
+    return App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=clock, sleep=clock.sleep,
+               policy=policy or RetryPolicy(jitter=0))
 
 
 def article(n: int, **kw) -> Article:
@@ -102,7 +69,7 @@ def posts(server) -> list[str]:
 
 def test_status_has_title_original_date_link_and_fits_the_instance_limit(tmp_path, server, clock):
     server.max_characters = 420  # the instance's own limit is read and obeyed
-    app, _ = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     a = article(1)
     queue(app, a)
     [result] = app.deliverer.deliver_due()
@@ -119,24 +86,24 @@ def test_status_has_title_original_date_link_and_fits_the_instance_limit(tmp_pat
 
 
 def test_three_503s_then_success_posts_once_on_the_exact_schedule(tmp_path, server, clock):
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     queue(app, article(1))
     server.queue_faults(*[Fault(status=503, method="POST", path=STATUSES)] * 3)
     [result] = app.deliverer.deliver_due()
     assert result.outcome == "sent"
-    assert t.sleeps == [2.0, 4.0, 8.0]
+    assert clock.sleeps == [2.0, 4.0, 8.0]
     assert len(server.statuses) == 1
     keys = {r.headers.get("idempotency-key") for r in server.requests if r.method == "POST"}
     assert len(keys) == 1  # every attempt carried the same key
 
 
 def test_429_waits_until_the_reset_and_posts_once(tmp_path, server, clock):
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     queue(app, article(1))
     server.queue_faults(Fault(status=429, reset_in=42, method="POST", path=STATUSES))
     [result] = app.deliverer.deliver_due()
     assert result.outcome == "sent"
-    assert t.sleeps == [43.0]  # the reset, plus a second so the request lands in the new window
+    assert clock.sleeps == [43.0]  # the reset, plus a second so the request lands in the new window
     assert len(server.statuses) == 1
 
 
@@ -145,12 +112,12 @@ def test_429_waits_until_the_reset_and_posts_once(tmp_path, server, clock):
            method="POST", path=STATUSES), "HTTP 422: Validation failed: Visibility is not included in the list"),
 ])
 def test_422_fails_at_once_with_a_clear_reason(tmp_path, server, clock, fault, reason):
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     a = article(1)
     queue(app, a)
     server.queue_faults(fault)
     [result] = app.deliverer.deliver_due()
-    assert result.outcome == "failed" and t.sleeps == []
+    assert result.outcome == "failed" and clock.sleeps == []
     [row] = app.store.deliveries(1)
     assert row.state == "failed"
     assert row.last_error.startswith(f"target mastodon, article {a.link}: ")
@@ -161,19 +128,19 @@ def test_422_fails_at_once_with_a_clear_reason(tmp_path, server, clock, fault, r
 
 def test_crash_after_the_server_accepted_posts_nothing_twice(tmp_path, server, clock):
     """The server created the status, then we died before the commit."""
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     a = article(1)
     queue(app, a)
-    [item] = app.store.claim_due("dead-worker", now=t.now(), lease_seconds=60)
+    [item] = app.store.claim_due("dead-worker", now=clock(), lease_seconds=60)
     draft = app.draft_for(item.article, "mastodon")
     # what the deliverer writes before a request leaves, then the request
-    assert app.store.begin_attempt(item.id, "dead-worker", now=t.now(), lease_seconds=60, text=draft.text)
+    assert app.store.begin_attempt(item.id, "dead-worker", now=clock(), lease_seconds=60, text=draft.text)
     app.targets["mastodon"].deliver(draft, item.key)  # accepted... and the process "dies" here
     assert len(server.statuses) == 1
     app.close()
 
     clock.advance(61)  # the dead worker's lease runs out; a new process starts
-    app2, _ = make_app(tmp_path, server, clock)
+    app2 = make_app(tmp_path, server, clock)
     [result] = app2.deliverer.deliver_due()
     assert result.outcome == "found"
     assert len(server.statuses) == 1
@@ -182,7 +149,7 @@ def test_crash_after_the_server_accepted_posts_nothing_twice(tmp_path, server, c
 
 
 def test_accepted_but_connection_dropped_retries_with_the_same_key(tmp_path, server, clock):
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     queue(app, article(1))
     server.queue_faults(Fault(accept_then_drop=True, method="POST", path=STATUSES))
     [result] = app.deliverer.deliver_due()
@@ -193,7 +160,7 @@ def test_accepted_but_connection_dropped_retries_with_the_same_key(tmp_path, ser
 def test_50_articles_drain_oldest_first_within_the_rate_limit(tmp_path, server, clock):
     server.budget = 20  # requests per 300 s window
     server.reset_window()
-    app, t = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     articles = [article(n) for n in range(50)]
     queue(app, *reversed(articles))
     results = app.deliverer.deliver_due()
@@ -201,20 +168,20 @@ def test_50_articles_drain_oldest_first_within_the_rate_limit(tmp_path, server, 
     assert [s["text"].split("\n")[0] for s in server.statuses] == \
         [next(line for line in app.draft_for(a, "mastodon").text.split("\n") if line) for a in articles]
     assert all(r.status != 429 for r in server.requests)
-    assert sum(t.sleeps) >= 2 * 300 - 1  # 50+ requests at 20 per window: at least two waits for a reset
+    assert sum(clock.sleeps) >= 2 * 300 - 1  # 50+ requests at 20 per window: at least two waits for a reset
 
 
 def test_retries_that_run_out_leave_the_row_pending_across_a_restart(tmp_path, server, clock):
-    app, t = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=2, jitter=0, requeue_initial=300))
+    app = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=2, jitter=0, requeue_initial=300))
     queue(app, article(1))
     server.queue_faults(*[Fault(status=502, method="POST", path=STATUSES)] * 2)
     [result] = app.deliverer.deliver_due()
     assert result.outcome == "rescheduled"
     [row] = app.store.deliveries(1)
-    assert row.state == "pending" and row.next_attempt_at == pytest.approx(t.now() + 300)
+    assert row.state == "pending" and row.next_attempt_at == pytest.approx(clock() + 300)
     assert "HTTP 502" in row.last_error
     app.close()
-    app2, t2 = make_app(tmp_path, server, clock)
+    app2 = make_app(tmp_path, server, clock)
     assert app2.deliverer.deliver_due() == []  # not due yet
     clock.advance(300)
     [result] = app2.deliverer.deliver_due()
@@ -224,19 +191,8 @@ def test_retries_that_run_out_leave_the_row_pending_across_a_restart(tmp_path, s
 def test_run_once_posts_each_new_article_once_and_a_second_run_nothing(tmp_path, feed_server):
     with MastodonServer(token=TOKEN) as server:
         feed_server.set_feed("/feed/", rss(range(1, 4)))
-        path = tmp_path / "feeds.yaml"
-        path.write_text(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: {feed_server.url('/feed/')}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {server.url}
-output:
-  dir: {tmp_path / 'public'}
-""")
+        path = write_feeds_yaml(tmp_path, {"acr": feed_server.url("/feed/")},
+                                targets={"mastodon": mastodon(server.url)}, output=True)
         env = {"SYNDICATE_MASTODON_TOKEN": TOKEN}
         first = run_cli("run", "--once", config_path=path, env=env)
         assert first.returncode == 0, first.stderr
@@ -286,7 +242,7 @@ def status_posts(server):
 
 def test_a_server_that_counts_more_strictly_gets_one_recompose_and_the_post(tmp_path, clock):
     with MastodonServer(token=TOKEN, clock=clock, max_characters=500, count_mode="codepoints") as server:
-        app, _ = make_app(tmp_path, server, clock)
+        app = make_app(tmp_path, server, clock)
         a = long_linked(1)
         assert status_length(app.draft_for(a, "mastodon").text) <= 500 < len(app.draft_for(a, "mastodon").text)
         queue(app, a)
@@ -304,7 +260,7 @@ def test_a_server_that_counts_more_strictly_gets_one_recompose_and_the_post(tmp_
 
 
 def test_still_too_long_after_the_recompose_fails_saying_so(tmp_path, server, clock):
-    app, _ = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     queue(app, article(1))
     too_long = {"error": "Validation failed: Text character limit of 500 exceeded"}
     server.queue_faults(*[Fault(status=422, body=too_long, method="POST", path=STATUSES)] * 3)
@@ -319,7 +275,7 @@ def test_still_too_long_after_the_recompose_fails_saying_so(tmp_path, server, cl
 def test_instance_limits_unreadable_at_start_up_are_read_later(tmp_path, server, clock):
     server.max_characters = 1000
     server.queue_faults(Fault(status=503, path="/api/v2/instance/?"), Fault(status=503, path="/api/v1/instance/?"))
-    app, _ = make_app(tmp_path, server, clock)
+    app = make_app(tmp_path, server, clock)
     assert app.limits("mastodon").max_length == 500  # the fallback while the instance cannot say
     clock.advance(3600)
     assert app.limits("mastodon").max_length == 1000  # asked again, not cached for the process's life
@@ -329,7 +285,7 @@ def test_instance_limits_unreadable_at_start_up_are_read_later(tmp_path, server,
 
 
 def test_a_probe_that_needed_retries_does_not_take_the_stuck_post_out_of_line(tmp_path, server, clock):
-    app, _ = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=4, jitter=0, requeue_initial=60))
+    app = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=4, jitter=0, requeue_initial=60))
     arts = [article(n) for n in range(3)]
     queue(app, *arts)
     # a short outage: the oldest post's four tries and the probe's first try are refused
@@ -346,7 +302,7 @@ def test_a_probe_that_needed_retries_does_not_take_the_stuck_post_out_of_line(tm
 
 
 def test_a_rate_limit_reset_years_away_waits_only_max_requeue(tmp_path, server, clock):
-    app, _ = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=1, jitter=0, requeue_max=6 * 3600))
+    app = make_app(tmp_path, server, clock, policy=RetryPolicy(attempts=1, jitter=0, requeue_max=6 * 3600))
     queue(app, article(1))
     server.queue_faults(Fault(status=429, reset_in=10 * 365 * 86400, method="POST", path=STATUSES))
     [result] = app.deliverer.deliver_due()

@@ -7,16 +7,8 @@ import sqlite3
 
 from syndicate.app import App
 from syndicate.config import parse_config
+from tests.fakes import ScriptedTarget
 from tests.helpers import ITEM, RSS, rss
-
-
-class NullTarget:
-    """An enabled target, so the ingester queues; these tests never deliver."""
-
-    name = "masto"
-
-    def rate_budget(self):
-        return None  # said nothing: the outbox does not pace it
 
 
 def make_app(tmp_path, feeds: dict[str, str], backfill: int = 0) -> App:
@@ -28,7 +20,7 @@ feeds:
   masto: {{kind: mastodon, instance: "https://m.example"}}
 output: {{enabled: false}}
 """, environ={})
-    return App(cfg, targets={"masto": NullTarget()})
+    return App(cfg, targets={"masto": ScriptedTarget(name="masto")})  # these tests never deliver
 
 
 def queued(app: App) -> list[str]:

@@ -16,30 +16,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from syndicate.app import App
-from syndicate.config import parse_config
 from syndicate.models import Article
 from syndicate.retry import RetryPolicy
-from tests.servers.mastodon import Fault, ManualClock, MastodonServer
+from tests.fakes import FakeClock, make_config, mastodon
+from tests.servers.mastodon import Fault, MastodonServer
 
 TOKEN = "reconcile-token-0123456789"
 STATUSES = "/api/v1/statuses"
 HOUR = 3600.0
 
 
-class FakeTime:
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-
-    def now(self) -> float:
-        return self.clock()
-
-    def sleep(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-
-
 @pytest.fixture
 def clock():
-    return ManualClock(1_750_000_000.0)
+    return FakeClock(1_750_000_000.0)
 
 
 @pytest.fixture
@@ -50,22 +39,9 @@ def server(clock):
 
 
 def make_app(state_db, server, clock, attempts=4):
-    cfg = parse_config(f"""
-state: {state_db}
-feeds:
-  - name: site
-    url: https://site.example/feed/
-    hashtags: {{enabled: false}}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {server.url}
-    timeout: 5
-output:
-  enabled: false
-""", "feeds.yaml", environ={})
-    t = FakeTime(clock)
-    return App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=t.now, sleep=t.sleep,
+    cfg = make_config(None, {"site": {"url": "https://site.example/feed/", "hashtags": {"enabled": False}}},
+                      targets={"mastodon": mastodon(server.url, timeout=5)}, state=state_db)
+    return App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=clock, sleep=clock.sleep,
                policy=RetryPolicy(attempts=attempts, jitter=0, requeue_initial=60))
 
 

@@ -8,19 +8,7 @@ import pytest
 
 from syndicate.errors import PermanentError, RateLimited, TransientError
 from syndicate.retry import RetryPolicy
-
-
-class FakeTime:
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def flaky(errors):
@@ -36,10 +24,10 @@ def flaky(errors):
 
 
 def test_transient_errors_back_off_exponentially_then_succeed():
-    t = FakeTime()
+    t = FakeClock(1_000_000.0)
     policy = RetryPolicy(attempts=4, initial=2, maximum=60, jitter=0)
     fn, calls = flaky([TransientError("503"), TransientError("503"), TransientError("503")])
-    assert policy.call(fn, sleep=t.sleep, clock=t.clock) == "ok"
+    assert policy.call(fn, sleep=t.sleep, clock=t) == "ok"
     assert t.sleeps == [2, 4, 8]
     assert len(calls) == 4
 
@@ -51,35 +39,35 @@ def test_backoff_is_capped_and_jitter_bounded():
 
 
 def test_rate_limit_waits_until_reset():
-    t = FakeTime()
+    t = FakeClock(1_000_000.0)
     reset = datetime.fromtimestamp(t.now + 37, UTC)
     fn, calls = flaky([RateLimited("429", retry_at=reset)])
-    assert RetryPolicy(jitter=0).call(fn, sleep=t.sleep, clock=t.clock) == "ok"
+    assert RetryPolicy(jitter=0).call(fn, sleep=t.sleep, clock=t) == "ok"
     assert t.sleeps == [37]
 
 
 def test_rate_limit_too_far_off_gives_up_without_sleeping():
-    t = FakeTime()
+    t = FakeClock(1_000_000.0)
     reset = datetime.fromtimestamp(t.now + 3600, UTC)
     fn, calls = flaky([RateLimited("429", retry_at=reset)])
     with pytest.raises(RateLimited):
-        RetryPolicy(max_rate_wait=900).call(fn, sleep=t.sleep, clock=t.clock)
+        RetryPolicy(max_rate_wait=900).call(fn, sleep=t.sleep, clock=t)
     assert t.sleeps == [] and len(calls) == 1
 
 
 def test_permanent_errors_are_never_retried():
-    t = FakeTime()
+    t = FakeClock(1_000_000.0)
     fn, calls = flaky([PermanentError("422")])
     with pytest.raises(PermanentError):
-        RetryPolicy().call(fn, sleep=t.sleep, clock=t.clock)
+        RetryPolicy().call(fn, sleep=t.sleep, clock=t)
     assert len(calls) == 1 and t.sleeps == []
 
 
 def test_gives_up_after_attempts_with_the_last_error():
-    t = FakeTime()
+    t = FakeClock(1_000_000.0)
     fn, calls = flaky([TransientError(f"503 #{i}") for i in range(10)])
     with pytest.raises(TransientError, match="503 #2"):
-        RetryPolicy(attempts=3, jitter=0).call(fn, sleep=t.sleep, clock=t.clock)
+        RetryPolicy(attempts=3, jitter=0).call(fn, sleep=t.sleep, clock=t)
     assert t.sleeps == [2, 4]
 
 

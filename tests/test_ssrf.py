@@ -8,9 +8,6 @@ made*: each test asserts on the target server's own request log.
 from __future__ import annotations
 
 import ipaddress
-import secrets
-from datetime import UTC, datetime
-from email.utils import format_datetime
 
 import pytest
 
@@ -18,9 +15,7 @@ from syndicate.config import parse_config
 from syndicate.errors import FetchError
 from syndicate.fetch import Fetcher
 from syndicate.netguard import AddressPolicy, address_kind
-from tests.helpers import run_cli
 from tests.servers.feeds import FeedServer
-from tests.servers.mastodon import MastodonServer
 
 UA = "syndicate-test/1.0 (+https://example.org/bot)"
 ANY_PORT = AddressPolicy(ports=None)  # public addresses only, on any port: the address check alone
@@ -145,60 +140,3 @@ def test_the_setting_is_off_by_default_and_validated():
     assert AddressPolicy.from_config(relaxed.security) == AddressPolicy(allow_private=True, ports=None)
     with pytest.raises(Exception, match=r"security\.allowed_ports: expected a list of port numbers"):
         parse_config(base + "security: {allowed_ports: 8080}\n")
-
-
-# --- end to end: the daemon, a hostile feed, both targets --------------------------------------
-
-
-def _hostile_feed(image: str, link_with_image: str, link_without: str) -> bytes:
-    when = format_datetime(datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
-    item = """<item><title>{title}</title><link>{link}</link><guid>{link}</guid><pubDate>{when}</pubDate>
-{media}<description>A perfectly ordinary article.</description></item>"""
-    items = [
-        item.format(title="With an image", link=link_with_image, when=when,
-                    media=f'<media:content url="{image}" medium="image"/>'),
-        item.format(title="Without an image", link=link_without, when=when, media=""),
-    ]
-    return ('<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
-            "<channel><title>Hostile</title><link>https://hostile.example/</link>"
-            + "".join(items) + "</channel></rss>").encode()
-
-
-@pytest.mark.pds
-def test_a_hostile_feed_makes_no_request_to_the_internal_server(tmp_path, feed_server, internal, pds):
-    """The feed (the operator's, on loopback) names an image that redirects to an internal
-    address and article links on the internal server; the posts go out, nothing internal is hit."""
-    internal.clear_requests()
-    feed_server.set_redirect("/img.png", internal.url("/secret.png"), status=302)
-    image = f"http://localhost:{feed_server.port}/img.png"
-    feed_server.set_feed("/feed", _hostile_feed(image, internal.url("/admin/?do=delete"),
-                                                internal.url("/admin/")))
-    password = secrets.token_urlsafe(12)
-    did, handle = pds.create_account(f"ssrf{secrets.token_hex(3)}.test", password)
-    token = "ssrf-token-0123456789"
-    with MastodonServer(token=token) as masto:
-        path = tmp_path / "feeds.yaml"
-        path.write_text(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: hostile
-    url: {feed_server.url('/feed')}
-    backfill: 2
-targets:
-  mastodon: {{kind: mastodon, instance: "{masto.url}", thumbnail: true}}
-  bluesky: {{kind: bluesky, service: "{pds.url}", handle: {handle}}}
-output:
-  dir: {tmp_path / 'public'}
-""")
-        env = {"SYNDICATE_MASTODON_TOKEN": token, "SYNDICATE_BLUESKY_APP_PASSWORD": password}
-        done = run_cli("run", "--once", config_path=path, env=env)
-        statuses, media = masto.statuses, masto.media
-    assert done.returncode == 0, done.stderr
-    assert internal.requests == []  # not the image behind the redirect, not the admin pages
-    assert [r.path for r in feed_server.requests] == ["/feed"]  # nor the first hop, on localhost
-    assert len(statuses) == 2 and media == []  # the posts went out, without thumbnails
-    records = pds.list_records(did)
-    assert len(records) == 2
-    assert all("thumb" not in r["value"]["embed"]["external"] for r in records)
-    assert f"{image}: refused: localhost resolves to 127.0.0.1, a loopback address" in done.stderr
-    assert f"page {internal.url('/admin/')}: refused: 127.0.0.1 is a loopback address" in done.stderr

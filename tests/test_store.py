@@ -11,6 +11,7 @@ from syndicate.errors import StoreError
 from syndicate.models import Article, Posted, Source
 from syndicate.store import Store, article_from_json, article_to_json
 from syndicate.tid import is_tid
+from tests.fakes import FakeClock
 
 
 def art(n: int, **kw) -> Article:
@@ -20,17 +21,9 @@ def art(n: int, **kw) -> Article:
     return Article(**base)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def store(state_db):
-    s = Store(state_db, clock=Clock())
+    s = Store(state_db, clock=FakeClock())
     yield s
     s.close()
 
@@ -156,7 +149,7 @@ def test_sessions_and_meta(store):
 
 def test_a_locked_database_is_waited_for_and_mark_sent_is_not_lost(tmp_path):
     path = tmp_path / "s.db"
-    clock = Clock()
+    clock = FakeClock()
     blocker = sqlite3.connect(path, isolation_level=None)
     released = []
 

@@ -13,7 +13,8 @@ from syndicate.errors import AuthError, DeliveryError, PermanentError, RateLimit
 from syndicate.models import Attempted, LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.targets import Target
 from syndicate.targets.mastodon import RESET_MARGIN, MastodonAdapter
-from tests.servers.mastodon import Fault, ManualClock, MastodonServer, status_length
+from tests.fakes import FakeClock
+from tests.servers.mastodon import Fault, MastodonServer, status_length
 
 TOKEN = "s3cret-token-value"
 LINK = "https://example.org/2024/05/01/why-the-strike-matters"
@@ -96,7 +97,7 @@ def test_a_status_carries_the_text_and_fits_the_instance_limit(server):
     assert status["idempotency_key"] == "outbox-1"
     assert posted == Posted(remote_id=status["id"], url=status["url"], posted_at=posted.posted_at)
     assert posted.posted_at.tzinfo is not None
-    assert abs((posted.posted_at - datetime.now(UTC)).total_seconds()) < 60
+    assert posted.posted_at == datetime.fromisoformat(status["created_at"])  # the server's time, not ours
     with pytest.raises(PermanentError, match="HTTP 422: Validation failed: Text character limit of 1000"):
         adapter.deliver(draft(text + "!"), "outbox-2")
 
@@ -150,7 +151,7 @@ def test_lookup_never_takes_a_status_that_merely_carries_the_links(server, adapt
 
 
 def test_lookup_only_considers_statuses_made_since_the_first_attempt():
-    clock = ManualClock(1_750_000_000.0)
+    clock = FakeClock(1_750_000_000.0)
     with MastodonServer(token=TOKEN, clock=clock) as srv:
         srv.post_as_account(draft().text)  # the same text, posted by hand an hour before
         clock.advance(3600)
@@ -247,7 +248,7 @@ def test_a_429_fault_gives_the_servers_reset(server, adapter):
 
 
 def test_a_spent_budget_gives_the_windows_reset():
-    clock = ManualClock(1_700_000_000.5)
+    clock = FakeClock(1_700_000_000.5)
     with MastodonServer(token=TOKEN, budget=2, window=300, clock=clock) as srv:
         adapter = make(srv)
         adapter.deliver(draft(), "k1")
@@ -263,7 +264,7 @@ def test_a_spent_budget_gives_the_windows_reset():
 
 
 def test_rate_budget_follows_the_headers():
-    clock = ManualClock(1_700_000_000.0)
+    clock = FakeClock(1_700_000_000.0)
     with MastodonServer(token=TOKEN, budget=5, window=300, clock=clock) as srv:
         adapter = make(srv)
         assert adapter.rate_budget() is None
@@ -294,33 +295,33 @@ CARD = LinkCard(uri=LINK, title="Why the strike matters", description="", thumb_
 
 
 def test_thumbnail_uploaded_with_alt_text_after_processing(server):
-    naps, fetched = [], []
+    clock, fetched = FakeClock(), []
 
     def fetch(url):
         fetched.append(url)
         return PNG, "image/png"
 
-    adapter = make(server, thumbnail=True, fetch_image=fetch, sleep=naps.append)
+    adapter = make(server, thumbnail=True, fetch_image=fetch, sleep=clock.sleep)
     adapter.deliver(draft(card=CARD), "k")
     [status] = server.statuses
     assert fetched == ["https://example.org/t.png"]
     assert [(m["description"], m["type"]) for m in status["media"]] == [("Why the strike matters", "image")]
-    assert len(naps) == 2  # 202, then 206, then 200
+    assert len(clock.sleeps) == 2  # 202, then 206, then 200
     assert [r.status for r in server.requests if r.path.startswith("/api/v1/media")] == [206, 200]
 
 
 def test_thumbnail_not_ready_in_time_posts_without_it(server):
     server.media_polls = 50
-    naps = []
-    adapter = make(server, thumbnail=True, fetch_image=lambda url: (PNG, "image/png"), sleep=naps.append,
+    clock = FakeClock()
+    adapter = make(server, thumbnail=True, fetch_image=lambda url: (PNG, "image/png"), sleep=clock.sleep,
                    media_poll_attempts=3)
     adapter.deliver(draft(card=CARD), "k")
-    assert len(naps) == 3 and server.statuses[0]["media"] == []
+    assert len(clock.sleeps) == 3 and server.statuses[0]["media"] == []
 
 
 @pytest.mark.parametrize("fetch", [lambda url: (b"not an image", "text/plain"), lambda url: 1 / 0])
 def test_thumbnail_that_cannot_be_had_is_left_out(server, fetch):
-    make(server, thumbnail=True, fetch_image=fetch, sleep=lambda s: None).deliver(draft(card=CARD), "k")
+    make(server, thumbnail=True, fetch_image=fetch, sleep=FakeClock().sleep).deliver(draft(card=CARD), "k")
     assert [s["media"] for s in server.statuses] == [[]]
 
 
@@ -328,16 +329,16 @@ def test_only_a_safely_decoded_image_is_uploaded_with_the_type_it_really_is(serv
     """An EPS served as image/png is refused (never uploaded); a PNG served as
     octet-stream is uploaded as image/png."""
     make(server, thumbnail=True, fetch_image=lambda url: (EPS, "image/png"),
-         sleep=lambda s: None).deliver(draft(card=CARD), "k1")
+         sleep=FakeClock().sleep).deliver(draft(card=CARD), "k1")
     assert server.media == [] and [s["media"] for s in server.statuses] == [[]]
     assert "thumbnail https://example.org/t.png refused (not a JPEG, PNG, WebP or GIF image" in caplog.text
     make(server, thumbnail=True, fetch_image=lambda url: (PNG, "application/octet-stream"),
-         sleep=lambda s: None).deliver(draft(card=CARD), "k2")
+         sleep=FakeClock().sleep).deliver(draft(card=CARD), "k2")
     assert [m["type"] for m in server.media] == ["image"]  # the server refuses octet-stream
 
 
 def test_thumbnail_upload_server_error_fails_the_delivery(server):
-    adapter = make(server, thumbnail=True, fetch_image=lambda url: (PNG, "image/png"), sleep=lambda s: None)
+    adapter = make(server, thumbnail=True, fetch_image=lambda url: (PNG, "image/png"), sleep=FakeClock().sleep)
     server.queue_faults(Fault(status=503, method="POST", path="/api/v2/media"))
     with pytest.raises(TransientError, match="uploading the thumbnail"):
         adapter.deliver(draft(card=CARD), "k")

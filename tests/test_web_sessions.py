@@ -25,6 +25,7 @@ from syndicate.app import App
 from syndicate.config import parse_config
 from syndicate.models import Article
 from syndicate.web import create_app, serve
+from tests.fakes import FakeClock
 
 TOKEN = "editors-token-0123456789abcdef"
 CONFIG = """
@@ -37,20 +38,9 @@ output:
 """
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(10_000.0)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
 - ``X-RateLimit-Limit/Remaining/Reset`` (Reset in ISO 8601 with microseconds, as Rails'
   ``iso8601(6)``) on every API response; a budget of ``budget`` requests per ``window``
   seconds; ``429 {"error": "Too many requests"}`` once it is spent (``Rack::Attack``
-  ``throttled_responder``).  Time is ``clock()`` (inject a :class:`ManualClock`), and
+  ``throttled_responder``).  Time is ``clock()`` (inject ``tests.fakes.FakeClock``), and
   :meth:`MastodonServer.reset_window` starts a fresh window, so tests never sleep.
 - ``401 {"error": "The access token is invalid"}`` (Doorkeeper) on a bad or missing token,
   ``403 {"error": "This action is outside the authorized scopes"}`` on a read-only token,
@@ -329,19 +329,6 @@ class LoggedRequest:
     status: int | None = None  # None: no response was sent (drop, hang, accept_then_drop)
     response_headers: dict[str, str] = field(default_factory=dict)
     fault: Fault | None = None
-
-
-class ManualClock:
-    """A clock the test moves by hand: ``clock.advance(30)``."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class _Reply(Exception):

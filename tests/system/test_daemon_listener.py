@@ -7,22 +7,13 @@ import signal
 
 import httpx
 
+from tests.fakes import write_feeds_yaml
+
 
 def test_daemon_serves_health_metrics_and_feeds(tmp_path, feed_server, acr_rss, spawn_daemon):
     feed_server.set_feed("/feed/", acr_rss)
-    config = tmp_path / "feeds.yaml"
-    config.write_text(f"""
-state: {tmp_path / 'state.db'}
-poll_interval: 1h
-feeds:
-  - name: acr
-    url: {feed_server.url('/feed/')}
-output:
-  dir: {tmp_path / 'public'}
-listen:
-  enabled: true
-  port: 0
-""")
+    config = write_feeds_yaml(tmp_path, {"acr": feed_server.url("/feed/")}, poll_interval="1h", output=True,
+                              listen={"enabled": True, "port": 0})
     daemon = spawn_daemon(config, "run", verbose=True)
     line = daemon.wait_for_line("listening")
     assert line, daemon.output

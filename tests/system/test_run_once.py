@@ -2,52 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 
 from syndicate.store import Store
-
-CONFIG = """\
-state: {state}
-feeds:
-  - name: acr
-    url: {url}
-    backfill: {backfill}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: https://mastodon.invalid
-    token_env: TEST_NO_SUCH_TOKEN
-output:
-  dir: {out}
-  title: ACR mirror feed
-  link: https://anticapitalistresistance.org/
-"""
-
-
-def run_cli(*args: str, config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config), *args],
-                          capture_output=True, text=True, env=full_env, timeout=60)
+from tests.fakes import mastodon, write_feeds_yaml
+from tests.helpers import run_cli
 
 
 def write_config(tmp_path: Path, url: str, backfill: int = 0) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(CONFIG.format(state=tmp_path / "state.db", url=url, out=tmp_path / "public",
-                                  backfill=backfill))
-    return path
+    return write_feeds_yaml(tmp_path, {"acr": {"url": url, "backfill": backfill}},
+                            targets={"mastodon": mastodon("https://mastodon.invalid", token_env="TEST_NO_SUCH_TOKEN")},
+                            output={"title": "ACR mirror feed", "link": "https://anticapitalistresistance.org/"})
 
 
 def test_run_once_records_writes_feed_and_second_run_costs_a_304(tmp_path, feed_server, acr_rss):
     feed_server.set_feed("/feed/", acr_rss)
     config = write_config(tmp_path, feed_server.url("/feed/"))
 
-    first = run_cli("run", "--once", config=config)
+    first = run_cli("run", "--once", config_path=config)
     assert first.returncode == 0, first.stderr
     assert "target mastodon: skipped, no access token: set TEST_NO_SUCH_TOKEN" in first.stderr
 
@@ -64,7 +38,7 @@ def test_run_once_records_writes_feed_and_second_run_costs_a_304(tmp_path, feed_
     assert atom.bozo == 0 and len(atom.entries) == expected
 
     feed_server.clear_requests()
-    second = run_cli("run", "--once", config=config)
+    second = run_cli("run", "--once", config_path=config)
     assert second.returncode == 0, second.stderr
     [request] = feed_server.requests_for("/feed/")
     assert request.headers.get("if-none-match")  # conditional: answered 304
@@ -77,12 +51,12 @@ def test_run_once_records_writes_feed_and_second_run_costs_a_304(tmp_path, feed_
 def test_status_and_check_config_after_a_run(tmp_path, feed_server, acr_rss):
     feed_server.set_feed("/feed/", acr_rss)
     config = write_config(tmp_path, feed_server.url("/feed/"))
-    assert run_cli("run", "--once", config=config).returncode == 0
-    status = run_cli("status", config=config)
+    assert run_cli("run", "--once", config_path=config).returncode == 0
+    status = run_cli("status", config_path=config)
     assert status.returncode == 0, status.stderr
     assert "feed acr: last read" in status.stdout
     assert "Stalinist Realism and Open Communism" in status.stdout
-    check = run_cli("check-config", config=config)
+    check = run_cli("check-config", config_path=config)
     assert check.returncode == 0
     assert "target mastodon: no credentials: set TEST_NO_SUCH_TOKEN" in check.stdout
 
@@ -90,20 +64,9 @@ def test_status_and_check_config_after_a_run(tmp_path, feed_server, acr_rss):
 def test_a_broken_feed_does_not_stop_the_others(tmp_path, feed_server, acr_rss):
     feed_server.set_feed("/feed/", acr_rss)
     feed_server.set_feed("/broken/", b"<html><body>Not a feed</body></html>", content_type="text/html")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(f"""\
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: broken
-    url: {feed_server.url('/broken/')}
-  - name: gone
-    url: {feed_server.url('/missing/')}
-  - name: acr
-    url: {feed_server.url('/feed/')}
-output:
-  dir: {tmp_path / 'public'}
-""")
-    result = run_cli("run", "--once", config=path)
+    path = write_feeds_yaml(tmp_path, {"broken": feed_server.url("/broken/"), "gone": feed_server.url("/missing/"),
+                                       "acr": feed_server.url("/feed/")}, output=True)
+    result = run_cli("run", "--once", config_path=path)
     assert result.returncode == 1  # some feed failed
     lines = result.stderr.splitlines()
     assert any("feed failed" in line and "feed=broken" in line for line in lines), result.stderr
@@ -117,6 +80,6 @@ output:
 def test_bad_config_is_one_line_and_exit_2(tmp_path):
     path = tmp_path / "feeds.yaml"
     path.write_text("feeds:\n  - name: acr\n    url: https://x.example/feed\n    colour: red\n")
-    result = run_cli("run", "--once", config=path)
+    result = run_cli("run", "--once", config_path=path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"syndicate: {path}:4: feeds[0].colour: unknown key (check the spelling; see feeds.yaml in the README)"

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import bluesky, mastodon, write_feeds_yaml
+from tests.helpers import wait_until
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.mastodon import MastodonServer
 
@@ -114,30 +116,12 @@ def test_sigkill_at_random_moments_posts_every_article_exactly_once(
                                          kinds=(503, "drop", "accept_then_drop"))
         masto.on_request = progress.tick
         proxy.on_request = progress.tick
-        config = tmp_path / "feeds.yaml"
-        config.write_text(f"""\
-state: {state}
-poll_interval: 2s
-feeds:
-  - name: review
-    url: {feed_server.url('/feed')}
-    backfill: {ARTICLES}
-    language: en
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {masto.url}
-    timeout: 10
-  bluesky:
-    kind: bluesky
-    service: {proxy.url}
-    handle: {handle}
-    timeout: 10
-delivery: {{attempts: 2, backoff: 0.05, max_backoff: 0.2, requeue: 0.2, max_requeue: 1, max_rate_wait: 10,
-           lease: 30}}
-output:
-  dir: {tmp_path / 'public'}
-""")
+        config = write_feeds_yaml(
+            tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": ARTICLES, "language": "en"}},
+            state=state, poll_interval="2s", output=True,
+            targets={"mastodon": mastodon(masto.url, timeout=10), "bluesky": bluesky(proxy.url, handle, timeout=10)},
+            delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2, "max_requeue": 1,
+                      "max_rate_wait": 10, "lease": 30})
         env = {"SYNDICATE_MASTODON_TOKEN": TOKEN, "SYNDICATE_BLUESKY_APP_PASSWORD": password}
 
         kills: Counter[str] = Counter()
@@ -173,9 +157,8 @@ output:
         final = spawn_daemon(config, env=env)
         assert final.wait_for_line(" started", timeout=30), f"{why}\n{final.output}"  # signals handled
         drained = Counter({"sent": 2 * ARTICLES})
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        while outbox(state) != drained and time.monotonic() < deadline and final.proc.poll() is None:
-            time.sleep(0.2)
+        wait_until(lambda: outbox(state) == drained or final.proc.poll() is not None, timeout=DRAIN_TIMEOUT,
+                   step=0.2)
         assert outbox(state) == drained, f"{why} not drained: {outbox(state)}\n{final.output[-5000:]}"
         final.signal(signal.SIGTERM)
         assert final.wait(timeout=15) == 0, f"{why}\n{final.output[-3000:]}"

@@ -34,8 +34,9 @@ from syndicate.config import Config, Secret
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
 from syndicate.targets.mastodon import MastodonAdapter
+from tests.fakes import FakeClock, make_config, mastodon
 from tests.servers.feeds import FeedServer
-from tests.servers.mastodon import Fault, LoggedRequest, ManualClock, MastodonServer
+from tests.servers.mastodon import Fault, LoggedRequest, MastodonServer
 
 SEED = 20240301
 TOKEN = "outage-test-token"
@@ -45,20 +46,6 @@ HOUR = 3600.0
 REFUSED_FOR, FAILING_FOR = 2 * HOUR, 3 * HOUR  # then healthy
 REQUEUE, MAX_REQUEUE = 60.0, 1800.0
 MAX_SLEEP = 60.0  # as syndicate.daemon.MAX_SLEEP
-
-
-class FakeTime:
-    """The test's one clock: ``sleep`` moves it, and so the Mastodon server's clock, on."""
-
-    def __init__(self, manual: ManualClock) -> None:
-        self.manual = manual
-
-    def clock(self) -> float:
-        return self.manual.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.manual.advance(seconds)
 
 
 @dataclass(frozen=True)
@@ -118,42 +105,37 @@ def feed_bytes(seed: int) -> tuple[bytes, dict[str, datetime]]:
     return rss.encode(), dates
 
 
-def make_config(tmp_path, feed_url: str, port: int) -> Config:
-    return Config.model_validate({
-        "state": str(tmp_path / "state.db"),
-        "poll_interval": "15m",
-        "feeds": [{"name": "outage", "url": feed_url, "backfill": ARTICLES}],
-        "targets": {"masto": {"kind": "mastodon", "instance": f"http://127.0.0.1:{port}", "timeout": 5}},
-        "output": {"enabled": False},
-        "delivery": {"attempts": 3, "backoff": 2, "max_backoff": 10, "requeue": REQUEUE,
-                     "max_requeue": MAX_REQUEUE, "max_rate_wait": 900},
-    })
+def outage_config(tmp_path, feed_url: str, port: int) -> Config:
+    return make_config(tmp_path, {"outage": {"url": feed_url, "backfill": ARTICLES}}, poll_interval="15m",
+                       targets={"masto": mastodon(f"http://127.0.0.1:{port}", timeout=5)},
+                       delivery={"attempts": 3, "backoff": 2, "max_backoff": 10, "requeue": REQUEUE,
+                                 "max_requeue": MAX_REQUEUE, "max_rate_wait": 900})
 
 
-def adapter_time(t: FakeTime) -> dict:
+def adapter_time(t: FakeClock) -> dict:
     """The adapter's sleep and, once it takes one (the proposed rate-limit fix), its clock."""
     kwargs = {"sleep": t.sleep}
     if "clock" in inspect.signature(MastodonAdapter).parameters:
-        kwargs["clock"] = t.clock
+        kwargs["clock"] = t
     return kwargs
 
 
 class Loop:
     """``Daemon.run``'s loop, with the fake clock."""
 
-    def __init__(self, app: App, t: FakeTime) -> None:
+    def __init__(self, app: App, t: FakeClock) -> None:
         self.app, self.t = app, t
 
     def cycle(self, deadline: float) -> None:
         self.app.run_cycle()
-        now = self.t.clock()
+        now = self.t()
         due = [d for d in (self.app.ingester.next_due_at(), self.app.deliverer.next_due_at()) if d is not None]
         wake = min(due) if due else now + MAX_SLEEP
         self.t.sleep(max(0.5, min(MAX_SLEEP, wake - now, max(0.0, deadline - now))))
 
     def run_until(self, deadline: float, done=lambda: False) -> None:
         cycles = 0
-        while self.t.clock() < deadline and not done():
+        while self.t() < deadline and not done():
             self.cycle(deadline)
             cycles += 1
             assert cycles < 20_000, "the loop is spinning"
@@ -164,9 +146,8 @@ def outage(tmp_path_factory) -> Outcome:
     print(f"outage scenario seed={SEED}")
     tmp_path = tmp_path_factory.mktemp("outage")
     body, published = feed_bytes(SEED)
-    manual = ManualClock(start=1_750_000_000.0)
-    t = FakeTime(manual)
-    start = t.clock()
+    t = FakeClock(1_750_000_000.0)
+    start = t()
     placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # bound, never listening: refused
     placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     placeholder.bind(("127.0.0.1", 0))
@@ -174,40 +155,40 @@ def outage(tmp_path_factory) -> Outcome:
 
     with FeedServer() as feeds:
         feeds.set_feed("/outage.rss", body)
-        config = make_config(tmp_path, feeds.url("/outage.rss"), port)
-        store = Store(config.state, clock=t.clock)
+        config = outage_config(tmp_path, feeds.url("/outage.rss"), port)
+        store = Store(config.state, clock=t)
         adapter = MastodonAdapter("masto", config.targets["masto"], Secret(TOKEN, "test"), **adapter_time(t))
         policy = dataclasses.replace(RetryPolicy.from_config(config.delivery), rng=random.Random(SEED))
-        app = App(config, store=store, targets={"masto": adapter}, policy=policy, clock=t.clock,
+        app = App(config, store=store, targets={"masto": adapter}, policy=policy, clock=t,
                   sleep=t.sleep)
         app.ingester.rng = random.Random(SEED)
         loop = Loop(app, t)
         try:
             # 1. connection refused
             loop.run_until(start + REFUSED_FOR)
-            refused = Phase(t.clock(), rows_of(store))
+            refused = Phase(t(), rows_of(store))
 
             # 2. every request answered 503 (each closing its connection, as a proxy does)
             placeholder.close()
-            failing = MastodonServer(token=TOKEN, clock=manual, port=port, budget=BUDGET, window=WINDOW)
+            failing = MastodonServer(token=TOKEN, clock=t, port=port, budget=BUDGET, window=WINDOW)
             failing.queue_faults(*[Fault(status=503, headers={"Connection": "close"})] * 5000)
             with failing:
                 loop.run_until(start + REFUSED_FOR + FAILING_FOR)
                 # come back just after the oldest waiting post's retry failed
                 head = next(r for r in rows_of(store) if r.state == "pending")
-                loop.run_until(t.clock() + MAX_REQUEUE + HOUR, done=lambda: next(
+                loop.run_until(t() + MAX_REQUEUE + HOUR, done=lambda: next(
                     r for r in rows_of(store) if r.link == head.link).attempts > head.attempts)
-                failing_phase = Phase(t.clock(), rows_of(store))
+                failing_phase = Phase(t(), rows_of(store))
                 answers = [r.status for r in failing.requests]
                 faults_left = len(failing.pending_faults)
 
             # 3. healthy, with a small rate budget
-            recovered_at = t.clock()
-            with MastodonServer(token=TOKEN, clock=manual, port=port, budget=BUDGET, window=WINDOW) as server:
+            recovered_at = t()
+            with MastodonServer(token=TOKEN, clock=t, port=port, budget=BUDGET, window=WINDOW) as server:
                 loop.run_until(recovered_at + 6 * HOUR,
                                done=lambda: all(r.state == "sent" for r in rows_of(store)))
                 statuses, requests, errors = server.statuses, list(server.requests), list(server.errors)
-            return Outcome(published, refused, failing_phase, recovered_at, t.clock(), rows_of(store),
+            return Outcome(published, refused, failing_phase, recovered_at, t(), rows_of(store),
                            answers, statuses, requests, errors, faults_left)
         finally:
             app.close()

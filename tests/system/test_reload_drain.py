@@ -24,6 +24,7 @@ from syndicate.app import App
 from syndicate.config import load_config
 from syndicate.daemon import Daemon
 from syndicate.errors import StoreError
+from tests.fakes import mastodon, write_feeds_yaml
 from tests.helpers import wait_until
 from tests.servers.mastodon import Fault, MastodonServer
 
@@ -47,16 +48,9 @@ def masto():
 
 
 def write_config(tmp_path, feed_url: str, masto_url: str | None = None, *, poll: str = "1h"):
-    lines = [f"state: {tmp_path / 'state.db'}", f"poll_interval: {poll}", "feeds:",
-             "  - name: review", f"    url: {feed_url}"]
-    if masto_url:
-        lines += ["targets:", "  masto:", "    kind: mastodon", f"    instance: {masto_url}",
-                  "    token_env: TEST_MASTO_TOKEN", "    timeout: 20"]
-    lines += ["output:", f"  dir: {tmp_path / 'public'}", "listen:", "  enabled: true", "  port: 0",
-              "  api_token_env: TEST_API_TOKEN"]
-    path = tmp_path / "feeds.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    targets = {"masto": mastodon(masto_url, token_env="TEST_MASTO_TOKEN", timeout=20)} if masto_url else None
+    return write_feeds_yaml(tmp_path, {"review": feed_url}, poll_interval=poll, targets=targets, output=True,
+                            listen={"enabled": True, "port": 0, "api_token_env": "TEST_API_TOKEN"})
 
 
 def test_a_request_in_flight_during_a_reload_keeps_its_app_until_it_is_done(

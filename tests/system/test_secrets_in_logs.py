@@ -19,7 +19,6 @@ import re
 import secrets
 import signal
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,19 +27,11 @@ import pytest
 
 from syndicate import logs
 from syndicate.logs import JsonFormatter, KeyValueFormatter, redact
-from tests.helpers import wait_until
+from tests.fakes import bluesky, mastodon, write_feeds_yaml
+from tests.helpers import run_cli, wait_until
 from tests.servers.mastodon import Fault, MastodonServer
 
 STATUSES = "/api/v1/statuses"
-
-
-def run_cli(config: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    import os
-
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config), *args],
-                          capture_output=True, text=True, env=full, timeout=120, cwd=config.parent)
 
 
 def outbox(state: Path) -> dict[tuple[str, str], int]:
@@ -91,50 +82,17 @@ def test_no_secret_in_anything_printed(tmp_path, feed_server, pds, spawn_daemon,
     with MastodonServer(token=masto_good, budget=10_000) as masto:
         masto.add_token(masto_third)
         masto.queue_faults(Fault(status=503, method="POST", path=STATUSES))
-        config.write_text(f"""\
-state: {state}
-poll_interval: 1s
-feeds:
-  - name: review
-    url: {feed_server.url('/feed')}
-    backfill: 3
-targets:
-  masto_good:
-    kind: mastodon
-    instance: {masto.url}
-    token_env: TEST_MASTO_GOOD        # given as TEST_MASTO_GOOD_FILE
-  masto_bad:
-    kind: mastodon
-    instance: {masto.url}
-    token_env: TEST_MASTO_BAD
-  masto_third:
-    kind: mastodon
-    instance: {masto.url}
-    token_env: TEST_MASTO_UNSET
-    token_file: {masto_third_file}  # the config's own file key
-  bsky_good:
-    kind: bluesky
-    service: {pds.url}
-    handle: {good_handle}
-    password_env: TEST_BSKY_GOOD        # given as TEST_BSKY_GOOD_FILE
-  bsky_bad:
-    kind: bluesky
-    service: {pds.url}
-    handle: {other_handle}
-    password_env: TEST_BSKY_BAD
-listen:
-  enabled: true
-  port: 0
-  api_token_env: TEST_API_TOKEN
-delivery:
-  attempts: 2
-  backoff: 0.05
-  max_backoff: 0.2
-  requeue: 0.2
-  max_requeue: 1
-output:
-  dir: {tmp_path / 'public'}
-""")
+        write_feeds_yaml(tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": 3}}, path=config,
+                         state=state, poll_interval="1s", output=True, targets={
+            "masto_good": mastodon(masto.url, token_env="TEST_MASTO_GOOD"),  # given as TEST_MASTO_GOOD_FILE
+            "masto_bad": mastodon(masto.url, token_env="TEST_MASTO_BAD"),
+            "masto_third": mastodon(masto.url, token_env="TEST_MASTO_UNSET",
+                                    token_file=masto_third_file),  # the config's own file key
+            "bsky_good": bluesky(pds.url, good_handle, password_env="TEST_BSKY_GOOD"),  # given as ..._FILE
+            "bsky_bad": bluesky(pds.url, other_handle, password_env="TEST_BSKY_BAD"),
+        }, listen={"enabled": True, "port": 0, "api_token_env": "TEST_API_TOKEN"},
+                         delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2,
+                                   "max_requeue": 1})
         env = {"TEST_MASTO_GOOD_FILE": str(masto_file), "TEST_MASTO_BAD": masto_bad,
                "TEST_BSKY_GOOD_FILE": str(bsky_file), "TEST_BSKY_BAD": bsky_bad,
                "TEST_API_TOKEN": api_token}
@@ -170,7 +128,7 @@ output:
         for args in (("check-config",), ("check-config", "--dump"), ("status",), ("status", "--json"),
                      ("preview", link), ("preview", link, "--text", "Worth a read"), ("health",),
                      ("-v", "run", "--once"), ("--log-format", "json", "-v", "run", "--once")):
-            result = run_cli(config, *args, env=env)
+            result = run_cli(*args, config_path=config, env=env, cwd=config.parent)
             outputs[" ".join(args)] = f"{result.stdout}\n{result.stderr}"
             assert "Traceback" not in result.stderr, (args, result.stderr)
         assert len(masto.statuses) == 6
@@ -212,28 +170,13 @@ def test_json_log_lines_all_parse(tmp_path, feed_server, spawn_daemon, make_arti
     config = tmp_path / "feeds.yaml"
     with MastodonServer(token=good, budget=10_000) as masto:
         masto.queue_faults(Fault(status=503, method="POST", path=STATUSES))
-        config.write_text(f"""\
-state: {state}
-poll_interval: 1s
-feeds:
-  - name: review
-    url: {feed_server.url('/feed')}
-    backfill: 2
-  - name: broken
-    url: {feed_server.url('/broken')}
-targets:
-  good:
-    kind: mastodon
-    instance: {masto.url}
-    token_env: TEST_GOOD
-  bad:
-    kind: mastodon
-    instance: {masto.url}
-    token_env: TEST_BAD
-delivery: {{attempts: 2, backoff: 0.05, max_backoff: 0.2, requeue: 0.2, max_requeue: 1}}
-output:
-  dir: {tmp_path / 'public'}
-""")
+        write_feeds_yaml(tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": 2},
+                                    "broken": feed_server.url("/broken")}, path=config,
+                         state=state, poll_interval="1s", output=True,
+                         targets={"good": mastodon(masto.url, token_env="TEST_GOOD"),
+                                  "bad": mastodon(masto.url, token_env="TEST_BAD")},
+                         delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2,
+                                   "max_requeue": 1})
         env = {"TEST_GOOD": good, "TEST_BAD": bad}
         daemon = spawn_daemon(config, env=env, log_format="json", verbose=True)
         done = {("good", "sent"): 2, ("bad", "pending"): 2}
@@ -241,7 +184,7 @@ output:
                           timeout=60), (outbox(state), daemon.output)
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0, daemon.output
-        once = run_cli(config, "--log-format", "json", "run", "--once", env=env)
+        once = run_cli("--log-format", "json", "run", "--once", config_path=config, env=env, cwd=config.parent)
 
     lines = daemon.stderr_lines + once.stderr.splitlines()
     assert daemon.stdout_lines == [] and once.stdout == ""

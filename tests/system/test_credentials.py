@@ -28,11 +28,11 @@ import httpx
 import pytest
 
 from syndicate.app import App
-from syndicate.config import parse_config
 from syndicate.models import Article
 from syndicate.retry import RetryPolicy
+from tests.fakes import FakeClock, bluesky, make_config, mastodon, write_feeds_yaml
 from tests.helpers import rss, run_cli, wait_until
-from tests.servers.mastodon import ManualClock, MastodonServer
+from tests.servers.mastodon import MastodonServer
 
 OLD, NEW = "revoked-token-0a1b2c3d", "fresh-token-4e5f6a7b"
 STATUSES = "/api/v1/statuses"
@@ -43,23 +43,6 @@ def article(n: int) -> Article:
     return Article(feed="acr", id=f"https://acr.example/?p={n}", link=f"https://acr.example/a{n}/",
                    title=f"Article {n}", published=datetime(2025, 10, 1, tzinfo=UTC) + timedelta(days=n),
                    fingerprint=f"h{n}", language="en")
-
-
-def masto_config(tmp_path, instance: str, feed_url: str):
-    return parse_config(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: {feed_url}
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {instance}
-delivery:
-  auth_recheck: {RECHECK}
-output:
-  enabled: false
-""", "feeds.yaml", environ={})
 
 
 def rows(state) -> list[tuple[str, int]]:
@@ -77,14 +60,15 @@ def posts_to(server) -> int:
 def test_a_revoked_mastodon_token_pauses_the_target_until_the_file_holds_a_working_one(tmp_path, caplog,
                                                                                        feed_server):
     feed_server.set_feed("/feed/", rss([1]))  # read once, then 304s: the feed says nothing here
-    clock = ManualClock(1_760_000_000.0)
+    clock = FakeClock(1_760_000_000.0)
     token_file = tmp_path / "mastodon-token"
     token_file.write_text(OLD + "\n")
     with MastodonServer(token=OLD, clock=clock) as server:
         server.revoke_token(OLD)  # expired, or revoked by the instance's admin
-        app = App(masto_config(tmp_path, server.url, feed_server.url("/feed/")),
+        app = App(make_config(tmp_path, {"acr": feed_server.url("/feed/")}, targets={"mastodon": mastodon(server.url)},
+                              delivery={"auth_recheck": RECHECK}),
                   environ={"SYNDICATE_MASTODON_TOKEN_FILE": str(token_file)},
-                  clock=clock, sleep=clock.advance, policy=RetryPolicy(jitter=0))
+                  clock=clock, sleep=clock.sleep, policy=RetryPolicy(jitter=0))
         app.store.ingest("acr", new=[article(n) for n in (1, 2, 3)], updated=[],
                          queue={article(n).id: ["mastodon"] for n in (1, 2, 3)})
         with caplog.at_level(logging.INFO):
@@ -128,24 +112,10 @@ def test_a_revoked_mastodon_token_pauses_the_target_until_the_file_holds_a_worki
         app.close()
 
 
-def write_cli_config(tmp_path, feed_url, masto_url, *, listen=False, token_env="TEST_MASTO_TOKEN"):
-    path = tmp_path / "feeds.yaml"
-    path.write_text(f"""\
-state: {tmp_path / 'state.db'}
-poll_interval: 1h
-feeds:
-  - name: acr
-    url: {feed_url}
-    backfill: 2
-targets:
-  masto:
-    kind: mastodon
-    instance: {masto_url}
-    token_env: {token_env}
-output:
-  dir: {tmp_path / 'public'}
-""" + ("listen: {enabled: true, port: 0}\n" if listen else ""))
-    return path
+def write_cli_config(tmp_path, feed_url, masto_url, *, listen=False):
+    return write_feeds_yaml(tmp_path, {"acr": {"url": feed_url, "backfill": 2}}, poll_interval="1h",
+                            targets={"masto": mastodon(masto_url, token_env="TEST_MASTO_TOKEN")}, output=True,
+                            **({"listen": {"enabled": True, "port": 0}} if listen else {}))
 
 
 def test_run_once_exits_non_zero_while_a_target_is_paused_and_status_says_what_to_fix(tmp_path, feed_server):
@@ -225,24 +195,11 @@ def test_a_wrong_bluesky_password_pauses_the_target_until_a_working_one(tmp_path
     did, handle = pds.create_account(f"c{secrets.token_hex(5)}.test", password)
     password_file = tmp_path / "bsky-password"
     password_file.write_text("not-the-password")
-    clock = ManualClock(1_760_000_000.0)
-    cfg = parse_config(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: http://127.0.0.1:9/feed/
-targets:
-  bsky:
-    kind: bluesky
-    service: {pds.url}
-    handle: {handle}
-delivery:
-  auth_recheck: {RECHECK}
-output:
-  enabled: false
-""", "feeds.yaml", environ={})
+    clock = FakeClock(1_760_000_000.0)
+    cfg = make_config(tmp_path, {"acr": "http://127.0.0.1:9/feed/"}, targets={"bsky": bluesky(pds.url, handle)},
+                      delivery={"auth_recheck": RECHECK})
     app = App(cfg, environ={"SYNDICATE_BLUESKY_APP_PASSWORD_FILE": str(password_file)},
-              clock=clock, sleep=clock.advance, policy=RetryPolicy(jitter=0))
+              clock=clock, sleep=clock.sleep, policy=RetryPolicy(jitter=0))
     app.store.ingest("acr", new=[article(1), article(2)], updated=[],
                      queue={article(n).id: ["bsky"] for n in (1, 2)})
     with caplog.at_level(logging.INFO):
@@ -265,19 +222,13 @@ def test_check_config_online_asks_each_server(tmp_path, pds):
     password = secrets.token_urlsafe(12)
     _did, handle = pds.create_account(f"k{secrets.token_hex(5)}.test", password)
     with MastodonServer(token=NEW, max_characters=640) as server:
-        path = tmp_path / "feeds.yaml"
-        path.write_text(f"""\
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: http://127.0.0.1:9/feed/
-targets:
-  masto_good: {{kind: mastodon, instance: "{server.url}", token_env: T_GOOD}}
-  masto_bad: {{kind: mastodon, instance: "{server.url}", token_env: T_BAD}}
-  bsky_good: {{kind: bluesky, service: "{pds.url}", handle: {handle}, password_env: B_GOOD}}
-  bsky_bad: {{kind: bluesky, service: "{pds.url}", handle: {handle}, password_env: B_BAD}}
-  unset: {{kind: mastodon, instance: "{server.url}", token_env: T_UNSET}}
-""")
+        path = write_feeds_yaml(tmp_path, {"acr": "http://127.0.0.1:9/feed/"}, output=None, targets={
+            "masto_good": mastodon(server.url, token_env="T_GOOD"),
+            "masto_bad": mastodon(server.url, token_env="T_BAD"),
+            "bsky_good": bluesky(pds.url, handle, password_env="B_GOOD"),
+            "bsky_bad": bluesky(pds.url, handle, password_env="B_BAD"),
+            "unset": mastodon(server.url, token_env="T_UNSET"),
+        })
         env = {"T_GOOD": NEW, "T_BAD": OLD, "B_GOOD": password, "B_BAD": "wrong-password-1"}
         result = run_cli("check-config", "--online", config_path=path, env=env)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -21,26 +21,16 @@ from pathlib import Path
 import pytest
 
 from syndicate.app import App
-from syndicate.config import parse_config
 from syndicate.daemon import Daemon
-from syndicate.models import Article, Posted, TargetLimits
+from syndicate.models import Article
 from syndicate.store import Store
+from tests.fakes import ScriptedTarget, make_config, mastodon, write_feeds_yaml
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock")
 
 
 def write_config(tmp_path: Path, feed_url: str) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(f"""\
-state: {tmp_path / 'state.db'}
-poll_interval: 1h
-feeds:
-  - name: acr
-    url: {feed_url}
-output:
-  dir: {tmp_path / 'public'}
-""")
-    return path
+    return write_feeds_yaml(tmp_path, {"acr": feed_url}, poll_interval="1h", output=True)
 
 
 def test_a_second_run_on_the_same_state_refuses_in_one_line(tmp_path, feed_server, acr_rss,
@@ -79,32 +69,6 @@ def test_the_lock_is_exclusive_within_one_process_too(tmp_path):
         pass
 
 
-class RecordingTarget:
-    """A target that posts in memory and remembers what it was asked."""
-
-    name = "t"
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def limits(self) -> TargetLimits:
-        return TargetLimits(500, 23)
-
-    def lookup(self, attempted):
-        self.calls.append(f"lookup {attempted.key}")
-        return None
-
-    def deliver(self, draft, key):
-        self.calls.append(f"deliver {draft.article_id}")
-        return Posted(key, f"https://t.example/{key}")
-
-    def rate_budget(self):
-        return None
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize("owner", [
     f"{socket.gethostname()}:1:0badcafe",  # another container with this hostname, pid 1 there too
     "some-other-host:4242:0badcafe",  # another host altogether
@@ -112,15 +76,7 @@ class RecordingTarget:
 ], ids=["same-host-pid-1", "other-host", "same-pid"])
 def test_leases_of_an_earlier_holder_are_recovered_at_start_whatever_the_host_or_pid(tmp_path, owner):
     now = datetime.now(UTC).timestamp()
-    cfg = parse_config(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: http://127.0.0.1:9/feed/
-targets:
-  t: {{kind: mastodon, instance: "http://127.0.0.1:9"}}
-output: {{enabled: false}}
-""", "feeds.yaml", environ={})
+    cfg = make_config(tmp_path, {"acr": "http://127.0.0.1:9/feed/"}, targets={"t": mastodon("http://127.0.0.1:9")})
     store = Store(cfg.state, clock=lambda: now)
     art = Article(feed="acr", id="g1", link="https://e.org/1", title="T1",
                   published=datetime(2024, 1, 1, tzinfo=UTC))
@@ -129,7 +85,7 @@ output: {{enabled: false}}
     assert store.begin_attempt(item.id, owner, now=now, lease_seconds=3600, text="T1 https://e.org/1")
     store.close()  # then "crashed" while sending
 
-    target = RecordingTarget()
+    target = ScriptedTarget()
     stop = threading.Event()
 
     def factory(config, stop_event):
@@ -138,7 +94,8 @@ output: {{enabled: false}}
     daemon = Daemon(cfg, app_factory=factory)
     daemon.stop = stop
     daemon.run(once=True)  # the feed is unreachable (exit 1); the outbox is worked all the same
-    assert target.calls == [f"lookup {item.key}", "deliver g1"]  # reconciled first, then sent once
+    assert target.calls == ["lookup", "deliver"]  # reconciled first, then sent once
+    assert target.lookups == [item.key] and [d.article_id for _, d in target.drafts] == ["g1"]
     store = Store(cfg.state)
     [row] = store.deliveries(item.article_id)
     assert row.state == "sent"

@@ -18,12 +18,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.fakes import mastodon, write_feeds_yaml
+from tests.helpers import run_cli, wait_until
 from tests.servers.feeds import Fault as FeedFault
 from tests.servers.mastodon import Fault, MastodonServer
 
@@ -33,19 +33,14 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def write_config(tmp_path: Path, feeds: dict[str, str], masto_url: str | None = None, *,
-                 path: Path | None = None, poll: str = "1s") -> Path:
-    lines = [f"state: {tmp_path / 'state.db'}", f"poll_interval: {poll}", "feeds:"]
-    for name, url in feeds.items():
-        lines += [f"  - name: {name}", f"    url: {url}", "    backfill: 10"]
-    if masto_url:
-        lines += ["targets:", "  masto:", "    kind: mastodon", f"    instance: {masto_url}",
-                  "    token_env: TEST_MASTO_TOKEN", "    timeout: 10"]
-    lines += ["delivery:", "  attempts: 2", "  backoff: 0.05", "  max_backoff: 0.2", "  requeue: 0.2",
-              "  max_requeue: 1", "  max_rate_wait: 10", "  lease: 30",
-              "output:", f"  dir: {tmp_path / 'public'}"]
-    path = path or tmp_path / "feeds.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+                 path: Path | None = None, poll: str = "1s", **feed_keys: object) -> Path:
+    """feeds.yaml for the daemon: each feed with backfill 10 (and ``feed_keys``), quick retries."""
+    targets = {"masto": mastodon(masto_url, token_env="TEST_MASTO_TOKEN", timeout=10)} if masto_url else None
+    return write_feeds_yaml(
+        tmp_path, {name: {"url": url, "backfill": 10, **feed_keys} for name, url in feeds.items()},
+        path=path, poll_interval=poll, targets=targets, output=True,
+        delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2, "max_requeue": 1,
+                  "max_rate_wait": 10, "lease": 30})
 
 
 def outbox_states(tmp_path: Path) -> dict[str, int]:
@@ -90,12 +85,10 @@ def test_sigterm_during_a_delivery_exits_0_and_leaves_no_row_sending(
     assert in_flight is not None, daemon.output
     assert outbox_states(tmp_path) == {"sending": 1, "pending": 2}  # mid-delivery, for real
 
-    sent_at = time.monotonic()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_for_line("stopping", timeout=10), daemon.output  # the handler ran mid-request
     masto.release_hangs()  # the server now drops (or answers) the request in flight
-    assert daemon.wait(timeout=15) == 0, daemon.output
-    assert time.monotonic() - sent_at < 10
+    assert daemon.wait(timeout=15) == 0, daemon.output  # how soon: bench figure 8e
 
     states = outbox_states(tmp_path)
     assert "sending" not in states, states
@@ -126,10 +119,9 @@ def test_sigint_while_idle_exits_0_at_once(tmp_path, feed_server, spawn_daemon, 
     daemon = spawn_daemon(config)
     assert daemon.wait_for_line("started", timeout=20), daemon.output
     assert wait_until(lambda: feed_server.requests_for("/feed"), timeout=20)
-    started = time.monotonic()
     daemon.signal(signal.SIGINT)
+    # the sleep until the next poll (an hour) is cut short; how soon: bench figure 8d
     assert daemon.wait(timeout=10) == 0, daemon.output
-    assert time.monotonic() - started < 5  # the sleep until the next poll (an hour) is cut short
     assert "Traceback" not in daemon.output
 
 
@@ -143,8 +135,7 @@ def test_sighup_with_a_broken_file_keeps_the_running_config(tmp_path, feed_serve
     daemon = spawn_daemon(config)
     assert wait_until(lambda: len(feed_server.requests_for("/a")) >= 1, timeout=20), daemon.output
 
-    good = config.read_text()
-    config.write_text(good.replace("    backfill: 10", "    backfill: 10\n    colour: red"))
+    write_config(tmp_path, {"a": feed_server.url("/a")}, colour="red")
     mark = len(daemon.lines)
     daemon.signal(signal.SIGHUP)
     refused = daemon.wait_for_line("reload refused", timeout=10, start=mark)
@@ -206,8 +197,7 @@ def test_sighup_during_a_cycle_is_not_lost(tmp_path, feed_server, spawn_daemon, 
     feed_server.set_feed("/a", rss_of(make_articles(2)))
     feed_server.set_feed("/b", rss_of(make_articles(2, base="https://other.example/news")))
     feed_server.queue_faults("/a", FeedFault(hang=True))
-    config = write_config(tmp_path, {"a": feed_server.url("/a")}, poll="1h")
-    config.write_text(config.read_text().replace("    backfill: 10", "    backfill: 10\n    timeout: 2"))
+    config = write_config(tmp_path, {"a": feed_server.url("/a")}, poll="1h", timeout=2)
     daemon = spawn_daemon(config)
     assert wait_until(lambda: len(feed_server.requests_for("/a")) == 1, timeout=20), daemon.output
 
@@ -225,8 +215,7 @@ def test_sighup_during_a_cycle_is_not_lost(tmp_path, feed_server, spawn_daemon, 
 
 
 def health(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "syndicate", "--config", str(config), "health", *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_cli("health", *args, config_path=config)
 
 
 def test_health_before_a_cycle_after_one_and_with_an_unreadable_store(tmp_path, feed_server,

@@ -11,6 +11,7 @@ import secrets
 
 import pytest
 
+from tests.fakes import bluesky, mastodon, write_feeds_yaml
 from tests.helpers import rss, run_cli
 from tests.servers.mastodon import MastodonServer
 
@@ -24,24 +25,9 @@ def test_run_once_posts_to_both_and_status_shows_bsky_urls(tmp_path, feed_server
     did, handle = pds.create_account(f"acr{secrets.token_hex(3)}.test", password)
     with MastodonServer(token=TOKEN) as masto:
         feed_server.set_feed("/feed/", rss(range(1, 3)))
-        path = tmp_path / "feeds.yaml"
-        path.write_text(f"""
-state: {tmp_path / 'state.db'}
-feeds:
-  - name: acr
-    url: {feed_server.url('/feed/')}
-    language: en
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {masto.url}
-  bluesky:
-    kind: bluesky
-    service: {pds.url}
-    handle: {handle}
-output:
-  dir: {tmp_path / 'public'}
-""")
+        path = write_feeds_yaml(tmp_path, {"acr": {"url": feed_server.url("/feed/"), "language": "en"}},
+                                targets={"mastodon": mastodon(masto.url), "bluesky": bluesky(pds.url, handle)},
+                                output=True)
         env = {"SYNDICATE_MASTODON_TOKEN": TOKEN, "SYNDICATE_BLUESKY_APP_PASSWORD": password}
         first = run_cli("run", "--once", config_path=path, env=env)
         assert first.returncode == 0, first.stderr

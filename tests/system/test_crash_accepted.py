@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import mastodon, write_feeds_yaml
 from tests.helpers import wait_until
 from tests.servers.mastodon import Fault, MastodonServer
 
@@ -55,25 +56,11 @@ def test_sigkill_after_acceptance_with_expired_keys_and_a_busy_account_posts_eac
     state = tmp_path / "state.db"
 
     with MastodonServer(token=TOKEN, budget=1_000_000) as masto:
-        config = tmp_path / "feeds.yaml"
-        config.write_text(f"""\
-state: {state}
-poll_interval: 2s
-feeds:
-  - name: review
-    url: {feed_server.url('/feed')}
-    backfill: {ARTICLES}
-    language: en
-targets:
-  mastodon:
-    kind: mastodon
-    instance: {masto.url}
-    timeout: 10
-delivery: {{attempts: 2, backoff: 0.05, max_backoff: 0.2, requeue: 0.2, max_requeue: 1, max_rate_wait: 10,
-           lease: 30}}
-output:
-  dir: {tmp_path / 'public'}
-""")
+        config = write_feeds_yaml(
+            tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": ARTICLES, "language": "en"}},
+            state=state, poll_interval="2s", targets={"mastodon": mastodon(masto.url, timeout=10)}, output=True,
+            delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2, "max_requeue": 1,
+                      "max_rate_wait": 10, "lease": 30})
         env = {"SYNDICATE_MASTODON_TOKEN": TOKEN}
         logs = []
         for life in range(KILLS):

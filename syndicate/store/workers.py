@@ -3,7 +3,7 @@
 One row per running process (table ``workers``), keyed by its lease owner
 (``host:pid:nonce``, ``delivery.default_owner``): a lease names its worker
 here.  A worker records itself as it starts (``worker_started``), says it
-is alive on a heartbeat (``worker_seen``, see ``syndicate.heartbeat``) and
+is alive on a heartbeat (``worker_seen``, see ``syndicate.daemon``) and
 that it stopped as it exits (``worker_stopped``); one killed never says so,
 and its ``last_seen_at`` ages.  With a PostgreSQL state several workers
 share the outbox, and no flock can say which are gone: their leases run out

@@ -77,8 +77,8 @@ def build_target(name: str, cfg: TargetConfig, secret: Secret, *, store: Store |
     """The adapter for one target, with its secret (already resolved)."""
     redact(secret.reveal())
     fetch_image, page_image = _page_fetchers(fetcher)
-    services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, clock=clock,
-                        max_reset_wait=delivery.max_requeue)
+    services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, shared=store,
+                        clock=clock, max_reset_wait=delivery.max_requeue)
     return platform_of(cfg).build(name, cfg, secret, services)
 
 

@@ -401,3 +401,21 @@ def test_an_empty_database_file_is_made_at_the_latest_version(state_db):
 def test_every_step_is_a_function_named_for_its_number():
     assert [step.__name__.split("_")[1] for step in MIGRATIONS] == [str(n) for n in range(1, LATEST + 1)]
     assert all(step.__doc__ for step in MIGRATIONS)
+
+
+def test_the_target_budgets_step_starts_every_target_unpaced(state_db):
+    """The budgets table (issue 14, item 3) is new: an upgraded state paces no target until its
+    server speaks, and a budget written is read back by any worker."""
+    from syndicate.store.schema import step_12_target_budgets
+
+    version = MIGRATIONS.index(step_12_target_budgets)  # the version just before the step
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db, clock=lambda: 1000.0)
+    assert store.target_budgets() == []
+    assert [i.id for i in store.claim_due("w", now=1000.0, lease_seconds=60, limit=10)] == [5, 2, 1]
+    store.record_budget("m", (0, datetime.fromtimestamp(1600.0, UTC)))
+    other = Store(state_db)
+    assert [(b.target, b.remaining, b.reset_at) for b in other.target_budgets()] == [("m", 0, 1600.0)]
+    other.close()
+    store.close()

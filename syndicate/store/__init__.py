@@ -7,6 +7,7 @@ from one part per domain, each module holding its domain's SQL::
     articles.py     ArticlesPart    known by guid or link identity; apply (a poll's plan, one transaction)
     outbox.py       OutboxPart      the queue: enqueue, claims, leases, history
     attempts.py     AttemptsPart    a leased row's life: renewals, attempts, the outcome
+    budgets.py      BudgetsPart     each target's rate budget, shared by every worker
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
     sessions.py     SessionsPart    platform sessions, meta
@@ -38,6 +39,7 @@ from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
+from syndicate.store.budgets import BudgetsPart, TargetBudget
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
@@ -49,8 +51,8 @@ from syndicate.store.sqlite import SQLiteBackend
 from syndicate.store.workers import Worker, WorkersPart
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
-           "OutboxItem", "RepostRequest", "Store", "TargetPause", "Worker", "article_from_json",
-           "article_to_json", "open_backend", "undated"]
+           "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
+           "article_from_json", "article_to_json", "open_backend", "undated"]
 
 
 def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
@@ -63,8 +65,8 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
     return SQLiteBackend(state, busy_timeout=busy_timeout, sleep=sleep)
 
 
-class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart,
-            WorkersPart):
+class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
+            SessionsPart, WorkersPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -78,6 +78,9 @@ class Dialect:
     # A statement that moves ``{table}``'s id numbering past its largest id (rows copied with their
     # ids); None: the engine numbers from the largest id by itself.
     advance_serial: str | None = None
+    # Ends a SELECT of a row to hold until the transaction ends (with its leading space): another
+    # transaction selecting it so waits; "": the engine has one writer at a time anyway.
+    for_update: str = ""
 
 
 # SQLite: REAL is 8 bytes; INTEGER PRIMARY KEY is the rowid (numbered from the largest); a write
@@ -92,6 +95,7 @@ POSTGRES = Dialect(
     try_lock="SELECT pg_try_advisory_xact_lock(?, hashtext(?))",
     advance_serial="SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)",
+    for_update=" FOR UPDATE",
 )
 
 # The spaces of ``try_lock``: what kind of work a name stands for.

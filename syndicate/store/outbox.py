@@ -51,6 +51,7 @@ from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import CLAIM_TARGET, Connection, Row, try_lock
+from syndicate.store.budgets import budget_spent, spend_one
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
@@ -235,14 +236,17 @@ class OutboxPart(StorePart):
         worker).  ``in_order``: a row behind its target's oldest pending
         row, while that one waits for a retry, is not due (a failing
         target's queue keeps its order); ``in_order=False`` is the
-        deliverer's probe past such a row.
+        deliverer's probe past such a row.  A target whose shared rate budget
+        is spent (``store.budgets``) has nothing due until its reset; a claim
+        takes one request off a budget that has some left.
         """
         with self.backend.transaction() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
             picked: list[Row] = []
             for name in names:
-                if try_lock(db, CLAIM_TARGET, name):  # else another worker is claiming it right now
+                # passed over: another worker is claiming it right now, or its rate budget is spent
+                if try_lock(db, CLAIM_TARGET, name) and budget_spent(db, name, now) is None:
                     picked += _due_of_target(db, name, now, limit, in_order)
             picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
@@ -252,6 +256,7 @@ class OutboxPart(StorePart):
                                          attempts = attempts + 1 WHERE id = ?""",
                     (owner, now + lease_seconds, r["id"]),
                 )
+                spend_one(db, r["target"], now)
                 if r["state"] == "sending":
                     record(db, r["id"], now, "reclaimed", f"the lease of {r['lease_owner']} had run out")
                 data = db.execute("SELECT data FROM articles WHERE id = ?", (r["article_id"],)).scalar()

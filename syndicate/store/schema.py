@@ -237,6 +237,19 @@ def step_11_workers(db: Connection) -> None:
     )""")
 
 
+def step_12_target_budgets(db: Connection) -> None:
+    """Each target's rate budget (what its server last said: requests left, when its window
+    resets), shared by every worker: several workers together send no faster than one."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE target_budgets (
+        target     TEXT PRIMARY KEY,
+        remaining  INTEGER NOT NULL,
+        reset_at   {real},
+        updated_at {real} NOT NULL
+    )""")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -249,6 +262,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_9_paused_targets,
     step_10_one_name_per_hash,
     step_11_workers,
+    step_12_target_budgets,
 )
 LATEST = len(MIGRATIONS)
 

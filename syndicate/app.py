@@ -18,7 +18,7 @@ from pathlib import Path
 
 from syndicate.config import Config, DeliveryConfig, HashtagConfig, Secret, TargetConfig
 from syndicate.credentials import CredentialWatch
-from syndicate.delivery import Deliverer, DeliveryResult
+from syndicate.delivery import Deliverer, DeliveryResult, default_owner
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
 from syndicate.models import Article, PostDraft, TargetLimits
@@ -130,6 +130,7 @@ class App:
         self.config = config
         self.clock = clock
         self.environ = environ
+        owner = owner or default_owner()  # who leases outbox rows and claims polls
         self.stop = stop or threading.Event()
         self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent,
@@ -141,7 +142,7 @@ class App:
         else:
             self.targets, self.skipped, self.no_credentials = dict(targets), [], {}
         self.ingester = Ingester(config, self.store, self.fetcher, active_targets=list(self.targets),
-                                 clock=clock, recorded_dates=self.recorded_dates)
+                                 clock=clock, recorded_dates=self.recorded_dates, owner=owner)
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
@@ -240,7 +241,7 @@ class App:
         """Poll the due feeds (or all), deliver what is due, write the output feed."""
         now = self.clock()
         feeds = self.config.feeds if all_feeds else self.ingester.due(now)
-        results = self.ingester.poll_many(feeds) if feeds else []
+        results = self.ingester.poll_many(feeds, due_only=not all_feeds) if feeds else []
         self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
         changed = any(r.new or r.updated for r in results)

@@ -224,6 +224,7 @@ class Daemon:
         self._report_targets()
         if self.lock.held:  # we hold the lock: every other lease is a dead one
             app.deliverer.recover_leases()
+            app.store.end_feed_leases(but=self.owner)
         app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
             self._start_listener()

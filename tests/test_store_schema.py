@@ -419,3 +419,20 @@ def test_the_target_budgets_step_starts_every_target_unpaced(state_db):
     assert [(b.target, b.remaining, b.reset_at) for b in other.target_budgets()] == [("m", 0, 1600.0)]
     other.close()
     store.close()
+
+
+def test_the_feed_claims_step_leaves_every_feed_unclaimed(state_db):
+    """The feeds' poll leases (issue 14, item 2) are new: an upgraded state has no poll claimed,
+    and a due feed is claimed by the first worker that asks."""
+    from syndicate.store.schema import step_13_feed_claims
+
+    version = MIGRATIONS.index(step_13_feed_claims)
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db)
+    assert [tuple(r) for r in store.backend.query("SELECT lease_owner, leased_until FROM feeds")] == [
+        (None, None), (None, None)]
+    wanted = [("acr", "https://acr.example/feed/"), ("rp", "https://rp.example/feed/")]
+    assert store.claim_feeds("w1", wanted, now=1000.0, lease_seconds=60) == ["rp"]  # acr is due at 1300
+    assert store.claim_feeds("w2", wanted, now=1000.0, lease_seconds=60, due_only=False) == ["acr"]
+    store.close()

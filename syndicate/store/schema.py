@@ -250,6 +250,12 @@ def step_12_target_budgets(db: Connection) -> None:
     )""")
 
 
+def step_13_feed_claims(db: Connection) -> None:
+    """A feed's poll is claimed (an owner, an expiry), so of several workers one fetches it."""
+    db.execute("ALTER TABLE feeds ADD COLUMN lease_owner TEXT")
+    db.execute(f"ALTER TABLE feeds ADD COLUMN leased_until {db.dialect.real}")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -263,6 +269,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_10_one_name_per_hash,
     step_11_workers,
     step_12_target_budgets,
+    step_13_feed_claims,
 )
 LATEST = len(MIGRATIONS)
 

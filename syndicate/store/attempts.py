@@ -13,7 +13,8 @@ the texts it sent (``attempted_texts``), held by no other row
 the transaction that marks the row sent; ``remote_id`` is unique per
 target, so one post is never recorded for two rows.  The transaction that
 finishes an attempt also records the target's rate budget its adapter saw
-(``store.budgets``).
+(``store.budgets``), and wakes the idle workers as it commits
+(``backend.notify``): the target is free for its next row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.models import Posted
-from syndicate.store.backend import DuplicateError
+from syndicate.store.backend import DuplicateError, notify
 from syndicate.store.budgets import Budget, write_budget
 from syndicate.store.outbox import record
 from syndicate.store.part import StorePart
@@ -75,7 +76,7 @@ class AttemptsPart(StorePart):
             "AND (sent_at IS NULL OR sent_at >= ?)", (target, excluding, since)))
 
     def _finish(self, item_id: int, owner: str, sql: str, params: Sequence[Any],
-                event: tuple[str, str | None], budget: Budget | None = None) -> bool:
+                event: tuple[str, str | None], budget: Budget | None = None, finished: bool = True) -> bool:
         """The row's step, if ``owner`` holds it still; with it, the target's rate budget as its
         adapter saw it last (``budget``), so the next claim of the target, on any worker, paces by
         it (``store.budgets``)."""
@@ -88,6 +89,8 @@ class AttemptsPart(StorePart):
             record(db, item_id, now, *event)
             if budget is not None:
                 write_budget(db, changed[0][0], budget, now)
+            if finished:
+                notify(db, changed[0][0])  # the target is free for its next row, on any worker
         return True
 
     def mark_sent(self, item_id: int, owner: str, posted: Posted, *, found: bool = False,
@@ -138,7 +141,7 @@ class AttemptsPart(StorePart):
     def set_strict(self, item_id: int, owner: str, limit: int, why: str) -> bool:
         """From now on compose this row at ``limit`` code points, URLs counted literally."""
         return self._finish(item_id, owner, "UPDATE outbox SET strict_limit = ?", (limit,),
-                            ("recomposed", why))
+                            ("recomposed", why), finished=False)
 
     def release(self, item_id: int, owner: str, *, budget: Budget | None = None) -> bool:
         """Give a leased row back untouched (shutdown): due again at once."""

@@ -48,7 +48,8 @@ The SQL a backend is handed is written once, in this portable form:
 
 What differs between engines and cannot be written once is a ``Dialect``:
 a few words the SQL is formatted with (``Connection.dialect``), and the
-two statements only PostgreSQL needs (``try_lock``, ``advance_serial``).
+statements only PostgreSQL needs (``try_lock``, ``advance_serial``,
+``notify``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ from typing import Any, Protocol
 
 from syndicate.errors import StoreError
 
-__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "SQLITE", "Backend", "ConflictError", "Connection",
-           "Dialect", "DuplicateError", "Result", "Row", "try_lock"]
+__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "SQLITE", "WORK_CHANNEL", "Backend", "ConflictError",
+           "Connection", "Dialect", "DuplicateError", "Result", "Row", "notify", "try_lock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,9 @@ class Dialect:
     # Ends a SELECT of a row to hold until the transaction ends (with its leading space): another
     # transaction selecting it so waits; "": the engine has one writer at a time anyway.
     for_update: str = ""
+    # A statement (params: a channel, a payload) that tells the listeners on the channel once the
+    # transaction commits; None: nobody else listens (one process: it wakes itself).
+    notify: str | None = None
 
 
 # SQLite: REAL is 8 bytes; INTEGER PRIMARY KEY is the rowid (numbered from the largest); a write
@@ -96,11 +100,15 @@ POSTGRES = Dialect(
     advance_serial="SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)",
     for_update=" FOR UPDATE",
+    notify="SELECT pg_notify(?, ?)",
 )
 
 # The spaces of ``try_lock``: what kind of work a name stands for.
 CLAIM_TARGET = 1  # a target's queue (``outbox.claim_due``)
-CLAIM_FEED = 2  # a feed's poll: reserved for the feed claims (issue 14, part 2)
+CLAIM_FEED = 2  # a feed's poll (``feeds.claim_feeds``)
+
+# The channel the outbox's news goes out on (``notify``): new rows, retries, finished attempts.
+WORK_CHANNEL = "syndicate_work"
 
 
 class DuplicateError(StoreError):
@@ -110,6 +118,14 @@ class DuplicateError(StoreError):
 class ConflictError(StoreError):
     """The engine aborted the transaction to break a deadlock (or a serialization conflict):
     nothing of it was written, and running it again is safe."""
+
+
+def notify(db: Connection, payload: str, channel: str = WORK_CHANNEL) -> None:
+    """Tell the workers listening on ``channel`` (PostgreSQL ``LISTEN``) once this transaction
+    commits (never if it rolls back; one word per payload however often it is said); nothing
+    where no other process listens."""
+    if db.dialect.notify is not None:
+        db.execute(db.dialect.notify, (channel, payload))
 
 
 def try_lock(db: Connection, space: int, name: str) -> bool:

@@ -50,7 +50,7 @@ from typing import Any
 from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
-from syndicate.store.backend import CLAIM_TARGET, Connection, Row, try_lock
+from syndicate.store.backend import CLAIM_TARGET, Connection, Row, notify, try_lock
 from syndicate.store.budgets import budget_spent, spend_one
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
@@ -114,6 +114,7 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
             intro: str | None = None, requested_by: str | None = None,
             make_key: Callable[[float], str] = new_key) -> int:
     """Queue a row per target (none where the article already has row ``seq``); how many.
+    Each new row wakes the idle workers as the transaction commits (``backend.notify``).
 
     A key is unique among all rows: one another row holds already (two
     processes made the same TID) is replaced by a fresh one, never a reason
@@ -141,6 +142,7 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
         if requested_by is not None:
             who = f"repost requested by {requested_by}" + (f", intro {intro!r}" if intro else "")
             record(db, row_id, now, "queued", who)
+        notify(db, target)  # idle workers wake at commit (PostgreSQL), whichever queued it
         count += 1
     return count
 

@@ -436,3 +436,24 @@ def test_the_feed_claims_step_leaves_every_feed_unclaimed(state_db):
     assert store.claim_feeds("w1", wanted, now=1000.0, lease_seconds=60) == ["rp"]  # acr is due at 1300
     assert store.claim_feeds("w2", wanted, now=1000.0, lease_seconds=60, due_only=False) == ["acr"]
     store.close()
+
+
+def test_the_mirror_files_step_starts_with_no_published_feed(state_db):
+    """The published mirror feeds (issue 14, item 4) are new: an upgraded state has none, and
+    bytes saved are read back whole, with their ETag, by any worker."""
+    from syndicate.store.schema import step_14_mirror_files
+
+    version = MIGRATIONS.index(step_14_mirror_files)
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db, clock=lambda: 1000.0)
+    assert store.mirror_stamps() == {}
+    data = bytes(range(256)) + "é".encode()
+    with store.rebuilding_mirror() as mirror:
+        assert mirror.old == {}
+        mirror.save("feed.xml", data)
+    other = Store(state_db)
+    published = other.mirror_file("feed.xml")
+    assert (published.data, published.updated_at) == (data, 1000.0) and published.etag.startswith('"')
+    other.close()
+    store.close()

@@ -10,6 +10,7 @@ from one part per domain, each module holding its domain's SQL::
     budgets.py      BudgetsPart     each target's rate budget, shared by every worker
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
+    mirror.py       MirrorPart      the mirror feeds as published: bytes and ETag per file
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
     article_json.py                 an Article as the JSON kept in articles.data
@@ -43,6 +44,7 @@ from syndicate.store.budgets import BudgetsPart, TargetBudget
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
+from syndicate.store.mirror import MirrorFile, MirrorPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
 from syndicate.store.schema import MIGRATIONS, migrate
@@ -50,7 +52,8 @@ from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
 from syndicate.store.workers import Worker, WorkersPart
 
-__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
+__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
+           "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
            "article_from_json", "article_to_json", "open_backend", "undated"]
 
@@ -66,7 +69,7 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            SessionsPart, WorkersPart):
+            MirrorPart, SessionsPart, WorkersPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -48,8 +48,8 @@ The SQL a backend is handed is written once, in this portable form:
 
 What differs between engines and cannot be written once is a ``Dialect``:
 a few words the SQL is formatted with (``Connection.dialect``), and the
-statements only PostgreSQL needs (``try_lock``, ``advance_serial``,
-``notify``).
+statements only PostgreSQL needs (``try_lock``, ``hold_lock``,
+``advance_serial``, ``notify``).
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ from typing import Any, Protocol
 
 from syndicate.errors import StoreError
 
-__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "SQLITE", "WORK_CHANNEL", "Backend", "ConflictError",
-           "Connection", "Dialect", "DuplicateError", "Result", "Row", "notify", "try_lock"]
+__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "REBUILD_MIRROR", "SQLITE", "WORK_CHANNEL", "Backend",
+           "ConflictError", "Connection", "Dialect", "DuplicateError", "Result", "Row", "hold_lock", "notify",
+           "try_lock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,11 @@ class Dialect:
     # A statement (params: a channel, a payload) that tells the listeners on the channel once the
     # transaction commits; None: nobody else listens (one process: it wakes itself).
     notify: str | None = None
+    # The column type of bytes (a file's content).
+    blob: str = "BLOB"
+    # A statement (params: a space, a name) that waits until this transaction holds the lock ``name``
+    # stands for, held until it ends; None: the write transaction already excludes the others.
+    hold_lock: str | None = None
 
 
 # SQLite: REAL is 8 bytes; INTEGER PRIMARY KEY is the rowid (numbered from the largest); a write
@@ -101,11 +107,14 @@ POSTGRES = Dialect(
                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)",
     for_update=" FOR UPDATE",
     notify="SELECT pg_notify(?, ?)",
+    blob="BYTEA",
+    hold_lock="SELECT pg_advisory_xact_lock(?, hashtext(?))",
 )
 
 # The spaces of ``try_lock``: what kind of work a name stands for.
 CLAIM_TARGET = 1  # a target's queue (``outbox.claim_due``)
 CLAIM_FEED = 2  # a feed's poll (``feeds.claim_feeds``)
+REBUILD_MIRROR = 3  # the mirror feeds' rebuild (``mirror.MirrorPart.rebuilding_mirror``)
 
 # The channel the outbox's news goes out on (``notify``): new rows, retries, finished attempts.
 WORK_CHANNEL = "syndicate_work"
@@ -126,6 +135,14 @@ def notify(db: Connection, payload: str, channel: str = WORK_CHANNEL) -> None:
     where no other process listens."""
     if db.dialect.notify is not None:
         db.execute(db.dialect.notify, (channel, payload))
+
+
+def hold_lock(db: Connection, space: int, name: str) -> None:
+    """Wait until this transaction holds the lock ``name`` stands for in ``space``, until it ends
+    (another transaction holding it goes first); at once where the write transaction already
+    excludes the others."""
+    if db.dialect.hold_lock is not None:
+        db.execute(db.dialect.hold_lock, (space, name))
 
 
 def try_lock(db: Connection, space: int, name: str) -> bool:

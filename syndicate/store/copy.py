@@ -38,6 +38,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("meta", ("key",)),
     ("workers", ("owner",)),
     ("target_budgets", ("target",)),
+    ("mirror_files", ("name",)),
 )
 SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numbers itself
 BATCH = 1000

@@ -256,6 +256,19 @@ def step_13_feed_claims(db: Connection) -> None:
     db.execute(f"ALTER TABLE feeds ADD COLUMN leased_until {db.dialect.real}")
 
 
+def step_14_mirror_files(db: Connection) -> None:
+    """The mirror feeds as published, one row per file (its bytes and ETag), so that every worker
+    serves the same files, whichever rebuilt them."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE mirror_files (
+        name       TEXT PRIMARY KEY,
+        data       {db.dialect.blob} NOT NULL,
+        etag       TEXT NOT NULL,
+        updated_at {real} NOT NULL
+    )""")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -270,6 +283,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_11_workers,
     step_12_target_budgets,
     step_13_feed_claims,
+    step_14_mirror_files,
 )
 LATEST = len(MIGRATIONS)
 

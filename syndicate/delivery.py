@@ -205,10 +205,12 @@ class Deliverer:
     def _pace(self, name: str) -> bool:
         """Respect a target's rate budget before the next request to it.
 
-        A target whose ``rate_budget()`` has nothing left is waited for until
-        its reset (when that is within the policy's ``max_rate_wait``), or left
-        out of this round, and ``next_due_at`` counts it from its reset (capped
-        at ``max_requeue``).  Returns False to leave it out.
+        A target whose budget has nothing left — by its adapter's
+        ``rate_budget()``, or by the one its server last gave any worker (the
+        shared budget, ``store.budgets``) — is waited for until its reset (when
+        that is within the policy's ``max_rate_wait``), or left out of this
+        round, and ``next_due_at`` counts it from its reset (capped at
+        ``max_requeue``).  Returns False to leave it out.
         """
         wait = self._spent_for(name)
         if wait > self.policy.max_rate_wait:

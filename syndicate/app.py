@@ -18,7 +18,7 @@ from pathlib import Path
 
 from syndicate.config import Config, DeliveryConfig, HashtagConfig, Secret, TargetConfig
 from syndicate.credentials import CredentialWatch
-from syndicate.delivery import Deliverer, DeliveryResult
+from syndicate.delivery import Deliverer, DeliveryResult, default_owner
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
 from syndicate.models import Article, PostDraft, TargetLimits
@@ -77,8 +77,8 @@ def build_target(name: str, cfg: TargetConfig, secret: Secret, *, store: Store |
     """The adapter for one target, with its secret (already resolved)."""
     redact(secret.reveal())
     fetch_image, page_image = _page_fetchers(fetcher)
-    services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, clock=clock,
-                        max_reset_wait=delivery.max_requeue)
+    services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, shared=store,
+                        clock=clock, max_reset_wait=delivery.max_requeue)
     return platform_of(cfg).build(name, cfg, secret, services)
 
 
@@ -130,6 +130,7 @@ class App:
         self.config = config
         self.clock = clock
         self.environ = environ
+        owner = owner or default_owner()  # who leases outbox rows and claims polls
         self.stop = stop or threading.Event()
         self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent,
@@ -141,12 +142,13 @@ class App:
         else:
             self.targets, self.skipped, self.no_credentials = dict(targets), [], {}
         self.ingester = Ingester(config, self.store, self.fetcher, active_targets=list(self.targets),
-                                 clock=clock, recorded_dates=self.recorded_dates)
+                                 clock=clock, recorded_dates=self.recorded_dates, owner=owner)
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
                                    stop=self.stop, owner=owner)
         self._limits: dict[str, TargetLimits] = {}
+        self._synced: dict[str, tuple[str, float]] | None = None  # the published feeds output.dir holds
         self.credentials = CredentialWatch(
             self.store, config.targets, self.targets, self.deliverer.paused,
             rebuild=self._rebuild_target if targets is None else None,
@@ -209,29 +211,71 @@ class App:
     # -- output feed --
 
     def recorded_dates(self) -> Mapping[str, datetime]:
-        """The dates the output feed on disk gives its items (kept across a lost state)."""
-        from syndicate.feed_out import recorded_dates
+        """The dates the published output feed gives its items (kept across a lost state): the
+        state's copy, else the one on disk."""
+        from syndicate.feed_out import JSON_FILE, recorded_dates
 
-        return recorded_dates(self.config.output.dir) if self.config.output.enabled else {}
+        if not self.config.output.enabled:
+            return {}
+        published = self.store.mirror_file(JSON_FILE)
+        return recorded_dates(published.data if published else self.config.output.dir)
 
     def write_output(self) -> list[Path]:
-        """Re-generate the output feeds from the most recently added articles; ping the hub."""
-        from syndicate.feed_out import write_feeds
+        """Rebuild the output feeds from the most recently added articles, if that changes them;
+        ping the hub.  The paths (in ``output.dir``) of the files that changed.
+
+        The feeds are kept in the state (``Store.rebuilding_mirror``: one worker at a time, the
+        files as published and the articles read under its lock), so every worker's listener
+        serves the same bytes and ETag; ``output.write_dir`` also writes them to ``output.dir``.
+        A state that has none yet takes the files on disk as published (an upgrade keeps their
+        dates).
+        """
+        from syndicate.feed_out import FEED_FILES, changed_feeds
 
         out = self.config.output
         if not out.enabled:
             return []
-        articles = self.store.latest_articles(out.max_items)
-        names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
-        written = write_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
-                              site_names=names)
-        if written and out.websub_hub and out.self_url:
+        with self.store.rebuilding_mirror() as mirror:
+            old = dict(mirror.old)
+            for name in FEED_FILES:
+                if name not in old and out.write_dir and (out.dir / name).is_file():
+                    old[name] = (out.dir / name).read_bytes()
+            articles = self.store.latest_articles(out.max_items)
+            names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
+            changed = changed_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
+                                    site_names=names, old=old.get)
+            for name in FEED_FILES:
+                if name in changed or name not in mirror.old:  # (the files on disk, new to the state)
+                    mirror.save(name, changed[name] if name in changed else old[name])
+        self.sync_output_dir()
+        if changed and out.websub_hub and out.self_url:
             from syndicate.feed_out import self_urls
             from syndicate.websub import ping
 
             urls = self_urls(out.self_url)  # the URLs the feeds declare as their own
-            topics = [urls[path.name] for path in written if path.name in urls]
+            topics = [urls[name] for name in changed if name in urls]
             ping(out.websub_hub, topics, user_agent=self.config.user_agent)
+        return [out.dir / name for name in changed]
+
+    def sync_output_dir(self) -> list[Path]:
+        """Write the published feeds into ``output.dir`` where they differ from what is there (another
+        worker rebuilt them, or the files were removed); the paths written.  One cheap query when
+        nothing changed."""
+        from syndicate.feed_out import write_files
+
+        out = self.config.output
+        if not (out.enabled and out.write_dir):
+            return []
+        stamps = self.store.mirror_stamps()
+        if stamps == self._synced and all((out.dir / name).is_file() for name in stamps):
+            return []
+        files = {}
+        for name in stamps:
+            published = self.store.mirror_file(name)
+            if published is not None:
+                files[name] = published.data
+        written = write_files(out.dir, files)
+        self._synced = stamps
         return written
 
     # -- one cycle --
@@ -240,13 +284,15 @@ class App:
         """Poll the due feeds (or all), deliver what is due, write the output feed."""
         now = self.clock()
         feeds = self.config.feeds if all_feeds else self.ingester.due(now)
-        results = self.ingester.poll_many(feeds) if feeds else []
+        results = self.ingester.poll_many(feeds, due_only=not all_feeds) if feeds else []
         self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
         changed = any(r.new or r.updated for r in results)
         written: list[Path] = []
-        if changed or (self.config.output.enabled and not (self.config.output.dir / "feed.xml").exists()):
+        if changed or (self.config.output.enabled and not self.store.mirror_stamps()):
             written = self.write_output()
+        else:
+            self.sync_output_dir()  # another worker may have rebuilt them
         self.store.set_meta("last_cycle_at", repr(self.clock()))
         return CycleResult(tuple(results), tuple(deliveries), tuple(written),
                            paused=tuple(sorted(self.deliverer.paused)))

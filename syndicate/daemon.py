@@ -22,7 +22,11 @@ start that a lease is dead, so none is ended early — a dead worker's rows
 come back when their leases run out, and renewals keep the live ones.
 Every daemon records itself in the state's ``workers`` table as it starts
 (its lease owner, host, pid), says it is alive every ``HEARTBEAT`` seconds
-from a thread of its own, and that it stopped as it exits.
+from a thread of its own, and that it stopped as it exits.  An idle daemon
+wakes at once when another process queues rows, retries, or finishes an
+attempt: it ``LISTEN``s for them (``store.wakeups``) and sets the same
+``wake`` a stop or a reload sets; the sleep between cycles stays the
+fallback.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from syndicate.delivery import default_owner
 from syndicate.errors import ConfigError, StoreError
 from syndicate.lock import StateLock
 from syndicate.store.location import redacted
+from syndicate.store.wakeups import WorkListener, listen_for_work
 
 log = logging.getLogger("syndicate.daemon")
 
@@ -79,6 +84,7 @@ class Daemon:
         self.listener: Any = None  # web.ServerHandle when listen.enabled
         self.editors: Any = None  # its web.auth.EditorAuth: a reload hands it the token again
         self.metrics: Any = None  # metrics.Metrics, one for the life of the process
+        self.work_listener: WorkListener | None = None  # PostgreSQL: LISTEN for other workers' news
         self.lock = StateLock(config.state)
 
     @property
@@ -224,9 +230,12 @@ class Daemon:
         self._report_targets()
         if self.lock.held:  # we hold the lock: every other lease is a dead one
             app.deliverer.recover_leases()
+            app.store.end_feed_leases(but=self.owner)
         app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
             self._start_listener()
+            # another worker's new rows, retries and finished attempts wake this one at once
+            self.work_listener = listen_for_work(app.store.backend, self.wake.set)
         log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(app.targets)
                                    or "none", "state": app.store.where, "pid": os.getpid(),
                                    "worker": self.owner})
@@ -265,6 +274,8 @@ class Daemon:
         finally:
             beating.set()
             heart.join()
+            if self.work_listener is not None:
+                self.work_listener.close()
             if self.listener is not None:
                 self.listener.stop()
             self._say_stopped()

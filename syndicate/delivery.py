@@ -19,7 +19,10 @@ For each due outbox row, oldest article first:
 5. record the result in one transaction: ``sent`` with the remote id and
    URL, ``failed`` with a one-line reason, or back to ``pending`` with the
    next attempt time (a rate-limit reset counts, never more than
-   ``max_requeue`` away).  Each step goes to the row's history.
+   ``max_requeue`` away).  Each step goes to the row's history; the
+   target's rate budget as the adapter saw it last goes with it
+   (``store.budgets``), so every worker paces the target by what its server
+   said last, whichever worker it said it to.
 
 A target's queue goes in publication order.  When its oldest row keeps
 failing, the next is tried once (the probe): through at its first try, the
@@ -202,15 +205,14 @@ class Deliverer:
     def _pace(self, name: str) -> bool:
         """Respect a target's rate budget before the next request to it.
 
-        A target whose ``rate_budget()`` has nothing left is waited for until
-        its reset (when that is within the policy's ``max_rate_wait``), or left
-        out of this round, and ``next_due_at`` counts it from its reset (capped
-        at ``max_requeue``).  Returns False to leave it out.
+        A target whose budget has nothing left — by its adapter's
+        ``rate_budget()``, or by the one its server last gave any worker (the
+        shared budget, ``store.budgets``) — is waited for until its reset (when
+        that is within the policy's ``max_rate_wait``), or left out of this
+        round, and ``next_due_at`` counts it from its reset (capped at
+        ``max_requeue``).  Returns False to leave it out.
         """
-        budget = self.targets[name].rate_budget()
-        wait = 0.0
-        if budget and budget[0] <= 0 and budget[1] is not None:
-            wait = budget[1].timestamp() - self.clock()
+        wait = self._spent_for(name)
         if wait > self.policy.max_rate_wait:
             self._resume_at[name] = self.clock() + min(wait, self.policy.requeue_max)
             log.info("target rate limit spent; its queue waits", extra={"target": name,
@@ -222,6 +224,16 @@ class Deliverer:
             self._wait(wait)
         return True
 
+    def _spent_for(self, name: str) -> float:
+        """Seconds until the target's rate budget has room again (0: it has some now): by what its
+        server last said to any worker (the shared budget, ``store.budgets``) or to this one."""
+        now = self.clock()
+        shared = self.store.target_budget(name)
+        resets = [budget[1].timestamp() for budget in (self.targets[name].rate_budget(),
+                                                       shared.budget if shared else None)
+                  if budget and budget[0] <= 0 and budget[1] is not None]
+        return max([0.0, *(reset - now for reset in resets)])
+
     def next_due_at(self) -> float | None:
         """When the outbox next has work for a target that can post (rows of targets without
         credentials, or paused on refused ones, never count; a target whose rate limit is spent
@@ -232,6 +244,9 @@ class Deliverer:
                 continue
             due = self.store.next_due_at([name])
             if due is not None:
+                spent = self._spent_for(name)
+                if spent > 0:  # its budget is spent (on any worker): from its reset (capped)
+                    due = max(due, self.clock() + min(spent, self.policy.requeue_max))
                 times.append(max(due, self._resume_at.get(name, due)))
         return min(times) if times else None
 
@@ -334,26 +349,26 @@ class Deliverer:
             log.error("delivery stopped: another worker holds the row now; nothing sent", extra=tag)
             return result("lost")
         except _Interrupted:
-            self.store.release(item.id, self.owner)
+            self.store.release(item.id, self.owner, budget=target.rate_budget())
             log.info("delivery released on shutdown", extra=tag)
             return result("released")
         except TransientError as exc:
             why = reason(exc)
             next_at = self.policy.requeue_at(item.attempts, self.clock(), exc)
-            self.store.reschedule(item.id, self.owner, next_at, why)
+            self.store.reschedule(item.id, self.owner, next_at, why, budget=target.rate_budget())
             log.warning("delivery postponed",
                         extra={**tag, "error": why, "retry_in": round(next_at - self.clock())})
             return result("rescheduled", error=why)
         except AuthError as exc:  # the target's credentials, not this post: the target pauses
             why = reason(exc)
-            self.store.release_unsent(item.id, self.owner, why)
+            self.store.release_unsent(item.id, self.owner, why, budget=target.rate_budget())
             self.paused.add(item.target)
             if self.on_auth_error is not None:
                 self.on_auth_error(item.target, exc)
             return result("paused", error=why)
         except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
             why = reason(exc)
-            self.store.mark_failed(item.id, self.owner, why)
+            self.store.mark_failed(item.id, self.owner, why, budget=target.rate_budget())
             log.error("delivery failed", extra={**tag, "error": why})
             return result("failed", error=why)
         except StoreError:
@@ -362,11 +377,12 @@ class Deliverer:
             # A bug (in compose or an adapter): keep the row, try again later, say so loudly.
             why = f"internal error: {type(exc).__name__}: {exc}"
             next_at = self.policy.requeue_at(item.attempts, self.clock())
-            self.store.reschedule(item.id, self.owner, next_at, why)
+            self.store.reschedule(item.id, self.owner, next_at, why, budget=target.rate_budget())
             log.exception("delivery crashed", extra={**tag})
             return result("rescheduled", error=why)
         try:
-            recorded = self.store.mark_sent(item.id, self.owner, posted, found=outcome == "found")
+            recorded = self.store.mark_sent(item.id, self.owner, posted, found=outcome == "found",
+                                            budget=target.rate_budget())
         except StoreError as exc:  # it stays leased; reconciliation will find the post
             log.error("delivery not recorded; it will be reconciled",
                       extra={**tag, "url": posted.url, "error": str(exc)})

@@ -1,9 +1,12 @@
 """Ingestion: each due feed from fetch to the outbox, as named phases.
 
-``poll_many(feeds)``, once per cycle:
+``poll_many(feeds)``, once per cycle, a batch of feeds at a time:
 
-1. **state**: every feed's state, read once (``Store.feed_state_map``);
-2. **fetch**: the feeds concurrently, each a conditional GET
+0. **claim**: the batch's polls no other worker is making (``Store.claim_feeds``:
+   with several workers on one state, each due feed is fetched by one of
+   them per interval; config entries with the same URL cost one fetch);
+1. **state**: the claimed feeds' state, read once (``Store.feed_state_map``);
+2. **fetch**: the feeds concurrently, each URL once, a conditional GET
    (``Fetcher.fetch_feed``: the bytes and their ``body_hash``, or a 304);
 3. per feed, in turn:
 
@@ -18,7 +21,8 @@
      entries and decides, for each entry, new and queued / held / seen
      only, edited, or skipped and why) → **apply** (``Store.apply``: the
      articles, their outbox rows and held deliveries, the feed's row and
-     title, in one transaction) → the log lines, from the plan.
+     title, in one transaction, which also ends the claim) → the log lines,
+     from the plan.
 
 The rules are ``syndicate.plan``'s: the first read seeds the feed (only its
 ``backfill`` newest are queued); a read that would queue more than
@@ -58,6 +62,8 @@ from syndicate.store import FeedState, IngestCounts, Store
 
 log = logging.getLogger("syndicate.pipeline")
 
+CLAIM_BATCH = 16  # URLs claimed at a time: several workers polling at once split a cycle's feeds
+POLL_LEASE_MARGIN = 300.0  # seconds a poll's claim lasts past its fetch's timeout (parse, record)
 MAX_BACKOFF = 6 * 3600.0
 FIRST_BACKOFF = 60.0
 
@@ -100,17 +106,34 @@ class _RecordedDates(Mapping[str, datetime]):
         return len(self._loaded())
 
 
+def _shared_state(group: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> FeedState | None:
+    """The state one fetch of a URL several config entries share is conditional on: theirs, when
+    they all have the same validators (they were fetched together), else none (a full read)."""
+    first = states.get(group[0].name)
+    if first is None:
+        return None
+    for feed in group[1:]:
+        other = states.get(feed.name)
+        if other is None or (other.url, other.final_url, other.etag, other.last_modified) != \
+                (first.url, first.final_url, first.etag, first.last_modified):
+            return None
+    return first
+
+
 class Ingester:
     """Polls feeds into the store."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher, *,
                  active_targets: Sequence[str] | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 recorded_dates: Callable[[], Mapping[str, datetime]] | None = None) -> None:
+                 recorded_dates: Callable[[], Mapping[str, datetime]] | None = None,
+                 owner: str | None = None) -> None:
         """``recorded_dates``: the dates the output feed already published, by article id
         or link (``feed_out.recorded_dates``); an article new to the store that its
-        source gives no date takes its date from there (the state was lost)."""
+        source gives no date takes its date from there (the state was lost).  ``owner``: who
+        claims the polls (the worker's lease owner)."""
         self.config = config
+        self.owner = owner or f"ingester:{id(self):x}"
         self.store = store
         self.fetcher = fetcher
         self.active_targets = list(config.targets) if active_targets is None else list(active_targets)
@@ -152,34 +175,71 @@ class Ingester:
 
     # -- polling --
 
-    def poll_many(self, feeds: Sequence[FeedConfig], *, workers: int = 4) -> list[FeedResult]:
-        """Fetch the feeds concurrently, then ingest each in turn (see the module docstring).
+    def poll_many(self, feeds: Sequence[FeedConfig], *, workers: int = 4,
+                  due_only: bool = False) -> list[FeedResult]:
+        """Claim, fetch, then ingest each feed in turn (see the module docstring).
 
-        The feeds' state is read once; the bookkeeping of every feed that
-        answered 304 is written in one transaction, so an unchanged feed
-        costs one conditional request and almost nothing else.
+        Feeds are claimed ``CLAIM_BATCH`` URLs at a time (``Store.claim_feeds``),
+        so several workers polling at once split them, and each is fetched by
+        one worker; config entries with the same URL are fetched once.  A feed
+        another worker polls is left out of the results.  ``due_only``: only
+        the feeds still due once claimed (another worker may have polled them
+        since they were found due).  Per batch, the feeds' state is read
+        once and the bookkeeping of every feed that answered 304 is written in
+        one transaction, so an unchanged feed costs one conditional request
+        and almost nothing else.
         """
+        groups: dict[str, list[FeedConfig]] = {}
+        for feed in feeds:
+            groups.setdefault(feed.url, []).append(feed)
+        urls = list(groups)
+        results: list[FeedResult] = []
+        for start in range(0, len(urls), CLAIM_BATCH):
+            batch = [feed for url in urls[start:start + CLAIM_BATCH] for feed in groups[url]]
+            lease = max(feed.timeout for feed in batch) + POLL_LEASE_MARGIN
+            claimed = set(self.store.claim_feeds(self.owner, [(f.name, f.url) for f in batch],
+                                                 now=self.clock(), lease_seconds=lease, due_only=due_only))
+            mine = [feed for feed in batch if feed.name in claimed]
+            if not mine:
+                continue
+            done: list[str] = []
+            try:
+                results += self._poll_claimed(mine, workers, done)
+            finally:
+                self.store.release_feeds(self.owner, [f.name for f in mine if f.name not in done])
+        return results
+
+    def _poll_claimed(self, feeds: Sequence[FeedConfig], workers: int, done: list[str]) -> list[FeedResult]:
+        """Fetch the claimed feeds concurrently, each URL once, and record each (``done``: the names
+        recorded, whose claims their records ended)."""
         states = self.store.feed_state_map()
+        by_url: dict[str, list[FeedConfig]] = {}
+        for feed in feeds:
+            by_url.setdefault(feed.url, []).append(feed)
 
-        def fetch(feed: FeedConfig) -> FetchResult | FeedError:
-            return self._fetch_safely(feed, states.get(feed.name))
+        def fetch(group: list[FeedConfig]) -> FetchResult | FeedError:
+            return self._fetch_safely(group[0], _shared_state(group, states))
 
-        if len(feeds) <= 1 or workers <= 1:
-            fetched = [fetch(feed) for feed in feeds]
+        groups = list(by_url.values())
+        if len(groups) <= 1 or workers <= 1:
+            fetched = [fetch(group) for group in groups]
         else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(feeds)), thread_name_prefix="fetch") as pool:
-                fetched = list(pool.map(fetch, feeds))
+            with ThreadPoolExecutor(min(workers, len(groups)), thread_name_prefix="fetch") as pool:
+                fetched = list(pool.map(fetch, groups))
         now = self.clock()
         results: list[FeedResult] = []
         unchanged: list[NotModified] = []
-        for feed, res in zip(feeds, fetched, strict=True):
-            if isinstance(res, FetchResult) and res.not_modified:
-                answer = not_modified(feed, res, next_fetch_at=self._next_ok(feed, now))
-                unchanged.append(answer)
-                results.append(FeedResult(feed.name, "not-modified", next_fetch_at=answer.next_fetch_at))
-            else:
-                results.append(self._ingest_safely(feed, states.get(feed.name), res))
+        for group, res in zip(groups, fetched, strict=True):
+            for feed in group:
+                if isinstance(res, FetchResult) and res.not_modified:
+                    answer = not_modified(feed, res, next_fetch_at=self._next_ok(feed, now))
+                    unchanged.append(answer)
+                    results.append(FeedResult(feed.name, "not-modified", next_fetch_at=answer.next_fetch_at))
+                else:
+                    results.append(self._ingest_safely(feed, states.get(feed.name), res))
+                    done.append(feed.name)
         self.store.record_not_modified(unchanged)
+        done += [answer.feed for answer in unchanged]
         return results
 
     def poll(self, feed: FeedConfig) -> FeedResult:

@@ -401,3 +401,59 @@ def test_an_empty_database_file_is_made_at_the_latest_version(state_db):
 def test_every_step_is_a_function_named_for_its_number():
     assert [step.__name__.split("_")[1] for step in MIGRATIONS] == [str(n) for n in range(1, LATEST + 1)]
     assert all(step.__doc__ for step in MIGRATIONS)
+
+
+def test_the_target_budgets_step_starts_every_target_unpaced(state_db):
+    """The budgets table (issue 14, item 3) is new: an upgraded state paces no target until its
+    server speaks, and a budget written is read back by any worker."""
+    from syndicate.store.schema import step_12_target_budgets
+
+    version = MIGRATIONS.index(step_12_target_budgets)  # the version just before the step
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db, clock=lambda: 1000.0)
+    assert store.target_budgets() == []
+    assert [i.id for i in store.claim_due("w", now=1000.0, lease_seconds=60, limit=10)] == [5, 2, 1]
+    store.record_budget("m", (0, datetime.fromtimestamp(1600.0, UTC)))
+    other = Store(state_db)
+    assert [(b.target, b.remaining, b.reset_at) for b in other.target_budgets()] == [("m", 0, 1600.0)]
+    other.close()
+    store.close()
+
+
+def test_the_feed_claims_step_leaves_every_feed_unclaimed(state_db):
+    """The feeds' poll leases (issue 14, item 2) are new: an upgraded state has no poll claimed,
+    and a due feed is claimed by the first worker that asks."""
+    from syndicate.store.schema import step_13_feed_claims
+
+    version = MIGRATIONS.index(step_13_feed_claims)
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db)
+    assert [tuple(r) for r in store.backend.query("SELECT lease_owner, leased_until FROM feeds")] == [
+        (None, None), (None, None)]
+    wanted = [("acr", "https://acr.example/feed/"), ("rp", "https://rp.example/feed/")]
+    assert store.claim_feeds("w1", wanted, now=1000.0, lease_seconds=60) == ["rp"]  # acr is due at 1300
+    assert store.claim_feeds("w2", wanted, now=1000.0, lease_seconds=60, due_only=False) == ["acr"]
+    store.close()
+
+
+def test_the_mirror_files_step_starts_with_no_published_feed(state_db):
+    """The published mirror feeds (issue 14, item 4) are new: an upgraded state has none, and
+    bytes saved are read back whole, with their ETag, by any worker."""
+    from syndicate.store.schema import step_14_mirror_files
+
+    version = MIGRATIONS.index(step_14_mirror_files)
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db, clock=lambda: 1000.0)
+    assert store.mirror_stamps() == {}
+    data = bytes(range(256)) + "é".encode()
+    with store.rebuilding_mirror() as mirror:
+        assert mirror.old == {}
+        mirror.save("feed.xml", data)
+    other = Store(state_db)
+    published = other.mirror_file("feed.xml")
+    assert (published.data, published.updated_at) == (data, 1000.0) and published.etag.startswith('"')
+    other.close()
+    store.close()

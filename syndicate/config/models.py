@@ -151,6 +151,7 @@ class OutputConfig(StrictModel):
 
     enabled: bool = True
     dir: Path = Path("public")
+    write_dir: bool = True  # also write the files to ``dir`` (they are always kept in the state)
     title: str = "Syndicated articles"
     link: HttpUrl = "https://example.org/"  # the site's home page (JSON Feed home_page_url)
     description: str = "Articles with their original publication dates and sources."

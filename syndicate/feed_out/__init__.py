@@ -34,7 +34,7 @@ from datetime import datetime
 from syndicate.config import OutputConfig
 from syndicate.feed_out.atom import render_atom
 from syndicate.feed_out.check import check_feeds
-from syndicate.feed_out.files import recorded_dates, write_feeds
+from syndicate.feed_out.files import changed_feeds, recorded_dates, write_feeds, write_files
 from syndicate.feed_out.items import (
     ATOM_FILE,
     FEED_FILES,
@@ -55,12 +55,14 @@ __all__ = [
     "JSON_FILE",
     "MEDIA_TYPES",
     "RSS_FILE",
+    "changed_feeds",
     "check_feeds",
     "credit_line",
     "recorded_dates",
     "render_feeds",
     "self_urls",
     "write_feeds",
+    "write_files",
 ]
 
 MEDIA_TYPES = {

@@ -1,8 +1,11 @@
 """Writing the three files, and reading back what an earlier run wrote.
 
-``write_feeds`` writes each file atomically (a synced temporary file, then
-``os.replace``) and leaves a file alone when only its build date would
-change, so its mtime (and the ETag a server derives from it) is stable.
+``changed_feeds`` renders the files whose content changed since what was
+published (on disk, or in the state: ``Store.rebuild_mirror``), leaving a
+file alone when only its build date would change, so its bytes (and the
+ETag derived from them) are stable.  ``write_feeds`` writes them into
+``output.dir``, ``write_files`` any bytes there, each atomically (a synced
+temporary file, then ``os.replace``).
 ``recorded_dates`` reads the dates an earlier run published, so an article
 the source gives no date keeps the one it was first seen at even after the
 state database is lost (see ``pipeline``).
@@ -76,6 +79,45 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def changed_feeds(
+    articles: Sequence[Article],
+    output: OutputConfig,
+    *,
+    now: datetime,
+    old: Callable[[str], bytes | None],
+    site_names: Mapping[str, str] | None = None,
+) -> dict[str, bytes]:
+    """The files whose content changed since ``old(name)`` (the bytes published so far, or None),
+    rendered at ``now``: when the only difference is the build date, the old file is kept (not in
+    the result), so the build date is the time the content last changed.  Pure."""
+    items = select(articles, output.max_items, site_names)
+    chan = channel(output)
+    renderers: dict[str, Callable[[datetime], bytes]] = {
+        RSS_FILE: lambda when: render_rss(items, chan, when),
+        ATOM_FILE: lambda when: render_atom(items, chan, when),
+        JSON_FILE: lambda when: render_json(items, chan),
+    }
+    changed: dict[str, bytes] = {}
+    for name, render in renderers.items():
+        data = render(now)
+        previous_bytes = old(name)
+        if previous_bytes is not None:
+            if previous_bytes == data:
+                continue
+            previous = _build_date(name, previous_bytes)
+            if previous is not None and render(previous) == previous_bytes:
+                continue
+        changed[name] = data
+    return changed
+
+
+def _on_disk(directory: Path, name: str) -> bytes | None:
+    try:
+        return (directory / name).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def write_feeds(
     articles: Sequence[Article],
     output: OutputConfig,
@@ -86,47 +128,40 @@ def write_feeds(
     """Render the feeds and write them atomically into ``output.dir`` (created if missing).
 
     ``articles`` as for ``render_feeds``: most recently added first.  A file
-    is rewritten only when its content changed: when the only difference is
-    the build date, the old file (and its date, mtime and ETag) is kept, so
-    the build date is the time the content last changed.  Returns the paths
-    that were (re)written.
+    is rewritten only when its content changed (``changed_feeds``), so its
+    date, mtime and ETag stay.  Returns the paths that were (re)written.
     """
     directory = Path(output.dir)
     directory.mkdir(parents=True, exist_ok=True)
-    items = select(articles, output.max_items, site_names)
-    chan = channel(output)
-    renderers: dict[str, Callable[[datetime], bytes]] = {
-        RSS_FILE: lambda when: render_rss(items, chan, when),
-        ATOM_FILE: lambda when: render_atom(items, chan, when),
-        JSON_FILE: lambda when: render_json(items, chan),
-    }
+    changed = changed_feeds(articles, output, now=now, site_names=site_names,
+                            old=lambda name: _on_disk(directory, name))
+    return write_files(directory, changed)
+
+
+def write_files(directory: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write these files into ``directory`` (created if missing), each atomically, leaving a file
+    that already holds its bytes alone; the paths (re)written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name, render in renderers.items():
-        path = directory / name
-        data = render(now)
-        try:
-            old = path.read_bytes()
-        except FileNotFoundError:
-            old = None
-        if old is not None:
-            if old == data:
-                continue
-            previous = _build_date(name, old)
-            if previous is not None and render(previous) == old:
-                continue
-        _atomic_write(path, data)
-        written.append(path)
+    for name, data in files.items():
+        if _on_disk(directory, name) == data:
+            continue
+        _atomic_write(directory / name, data)
+        written.append(directory / name)
     return written
 
 
-def recorded_dates(directory: Path) -> dict[str, datetime]:
-    """``{item id or link: date_published}`` from the ``feed.json`` an earlier run wrote.
+def recorded_dates(directory: Path | bytes) -> dict[str, datetime]:
+    """``{item id or link: date_published}`` from the ``feed.json`` an earlier run wrote (in
+    ``directory``, or its bytes as the state keeps them).
 
     Empty when there is none or it cannot be read: this is a fallback, it
     never stops a run.
     """
     try:
-        doc = json.loads((Path(directory) / JSON_FILE).read_bytes())
+        raw = directory if isinstance(directory, bytes) else (Path(directory) / JSON_FILE).read_bytes()
+        doc = json.loads(raw)
         items = doc["items"] if isinstance(doc, dict) else []
     except (OSError, ValueError, KeyError):
         return {}

@@ -7,8 +7,10 @@ from one part per domain, each module holding its domain's SQL::
     articles.py     ArticlesPart    known by guid or link identity; apply (a poll's plan, one transaction)
     outbox.py       OutboxPart      the queue: enqueue, claims, leases, history
     attempts.py     AttemptsPart    a leased row's life: renewals, attempts, the outcome
+    budgets.py      BudgetsPart     each target's rate budget, shared by every worker
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
+    mirror.py       MirrorPart      the mirror feeds as published: bytes and ETag per file
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
     article_json.py                 an Article as the JSON kept in articles.data
@@ -38,9 +40,11 @@ from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
+from syndicate.store.budgets import BudgetsPart, TargetBudget
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
+from syndicate.store.mirror import MirrorFile, MirrorPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
 from syndicate.store.schema import MIGRATIONS, migrate
@@ -48,9 +52,10 @@ from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
 from syndicate.store.workers import Worker, WorkersPart
 
-__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "OutboxEvent",
-           "OutboxItem", "RepostRequest", "Store", "TargetPause", "Worker", "article_from_json",
-           "article_to_json", "open_backend", "undated"]
+__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
+           "OutboxEvent",
+           "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
+           "article_from_json", "article_to_json", "open_backend", "undated"]
 
 
 def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
@@ -63,8 +68,8 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
     return SQLiteBackend(state, busy_timeout=busy_timeout, sleep=sleep)
 
 
-class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, DeliveriesPart, OperatorPart, SessionsPart,
-            WorkersPart):
+class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
+            MirrorPart, SessionsPart, WorkersPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -11,7 +11,10 @@ target) before it is sent again, and only statuses made since, with one of
 the texts it sent (``attempted_texts``), held by no other row
 (``held_remote_ids``), can be it.  ``mark_sent`` records the remote post in
 the transaction that marks the row sent; ``remote_id`` is unique per
-target, so one post is never recorded for two rows.
+target, so one post is never recorded for two rows.  The transaction that
+finishes an attempt also records the target's rate budget its adapter saw
+(``store.budgets``), and wakes the idle workers as it commits
+(``backend.notify``): the target is free for its next row.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.models import Posted
-from syndicate.store.backend import DuplicateError
+from syndicate.store.backend import DuplicateError, notify
+from syndicate.store.budgets import Budget, write_budget
 from syndicate.store.outbox import record
 from syndicate.store.part import StorePart
 
@@ -72,16 +76,25 @@ class AttemptsPart(StorePart):
             "AND (sent_at IS NULL OR sent_at >= ?)", (target, excluding, since)))
 
     def _finish(self, item_id: int, owner: str, sql: str, params: Sequence[Any],
-                event: tuple[str, str | None]) -> bool:
+                event: tuple[str, str | None], budget: Budget | None = None, finished: bool = True) -> bool:
+        """The row's step, if ``owner`` holds it still; with it, the target's rate budget as its
+        adapter saw it last (``budget``), so the next claim of the target, on any worker, paces by
+        it (``store.budgets``)."""
         with self.backend.transaction() as db:
-            changed = db.execute(sql + " WHERE id = ? AND state = 'sending' AND lease_owner = ?",
-                                 (*params, item_id, owner)).rowcount
-            if changed != 1:
+            changed = db.execute(sql + " WHERE id = ? AND state = 'sending' AND lease_owner = ? "
+                                 "RETURNING target", (*params, item_id, owner)).rows
+            if len(changed) != 1:
                 return False
-            record(db, item_id, self._clock(), *event)
+            now = self._clock()
+            record(db, item_id, now, *event)
+            if budget is not None:
+                write_budget(db, changed[0][0], budget, now)
+            if finished:
+                notify(db, changed[0][0])  # the target is free for its next row, on any worker
         return True
 
-    def mark_sent(self, item_id: int, owner: str, posted: Posted, *, found: bool = False) -> bool:
+    def mark_sent(self, item_id: int, owner: str, posted: Posted, *, found: bool = False,
+                  budget: Budget | None = None) -> bool:
         """Record the remote post; False if the lease was lost meanwhile.  ``found``: by
         reconciliation, not by this attempt.  A post another row holds is refused (StoreError)."""
         sent_at = posted.posted_at.timestamp() if posted.posted_at else self._clock()
@@ -91,29 +104,30 @@ class AttemptsPart(StorePart):
                 """UPDATE outbox SET state = 'sent', remote_id = ?, remote_url = ?, sent_at = ?,
                                      lease_owner = NULL, leased_until = NULL, last_error = NULL""",
                 (posted.remote_id, posted.url, sent_at),
-                ("found" if found else "sent", posted.url),
+                ("found" if found else "sent", posted.url), budget,
             )
         except DuplicateError:
             raise StoreError(f"post {posted.url} is already recorded for another outbox row") from None
 
-    def mark_failed(self, item_id: int, owner: str, error: str) -> bool:
+    def mark_failed(self, item_id: int, owner: str, error: str, *, budget: Budget | None = None) -> bool:
         return self._finish(
             item_id, owner,
             """UPDATE outbox SET state = 'failed', last_error = ?, lease_owner = NULL,
                                  leased_until = NULL""",
-            (error,), ("failed", error),
+            (error,), ("failed", error), budget,
         )
 
-    def reschedule(self, item_id: int, owner: str, next_attempt_at: float, error: str | None) -> bool:
+    def reschedule(self, item_id: int, owner: str, next_attempt_at: float, error: str | None, *,
+                   budget: Budget | None = None) -> bool:
         return self._finish(
             item_id, owner,
             """UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?,
                                  lease_owner = NULL, leased_until = NULL""",
             (next_attempt_at, error),
-            ("postponed", f"next try in {max(0, round(next_attempt_at - self._clock()))}s: {error}"),
+            ("postponed", f"next try in {max(0, round(next_attempt_at - self._clock()))}s: {error}"), budget,
         )
 
-    def release_unsent(self, item_id: int, owner: str, error: str) -> bool:
+    def release_unsent(self, item_id: int, owner: str, error: str, *, budget: Budget | None = None) -> bool:
         """Give a leased row back as if it had not been tried (its target is paused): pending,
         its place in the queue and its next attempt time kept, the attempt not counted."""
         return self._finish(
@@ -121,18 +135,18 @@ class AttemptsPart(StorePart):
             """UPDATE outbox SET state = 'pending', last_error = ?, lease_owner = NULL, leased_until = NULL,
                                  attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END""",
             (error,),
-            ("paused", f"the target refused our credentials; waits for them: {error}"),
+            ("paused", f"the target refused our credentials; waits for them: {error}"), budget,
         )
 
     def set_strict(self, item_id: int, owner: str, limit: int, why: str) -> bool:
         """From now on compose this row at ``limit`` code points, URLs counted literally."""
         return self._finish(item_id, owner, "UPDATE outbox SET strict_limit = ?", (limit,),
-                            ("recomposed", why))
+                            ("recomposed", why), finished=False)
 
-    def release(self, item_id: int, owner: str) -> bool:
+    def release(self, item_id: int, owner: str, *, budget: Budget | None = None) -> bool:
         """Give a leased row back untouched (shutdown): due again at once."""
         return self._finish(
             item_id, owner,
             "UPDATE outbox SET state = 'pending', lease_owner = NULL, leased_until = NULL",
-            (), ("released", "on shutdown"),
+            (), ("released", "on shutdown"), budget,
         )

@@ -48,7 +48,8 @@ The SQL a backend is handed is written once, in this portable form:
 
 What differs between engines and cannot be written once is a ``Dialect``:
 a few words the SQL is formatted with (``Connection.dialect``), and the
-two statements only PostgreSQL needs (``try_lock``, ``advance_serial``).
+statements only PostgreSQL needs (``try_lock``, ``hold_lock``,
+``advance_serial``, ``notify``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ from typing import Any, Protocol
 
 from syndicate.errors import StoreError
 
-__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "SQLITE", "Backend", "ConflictError", "Connection",
-           "Dialect", "DuplicateError", "Result", "Row", "try_lock"]
+__all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "REBUILD_MIRROR", "SQLITE", "WORK_CHANNEL", "Backend",
+           "ConflictError", "Connection", "Dialect", "DuplicateError", "Result", "Row", "hold_lock", "notify",
+           "try_lock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,17 @@ class Dialect:
     # A statement that moves ``{table}``'s id numbering past its largest id (rows copied with their
     # ids); None: the engine numbers from the largest id by itself.
     advance_serial: str | None = None
+    # Ends a SELECT of a row to hold until the transaction ends (with its leading space): another
+    # transaction selecting it so waits; "": the engine has one writer at a time anyway.
+    for_update: str = ""
+    # A statement (params: a channel, a payload) that tells the listeners on the channel once the
+    # transaction commits; None: nobody else listens (one process: it wakes itself).
+    notify: str | None = None
+    # The column type of bytes (a file's content).
+    blob: str = "BLOB"
+    # A statement (params: a space, a name) that waits until this transaction holds the lock ``name``
+    # stands for, held until it ends; None: the write transaction already excludes the others.
+    hold_lock: str | None = None
 
 
 # SQLite: REAL is 8 bytes; INTEGER PRIMARY KEY is the rowid (numbered from the largest); a write
@@ -92,11 +105,19 @@ POSTGRES = Dialect(
     try_lock="SELECT pg_try_advisory_xact_lock(?, hashtext(?))",
     advance_serial="SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)",
+    for_update=" FOR UPDATE",
+    notify="SELECT pg_notify(?, ?)",
+    blob="BYTEA",
+    hold_lock="SELECT pg_advisory_xact_lock(?, hashtext(?))",
 )
 
 # The spaces of ``try_lock``: what kind of work a name stands for.
 CLAIM_TARGET = 1  # a target's queue (``outbox.claim_due``)
-CLAIM_FEED = 2  # a feed's poll: reserved for the feed claims (issue 14, part 2)
+CLAIM_FEED = 2  # a feed's poll (``feeds.claim_feeds``)
+REBUILD_MIRROR = 3  # the mirror feeds' rebuild (``mirror.MirrorPart.rebuilding_mirror``)
+
+# The channel the outbox's news goes out on (``notify``): new rows, retries, finished attempts.
+WORK_CHANNEL = "syndicate_work"
 
 
 class DuplicateError(StoreError):
@@ -106,6 +127,22 @@ class DuplicateError(StoreError):
 class ConflictError(StoreError):
     """The engine aborted the transaction to break a deadlock (or a serialization conflict):
     nothing of it was written, and running it again is safe."""
+
+
+def notify(db: Connection, payload: str, channel: str = WORK_CHANNEL) -> None:
+    """Tell the workers listening on ``channel`` (PostgreSQL ``LISTEN``) once this transaction
+    commits (never if it rolls back; one word per payload however often it is said); nothing
+    where no other process listens."""
+    if db.dialect.notify is not None:
+        db.execute(db.dialect.notify, (channel, payload))
+
+
+def hold_lock(db: Connection, space: int, name: str) -> None:
+    """Wait until this transaction holds the lock ``name`` stands for in ``space``, until it ends
+    (another transaction holding it goes first); at once where the write transaction already
+    excludes the others."""
+    if db.dialect.hold_lock is not None:
+        db.execute(db.dialect.hold_lock, (space, name))
 
 
 def try_lock(db: Connection, space: int, name: str) -> bool:

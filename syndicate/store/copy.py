@@ -37,6 +37,8 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sessions", ("target",)),
     ("meta", ("key",)),
     ("workers", ("owner",)),
+    ("target_budgets", ("target",)),
+    ("mirror_files", ("name",)),
 )
 SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numbers itself
 BATCH = 1000

@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from syndicate.store.backend import Connection, Row
+from syndicate.store.backend import Connection, Row, notify
 from syndicate.store.outbox import OutboxEvent, enqueue, history, record
 from syndicate.store.part import StorePart
 
@@ -129,9 +129,10 @@ class DeliveriesPart(StorePart):
 
         def requeue(db: Connection) -> int:
             rows = db.execute(f"UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 "
-                              f"WHERE {where} RETURNING id", [now, *params]).rows
-            for (row_id,) in rows:
+                              f"WHERE {where} RETURNING id, target", [now, *params]).rows
+            for row_id, row_target in rows:
                 record(db, row_id, now, "requeued", "failed delivery re-queued by an editor")
+                notify(db, row_target)  # idle workers wake at commit
             return len(rows)
 
         return self._write(requeue)

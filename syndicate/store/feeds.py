@@ -8,18 +8,35 @@ transaction), ``record_fetch_error`` (counted, with the reason and the next
 try).  ``seeded``: the feed's first read is done (its entries then were
 recorded as seen, not posted).  A feed's state is read once per cycle
 (``feed_state_map``), before its fetch.
+
+**Polls are claimed** (``claim_feeds``), so that of several workers on one
+state one fetches each due feed per interval: in one transaction, per URL
+(config entries with the same URL are claimed together, and fetched once),
+``backend.try_lock(CLAIM_FEED, url)`` (another worker claiming it this
+instant: passed over, never waited for), the rows locked ``FOR UPDATE SKIP
+LOCKED``, and only those still due, read after the lock (another worker
+may have just recorded its poll), and not leased by a live poll of another
+worker, are leased (``lease_owner``, ``leased_until``; a feed never polled
+gets its row now).  The transaction that records the poll's result
+(``record_read`` in ``Store.apply``, ``record_not_modified``,
+``record_fetch_error``) ends the lease; ``release_feeds`` gives back claims
+a poll could not finish.  A lease left by a dead worker runs out; one
+process on SQLite ends every other owner's at start (``end_feed_leases``),
+so it behaves as it did before claims.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from syndicate.intent import FeedRecord, NotModified
-from syndicate.store.backend import Connection, Row
+from syndicate.store.backend import CLAIM_FEED, Connection, Row, try_lock
 from syndicate.store.part import StorePart
 
 __all__ = ["FeedState", "FeedsPart", "record_read"]
+
+_LEASE_ENDED = "lease_owner = NULL, leased_until = NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +79,8 @@ class FeedsPart(StorePart):
             db.executemany(
                 """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
                                     etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
-                                    final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL
+                                    final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL,
+                                    lease_owner = NULL, leased_until = NULL
                    WHERE name = ?""",
                 [(now, now, f.next_fetch_at, f.etag, f.last_modified, f.permanent_redirect, f.feed)
                  for f in feeds],
@@ -77,6 +95,63 @@ class FeedsPart(StorePart):
         with self.backend.transaction() as db:
             record_read(db, record, now=self._clock())
 
+    def claim_feeds(self, owner: str, feeds: Iterable[tuple[str, str]], *, now: float, lease_seconds: float,
+                    due_only: bool = True) -> list[str]:
+        """Lease the polls of these feeds (``(name, url)`` pairs, as configured) that no other worker
+        polls: the names this worker is to fetch now, one fetch per URL (see the module docstring).
+        ``due_only``: only feeds whose next fetch time has come (or whose URL changed), judged
+        after the lock; else every feed not leased by another worker's live poll."""
+        by_url: dict[str, list[str]] = {}
+        for name, url in feeds:
+            by_url.setdefault(url, []).append(name)
+        if not by_url:
+            return []
+        claimed: list[str] = []
+        with self.backend.transaction() as db:
+            for url, names in by_url.items():
+                if not try_lock(db, CLAIM_FEED, url):  # another worker is claiming it right now
+                    continue
+                marks = ",".join("?" * len(names))
+                rows = {r["name"]: r for r in db.execute(
+                    f"SELECT name, url, next_fetch_at, lease_owner, leased_until FROM feeds "
+                    f"WHERE name IN ({marks}){db.dialect.skip_locked}", names)}
+                taken = []
+                for name in names:
+                    row = rows.get(name)
+                    if row is None:
+                        if db.execute("INSERT INTO feeds (name, url, lease_owner, leased_until) "
+                                      "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING name",
+                                      (name, url, owner, now + lease_seconds)).rows:
+                            taken.append(name)  # never polled: its row now, leased
+                        continue
+                    if row["lease_owner"] not in (None, owner) and (row["leased_until"] or 0) > now:
+                        continue  # another worker's poll of it is under way
+                    if due_only and row["url"] == url and row["next_fetch_at"] is not None \
+                            and row["next_fetch_at"] > now:
+                        continue  # polled meanwhile (by another worker): not due any more
+                    taken.append(name)
+                if taken:
+                    db.execute(f"UPDATE feeds SET lease_owner = ?, leased_until = ? "
+                               f"WHERE name IN ({','.join('?' * len(taken))})",
+                               (owner, now + lease_seconds, *taken))
+                claimed += taken
+        return claimed
+
+    def release_feeds(self, owner: str, names: Iterable[str]) -> None:
+        """Give back claims of polls that were not recorded (due again for any worker at once)."""
+        names = list(names)
+        if not names:
+            return
+        with self.backend.transaction() as db:
+            db.execute(f"UPDATE feeds SET {_LEASE_ENDED} WHERE lease_owner = ? "
+                       f"AND name IN ({','.join('?' * len(names))})", (owner, *names))
+
+    def end_feed_leases(self, *, but: str) -> int:
+        """End every poll's lease but ``but``'s (one process holding the state's lock: they are dead)."""
+        with self.backend.transaction() as db:
+            return db.execute(f"UPDATE feeds SET {_LEASE_ENDED} WHERE lease_owner IS NOT NULL "
+                              f"AND lease_owner != ?", (but,)).rowcount
+
     def record_fetch_error(self, name: str, url: str, error: str, next_fetch_at: float) -> int:
         """A fetch failed: count it, keep the reason, back off. Returns the error count."""
         now = self._clock()
@@ -87,7 +162,8 @@ class FeedsPart(StorePart):
                    ON CONFLICT (name) DO UPDATE SET
                        url = excluded.url, last_fetch_at = excluded.last_fetch_at,
                        next_fetch_at = excluded.next_fetch_at,
-                       error_count = feeds.error_count + 1, last_error = excluded.last_error
+                       error_count = feeds.error_count + 1, last_error = excluded.last_error,
+                       lease_owner = NULL, leased_until = NULL
                    RETURNING error_count""",
                 (name, url, now, next_fetch_at, error),
             ).scalar())
@@ -108,7 +184,8 @@ def record_read(db: Connection, record: FeedRecord, *, now: float) -> None:
                seeded = CASE WHEN feeds.seeded > excluded.seeded THEN feeds.seeded
                              ELSE excluded.seeded END,
                last_fetch_at = excluded.last_fetch_at, last_success_at = excluded.last_success_at,
-               next_fetch_at = excluded.next_fetch_at, error_count = 0, last_error = NULL""",
+               next_fetch_at = excluded.next_fetch_at, error_count = 0, last_error = NULL,
+               lease_owner = NULL, leased_until = NULL""",
         (record.name, record.url, record.final_url, record.etag, record.last_modified, record.body_hash,
          int(record.seeded), now, now, record.next_fetch_at),
     )

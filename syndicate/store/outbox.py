@@ -50,7 +50,8 @@ from typing import Any
 from syndicate.errors import StoreError
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
-from syndicate.store.backend import CLAIM_TARGET, Connection, Row, try_lock
+from syndicate.store.backend import CLAIM_TARGET, Connection, Row, notify, try_lock
+from syndicate.store.budgets import budget_spent, spend_one
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
@@ -113,6 +114,7 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
             intro: str | None = None, requested_by: str | None = None,
             make_key: Callable[[float], str] = new_key) -> int:
     """Queue a row per target (none where the article already has row ``seq``); how many.
+    Each new row wakes the idle workers as the transaction commits (``backend.notify``).
 
     A key is unique among all rows: one another row holds already (two
     processes made the same TID) is replaced by a fresh one, never a reason
@@ -140,6 +142,7 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
         if requested_by is not None:
             who = f"repost requested by {requested_by}" + (f", intro {intro!r}" if intro else "")
             record(db, row_id, now, "queued", who)
+        notify(db, target)  # idle workers wake at commit (PostgreSQL), whichever queued it
         count += 1
     return count
 
@@ -235,14 +238,17 @@ class OutboxPart(StorePart):
         worker).  ``in_order``: a row behind its target's oldest pending
         row, while that one waits for a retry, is not due (a failing
         target's queue keeps its order); ``in_order=False`` is the
-        deliverer's probe past such a row.
+        deliverer's probe past such a row.  A target whose shared rate budget
+        is spent (``store.budgets``) has nothing due until its reset; a claim
+        takes one request off a budget that has some left.
         """
         with self.backend.transaction() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
             picked: list[Row] = []
             for name in names:
-                if try_lock(db, CLAIM_TARGET, name):  # else another worker is claiming it right now
+                # passed over: another worker is claiming it right now, or its rate budget is spent
+                if try_lock(db, CLAIM_TARGET, name) and budget_spent(db, name, now) is None:
                     picked += _due_of_target(db, name, now, limit, in_order)
             picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
@@ -252,6 +258,7 @@ class OutboxPart(StorePart):
                                          attempts = attempts + 1 WHERE id = ?""",
                     (owner, now + lease_seconds, r["id"]),
                 )
+                spend_one(db, r["target"], now)
                 if r["state"] == "sending":
                     record(db, r["id"], now, "reclaimed", f"the lease of {r['lease_owner']} had run out")
                 data = db.execute("SELECT data FROM articles WHERE id = ?", (r["article_id"],)).scalar()

@@ -173,6 +173,7 @@ class PostgresBackend:
                 redact(secret)  # never in a log line, whatever prints it
         if password is not None:
             kwargs["password"] = password
+        self.connect_kwargs = {k: v for k, v in kwargs.items() if k != "row_factory"}  # for LISTEN
         try:
             psycopg.connect(url, **kwargs).close()  # a refused login or no server: say so now, once
         except psycopg.Error as exc:

@@ -237,6 +237,38 @@ def step_11_workers(db: Connection) -> None:
     )""")
 
 
+def step_12_target_budgets(db: Connection) -> None:
+    """Each target's rate budget (what its server last said: requests left, when its window
+    resets), shared by every worker: several workers together send no faster than one."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE target_budgets (
+        target     TEXT PRIMARY KEY,
+        remaining  INTEGER NOT NULL,
+        reset_at   {real},
+        updated_at {real} NOT NULL
+    )""")
+
+
+def step_13_feed_claims(db: Connection) -> None:
+    """A feed's poll is claimed (an owner, an expiry), so of several workers one fetches it."""
+    db.execute("ALTER TABLE feeds ADD COLUMN lease_owner TEXT")
+    db.execute(f"ALTER TABLE feeds ADD COLUMN leased_until {db.dialect.real}")
+
+
+def step_14_mirror_files(db: Connection) -> None:
+    """The mirror feeds as published, one row per file (its bytes and ETag), so that every worker
+    serves the same files, whichever rebuilt them."""
+    real = db.dialect.real
+    db.execute(f"""
+    CREATE TABLE mirror_files (
+        name       TEXT PRIMARY KEY,
+        data       {db.dialect.blob} NOT NULL,
+        etag       TEXT NOT NULL,
+        updated_at {real} NOT NULL
+    )""")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -249,6 +281,9 @@ MIGRATIONS: tuple[Step, ...] = (
     step_9_paused_targets,
     step_10_one_name_per_hash,
     step_11_workers,
+    step_12_target_budgets,
+    step_13_feed_claims,
+    step_14_mirror_files,
 )
 LATEST = len(MIGRATIONS)
 

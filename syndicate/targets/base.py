@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from syndicate.config import Secret, TargetBase
 from syndicate.models import Article, Attempted, PostDraft, Posted, StoredSession, TargetLimits
@@ -21,7 +22,7 @@ from syndicate.models import Article, Attempted, PostDraft, Posted, StoredSessio
 if TYPE_CHECKING:
     from syndicate.compose import Composed
 
-__all__ = ["Platform", "Services", "SessionStore", "Target"]
+__all__ = ["HeldSession", "Platform", "Services", "SessionLocks", "SessionStore", "SharedValues", "Target"]
 
 MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset is believed further off (delivery.max_requeue)
 
@@ -72,19 +73,48 @@ class SessionStore(Protocol):
     def save_session(self, target: str, session: StoredSession) -> None: ...
 
 
+class HeldSession(Protocol):
+    """A target's session while no other worker may refresh it: as stored now, and its saving."""
+
+    @property
+    def stored(self) -> StoredSession | None: ...
+
+    @property
+    def save(self) -> Callable[[StoredSession], None]: ...
+
+
+@runtime_checkable
+class SessionLocks(Protocol):
+    """A session store several workers share: a session is refreshed holding its lock, and read
+    again once held (``store.sessions``), so two workers never spend one refresh token."""
+
+    def locked_session(self, target: str) -> AbstractContextManager[HeldSession]: ...
+
+
+class SharedValues(Protocol):
+    """Small named values every worker on the state reads (the state database's ``meta``): what
+    one worker asked a server once, the others take from here."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What syndicate lends an adapter; each platform takes what it uses.
 
     ``fetch_image(url) -> (bytes, mime type)`` and ``page_image(article url)
     -> og:image or None`` go through the content-guarded fetcher;
-    ``session_store`` keeps a login between runs; ``max_reset_wait`` bounds
-    how far off a rate-limit reset is believed.
+    ``session_store`` keeps a login between runs; ``shared`` keeps what one
+    worker asked a server for every worker (a Mastodon instance's limits);
+    ``max_reset_wait`` bounds how far off a rate-limit reset is believed.
     """
 
     fetch_image: Callable[[str], tuple[bytes, str]] | None = None
     page_image: Callable[[str], str | None] | None = None
     session_store: SessionStore | None = None
+    shared: SharedValues | None = None
     clock: Callable[[], float] = time.time
     max_reset_wait: float = MAX_RESET_WAIT
 

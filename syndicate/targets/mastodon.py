@@ -9,8 +9,11 @@ on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per requ
 - ``limits()`` reads ``/api/v2/instance`` (``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``), falls back to
   ``/api/v1/instance`` (same fields since 3.4.2, or Pleroma's ``max_toot_chars``), then to
-  500/23.  What the instance said is kept for the process's life; the fallback after a
-  failure to ask (a 503, a timeout) only until ``LIMITS_RETRY`` seconds later.  The
+  500/23.  What the instance said is kept for the process's life, and in the state
+  (``shared``, meta ``mastodon_limits:INSTANCE``) for every other worker, which reads it
+  from there instead of asking again (``verify`` asks afresh, and shares the answer); the
+  fallback after a failure to ask (a 503, a timeout) only until ``LIMITS_RETRY`` seconds
+  later, and never shared.  The
   content warning counts against the limit (``StatusLengthValidator`` measures spoiler
   text plus text), so it is taken off; ``max_length`` in the config can only lower it.
 - ``deliver()`` posts with ``Idempotency-Key: key``: Mastodon keeps the key for an hour
@@ -67,7 +70,8 @@ from syndicate.errors import (
 )
 from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
-from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services
+from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services, SharedValues
+from syndicate.targets.instance_limits import read_limits, share_limits
 from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits
 
 if TYPE_CHECKING:
@@ -143,8 +147,10 @@ class MastodonAdapter:
         user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.time,
         max_reset_wait: float = MAX_RESET_WAIT,
+        shared: SharedValues | None = None,
     ) -> None:
         self.name = name
+        self._shared = shared
         self._cfg = cfg
         self._token = token
         self._fetch_image = fetch_image
@@ -167,7 +173,7 @@ class MastodonAdapter:
         """The instance's limits, asked once; never raises (falls back to 500/23, and asks
         again ``LIMITS_RETRY`` seconds after a failure to read them)."""
         if self._limits is None or (self._limits_until is not None and self._clock() >= self._limits_until):
-            max_chars, per_url, known = self._instance_limits()
+            max_chars, per_url, known = self._shared_limits() or self._instance_limits()
             if self._cfg.max_length:
                 max_chars = min(max_chars, self._cfg.max_length)
             self._limits = mastodon_limits(max_chars, per_url, self._cfg.content_warning)
@@ -239,6 +245,7 @@ class MastodonAdapter:
         account = self._call("verifying the credentials", lambda c: c.account_verify_credentials())
         self._account_id = str(account["id"])
         self._limits = None
+        self._share(None)  # asked afresh below, and shared again
         limits = self.limits()
         who = account.get("acct") or account.get("username") or self._account_id
         return (f"@{who} on {self._cfg.instance}, {limits.max_length} characters "
@@ -390,6 +397,15 @@ class MastodonAdapter:
 
     # -- pieces --
 
+    def _shared_limits(self) -> tuple[int, int, bool] | None:
+        """The instance's limits as another worker (or an earlier run) read them, if any."""
+        shared = read_limits(self._shared, self._cfg.instance, self.name)
+        return (*shared, True) if shared else None
+
+    def _share(self, limits: tuple[int, int] | None) -> None:
+        """Keep what the instance said for every worker (None: forget it, to ask afresh)."""
+        share_limits(self._shared, self._cfg.instance, limits, self.name)
+
     def _instance_limits(self) -> tuple[int, int, bool]:
         """(max_characters, characters_reserved_per_url, known): ``known`` is False when the
         instance could not be asked (down, rate-limited), so the fallback is only for now."""
@@ -409,6 +425,7 @@ class MastodonAdapter:
             per_url = statuses.get("characters_reserved_per_url")
             if isinstance(max_chars, int) and max_chars > 0:
                 per_url = per_url if isinstance(per_url, int) else LIMITS.url_length or 23
+                self._share((max_chars, per_url))
                 return max_chars, per_url, True
         log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL%s",
                     self.name, LIMITS.max_length, LIMITS.url_length,
@@ -475,7 +492,7 @@ class MastodonAdapter:
 def build(name: str, cfg: MastodonTarget, token: Secret, services: Services) -> MastodonAdapter:
     """The adapter for one ``kind: mastodon`` target."""
     return MastodonAdapter(name, cfg, token, fetch_image=services.fetch_image, clock=services.clock,
-                           max_reset_wait=services.max_reset_wait)
+                           max_reset_wait=services.max_reset_wait, shared=services.shared)
 
 
 PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,

@@ -1,25 +1,24 @@
 """The re-generated feeds served to mirror sites: ``/feed.xml``, ``/feed.atom``, ``/feed.json``.
 
-Each file is read from ``output.dir`` (written there by the cycle, or once
-here if it is missing) and kept in memory while its mtime, size and inode
-stay the same, with its gzip-compressed bytes made once.  Answers carry a
+Each file is read from the state (``Store.mirror_file``: rebuilt by the
+cycle of whichever worker saw a change, or once here if there is none yet),
+so every worker's listener serves the same bytes with the same ``ETag``;
+it is kept in memory while its ETag stays the same (one small query per
+request), with its gzip-compressed bytes made once.  Answers carry a
 strong ``ETag`` per representation (either validates the other's cached
-copy), ``Last-Modified``, ``Cache-Control: public, max-age=300`` and
-``Vary: Accept-Encoding``; ``If-None-Match`` (weak comparison) or, without
-it, ``If-Modified-Since`` gets a 304.
+copy), ``Last-Modified`` (when its bytes last changed), ``Cache-Control:
+public, max-age=300`` and ``Vary: Accept-Encoding``; ``If-None-Match``
+(weak comparison) or, without it, ``If-Modified-Since`` gets a 304.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -37,7 +36,7 @@ FEED_MAX_AGE = 300  # seconds mirror sites may cache a feed
 
 @dataclass(frozen=True, slots=True)
 class FeedFile:
-    stamp: tuple[int, int, int]  # (mtime_ns, size, inode): unchanged file, cached bytes
+    stamp: str  # the ETag the state gives it: unchanged, the cached bytes serve
     data: bytes
     etag: str
     mtime: float
@@ -102,30 +101,27 @@ class ServedFeeds:
 
     def _load(self, name: str) -> FeedFile | None:
         app = self.site.app()
-        path = Path(app.config.output.dir) / name
         for attempt in (1, 2):
-            try:
-                with open(path, "rb") as fh:
-                    st = os.fstat(fh.fileno())
-                    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-                    cached = self._cache.get(name)
-                    if cached is not None and cached.stamp == stamp:
-                        return cached
-                    data = fh.read()
-            except FileNotFoundError:
-                if attempt == 2:
-                    return None
-                with self._write_lock:  # one writer, however many requests wait
-                    if not path.exists():
-                        log.info("output feed missing: writing it", extra={"file": str(path)})
-                        app.write_output()
-                continue
-            digest = hashlib.sha256(data).hexdigest()[:32]
-            entry = FeedFile(stamp, data, f'"{digest}"', st.st_mtime,
-                             gzip.compress(data, compresslevel=6, mtime=0))
-            self._cache[name] = entry
-            return entry
-        return None
+            stamps = app.store.mirror_stamps()
+            if name in stamps:
+                break
+            if attempt == 2:
+                return None
+            with self._write_lock:  # one writer, however many requests wait
+                if name not in app.store.mirror_stamps():
+                    log.info("output feed missing: writing it", extra={"file": name})
+                    app.write_output()
+        etag = stamps[name][0]
+        cached = self._cache.get(name)
+        if cached is not None and cached.stamp == etag:
+            return cached
+        published = app.store.mirror_file(name)
+        if published is None:
+            return None
+        entry = FeedFile(published.etag, published.data, published.etag, published.updated_at,
+                         gzip.compress(published.data, compresslevel=6, mtime=0))
+        self._cache[name] = entry
+        return entry
 
     async def route(self, request: Request) -> Response:
         name = request.url.path.rsplit("/", 1)[-1]

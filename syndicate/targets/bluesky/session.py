@@ -8,13 +8,23 @@ another service or handle (or saved without saying), or when the server
 rejects it (``ExpiredToken``/``InvalidToken``: once per call).  A refused
 password is not sent again until ``forget_refusal`` (an explicit check).
 
+Several workers share one stored session.  The SDK refreshes an access
+token that is about to expire (``refreshSession``, which rotates the
+refresh token); here that refresh runs holding the stored session's lock
+(``SessionLocks.locked_session``: a row lock on PostgreSQL), and first
+reads the stored session again: one another worker refreshed meanwhile is
+taken as it is, and not refreshed a second time with a spent refresh token.
+The refreshed session is saved in the lock's transaction.
+
 Every answer's ``ratelimit-*`` headers are remembered (``budget``).
 Neither the password nor any token is ever logged or put in a message.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from syndicate.config import BlueskyTarget, Secret
 from syndicate.errors import AuthError, DeliveryError, PermanentError, TransientError
 from syndicate.models import StoredSession
-from syndicate.targets.base import SessionStore
+from syndicate.targets.base import SessionLocks, SessionStore
 from syndicate.targets.bluesky.errors import auth_rejected, translate
 
 if TYPE_CHECKING:
@@ -46,6 +56,7 @@ class BlueskySession:
         self._client: Client | None = None
         self._login_refused: AuthError | None = None  # the password was refused: don't ask again
         self._budget: tuple[int, datetime | None] | None = None  # the last ratelimit-* headers
+        self._held = threading.local()  # .save: a refresh holds the session's lock, saves through it
 
     @property
     def budget(self) -> tuple[int, datetime | None] | None:
@@ -98,7 +109,7 @@ class BlueskySession:
         """A logged-in client: the stored session if there is one, else handle and password."""
         if self._client is not None:
             return self._client
-        from atproto import Client, Request, SessionEvent
+        from atproto import Request, SessionEvent
 
         from syndicate.deadline import DeadlineTransport
 
@@ -106,13 +117,15 @@ class BlueskySession:
         # Request hands its keywords to httpx.Client: every answer's rate-limit headers are read.
         request = Request(timeout=self._cfg.timeout, transport=DeadlineTransport(self._cfg.timeout),
                           event_hooks={"response": [self._remember]})
-        client = Client(base_url=self._cfg.service, request=request)
+        client = _locked_refresh_client()(base_url=self._cfg.service, request=request)
+        client.refresh_with = lambda refresh: self._refresh_locked(client, refresh)
 
         def on_session_change(event: SessionEvent, session: Any) -> None:
             if event in (SessionEvent.CREATE, SessionEvent.REFRESH) and self._store is not None:
+                store = self._store
+                save = getattr(self._held, "save", None) or (lambda s: store.save_session(self.name, s))
                 try:
-                    self._store.save_session(self.name, StoredSession(
-                        session.export(), service=self._cfg.service, handle=self._cfg.handle))
+                    save(StoredSession(session.export(), service=self._cfg.service, handle=self._cfg.handle))
                 except Exception as exc:  # the session still works; we may log in again next run
                     log.warning("target %s: could not save the session: %s", self.name, type(exc).__name__)
 
@@ -128,6 +141,31 @@ class BlueskySession:
             raise
         self._client = client
         return client
+
+    def _refresh_locked(self, client: Client, refresh: Callable[[], Any]) -> Any:
+        """The SDK's refresh (``refresh``), holding the stored session's lock: unless another worker
+        refreshed it meanwhile (the stored refresh token is no longer ours), then that is taken."""
+        store = self._store
+        if not isinstance(store, SessionLocks):
+            return refresh()
+        with store.locked_session(self.name) as held:
+            stored = held.stored
+            mine = client._session.refresh_jwt if client._session is not None else None
+            theirs = _refresh_token(stored.data) if stored is not None and self._made_here(stored) else None
+            if stored is not None and theirs not in (None, mine):
+                client._import_session_string(stored.data)
+                if not client._should_refresh_session():
+                    log.debug("target %s: reusing the session another worker refreshed", self.name)
+                    return None
+            self._held.save = held.save
+            try:
+                return refresh()
+            finally:
+                self._held.save = None
+
+    def _made_here(self, stored: StoredSession) -> bool:
+        return _service_key(stored.service) == _service_key(self._cfg.service) \
+            and _handle_key(stored.handle) == _handle_key(self._cfg.handle)
 
     def _remember(self, response: httpx.Response) -> None:
         remaining = response.headers.get("ratelimit-remaining", "").strip()
@@ -187,6 +225,32 @@ class BlueskySession:
         log.info("target %s: the session was rejected, logging in again", self.name)
         self._password_login(client)
         return client
+
+
+@functools.cache
+def _locked_refresh_client() -> type[Any]:
+    """atproto's ``Client``, its session refresh handed to ``refresh_with`` when that is set
+    (made on first use: ``import atproto`` is slow)."""
+    from atproto import Client
+
+    class LockedRefreshClient(Client):  # type: ignore[misc]
+        refresh_with: Callable[[Callable[[], Any]], Any] | None = None
+
+        def _refresh_and_set_session(self) -> Any:
+            refresh = super()._refresh_and_set_session
+            return refresh() if self.refresh_with is None else self.refresh_with(refresh)
+
+    return LockedRefreshClient
+
+
+def _refresh_token(data: str) -> str | None:
+    """The refresh token of an exported session, or None if it cannot be read."""
+    from atproto_client.client.session import Session
+
+    try:
+        return str(Session.decode(data).refresh_jwt)
+    except Exception:
+        return None
 
 
 def _service_key(url: str | None) -> str:

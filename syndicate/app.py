@@ -145,7 +145,7 @@ class App:
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
-                                   stop=self.stop, owner=owner)
+                                   stop=self.stop, owner=owner, pacing=config.pacing())
         self._limits: dict[str, TargetLimits] = {}
         self.credentials = CredentialWatch(
             self.store, config.targets, self.targets, self.deliverer.paused,

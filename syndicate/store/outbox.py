@@ -49,8 +49,10 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.models import Article
+from syndicate.pacing import Pacing
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import CLAIM_TARGET, Connection, Row, try_lock
+from syndicate.store.pacing import paced_at, paced_limit
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
@@ -199,10 +201,12 @@ def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: 
     return due
 
 
-def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool) -> list[Row]:
+def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool,
+                   pacing: Pacing | None = None) -> list[Row]:
     """A target's rows to lease, locked: none while one of its rows is in flight (leased, the lease
     not run out, or being written by its worker this instant); else the rows whose lease ran out
-    (their workers died), then its due pending rows in line."""
+    (their workers died), then its due pending rows in line, as many as its ``pacing`` lets go now
+    (``store.pacing``)."""
     sending = db.execute("SELECT leased_until FROM outbox WHERE target = ? AND state = 'sending'",
                          (target,)).fetchall()
     if any(r[0] is not None and r[0] > now for r in sending):
@@ -215,7 +219,7 @@ def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order
         if len(lapsed) < len(sending):
             return []  # its late worker is recording it right now: in flight still
     taken = lapsed[:limit]
-    rest = limit - len(taken)
+    rest = paced_limit(db, target, pacing, now, limit - len(taken))
     return taken + (_due_in_line(db, target, now, rest, in_order) if rest > 0 else [])
 
 
@@ -226,7 +230,8 @@ class OutboxPart(StorePart):
     """The outbox's queue and claims: the part of ``Store`` in this module."""
 
     def claim_due(self, owner: str, *, now: float, lease_seconds: float, limit: int = 1,
-                  targets: Iterable[str] | None = None, in_order: bool = True) -> list[OutboxItem]:
+                  targets: Iterable[str] | None = None, in_order: bool = True,
+                  pacing: Mapping[str, Pacing] | None = None) -> list[OutboxItem]:
         """Lease up to ``limit`` due rows, oldest article first.
 
         Due: pending with next_attempt_at <= now, or sending with an expired
@@ -235,7 +240,8 @@ class OutboxPart(StorePart):
         worker).  ``in_order``: a row behind its target's oldest pending
         row, while that one waits for a retry, is not due (a failing
         target's queue keeps its order); ``in_order=False`` is the
-        deliverer's probe past such a row.
+        deliverer's probe past such a row.  ``pacing``: each target's, if it has one (a
+        target's pending rows wait for their slot; ``store.pacing``).
         """
         with self.backend.transaction() as db:
             names = list(targets) if targets is not None else [
@@ -243,7 +249,7 @@ class OutboxPart(StorePart):
             picked: list[Row] = []
             for name in names:
                 if try_lock(db, CLAIM_TARGET, name):  # else another worker is claiming it right now
-                    picked += _due_of_target(db, name, now, limit, in_order)
+                    picked += _due_of_target(db, name, now, limit, in_order, (pacing or {}).get(name))
             picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
             for r in picked[:limit]:
@@ -306,10 +312,13 @@ class OutboxPart(StorePart):
             out.setdefault(r[0], {})[r[1]] = r[2]
         return out
 
-    def next_due_at(self, targets: Iterable[str] | None = None) -> float | None:
+    def next_due_at(self, targets: Iterable[str] | None = None,
+                    pacing: Mapping[str, Pacing] | None = None) -> float | None:
         """When the next outbox row of ``targets`` (default: all) can be worked: a target with a row
         in flight, when its lease runs out (its worker may be done sooner); else when its first row
-        in line is due.  Rows of other targets (ones that cannot post) never count."""
+        in line is due, or its pacing's next slot if that is later.  Rows of other targets (ones
+        that cannot post) never count."""
+        now = self._clock()
         with self.backend.read() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
@@ -320,8 +329,13 @@ class OutboxPart(StorePart):
                 if leased is not None:  # a row in flight: the queue waits for it (or for its lease)
                     times.append(leased)
                     continue
+                own: list[float] = []
                 for row in _queue(db, name, first=4):
-                    times.append(row["next_attempt_at"])
+                    own.append(row["next_attempt_at"])
                     if not row["out_of_line"]:
                         break  # everything behind the first row in line waits for it
+                rules = (pacing or {}).get(name)
+                if own and rules is not None and rules.active:
+                    own = [paced_at(db, name, rules, min(own), now)]
+                times += own
         return min(times) if times else None

@@ -237,6 +237,23 @@ def step_11_workers(db: Connection) -> None:
     )""")
 
 
+def step_12_filtered(db: Connection) -> None:
+    """New articles a target's filters kept from it, with the reason (an editor may repost them)."""
+    db.execute(f"""
+    CREATE TABLE filtered (
+        article_id  INTEGER NOT NULL REFERENCES articles (id),
+        target      TEXT NOT NULL,
+        filtered_at {db.dialect.real} NOT NULL,
+        reason      TEXT NOT NULL,
+        PRIMARY KEY (article_id, target)
+    )""")
+
+
+def step_13_posts_by_time(db: Connection) -> None:
+    """Each target's posts by time: what its pacing counts (``store.pacing``), read from an index."""
+    db.execute("CREATE INDEX outbox_sent ON outbox (target, sent_at)")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -249,6 +266,8 @@ MIGRATIONS: tuple[Step, ...] = (
     step_9_paused_targets,
     step_10_one_name_per_hash,
     step_11_workers,
+    step_12_filtered,
+    step_13_posts_by_time,
 )
 LATEST = len(MIGRATIONS)
 

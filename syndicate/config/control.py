@@ -1,21 +1,22 @@
-"""The editorial controls' sections of feeds.yaml: ``filters:`` (a feed's or a target's) and a
-target's ``pacing:``.  Each is checked when the file is read (a bad pattern, quiet hours or
-time zone is one line naming the key) and made into the plain value the pure modules take
-(``syndicate.filters.Filter``, ``syndicate.pacing.Pacing``) by ``rules()``."""
+"""The editorial controls' sections of feeds.yaml: ``filters:`` (a feed's or a target's), a
+target's ``pacing:``, and who may reply to a Bluesky post (``replies:``).  Each is checked
+when the file is read (a bad pattern, quiet hours or time zone is one line naming the key)
+and made into the plain value the pure modules take (``syndicate.filters.Filter``,
+``syndicate.pacing.Pacing``) by ``rules()``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, PlainValidator, field_validator
 
 from syndicate.config.fields import StrictModel
 from syndicate.filters import FIELDS, Criteria, Filter, compile_pattern
 from syndicate.filters import Field as TextField
 from syndicate.pacing import Pacing, parse_quiet_hours
 
-__all__ = ["FilterConfig", "FilterCriteria", "PacingConfig"]
+__all__ = ["REPLY_RULES", "FilterConfig", "FilterCriteria", "PacingConfig", "Replies"]
 
 
 def _pattern(value: str) -> str:
@@ -81,3 +82,27 @@ class PacingConfig(StrictModel):
         quiet = parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
         return Pacing(self.max_per_hour, quiet, ZoneInfo(self.time_zone),
                       self.quiet_release if quiet is not None else None)
+
+
+REPLY_RULES = ("mentioned", "followers", "following")  # and list URIs: at://did/app.bsky.graph.list/rkey
+
+
+def _replies(value: object) -> str | list[str]:
+    """``everybody`` (no threadgate), ``nobody`` (a threadgate allowing none), or a list of who
+    may: ``mentioned``, ``followers``, ``following`` and lists by their ``at://`` URI."""
+    if value in ("everybody", "nobody"):
+        return str(value)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected everybody, nobody, or a list of mentioned, followers, following "
+                         "and list URIs (at://…/app.bsky.graph.list/…)")
+    for item in value:
+        if item not in REPLY_RULES and not (isinstance(item, str) and item.startswith("at://")
+                                            and "/app.bsky.graph.list/" in item):
+            raise ValueError(f"unknown reply rule {item!r} (expected mentioned, followers, following "
+                             f"or a list's at://…/app.bsky.graph.list/… URI)")
+    return list(dict.fromkeys(value))
+
+
+Replies = Annotated[str | list[str], PlainValidator(_replies)]

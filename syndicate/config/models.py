@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
-from syndicate.config.control import FilterConfig, PacingConfig
+from syndicate.config.control import FilterConfig, PacingConfig, Replies
 from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template
 from syndicate.config.secret import SecretRef
 from syndicate.filters import Filter
@@ -61,6 +61,7 @@ class TargetBase(StrictModel):
     max_length: int | None = Field(default=None, ge=50)  # override the platform limit
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what this target posts, of every feed
     pacing: PacingConfig = Field(default_factory=PacingConfig)  # how fast it posts
+    content_warnings: dict[str, str] = Field(default_factory=dict)  # category → its warning (first match)
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -78,8 +79,11 @@ class MastodonTarget(TargetBase):
     token_env: str = "SYNDICATE_MASTODON_TOKEN"
     token_file: Path | None = None
     visibility: Literal["public", "unlisted", "private", "direct"] = "public"
-    content_warning: str | None = None
+    content_warning: str | None = None  # on every status (``content_warnings`` by category replace it)
     thumbnail: bool = False  # upload the article image with alt text
+    # who may quote (``quote_approval_policy``; None: the account's default), sent only to an
+    # instance whose api_versions says it knows it (Mastodon 4.5+)
+    quote_policy: Literal["public", "followers", "nobody"] | None = None
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -97,6 +101,8 @@ class BlueskyTarget(TargetBase):
     password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
     password_file: Path | None = None
     link_card: bool = True
+    replies: Replies = "everybody"  # who may reply (a threadgate): everybody, nobody, or a list of rules
+    quotes: bool = True  # False: a postgate disables quote posts
 
     @property
     def secret_ref(self) -> SecretRef:

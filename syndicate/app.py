@@ -146,7 +146,7 @@ class App:
         self.deliverer = Deliverer(self.store, self.targets, self.draft_for,
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
-                                   stop=self.stop, owner=owner)
+                                   stop=self.stop, owner=owner, pacing=config.pacing())
         self._limits: dict[str, TargetLimits] = {}
         self._synced: dict[str, tuple[str, float]] | None = None  # the published feeds output.dir holds
         self.credentials = CredentialWatch(

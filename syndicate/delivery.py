@@ -55,6 +55,7 @@ from typing import Literal, Protocol
 
 from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong, TransientError
 from syndicate.models import Article, Attempted, PostDraft, Posted
+from syndicate.pacing import Pacing
 from syndicate.retry import RetryPolicy
 from syndicate.store import OutboxItem, Store
 from syndicate.targets import Target
@@ -105,8 +106,10 @@ class Deliverer:
                  lease_seconds: float = 900.0, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  stop: threading.Event | None = None,
-                 on_auth_error: Callable[[str, AuthError], None] | None = None) -> None:
+                 on_auth_error: Callable[[str, AuthError], None] | None = None,
+                 pacing: Mapping[str, Pacing] | None = None) -> None:
         self.store = store
+        self.pacing = dict(pacing or {})  # target → its pacing (``syndicate.pacing``): rows wait their slot
         self.targets = dict(targets)
         self.draft_for = draft_for
         self.policy = policy or RetryPolicy()
@@ -168,7 +171,7 @@ class Deliverer:
                 break
             active = [t for t in live if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
-                                         limit=1, targets=active)
+                                         limit=1, targets=active, pacing=self.pacing)
             if not items:
                 break
             result = self.deliver_one(items[0])
@@ -189,7 +192,7 @@ class Deliverer:
         Returns True if the target works.
         """
         items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
-                                     limit=1, targets=[stuck.target], in_order=False)
+                                     limit=1, targets=[stuck.target], in_order=False, pacing=self.pacing)
         if not items:
             return False
         probe = self.deliver_one(items[0])
@@ -242,7 +245,7 @@ class Deliverer:
         for name in self.targets:
             if name in self.paused:
                 continue
-            due = self.store.next_due_at([name])
+            due = self.store.next_due_at([name], pacing=self.pacing)
             if due is not None:
                 spent = self._spent_for(name)
                 if spent > 0:  # its budget is spent (on any worker): from its reset (capped)

@@ -6,7 +6,8 @@ A poll that read the feed's bytes is a ``FeedPlan``: the feed's bookkeeping
     NewArticle     not seen before: recorded, and its deliveries
                      queued  (to ``targets``),
                      held    (a suspected feed migration: ``FeedPlan.held_reason``), or
-                     none    ("seen only": the feed's first read, beyond its backfill)
+                     none    ("seen only": the feed's first read, beyond its backfill);
+                   and the targets its filters keep it from (``filtered``, with the reason)
     EditedArticle  seen before, and the feed now says something else of it
     SkippedEntry   nothing to record, and why (``SKIP_REASONS``)
 
@@ -41,6 +42,7 @@ class NewArticle:
     article: Article  # normalised, with its entry's fingerprint (and a recorded date, if undated)
     deliveries: Deliveries
     targets: tuple[str, ...] = ()  # where it is queued or held; () when "none"
+    filtered: tuple[tuple[str, str], ...] = ()  # (target, why its filters keep it from there)
 
 
 @dataclass(frozen=True, slots=True)

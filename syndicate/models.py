@@ -111,6 +111,9 @@ class PostDraft:
     card: LinkCard | None = None
     language: str | None = None
     notes: tuple[str, ...] = field(default=())  # why it looks as it does (for preview)
+    content_warning: str | None = None  # the article's warning (Mastodon ``spoiler_text``)
+    labels: tuple[str, ...] = ()  # self-labels (Bluesky: ``graphic-media``, ``nudity``, …)
+    image_alt: str | None = None  # the alt text of the card's image (a Mastodon thumbnail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,7 +299,8 @@ class Ingester:
             log.warning("feed warning", extra={"feed": feed.name, "warning": warning})
         targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
         plan = plan_feed(feed, state, fetched, parsed, self._known(feed.name, parsed), now=now,
-                         next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates)
+                         next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates,
+                         filters={t: self.config.filters_for(feed, t) for t in targets})
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
@@ -319,6 +320,10 @@ def _log_read(plan: FeedPlan, parsed: ParsedFeed, counts: IngestCounts) -> None:
     feed = plan.feed
     for edit in plan.edited:
         log.info("article updated", extra={"feed": feed, "article": edit.article.link})
+    for intent in plan.new:
+        for target, why in intent.filtered:
+            log.info("article filtered", extra={"feed": feed, "article": intent.article.link,
+                                                "target": target, "reason": why})
     held = plan.held
     if held:
         newest = datetime.fromtimestamp(plan.newest_known or 0.0, UTC).date().isoformat()

@@ -19,6 +19,9 @@ rule below is a row in a table of situations (``tests/test_plan.py``):
   output feed gave it before, if the state was lost (``recorded_dates``).
 - **Seeding**: a feed's first read records every new article as seen and
   queues only its ``backfill`` newest.
+- **Filtered**: a new article to post that a target's filters (the feed's,
+  then the target's: ``syndicate.filters``) keep from it is not queued
+  there; it is recorded as filtered there, with the reason.
 - **Held**: a later read that would queue more than
   ``hold_suspected_migration`` articles, none newer than the newest already
   known, is a feed that moved, not news: their deliveries are held.
@@ -35,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 
 from syndicate.config import FeedConfig
 from syndicate.fetch import FetchResult
+from syndicate.filters import Filter, judge
 from syndicate.intent import (
     EditedArticle,
     EntryIntent,
@@ -142,13 +146,26 @@ def _suspected_migration(limit: int, to_post: Sequence[Article], newest_known: f
     return not any(a.published.timestamp() > newest_known for a in to_post)
 
 
+def _filtered(article: Article, targets: Sequence[str],
+              filters: Mapping[str, Sequence[Filter]]) -> tuple[tuple[str, str], ...]:
+    """(target, why not) for each target whose filters keep ``article`` from it."""
+    out = []
+    for target in targets:
+        why = judge(article, filters.get(target, ()))
+        if why is not None:
+            out.append((target, why))
+    return tuple(out)
+
+
 def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, parsed: ParsedFeed,
               known: KnownEntries, *, now: float, next_fetch_at: float, targets: Sequence[str],
-              recorded_dates: Mapping[str, datetime]) -> FeedPlan:
+              recorded_dates: Mapping[str, datetime],
+              filters: Mapping[str, Sequence[Filter]] | None = None) -> FeedPlan:
     """One intent per entry of ``parsed``, and the feed's bookkeeping (see the module docstring).
 
     ``now`` (Unix seconds) dates an entry without a date; ``targets`` are
-    where the feed's new articles go (none: recorded as seen only).
+    where the feed's new articles go (none: recorded as seen only);
+    ``filters``: each target's (``Config.filters_for``), none by default.
     """
     now_dt = datetime.fromtimestamp(now, UTC)
     intents: list[EntryIntent | None] = []  # None: a new article, its deliveries decided below
@@ -187,7 +204,9 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
         if intent is None:
             article = next(fates)
             if article.id in chosen and targets:
-                intents[n] = NewArticle(article, "held" if held else "queued", tuple(targets))
+                filtered = _filtered(article, targets, filters or {})
+                kept = tuple(t for t in targets if t not in dict(filtered))
+                intents[n] = NewArticle(article, "held" if held and kept else "queued", kept, filtered)
             else:
                 intents[n] = NewArticle(article, "none")
     return FeedPlan(

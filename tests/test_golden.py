@@ -14,7 +14,9 @@ show one behaviour.  Beside it, one expected file per row of ``RENDERERS``:
     the re-generated RSS for mirror sites.
 
 A case may also have ``<case>.case.json``, settings for that case only (see
-``Settings``).  A new case is a new file: write the feed, run ``pytest
+``Settings``): with ``filters``, an entry the feed's filters keep back is
+shown in the posts' files as the line editors read ("not posted to mastodon:
+excluded by category 'Internal'"), and is still in the mirror feed.  A new case is a new file: write the feed, run ``pytest
 tests/test_golden.py``; each missing expected file is written and its test
 fails, so review what was written and commit it.  After an intended change,
 ``UPDATE_GOLDEN=1 pytest tests/test_golden.py`` rewrites them all: review
@@ -36,7 +38,9 @@ from typing import Any, Literal
 import pytest
 
 from syndicate.config import BlueskyTarget, HashtagConfig, MastodonTarget, OutputConfig
+from syndicate.config.control import FilterConfig
 from syndicate.feed_out import render_feeds
+from syndicate.filters import judge
 from syndicate.models import Article, PostDraft
 from syndicate.parse import ParsedFeed, normalise, parse_feed
 from syndicate.targets import draft_post
@@ -60,6 +64,7 @@ class Settings:
     base_url: str = "https://anticapitalistresistance.org/feed/"  # where the feed was fetched
     now: str = "2026-11-25T12:00:00+00:00"  # the time of the run (ISO 8601)
     language: str | None = None  # the feed's ``language:`` in feeds.yaml
+    filters: dict[str, Any] | None = None  # the feed's ``filters:`` in feeds.yaml
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Rendered:
     parsed: ParsedFeed
     articles: tuple[Article, ...]
     now: datetime
+    filtered: dict[str, str]  # article id → why the feed's filters keep it from every target
 
 
 def _settings(name: str) -> Settings:
@@ -93,7 +99,9 @@ def read_case(feed_file: Path) -> Rendered:
     parsed = parse_feed(name, feed_file.read_bytes(), base_url=settings.base_url)
     articles = tuple(normalise(name, e, parsed, now=now, language=settings.language)
                      for e in parsed.entries)
-    return Rendered(name=name, parsed=parsed, articles=articles, now=now)
+    rules = FilterConfig.model_validate(settings.filters or {}).rules()
+    filtered = {a.id: why for a in articles if (why := judge(a, [rules])) is not None}
+    return Rendered(name=name, parsed=parsed, articles=articles, now=now, filtered=filtered)
 
 
 def post(article: Article, platform: Literal["mastodon", "bluesky"]) -> PostDraft:
@@ -120,6 +128,10 @@ def render_articles(case: Rendered) -> str:
 def render_mastodon(case: Rendered) -> str:
     statuses = []
     for article in case.articles:
+        if article.id in case.filtered:
+            statuses.append(f"===== {article.link} (not posted)\n"
+                            f"not posted to mastodon: {case.filtered[article.id]}\n")
+            continue
         draft = post(article, "mastodon")
         statuses.append(f"===== {article.link} ({draft.length}/{MASTODON_LIMITS.max_length})\n"
                         f"{draft.text}\n")
@@ -129,6 +141,9 @@ def render_mastodon(case: Rendered) -> str:
 def render_bluesky(case: Rendered) -> str:
     posts = []
     for article in case.articles:
+        if article.id in case.filtered:
+            posts.append({"link": article.link, "not_posted": f"not posted to bluesky: {case.filtered[article.id]}"})
+            continue
         draft = post(article, "bluesky")
         posts.append({"link": article.link, "text": draft.text, "length": draft.length,
                       "facets": [asdict(f) for f in draft.facets],

@@ -531,3 +531,20 @@ def test_mentions_are_made_as_account_mention_re_finds_them(server):
     assert status["mentions"][1]["url"] == "https://example.social/@bob"
     assert server.statuses[0]["mentions"] == ["alice", "bob@example.social", "carol_1@sub.example.org", "ever"]
     assert client_for(server).status(status["id"])["mentions"] == status["mentions"]
+
+
+def test_quote_policies_are_taken_only_from_api_version_7(http, server):
+    """Mastodon 4.5 (api_versions.mastodon 7) takes ``quote_approval_policy`` and shows it as the
+    status's ``quote_approval``; 4.3 (2) says 2 and ignores the parameter as any unknown one."""
+    assert http.get("/api/v2/instance").json()["api_versions"] == {"mastodon": 2}
+    old = post(http, "before 4.5", quote_approval_policy="nobody")
+    assert old.status_code == 200 and "quote_approval" not in old.json()
+    server.api_version = 7
+    assert http.get("/api/v2/instance").json()["api_versions"] == {"mastodon": 7}
+    new = post(http, "on 4.5", quote_approval_policy="followers")
+    assert new.json()["quote_approval"] == {"automatic": ["followers"], "manual": [], "current_user": "automatic"}
+    default = post(http, "on 4.5, no policy given")
+    assert default.json()["quote_approval"]["automatic"] == ["public"]  # the account's default
+    bad = post(http, "a bad one", quote_approval_policy="friends")
+    assert bad.status_code == 422 and "Quote approval policy" in bad.json()["error"]
+    assert [s["quote_policy"] for s in server.statuses] == [None, "followers", "public"]

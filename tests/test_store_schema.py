@@ -34,6 +34,7 @@ from syndicate.links import link_identity
 from syndicate.models import Article, Posted, StoredSession
 from syndicate.store import MIGRATIONS, FeedState, Known, Store, TargetPause, article_to_json, open_backend
 from syndicate.store.copy import SERIAL_TABLES, advance_serials
+from syndicate.store.pacing import posted_times
 from syndicate.store.schema import LATEST, migrate
 from syndicate.store.sqlite import SQLiteBackend
 
@@ -299,6 +300,7 @@ def rows_at(version: int) -> dict[str, list[dict[str, Any]]]:
                           handle="a.test", updated_at=100.0)],
         "meta": [dict(key="last_cycle_at", value="400.0"), dict(key="feed_title:acr", value="ACR")],
         "held": [dict(article_id=2, target="b", feed="acr", held_at=300.0, reason="held: suspected feed migration")],
+        "filtered": [dict(article_id=1, target="b", filtered_at=100.0, reason="excluded by category 'Internal'")],
         "targets": [dict(name="b", paused_since=400.0, reason="logging in: HTTP 401", fix="SYNDICATE_BLUESKY_APP_PASSWORD",
                          next_check_at=700.0),
                     dict(name="m", paused_since=None, reason=None, fix=None, next_check_at=None)],
@@ -368,6 +370,11 @@ def test_every_earlier_version_upgrades_with_its_data(state_db, version):
         assert store.attempted_texts(3) == ["Three"]
     assert (b5.state, b5.attempts, b5.last_error) == ("pending", 2, "HTTP 503")
     assert [d.state for d in store.deliveries(2)] == (["held", "pending"] if version >= 7 else ["pending"])
+    # filtered deliveries (step 15): shown with their reason; none before (the table is new, and empty)
+    assert [(d.state, d.last_error) for d in store.deliveries(1)] == (
+        [("filtered", "excluded by category 'Internal'")] if version >= 15 else []) + [("pending", None)]
+    with store.backend.read() as db:  # pacing counts the posts made before the upgrade (13: by time)
+        assert posted_times(db, "m", 400.0) == ([210.0, 360.0] if version >= 5 else [210.0])  # 5 failed 4
     claimed = store.claim_due("w", now=1000.0, lease_seconds=60, limit=10)
     assert [(i.id, i.target) for i in claimed] == [(5, "b"), (2, "m"), (1, "m")]  # 2023-12-01, then 2024-01-01, -02
     item5 = claimed[0]

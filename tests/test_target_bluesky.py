@@ -557,3 +557,56 @@ def test_without_a_feed_image_the_card_uses_the_page_og_image(pds, account, feed
     assert fetched == [feed_server.url("/og.png")]
     record = pds.get_record(account.did, key)["value"]
     assert record["embed"]["external"]["thumb"]["mimeType"] == "image/png"
+
+
+# -- who may reply and quote: threadgate and postgate, written with the post ----------------------
+
+APPLY = "com.atproto.repo.applyWrites"
+GATES = dict(replies=["mentioned", "followers", "following"], quotes=False)
+
+
+def test_threadgate_and_postgate_are_written_with_the_post_in_one_apply_writes(pds, proxy, account):
+    adapter = make_adapter(proxy.url, account, **GATES)
+    key = new_key()
+    posted = adapter.deliver(draft("Who may reply https://example.org/gates", labels=("graphic-media",)), key)
+    adapter.close()
+    uri = f"at://{account.did}/app.bsky.feed.post/{key}"
+    assert posted.remote_id == uri
+    assert (proxy.count(APPLY), proxy.count(CREATE)) == (1, 0)  # one batch: all three, or none
+
+    post = pds.get_record(account.did, key)["value"]
+    assert post["labels"]["$type"] == "com.atproto.label.defs#selfLabels"
+    assert [v["val"] for v in post["labels"]["values"]] == ["graphic-media"]
+    gate = pds.get_record(account.did, key, "app.bsky.feed.threadgate")["value"]
+    assert gate["post"] == uri
+    assert [r["$type"] for r in gate["allow"]] == ["app.bsky.feed.threadgate#mentionRule",
+                                                   "app.bsky.feed.threadgate#followerRule",
+                                                   "app.bsky.feed.threadgate#followingRule"]
+    quotes = pds.get_record(account.did, key, "app.bsky.feed.postgate")["value"]
+    assert quotes["post"] == uri
+    assert quotes["embeddingRules"] == [{"$type": "app.bsky.feed.postgate#disableRule"}]
+
+
+def test_replies_nobody_is_a_threadgate_allowing_none_and_everybody_is_none(pds, account):
+    nobody, everybody = new_key(), new_key()
+    make_adapter(pds.url, account, replies="nobody").deliver(draft("No replies https://example.org/n"), nobody)
+    make_adapter(pds.url, account).deliver(draft("Replies welcome https://example.org/e"), everybody)
+    assert pds.get_record(account.did, nobody, "app.bsky.feed.threadgate")["value"]["allow"] == []
+    assert pds.get_record(account.did, everybody, "app.bsky.feed.threadgate") is None
+    assert pds.get_record(account.did, everybody, "app.bsky.feed.postgate") is None
+
+
+def test_a_crash_after_the_batch_landed_finds_the_post_with_its_gates(pds, proxy, account):
+    adapter = make_adapter(proxy.url, account, **GATES)
+    key = new_key()
+    post = draft("Exactly once, gates and all https://example.org/once-gated")
+    proxy.add_faults(APPLY, Fault(accept_then_drop=True))
+    with pytest.raises(TransientError):
+        adapter.deliver(post, key)
+    found = adapter.lookup(attempted(key, post))  # reconciliation after the crash
+    again = adapter.deliver(post, key)
+    adapter.close()
+    assert found is not None and found.remote_id == again.remote_id == f"at://{account.did}/app.bsky.feed.post/{key}"
+    assert proxy.count(APPLY) == 1
+    assert pds.get_record(account.did, key, "app.bsky.feed.threadgate") is not None
+    assert pds.get_record(account.did, key, "app.bsky.feed.postgate") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -363,3 +364,41 @@ def test_an_answer_without_a_status_id_is_not_taken_for_a_post(server, adapter):
     err = deliver_error(server, adapter, Fault(status=200, body={"error": "try later"}, method="POST",
                                                 path=STATUSES))
     assert type(err) is TransientError and "internal error" in str(err) and "no id" in str(err)
+
+
+# --- quotes, content warnings, alt text ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("api_version", "sent"), [(2, None), (7, "nobody")])
+def test_the_quote_policy_goes_only_to_an_instance_that_knows_it(server, api_version, sent):
+    server.api_version = api_version
+    adapter = make(server, quote_policy="nobody")
+    adapter.deliver(draft(), "k1")
+    adapter.close()
+    [request] = [r for r in server.requests if r.path.startswith(STATUSES)]
+    assert request.params.get("quote_approval_policy") == sent  # not even sent to a 4.3
+    assert server.statuses[0]["quote_policy"] == sent
+
+
+def test_without_a_quote_policy_none_is_sent_to_a_4_5(server):
+    server.api_version = 7
+    make(server).deliver(draft(), "k1")
+    [request] = [r for r in server.requests if r.path.startswith(STATUSES)]
+    assert "quote_approval_policy" not in request.params
+    assert server.statuses[0]["quote_policy"] == "public"  # the account's default
+
+
+def test_an_articles_content_warning_replaces_the_targets(server):
+    adapter = make(server, content_warning="Politics")
+    adapter.deliver(replace(draft(), content_warning="Violence"), "k1")
+    adapter.deliver(draft("Another one https://example.org/2"), "k2")
+    adapter.close()
+    assert [s["spoiler_text"] for s in server.statuses] == ["Violence", "Politics"]
+
+
+def test_the_thumbnail_takes_the_feeds_alt_text(server):
+    clock = FakeClock()
+    adapter = make(server, thumbnail=True, fetch_image=lambda url: (PNG, "image/png"), sleep=clock.sleep)
+    adapter.deliver(replace(draft(card=CARD), image_alt="Pickets at the depot gates at dawn"), "k1")
+    adapter.close()
+    assert [m["description"] for m in server.statuses[0]["media"]] == ["Pickets at the depot gates at dawn"]

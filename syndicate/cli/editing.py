@@ -76,8 +76,12 @@ def _delivery_line(d: Delivery) -> str:
         line += f" {d.remote_url}"
     if d.state == "pending" and d.next_attempt_at is not None:
         line += f" next try {when(d.next_attempt_at)}"
+    if d.planned_at is not None:
+        line += f" planned {when(d.planned_at)} (pacing: {d.planned_why})"
     if d.state == "held":
         line += f" {d.last_error}"
+    elif d.state == "filtered":
+        line += f" not posted to {d.target}: {d.last_error}"
     elif d.last_error:
         line += f"  last error: {d.last_error}"
     return line
@@ -133,7 +137,7 @@ def _echo_previews(previews: tuple[TargetPreview, ...]) -> None:
         click.echo(f"\n--- {p.target} ({p.kind}): {draft.length}/{p.limits.max_length} {p.limits.unit}")
         click.echo(draft.text)
         click.echo("---")
-        for note in draft.notes:
+        for note in p.notes:
             click.echo(f"  why: {note}")
         for facet in draft.facets:
             span = draft.text.encode()[facet.byte_start:facet.byte_end].decode()

@@ -16,9 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
+from syndicate.config.control import FilterConfig, PacingConfig, Replies
 from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template
 from syndicate.config.secret import SecretRef
+from syndicate.filters import Filter
 from syndicate.hashtags import HashtagRules
+from syndicate.pacing import Pacing
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_STATE = "state/syndicate.db"
@@ -56,6 +59,9 @@ class TargetBase(StrictModel):
     template: Template | None = None  # overrides the default template for this target
     timeout: Duration = 30.0
     max_length: int | None = Field(default=None, ge=50)  # override the platform limit
+    filters: FilterConfig = Field(default_factory=FilterConfig)  # what this target posts, of every feed
+    pacing: PacingConfig = Field(default_factory=PacingConfig)  # how fast it posts
+    content_warnings: dict[str, str] = Field(default_factory=dict)  # category → its warning (first match)
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -73,8 +79,11 @@ class MastodonTarget(TargetBase):
     token_env: str = "SYNDICATE_MASTODON_TOKEN"
     token_file: Path | None = None
     visibility: Literal["public", "unlisted", "private", "direct"] = "public"
-    content_warning: str | None = None
+    content_warning: str | None = None  # on every status (``content_warnings`` by category replace it)
     thumbnail: bool = False  # upload the article image with alt text
+    # who may quote (``quote_approval_policy``; None: the account's default), sent only to an
+    # instance whose api_versions says it knows it (Mastodon 4.5+)
+    quote_policy: Literal["public", "followers", "nobody"] | None = None
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -92,6 +101,8 @@ class BlueskyTarget(TargetBase):
     password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
     password_file: Path | None = None
     link_card: bool = True
+    replies: Replies = "everybody"  # who may reply (a threadgate): everybody, nobody, or a list of rules
+    quotes: bool = True  # False: a postgate disables quote posts
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -115,6 +126,7 @@ class FeedConfig(StrictModel):
     language: str | None = None  # None: the feed's own language
     hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
     templates: dict[str, Template] = Field(default_factory=dict)  # target name → template
+    filters: FilterConfig = Field(default_factory=FilterConfig)  # what of this feed is posted
     timeout: Duration = 20.0
     max_bytes: int = Field(default=10_000_000, ge=1024)
 
@@ -292,6 +304,17 @@ class Config(StrictModel):
             if target.enabled and target.secret_ref.resolve(environ) is None:
                 out[name] = f"no {target.secret_what}: {target.secret_ref.hint()}"
         return out
+
+    def filters_for(self, feed: FeedConfig, target: str) -> tuple[Filter, ...]:
+        """The filters an article of ``feed`` passes to be posted to ``target``: the feed's, then
+        the target's (those with any criteria)."""
+        rules = (feed.filters.rules(f"feeds[{feed.name}].filters"),
+                 self.targets[target].filters.rules(f"targets.{target}.filters"))
+        return tuple(r for r in rules if not r.empty)
+
+    def pacing(self) -> dict[str, Pacing]:
+        """Target → its pacing, for the targets that have one."""
+        return {name: rules for name, t in self.targets.items() if (rules := t.pacing.rules()).active}
 
     def template_for(self, feed: FeedConfig, target: str) -> str | None:
         return feed.templates.get(target) or self.targets[target].template

@@ -47,7 +47,8 @@ def delivery(d: Delivery, when: When = iso, *, history: bool = False) -> Json:
     out: Json = {"target": d.target, "seq": d.seq, "state": d.state, "attempts": d.attempts,
                  "url": d.remote_url, "sent_at": _opt(when, d.sent_at or None),
                  "next_attempt": _opt(when, d.next_attempt_at) if d.state == "pending" else None,
-                 "error": d.last_error, "requested_by": d.requested_by}
+                 "error": d.last_error, "requested_by": d.requested_by,
+                 "planned": _opt(when, d.planned_at), "planned_why": d.planned_why}
     if history:
         out["history"] = [{"at": when(e.at), "kind": e.kind, "detail": e.detail} for e in d.history]
     return out
@@ -89,7 +90,7 @@ def previews(targets: Iterable[TargetPreview]) -> Json:
         draft = p.draft
         out[p.target] = {
             "text": draft.text, "length": draft.length, "limit": p.limits.max_length,
-            "unit": p.limits.unit, "language": draft.language, "notes": list(draft.notes),
+            "unit": p.limits.unit, "language": draft.language, "notes": list(p.notes),
             "facets": [{"byte_start": f.byte_start, "byte_end": f.byte_end, "kind": f.kind,
                         "value": f.value} for f in draft.facets],
             "card": None if draft.card is None else {

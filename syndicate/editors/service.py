@@ -8,13 +8,17 @@ method returns frozen values (``syndicate.editors.values``) or raises an
   link with the same identity, ``Store.find_article_id``), else an entry of
   a configured feed, else (a URL) the article's own page; ``record`` stores
   what it found, as seen, so it can be queued;
-- ``preview(ref)`` and ``detail(id)``: what each target would get, and why;
+- ``preview(ref)`` and ``detail(id)``: what each target would get, and why
+  (the "why" lines: the target's filters, its pacing slot, the composer's
+  notes);
 - ``repost(ref)``: the editors' rule in one store transaction
   (``Store.request_repost``): an asked target the article was posted to, or
   that has a post of it waiting or being sent, refuses the whole request
   unless ``force``.  Default targets are the feed's; a target the daemon
   cannot post to (no credentials) is not queued, and the outcome says why;
-- ``retry``, ``release`` (held deliveries), ``status``, ``health``.
+- ``retry``, ``release`` (held deliveries), ``status``, ``health``; ``status``
+  and ``recent`` give each waiting delivery of a paced target its planned
+  time (``Store.planned``).
 
 **Who can post.**  The daemon records, each start and reload, which targets
 it can post to (``Store.record_daemon_targets``).  That record decides,
@@ -65,7 +69,7 @@ if TYPE_CHECKING:
     from syndicate.config import Config
     from syndicate.fetch import Fetcher
     from syndicate.models import Article, PostDraft, TargetLimits
-    from syndicate.store import ArticleStatus, Store, TargetPause
+    from syndicate.store import ArticleStatus, Delivery, Store, TargetPause
 
 log = logging.getLogger("syndicate.editors")
 
@@ -200,25 +204,64 @@ class Editors:
         names = self.check_targets(targets)
         intro = self._intro(intro)
         found = self.find(ref)
-        return Preview(found, self._previews(found.article, names, intro))
+        return Preview(found, self._previews(found.article, names, intro, found.article_id))
 
     def previews(self, article_id: int) -> tuple[TargetPreview, ...]:
         """A recorded article's preview per target (the feed's, else all)."""
-        return self._previews(self.recorded(article_id).article, [], None)
+        return self._previews(self.recorded(article_id).article, [], None, article_id)
 
     def detail(self, article_id: int) -> ArticleDetail:
         """A recorded article with every delivery's whole history and a preview per target."""
         found = self.recorded(article_id)
-        return ArticleDetail(article_id, found.article, tuple(self.store.deliveries(article_id)),
-                             self._previews(found.article, [], None))
+        return ArticleDetail(article_id, found.article, self._planned(self.store.deliveries(article_id)),
+                             self._previews(found.article, [], None, article_id))
+
+    def _planned(self, deliveries: Sequence[Delivery]) -> tuple[Delivery, ...]:
+        """``deliveries`` with each pending one's planned time, where its target is paced."""
+        pacing = self.config.pacing()
+        targets = {d.target for d in deliveries if d.state == "pending" and d.target in pacing}
+        if not targets:
+            return tuple(deliveries)
+        slots = {row: slot for plan in self.store.planned(pacing, sorted(targets)).values()
+                 for row, slot in plan}
+        return tuple(replace(d, planned_at=slots[d.id].at, planned_why=slots[d.id].why)
+                     if d.id in slots and slots[d.id].why is not None else d for d in deliveries)
+
+    def _why(self, article: Article, name: str, article_id: int | None) -> tuple[str, ...]:
+        """Whether and when ``article`` goes out on ``name``: its filters' verdict, its pacing slot."""
+        from syndicate.editors.as_json import minute
+        from syndicate.filters import verdict
+
+        lines = []
+        try:
+            filters = self.config.filters_for(self.config.feed(article.feed), name)
+        except KeyError:  # the feed was removed from the config since
+            filters = (self.config.targets[name].filters.rules(f"targets.{name}.filters"),)
+        found = verdict(article, filters)
+        if found is not None:
+            lines.append(f"not posted to {name}: {found[0]} ({found[1]}); an editor's repost still posts it")
+        elif filters:
+            lines.append("filters: passes " + ", ".join(f.where for f in filters))
+        rules = self.config.pacing().get(name)
+        if rules is not None and found is None:
+            plan = self.store.planned({name: rules}, [name], extra=1)[name]
+            pending = {d.id for d in self.store.deliveries(article_id) if d.target == name
+                       and d.state == "pending"} if article_id is not None else set()
+            waiting = next((i for i, (row, _) in enumerate(plan) if row in pending), len(plan) - 1)
+            slot = plan[waiting][1]
+            lines.append(f"pacing ({rules.describe()}): " + (
+                f"planned {minute(slot.at)} UTC, {slot.why}" if slot.why else "goes out when due")
+                + f"; {waiting} waiting before it")
+        return tuple(lines)
 
     def _previews(self, article: Article, names: Sequence[str],
-                  intro: str | None) -> tuple[TargetPreview, ...]:
+                  intro: str | None, article_id: int | None = None) -> tuple[TargetPreview, ...]:
         if self.composer is None:
             raise RuntimeError("previews need a composer (an App)")
         names = list(names) or self.config.targets_for_feed(article.feed) or list(self.config.targets)
         out = []
         for name in names:
+            why = self._why(article, name, article_id)
             kind = self.config.targets[name].kind
             try:
                 draft = self.composer.draft_for(article, name, intro)
@@ -226,9 +269,9 @@ class Editors:
             except Exception as exc:  # a broken template must not break the page or the command
                 log.warning(
                     "preview failed", extra={"article": article.link, "target": name, "error": str(exc)})
-                out.append(TargetPreview(name, kind, None, None, f"cannot compose: {exc}"))
+                out.append(TargetPreview(name, kind, None, None, f"cannot compose: {exc}", why))
                 continue
-            out.append(TargetPreview(name, kind, draft, limits))
+            out.append(TargetPreview(name, kind, draft, limits, why=why))
         return tuple(out)
 
     # -- requests ----------------------------------------------------------------------------
@@ -294,8 +337,13 @@ class Editors:
     # -- status and health -------------------------------------------------------------------
 
     def recent(self, limit: int = 20) -> tuple[ArticleStatus, ...]:
-        """The ``limit`` most recent articles with their deliveries and history."""
-        return tuple(self.store.recent(limit))
+        """The ``limit`` most recent articles with their deliveries and history (a paced
+        target's waiting ones with their planned time)."""
+        articles = self.store.recent(limit)
+        planned = self._planned([d for a in articles for d in a.deliveries])
+        by_id = {d.id: d for d in planned if d.id}
+        return tuple(replace(a, deliveries=tuple(by_id.get(d.id, d) if d.id else d for d in a.deliveries))
+                     for a in articles)
 
     def status(self, limit: int = 20) -> Status:
         """The ``limit`` most recent articles with deliveries and history, feeds, targets."""

@@ -78,6 +78,12 @@ class TargetPreview:
     draft: PostDraft | None
     limits: TargetLimits | None
     error: str | None = None
+    why: tuple[str, ...] = ()  # whether and when it goes out: the target's filters, its pacing slot
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every "why" line: whether and when it goes out, then why the post looks as it does."""
+        return self.why + (self.draft.notes if self.draft is not None else ())
 
 
 @dataclass(frozen=True, slots=True)

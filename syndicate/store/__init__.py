@@ -11,6 +11,7 @@ from one part per domain, each module holding its domain's SQL::
     deliveries.py   DeliveriesPart  the editors' side: deliveries, recent, the repost rule, retries
     operator.py     OperatorPart    held deliveries, paused targets
     mirror.py       MirrorPart      the mirror feeds as published: bytes and ETag per file
+    pacing.py       PacingPart      each target's pacing over its queue: its posts by time, the plan
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
     article_json.py                 an Article as the JSON kept in articles.data
@@ -47,6 +48,7 @@ from syndicate.store.location import is_database_url
 from syndicate.store.mirror import MirrorFile, MirrorPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
+from syndicate.store.pacing import PacingPart
 from syndicate.store.schema import MIGRATIONS, migrate
 from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
@@ -69,7 +71,7 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            MirrorPart, SessionsPart, WorkersPart):
+            MirrorPart, SessionsPart, WorkersPart, PacingPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -5,7 +5,8 @@ identity (``syndicate.links.link_identity``, column ``ident``) in any feed
 (``known``).  ``apply`` records one read of a feed as ``syndicate.plan``
 decided it (a ``FeedPlan``) in one transaction: its new and edited
 articles, their outbox rows (``outbox.enqueue``), the deliveries held as a
-suspected feed migration (``operator.hold``), the feed's title (meta) and
+suspected feed migration (``operator.hold``), those its filters kept from
+a target (table ``filtered``, with the reason), the feed's title (meta) and
 its row (``feeds.record_read``: validators, body hash, next fetch,
 seeded).  So a failure half way leaves none of it: never a seeded feed
 without its articles, nor articles of a feed whose next read would seed it
@@ -200,6 +201,9 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         if article_id is None:
             continue
+        for target, why in intent.filtered:
+            db.execute("INSERT INTO filtered (article_id, target, filtered_at, reason) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", (article_id, target, now, why))
         if intent.deliveries == "queued":
             queued += enqueue(db, article_id, intent.targets, now=now)
         elif intent.deliveries == "held":

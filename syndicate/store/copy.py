@@ -33,6 +33,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outbox", ("id",)),
     ("outbox_events", ("id",)),
     ("held", ("article_id", "target")),
+    ("filtered", ("article_id", "target")),
     ("targets", ("name",)),
     ("sessions", ("target",)),
     ("meta", ("key",)),

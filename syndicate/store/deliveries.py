@@ -3,7 +3,8 @@
 ``deliveries`` (one article's rows) and ``recent`` (the latest articles
 with theirs) are what ``syndicate status`` and the editors' API show; a
 delivery held as a suspected feed migration (``operator``) is shown among
-them with state ``held``.  ``request_repost`` is the editors' repost rule:
+them with state ``held``, and one the target's filters kept back with state
+``filtered`` (the reason as its error).  ``request_repost`` is the editors' repost rule:
 an article already posted to a target, or queued there, is not queued
 again without ``force`` — decided in the transaction that queues, so two
 editors asking at once cannot double-queue.  A repost is a new row
@@ -40,6 +41,8 @@ class Delivery:
     requested_by: str | None
     id: int = 0
     history: tuple[OutboxEvent, ...] = ()
+    planned_at: float | None = None  # pending and paced: when its target's pacing plans it
+    planned_why: str | None = None  # the pacing rule that put it there
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ _DELIVERY_COLUMNS = ("id, target, seq, key, state, attempts, remote_url, sent_at
 # id 0 (it has no outbox row, nor a history yet), state ``held``, the reason as its error.
 _HELD_COLUMNS = ("0 AS id, target, 0 AS seq, '' AS key, 'held' AS state, 0 AS attempts, NULL AS remote_url, "
                  "NULL AS sent_at, NULL AS next_attempt_at, reason AS last_error, NULL AS requested_by")
+# Likewise a delivery the target's filters kept back (table ``filtered``): state ``filtered``, the reason.
+_FILTERED_COLUMNS = _HELD_COLUMNS.replace("'held' AS state", "'filtered' AS state")
 
 
 class DeliveriesPart(StorePart):
@@ -142,7 +147,8 @@ class DeliveriesPart(StorePart):
         with self.backend.read() as db:
             rows = db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE article_id = ? "
                               f"UNION ALL SELECT {_HELD_COLUMNS} FROM held WHERE article_id = ? "
-                              "ORDER BY target, seq", (article_id, article_id)).fetchall()
+                              f"UNION ALL SELECT {_FILTERED_COLUMNS} FROM filtered WHERE article_id = ? "
+                              "ORDER BY target, seq", (article_id, article_id, article_id)).fetchall()
             events = history(db, [r["id"] for r in rows if r["id"]])
         return [_delivery(r, events.get(r["id"], ())) for r in rows]
 
@@ -160,8 +166,10 @@ class DeliveriesPart(StorePart):
                 for d in db.execute(
                         f"""SELECT article_id, {_DELIVERY_COLUMNS} FROM outbox WHERE article_id IN ({marks})
                             UNION ALL SELECT article_id, {_HELD_COLUMNS} FROM held
+                            WHERE article_id IN ({marks})
+                            UNION ALL SELECT article_id, {_FILTERED_COLUMNS} FROM filtered
                             WHERE article_id IN ({marks}) ORDER BY target, seq""",
-                        [*by_article, *by_article]):
+                        [*by_article, *by_article, *by_article]):
                     by_article[d["article_id"]].append(d)
             events = history(db, [d["id"] for ds in by_article.values() for d in ds if d["id"]])
         return [ArticleStatus(id=r["id"], feed=r["feed"], guid=r["guid"], link=r["link"], title=r["title"],
@@ -175,6 +183,16 @@ def _delivery(r: Row, events: Iterable[OutboxEvent] = ()) -> Delivery:
     return Delivery(**fields, history=tuple(events))
 
 
+def _unfilter(db: Connection, now: float, article_id: int, target: str, seq: int) -> None:
+    """An editor reposted an article the target's filters kept back: the new row says so."""
+    why = db.execute("DELETE FROM filtered WHERE article_id = ? AND target = ? RETURNING reason",
+                     (article_id, target)).fetchone()
+    if why is not None:
+        row_id = db.execute("SELECT id FROM outbox WHERE article_id = ? AND target = ? AND seq = ?",
+                            (article_id, target, seq)).scalar()
+        record(db, row_id, now, "unfiltered", f"posted although the filters said: {why[0]}")
+
+
 def _queue_new(db: Connection, now: float, article_id: int, targets: Iterable[str], requested_by: str,
                intro: str | None) -> list[str]:
     """A new row (the next ``seq``) per target, recording who asked; the article counts as added."""
@@ -184,6 +202,7 @@ def _queue_new(db: Connection, now: float, article_id: int, targets: Iterable[st
                          (article_id, target)).scalar()
         if enqueue(db, article_id, [target], now=now, seq=seq, intro=intro, requested_by=requested_by):
             queued.append(target)
+            _unfilter(db, now, article_id, target, seq)
     if queued:  # reposted: in the output feed again, as recently added
         db.execute("UPDATE articles SET added_at = ? WHERE id = ?", (now, article_id))
     return queued

@@ -49,9 +49,11 @@ from typing import Any
 
 from syndicate.errors import StoreError
 from syndicate.models import Article
+from syndicate.pacing import Pacing
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import CLAIM_TARGET, Connection, Row, notify, try_lock
 from syndicate.store.budgets import budget_spent, spend_one
+from syndicate.store.pacing import paced_at, paced_limit
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
@@ -202,10 +204,12 @@ def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: 
     return due
 
 
-def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool) -> list[Row]:
+def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool,
+                   pacing: Pacing | None = None) -> list[Row]:
     """A target's rows to lease, locked: none while one of its rows is in flight (leased, the lease
     not run out, or being written by its worker this instant); else the rows whose lease ran out
-    (their workers died), then its due pending rows in line."""
+    (their workers died), then its due pending rows in line, as many as its ``pacing`` lets go now
+    (``store.pacing``)."""
     sending = db.execute("SELECT leased_until FROM outbox WHERE target = ? AND state = 'sending'",
                          (target,)).fetchall()
     if any(r[0] is not None and r[0] > now for r in sending):
@@ -218,7 +222,7 @@ def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order
         if len(lapsed) < len(sending):
             return []  # its late worker is recording it right now: in flight still
     taken = lapsed[:limit]
-    rest = limit - len(taken)
+    rest = paced_limit(db, target, pacing, now, limit - len(taken))
     return taken + (_due_in_line(db, target, now, rest, in_order) if rest > 0 else [])
 
 
@@ -229,7 +233,8 @@ class OutboxPart(StorePart):
     """The outbox's queue and claims: the part of ``Store`` in this module."""
 
     def claim_due(self, owner: str, *, now: float, lease_seconds: float, limit: int = 1,
-                  targets: Iterable[str] | None = None, in_order: bool = True) -> list[OutboxItem]:
+                  targets: Iterable[str] | None = None, in_order: bool = True,
+                  pacing: Mapping[str, Pacing] | None = None) -> list[OutboxItem]:
         """Lease up to ``limit`` due rows, oldest article first.
 
         Due: pending with next_attempt_at <= now, or sending with an expired
@@ -240,7 +245,9 @@ class OutboxPart(StorePart):
         target's queue keeps its order); ``in_order=False`` is the
         deliverer's probe past such a row.  A target whose shared rate budget
         is spent (``store.budgets``) has nothing due until its reset; a claim
-        takes one request off a budget that has some left.
+        takes one request off a budget that has some left.  ``pacing``: each
+        target's, if it has one (a target's pending rows wait for their slot;
+        ``store.pacing``).
         """
         with self.backend.transaction() as db:
             names = list(targets) if targets is not None else [
@@ -249,7 +256,7 @@ class OutboxPart(StorePart):
             for name in names:
                 # passed over: another worker is claiming it right now, or its rate budget is spent
                 if try_lock(db, CLAIM_TARGET, name) and budget_spent(db, name, now) is None:
-                    picked += _due_of_target(db, name, now, limit, in_order)
+                    picked += _due_of_target(db, name, now, limit, in_order, (pacing or {}).get(name))
             picked.sort(key=lambda r: (r["published"], r["id"]))
             items = []
             for r in picked[:limit]:
@@ -313,10 +320,13 @@ class OutboxPart(StorePart):
             out.setdefault(r[0], {})[r[1]] = r[2]
         return out
 
-    def next_due_at(self, targets: Iterable[str] | None = None) -> float | None:
+    def next_due_at(self, targets: Iterable[str] | None = None,
+                    pacing: Mapping[str, Pacing] | None = None) -> float | None:
         """When the next outbox row of ``targets`` (default: all) can be worked: a target with a row
         in flight, when its lease runs out (its worker may be done sooner); else when its first row
-        in line is due.  Rows of other targets (ones that cannot post) never count."""
+        in line is due, or its pacing's next slot if that is later.  Rows of other targets (ones
+        that cannot post) never count."""
+        now = self._clock()
         with self.backend.read() as db:
             names = list(targets) if targets is not None else [
                 r[0] for r in db.execute("SELECT DISTINCT target FROM outbox")]
@@ -327,8 +337,13 @@ class OutboxPart(StorePart):
                 if leased is not None:  # a row in flight: the queue waits for it (or for its lease)
                     times.append(leased)
                     continue
+                own: list[float] = []
                 for row in _queue(db, name, first=4):
-                    times.append(row["next_attempt_at"])
+                    own.append(row["next_attempt_at"])
                     if not row["out_of_line"]:
                         break  # everything behind the first row in line waits for it
+                rules = (pacing or {}).get(name)
+                if own and rules is not None and rules.active:
+                    own = [paced_at(db, name, rules, min(own), now)]
+                times += own
         return min(times) if times else None

@@ -269,6 +269,23 @@ def step_14_mirror_files(db: Connection) -> None:
     )""")
 
 
+def step_15_filtered(db: Connection) -> None:
+    """New articles a target's filters kept from it, with the reason (an editor may repost them)."""
+    db.execute(f"""
+    CREATE TABLE filtered (
+        article_id  INTEGER NOT NULL REFERENCES articles (id),
+        target      TEXT NOT NULL,
+        filtered_at {db.dialect.real} NOT NULL,
+        reason      TEXT NOT NULL,
+        PRIMARY KEY (article_id, target)
+    )""")
+
+
+def step_16_posts_by_time(db: Connection) -> None:
+    """Each target's posts by time: what its pacing counts (``store.pacing``), read from an index."""
+    db.execute("CREATE INDEX outbox_sent ON outbox (target, sent_at)")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -284,6 +301,8 @@ MIGRATIONS: tuple[Step, ...] = (
     step_12_target_budgets,
     step_13_feed_claims,
     step_14_mirror_files,
+    step_15_filtered,
+    step_16_posts_by_time,
 )
 LATEST = len(MIGRATIONS)
 

@@ -20,6 +20,7 @@ to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from syndicate.compose import compose
@@ -53,6 +54,12 @@ def draft_post(article: Article, target: str, cfg: TargetBase, *, limits: Target
     within ``limits`` (default: the platform's, with the config's overrides), then drafted as
     its platform does.  Pure; raises ``ValueError`` as ``compose`` does."""
     platform = platform_of(cfg)
-    composed = compose(article, target=target, limits=limits or platform.offline_limits(cfg),
+    limits = limits or platform.offline_limits(cfg)
+    if platform.reserve is not None:  # what the draft adds itself (a content warning) is budgeted too
+        graphemes, size = platform.reserve(article, cfg)
+        if graphemes or size:
+            limits = replace(limits, max_length=limits.max_length - graphemes,
+                             max_bytes=limits.max_bytes - size if limits.max_bytes else None)
+    composed = compose(article, target=target, limits=limits,
                        template=template, hashtags=hashtags, intro=intro)
     return platform.draft(article, composed, cfg)

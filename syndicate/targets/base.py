@@ -134,6 +134,8 @@ class Platform(Generic[C]):
       only when the adapter first talks to the server).
     * ``draft(article, composed, cfg)``: the ``PostDraft`` of a composed text,
       with what only this platform adds (facets, link cards, thumbnails).
+    * ``reserve(article, cfg)``: (graphemes, bytes) of the text's budget the
+      draft takes for itself (a content warning counted with the text), or None.
     """
 
     kind: str
@@ -142,4 +144,5 @@ class Platform(Generic[C]):
     offline_limits: Callable[[C], TargetLimits]
     build: Callable[[str, C, Secret, Services], Target]
     draft: Callable[[Article, Composed, C], PostDraft]
+    reserve: Callable[[Article, C], tuple[int, int]] | None = None
 

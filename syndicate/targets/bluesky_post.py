@@ -9,16 +9,19 @@ The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from syndicate.compose import Composed, shorten_to
 from syndicate.config import BlueskyTarget
+from syndicate.content_warnings import SELF_LABELS, warning_for, warning_line
 from syndicate.errors import PermanentError
 from syndicate.images import fit_image
 from syndicate.models import Article, Facet, ImageRules, LinkCard, PostDraft, TargetLimits
 from syndicate.summary import web_url
 from syndicate.textlen import count_graphemes
 
-__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "offline_limits",
-           "prepare_thumb"]
+__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "gate_notes", "offline_limits",
+           "prepare_thumb", "reserve"]
 
 #: app.bsky.feed.post#text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); URLs count as written.
 LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_bytes=3000)
@@ -51,7 +54,40 @@ def draft(article: Article, composed: Composed, cfg: BlueskyTarget) -> PostDraft
     )
     note = (f"link card: {card.uri} with title, {len(card.description)}-character description"
             + (f" and thumbnail {card.thumb_url}" if card.thumb_url else ", no thumbnail"))
-    return composed.to_draft(facets=facets(composed), card=card, notes=(note,))
+    notes = [note, *gate_notes(cfg)]
+    post = composed.to_draft(facets=facets(composed), card=card)
+    found = warning_for(article, cfg.content_warnings)
+    if found is not None and found[0] in SELF_LABELS:
+        notes.append(f"self-label {found[0]} (category {found[1]!r})")
+        post = replace(post, labels=(found[0],))
+    elif found is not None:  # no label fits: the text opens with the warning
+        prefix = warning_line(found[0]) + "\n\n"
+        shift = len(prefix.encode())
+        text = prefix + post.text
+        post = replace(post, text=text, length=count_graphemes(text), facets=tuple(
+            replace(f, byte_start=f.byte_start + shift, byte_end=f.byte_end + shift) for f in post.facets))
+        notes.append(f"warning line {warning_line(found[0])!r} (category {found[1]!r}: no self-label fits)")
+    return replace(post, notes=(*post.notes, *notes))
+
+
+def reserve(article: Article, cfg: BlueskyTarget) -> tuple[int, int]:
+    """A warning line (a content warning no self-label fits) takes its room from the text."""
+    found = warning_for(article, cfg.content_warnings)
+    if found is None or found[0] in SELF_LABELS:
+        return 0, 0
+    line = warning_line(found[0]) + "\n\n"
+    return count_graphemes(line), len(line.encode())
+
+
+def gate_notes(cfg: BlueskyTarget) -> list[str]:
+    """What the post's threadgate and postgate say (none: everybody may reply and quote)."""
+    notes = []
+    if cfg.replies != "everybody":
+        who = "nobody" if cfg.replies == "nobody" else ", ".join(cfg.replies)
+        notes.append(f"replies: {who} (a threadgate, written with the post)")
+    if not cfg.quotes:
+        notes.append("quotes: off (a postgate, written with the post)")
+    return notes
 
 
 def facets(composed: Composed) -> tuple[Facet, ...]:

@@ -6,7 +6,7 @@ The client is made on first use (``import mastodon`` is slow) with
 on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per request
 (Mastodon.py's own is per socket operation).
 
-- ``limits()`` reads ``/api/v2/instance`` (``configuration.statuses``
+- ``limits()`` reads (``mastodon_instance``) ``/api/v2/instance`` (``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``), falls back to
   ``/api/v1/instance`` (same fields since 3.4.2, or Pleroma's ``max_toot_chars``), then to
   500/23.  What the instance said is kept for the process's life, and in the state
@@ -19,9 +19,13 @@ on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per requ
 - ``deliver()`` posts with ``Idempotency-Key: key``: Mastodon keeps the key for an hour
   per account and answers a repeat with the status it made the first time.  With
   ``thumbnail: true`` the card's image is uploaded first (``POST /api/v2/media``, alt
-  text = the card's title) and polled (``GET /api/v1/media/:id``: 206 while processing,
-  200 done) a bounded number of times; an image that cannot be fetched, is refused, or is
-  not ready in time is left out and the status goes without it.
+  text = the feed's description of the image, else the card's title) and polled
+  (``GET /api/v1/media/:id``: 206 while processing, 200 done) a bounded number of times;
+  an image that cannot be fetched, is refused, or is not ready in time is left out and the
+  status goes without it.
+  The article's content warning (``content_warnings``) is the ``spoiler_text``, else the
+  target's ``content_warning``; ``quote_policy`` goes as ``quote_approval_policy`` only to an
+  instance whose ``api_versions.mastodon`` is ``QUOTES_API_VERSION`` or later (4.5).
 - ``lookup()`` covers what the key cannot: after the hour, or when the key's status was
   made by an earlier process.  It pages through the account's statuses, newest first
   (``fetch_next`` on the ``Link`` header), back to the row's first attempt (less
@@ -72,7 +76,8 @@ from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services, SharedValues
 from syndicate.targets.instance_limits import read_limits, share_limits
-from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits
+from syndicate.targets.mastodon_instance import LIMITS_RETRY, QUOTES_API_VERSION, Instance, read_instance
+from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits, reserve
 
 if TYPE_CHECKING:
     import requests
@@ -84,7 +89,6 @@ log = logging.getLogger(__name__)
 
 LOOKUP_PAGE = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 CLOCK_SKEW = 60.0  # seconds our clock and the server's may differ by, for "made since"
-LIMITS_RETRY = 60.0  # seconds before limits that could not be read are asked for again
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
 _TAG = regex.compile(r"<[^>]*>")
@@ -166,6 +170,8 @@ class MastodonAdapter:
         self._account_id: str | None = None
         self._last = threading.local()  # headers of the last response, per thread
         self._budget: tuple[int, datetime | None] | None = None
+        self._api_version = 0  # the instance's api_versions.mastodon (/api/v2/instance); 0: unknown
+        self._quotes_unsupported_said = False
 
     # -- the Target protocol --
 
@@ -173,7 +179,9 @@ class MastodonAdapter:
         """The instance's limits, asked once; never raises (falls back to 500/23, and asks
         again ``LIMITS_RETRY`` seconds after a failure to read them)."""
         if self._limits is None or (self._limits_until is not None and self._clock() >= self._limits_until):
-            max_chars, per_url, known = self._shared_limits() or self._instance_limits()
+            instance = read_limits(self._shared, self._cfg.instance, self.name) or self._read_instance()
+            max_chars, per_url, known = instance.max_characters, instance.per_url, instance.known
+            self._api_version = instance.api_version
             if self._cfg.max_length:
                 max_chars = min(max_chars, self._cfg.max_length)
             self._limits = mastodon_limits(max_chars, per_url, self._cfg.content_warning)
@@ -183,6 +191,7 @@ class MastodonAdapter:
     def deliver(self, draft: PostDraft, key: str) -> Posted:
         """Post ``draft`` with ``Idempotency-Key: key`` (a repeat returns the first status)."""
         media_ids = self._thumbnail(draft)
+        quotes = self._quote_policy()
         return self._call(
             "posting the status",
             lambda c: self._posted(c.status_post(
@@ -190,10 +199,27 @@ class MastodonAdapter:
                 media_ids=media_ids or None,
                 visibility=self._cfg.visibility,
                 language=draft.language,
-                spoiler_text=self._cfg.content_warning or None,
+                spoiler_text=draft.content_warning or self._cfg.content_warning or None,
                 idempotency_key=key,
+                quote_approval_policy=quotes,
             )),
         )
+
+    def _quote_policy(self) -> str | None:
+        """``quote_policy``, if the instance knows it (``api_versions.mastodon`` from
+        ``QUOTES_API_VERSION``, Mastodon 4.5); None leaves it out of the request."""
+        wanted = self._cfg.quote_policy
+        if wanted is None:
+            return None
+        self.limits()  # reads the instance (and its api_versions) once
+        if self._api_version >= QUOTES_API_VERSION:
+            return wanted
+        if not self._quotes_unsupported_said:
+            self._quotes_unsupported_said = True
+            log.info("target %s: quote_policy %s not sent: %s says api_versions.mastodon %d (quote "
+                     "policies need %d, Mastodon 4.5)", self.name, wanted, self._cfg.instance,
+                     self._api_version, QUOTES_API_VERSION)
+        return None
 
     def lookup(self, attempted: Attempted) -> Posted | None:
         """The status an earlier request of the row made: among the account's statuses since
@@ -397,40 +423,16 @@ class MastodonAdapter:
 
     # -- pieces --
 
-    def _shared_limits(self) -> tuple[int, int, bool] | None:
-        """The instance's limits as another worker (or an earlier run) read them, if any."""
-        shared = read_limits(self._shared, self._cfg.instance, self.name)
-        return (*shared, True) if shared else None
+    def _read_instance(self) -> Instance:
+        """Ask the instance itself, and keep what it said for every worker (or an earlier run)."""
+        instance = read_instance(self.name, self._call)
+        if instance.known:
+            self._share(instance)
+        return instance
 
-    def _share(self, limits: tuple[int, int] | None) -> None:
+    def _share(self, instance: Instance | None) -> None:
         """Keep what the instance said for every worker (None: forget it, to ask afresh)."""
-        share_limits(self._shared, self._cfg.instance, limits, self.name)
-
-    def _instance_limits(self) -> tuple[int, int, bool]:
-        """(max_characters, characters_reserved_per_url, known): ``known`` is False when the
-        instance could not be asked (down, rate-limited), so the fallback is only for now."""
-        unreachable = False
-        for action, ask in (
-            ("reading /api/v2/instance", lambda c: c.instance_v2()),
-            ("reading /api/v1/instance", lambda c: c.instance_v1()),
-        ):
-            try:
-                instance = self._call(action, ask)
-            except DeliveryError as exc:
-                log.info("target %s: %s", self.name, exc)
-                unreachable = unreachable or isinstance(exc, TransientError)
-                continue
-            statuses = (instance.get("configuration") or {}).get("statuses") or {}
-            max_chars = statuses.get("max_characters") or instance.get("max_toot_chars")
-            per_url = statuses.get("characters_reserved_per_url")
-            if isinstance(max_chars, int) and max_chars > 0:
-                per_url = per_url if isinstance(per_url, int) else LIMITS.url_length or 23
-                self._share((max_chars, per_url))
-                return max_chars, per_url, True
-        log.warning("target %s: instance limits unknown, assuming %d characters and %d per URL%s",
-                    self.name, LIMITS.max_length, LIMITS.url_length,
-                    f"; asking again in {LIMITS_RETRY:g}s" if unreachable else "")
-        return LIMITS.max_length, LIMITS.url_length or 23, not unreachable
+        share_limits(self._shared, self._cfg.instance, instance, self.name)
 
     def _me(self, client: Mastodon) -> str:
         if self._account_id is None:
@@ -457,7 +459,7 @@ class MastodonAdapter:
             log.warning("target %s: thumbnail %s not fetched (%s); posting without it",
                         self.name, card.thumb_url, exc)
             return []
-        alt = (card.title or "").strip()[:ALT_TEXT_LIMIT] or None
+        alt = (draft.image_alt or card.title or "").strip()[:ALT_TEXT_LIMIT] or None
         try:
             media = self._call("uploading the thumbnail",
                                lambda c: c.media_post(data, mime_type=mime, description=alt))
@@ -496,4 +498,5 @@ def build(name: str, cfg: MastodonTarget, token: Secret, services: Services) -> 
 
 
 PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,
+                    reserve=reserve,
                     build=build, draft=draft)

@@ -8,13 +8,16 @@ they are taken to be without asking.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from syndicate.compose import Composed
 from syndicate.config import MastodonTarget
+from syndicate.content_warnings import alt_text, warning_for
 from syndicate.images import SAFE_FORMATS
 from syndicate.models import Article, ImageRules, LinkCard, PostDraft, TargetLimits
 from syndicate.textlen import count_graphemes
 
-__all__ = ["IMAGES", "LIMITS", "draft", "mastodon_limits", "offline_limits"]
+__all__ = ["IMAGES", "LIMITS", "draft", "mastodon_limits", "offline_limits", "reserve"]
 
 #: Mastodon's defaults (``StatusLengthValidator``): 500 graphemes, every URL 23; an instance
 #: says its own (``limits()``).
@@ -44,10 +47,31 @@ def offline_limits(cfg: MastodonTarget) -> TargetLimits:
     return mastodon_limits(cfg.max_length or LIMITS.max_length, LIMITS.url_length or 23, cfg.content_warning)
 
 
+def reserve(article: Article, cfg: MastodonTarget) -> tuple[int, int]:
+    """An article's own content warning is counted with the text, in place of the target's."""
+    found = warning_for(article, cfg.content_warnings)
+    if found is None:
+        return 0, 0
+    return count_graphemes(found[0]) - (count_graphemes(cfg.content_warning) if cfg.content_warning else 0), 0
+
+
 def draft(article: Article, composed: Composed, cfg: MastodonTarget) -> PostDraft:
     """The status: the composed text; with ``thumbnail: true``, a card naming the article's image,
-    which the adapter uploads with the title as its alt text (Mastodon makes its own link cards)."""
+    uploaded with its alt text (the feed's description of it, else the title; Mastodon makes
+    its own link cards); the article's content warning (``content_warnings``), else the target's."""
     card = None
+    notes: list[str] = []
+    alt = None
     if cfg.thumbnail and article.image:
         card = LinkCard(article.link, article.title, "", article.image)
-    return composed.to_draft(card=card)
+        alt, where = alt_text(article, article.title)
+        notes.append(f"thumbnail {article.image} with alt text from {where}: {alt!r}")
+    found = warning_for(article, cfg.content_warnings)
+    warning = found[0] if found else cfg.content_warning
+    if found:
+        notes.append(f"content warning {found[0]!r} (category {found[1]!r})")
+    elif cfg.content_warning:
+        notes.append(f"content warning {cfg.content_warning!r} (the target's)")
+    if cfg.quote_policy:
+        notes.append(f"quotes: {cfg.quote_policy} (quote_approval_policy, sent if the instance knows it)")
+    return replace(composed.to_draft(card=card, notes=notes), content_warning=warning or None, image_alt=alt)

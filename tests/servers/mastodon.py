@@ -24,7 +24,10 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   only when the page is full, ``rel="prev"`` with ``min_id`` unless it is empty, each URL
   carrying the request's ``limit`` and filters, query keys sorted as Rails' ``to_query``).
 - ``GET /api/v1/instance`` and ``/api/v2/instance`` with ``configuration.statuses``
-  ``max_characters`` and ``characters_reserved_per_url``.
+  ``max_characters`` and ``characters_reserved_per_url``, and (v2) ``api_versions.mastodon``
+  (``api_version``: 2 as 4.3 says; 7, as 4.5 says, also takes ``quote_approval_policy`` on a
+  status — ``public``, ``followers`` or ``nobody``, else 422 — and shows it as the status's
+  ``quote_approval``; below 7 the parameter is ignored, as any unknown one).
 - ``POST /api/v2/media`` → 202 with ``url: null``; ``GET /api/v1/media/:id`` → 206 while
   processing, and the ``media_polls``-th GET finds it processed (200, ``url`` set;
   ``media_polls=0``: the upload itself answers 200); attaching it earlier is a 422.
@@ -100,6 +103,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import regex
+
+QUOTES_API_VERSION = 7  # api_versions.mastodon from which POST /api/v1/statuses takes quote_approval_policy
+QUOTE_POLICIES = ("public", "followers", "nobody")
 
 # --- counting as StatusLengthValidator does ------------------------------------------------
 
@@ -386,6 +392,7 @@ class MastodonServer:
         idempotency_ttl: float = 3600.0,
         count_mode: str = "mastodon",
         version: str = "4.3.0",
+        api_version: int = 2,
         instance_v2: bool = True,
         default_language: str = "en",
         host: str = "127.0.0.1",
@@ -405,6 +412,7 @@ class MastodonServer:
             raise ValueError(f"count_mode: one of {', '.join(COUNT_MODES)}")
         self.count_mode = count_mode  # how _post_status measures a status (see status_length)
         self.version = version
+        self.api_version = api_version  # api_versions.mastodon: 2 is 4.3; 7 (4.5) knows quote policies
         self.instance_v2 = instance_v2  # False: an instance older than 4.0 (v2 is a 404)
         self.default_language = default_language
         self.state_file = Path(state_file) if state_file else None
@@ -598,6 +606,7 @@ class MastodonServer:
     def _public_record(self, s: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "text", "visibility", "language", "spoiler_text", "sensitive", "idempotency_key", "url")
         record = {k: s[k] for k in keys}
+        record["quote_policy"] = s.get("quote_policy")
         record["mentions"] = [f"{u}@{d}" if d else u for u, d in mentions_in(s["text"])]
         record["created_at"] = _iso(s["created_at"])
         record["media"] = [self._media_entity(self._media[mid]) for mid in s["media_ids"]]
@@ -709,6 +718,13 @@ class MastodonServer:
 
     def _status_entity(self, s: dict[str, Any]) -> dict[str, Any]:
         tags = sorted({m.group("tag").lower() for m in _HASHTAG_RE.finditer(s["text"])})
+        if s.get("quote_policy") is not None:  # api version 7: the QuoteApproval entity, as its author sees it
+            automatic = {"public": ["public"], "followers": ["followers"], "nobody": []}[s["quote_policy"]]
+            return self._entity(s, tags) | {"quote_approval": {"automatic": automatic, "manual": [],
+                                                               "current_user": "automatic"}}
+        return self._entity(s, tags)
+
+    def _entity(self, s: dict[str, Any], tags: list[str]) -> dict[str, Any]:
         return {
             "id": s["id"],
             "created_at": _iso(s["created_at"]),
@@ -784,7 +800,7 @@ class MastodonServer:
             | self._configuration()
             | {"translation": {"enabled": False}, "vapid": {"public_key": ""}},
             "registrations": {"enabled": False, "approval_required": False, "message": None},
-            "api_versions": {"mastodon": 2},
+            "api_versions": {"mastodon": self.api_version},
             "contact": {"email": "admin@example.org", "account": self._account_entity()},
             "rules": [],
         }
@@ -907,10 +923,16 @@ class MastodonServer:
             problems.append(f"Text character limit of {self.max_characters} exceeded")
         if problems:
             raise _err(422, "Validation failed: " + ", ".join(problems))
+        quote_policy = None  # an instance before api version 7 knows no quote policy: ignored, as any unknown
+        if self.api_version >= QUOTES_API_VERSION:
+            quote_policy = str(params.get("quote_approval_policy") or "public")  # the account's default
+            if quote_policy not in QUOTE_POLICIES:
+                raise _err(422, "Validation failed: Quote approval policy is not included in the list")
         status = self._create_status(
             text, spoiler=spoiler, sensitive=_truthy(params.get("sensitive", False)) or bool(spoiler),
             visibility=visibility, language=params.get("language"),
             in_reply_to_id=params.get("in_reply_to_id"), key=key or None, media_ids=media_ids)
+        status["quote_policy"] = quote_policy
         if key:
             self._idempotency[key] = (status["id"], now + self.idempotency_ttl)
         self._save_state()

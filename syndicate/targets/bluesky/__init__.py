@@ -47,4 +47,5 @@ def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -
 
 
 PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=bluesky_post.LIMITS,
-                    offline_limits=offline_limits, build=build, draft=bluesky_post.draft)
+                    offline_limits=offline_limits, build=build, draft=bluesky_post.draft,
+                    reserve=bluesky_post.reserve)

@@ -118,4 +118,4 @@ class BlueskyAdapter:
     def _create_post(self, client: Client, draft: PostDraft, rkey: str) -> Posted:
         cards = self._cards if self._cfg.link_card else None
         return records.create_post(client, self._session.repo(client), rkey, draft, cards=cards,
-                                   target=self.name)
+                                   target=self.name, replies=self._cfg.replies, quotes=self._cfg.quotes)

@@ -2,13 +2,16 @@
 
 A post is an ``app.bsky.feed.post`` record at ``rkey`` (a TID): text, facets
 (links, tags) in UTF-8 byte offsets, ``langs``, ``createdAt`` now, and the
-link card.  A second ``createRecord`` at the same key is refused by the PDS
-with a 500, not a conflict, which is why a delivery looks the key up first.
+link card, self-labels; with its threadgate and postgate, if the target has
+them, in the same ``applyWrites``.  A second ``createRecord`` at the same
+key is refused by the PDS with a 500, not a conflict, which is why a
+delivery looks the key up first.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__package__)  # the platform's one logger: syndicate.targets.bluesky
 
 POST_COLLECTION = "app.bsky.feed.post"
+THREADGATE_COLLECTION = "app.bsky.feed.threadgate"  # who may reply: at the post's rkey
+POSTGATE_COLLECTION = "app.bsky.feed.postgate"  # who may quote (embed) it: at the post's rkey
 LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
 
 
@@ -51,9 +56,13 @@ def get_post(client: Client, repo: str, rkey: str) -> Posted | None:
 
 
 def create_post(client: Client, repo: str, rkey: str, draft: PostDraft, *, cards: LinkCards | None,
-                target: str) -> Posted:
+                target: str, replies: str | Sequence[str] = "everybody", quotes: bool = True) -> Posted:
     """Post ``draft`` at ``rkey`` in ``repo``, with its link card made by ``cards`` (None: no card).
 
+    ``replies`` other than ``everybody`` adds a threadgate, ``quotes=False`` a
+    postgate, both at the post's ``rkey`` (as the lexicon wants) and written
+    with the post in one ``applyWrites``: all three or none, so a crash never
+    leaves a post without them, and finding the post (``get_post``) finds them.
     An invalid draft is a ``PermanentError``; a reused thumbnail the PDS no
     longer holds (``BlobNotFound``) a ``TransientError``, the blob forgotten.
     """
@@ -70,23 +79,57 @@ def create_post(client: Client, repo: str, rkey: str, draft: PostDraft, *, cards
             facets=[_facet(f) for f in draft.facets] or None,
             langs=[draft.language] if draft.language and LANGUAGE_TAG.match(draft.language) else None,
             embed=embed,
+            labels=models.ComAtprotoLabelDefs.SelfLabels(values=[
+                models.ComAtprotoLabelDefs.SelfLabel(val=v) for v in draft.labels]) if draft.labels else None,
         )
+        gates = _gates(f"at://{repo}/{POST_COLLECTION}/{rkey}", record.created_at, replies, quotes)
     except ValueError as exc:  # pydantic's ValidationError: the draft itself is unfit
         raise PermanentError(f"posting: invalid post: {one_line(exc)}", target=target) from None
     try:
-        resp = client.com.atproto.repo.create_record(
-            models.ComAtprotoRepoCreateRecord.Data(
-                repo=repo, collection=POST_COLLECTION, rkey=rkey, record=record, validate_=True
-            )
-        )
+        if gates:
+            writes = [models.ComAtprotoRepoApplyWrites.Create(collection=c, rkey=rkey, value=v)
+                      for c, v in [(POST_COLLECTION, record), *gates]]
+            done = client.com.atproto.repo.apply_writes(
+                models.ComAtprotoRepoApplyWrites.Data(repo=repo, writes=writes, validate_=True))
+            uri = done.results[0].uri if done.results else f"at://{repo}/{POST_COLLECTION}/{rkey}"
+        else:
+            uri = client.com.atproto.repo.create_record(
+                models.ComAtprotoRepoCreateRecord.Data(
+                    repo=repo, collection=POST_COLLECTION, rkey=rkey, record=record, validate_=True
+                )
+            ).uri
     except exceptions.BadRequestError as exc:
         if embed is None or cards is None or xrpc_error(exc)[0] != "BlobNotFound":
             raise
         cards.forget_blobs()  # a reused blob the PDS no longer holds: upload it again next time
         raise TransientError(f"posting: 400 BlobNotFound: {xrpc_error(exc)[1]} "
                              "(the thumbnail is uploaded again)", target=target) from None
-    log.info("target %s: posted %s", target, resp.uri)
-    return Posted(remote_id=resp.uri, url=post_url(repo, rkey), posted_at=now)
+    log.info("target %s: posted %s", target, uri)
+    return Posted(remote_id=uri, url=post_url(repo, rkey), posted_at=now)
+
+
+def _gates(post: str, created_at: str, replies: str | Sequence[str], quotes: bool) -> list[tuple[str, Any]]:
+    """The threadgate and postgate records of the post at ``post``, as (collection, record)."""
+    from atproto import models
+
+    gates: list[tuple[str, Any]] = []
+    if replies != "everybody":
+        rules: list[Any] = []
+        for rule in ([] if replies == "nobody" else list(replies)):
+            if rule == "mentioned":
+                rules.append(models.AppBskyFeedThreadgate.MentionRule())
+            elif rule == "followers":
+                rules.append(models.AppBskyFeedThreadgate.FollowerRule())
+            elif rule == "following":
+                rules.append(models.AppBskyFeedThreadgate.FollowingRule())
+            else:
+                rules.append(models.AppBskyFeedThreadgate.ListRule(list=rule))
+        gates.append((THREADGATE_COLLECTION, models.AppBskyFeedThreadgate.Record(
+            post=post, allow=rules, created_at=created_at)))
+    if not quotes:
+        gates.append((POSTGATE_COLLECTION, models.AppBskyFeedPostgate.Record(
+            post=post, embedding_rules=[models.AppBskyFeedPostgate.DisableRule()], created_at=created_at)))
+    return gates
 
 
 def _facet(facet: Facet) -> Any:

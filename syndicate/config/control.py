@@ -1,0 +1,108 @@
+"""The editorial controls' sections of feeds.yaml: ``filters:`` (a feed's or a target's), a
+target's ``pacing:``, and who may reply to a Bluesky post (``replies:``).  Each is checked
+when the file is read (a bad pattern, quiet hours or time zone is one line naming the key)
+and made into the plain value the pure modules take (``syndicate.filters.Filter``,
+``syndicate.pacing.Pacing``) by ``rules()``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, PlainValidator, field_validator
+
+from syndicate.config.fields import StrictModel
+from syndicate.filters import FIELDS, Criteria, Filter, compile_pattern
+from syndicate.filters import Field as TextField
+from syndicate.pacing import Pacing, parse_quiet_hours
+
+__all__ = ["REPLY_RULES", "FilterConfig", "FilterCriteria", "PacingConfig", "Replies"]
+
+
+def _pattern(value: str) -> str:
+    compile_pattern(value)  # a ValueError naming the pattern: the loader's one line
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(_pattern)]
+
+
+class FilterCriteria(StrictModel):
+    """One list of an ``include:`` or ``exclude:``: any one criterion matching is a match."""
+
+    categories: list[str] = Field(default_factory=list)  # whole, ignoring case
+    authors: list[str] = Field(default_factory=list)  # whole, ignoring case
+    keywords: list[str] = Field(default_factory=list)  # whole words or phrases, ignoring case
+    patterns: list[Pattern] = Field(default_factory=list)  # regular expressions, as written
+    fields: list[TextField] = Field(default_factory=lambda: list(FIELDS))  # where keywords/patterns look
+
+    def rules(self) -> Criteria:
+        return Criteria(tuple(self.categories), tuple(self.authors), tuple(self.keywords),
+                        tuple(self.patterns), tuple(self.fields))
+
+
+class FilterConfig(StrictModel):
+    """What a feed or a target posts: everything but ``exclude``'s matches, and with ``include``
+    only what matches it (see ``syndicate.filters``)."""
+
+    include: FilterCriteria | None = None
+    exclude: FilterCriteria = Field(default_factory=FilterCriteria)
+
+    def rules(self, where: str = "") -> Filter:
+        return Filter(self.include.rules() if self.include is not None else None, self.exclude.rules(),
+                      where)
+
+
+class PacingConfig(StrictModel):
+    """How fast a target posts (see ``syndicate.pacing``); every key optional."""
+
+    max_per_hour: int | None = Field(default=None, ge=1, le=3600)
+    quiet_hours: str | None = None  # "22:00-07:00", local time in ``time_zone``
+    time_zone: str = "UTC"  # an IANA name: "Europe/London"
+    quiet_release: int = Field(default=4, ge=1)  # posts in the hour after quiet hours end
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
+                             f"Europe/London)") from None
+        return value
+
+    def rules(self) -> Pacing:
+        quiet = parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
+        return Pacing(self.max_per_hour, quiet, ZoneInfo(self.time_zone),
+                      self.quiet_release if quiet is not None else None)
+
+
+REPLY_RULES = ("mentioned", "followers", "following")  # and list URIs: at://did/app.bsky.graph.list/rkey
+
+
+def _replies(value: object) -> str | list[str]:
+    """``everybody`` (no threadgate), ``nobody`` (a threadgate allowing none), or a list of who
+    may: ``mentioned``, ``followers``, ``following`` and lists by their ``at://`` URI."""
+    if value in ("everybody", "nobody"):
+        return str(value)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected everybody, nobody, or a list of mentioned, followers, following "
+                         "and list URIs (at://…/app.bsky.graph.list/…)")
+    for item in value:
+        if item not in REPLY_RULES and not (isinstance(item, str) and item.startswith("at://")
+                                            and "/app.bsky.graph.list/" in item):
+            raise ValueError(f"unknown reply rule {item!r} (expected mentioned, followers, following "
+                             f"or a list's at://…/app.bsky.graph.list/… URI)")
+    return list(dict.fromkeys(value))
+
+
+Replies = Annotated[str | list[str], PlainValidator(_replies)]

@@ -425,13 +425,11 @@ class MastodonAdapter:
 
     def _read_instance(self) -> Instance:
         """Ask the instance itself, and keep what it said for every worker (or an earlier run)."""
-        instance = read_instance(self.name, self._call)
-        if instance.known:
+        if (instance := read_instance(self.name, self._call)).known:
             self._share(instance)
         return instance
 
-    def _share(self, instance: Instance | None) -> None:
-        """Keep what the instance said for every worker (None: forget it, to ask afresh)."""
+    def _share(self, instance: Instance | None) -> None:  # None: forget it, so the next asks afresh
         share_limits(self._shared, self._cfg.instance, instance, self.name)
 
     def _me(self, client: Mastodon) -> str:

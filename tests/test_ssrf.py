@@ -15,7 +15,7 @@ from syndicate.config import parse_config
 from syndicate.errors import FetchError
 from syndicate.fetch import Fetcher
 from syndicate.netguard import AddressPolicy, address_kind
-from tests.servers.feeds import FeedServer
+from tests.servers.feeds import FeedServer, internal_service
 
 UA = "syndicate-test/1.0 (+https://example.org/bot)"
 ANY_PORT = AddressPolicy(ports=None)  # public addresses only, on any port: the address check alone
@@ -24,10 +24,7 @@ ANY_PORT = AddressPolicy(ports=None)  # public addresses only, on any port: the 
 @pytest.fixture(scope="module")
 def internal():
     """The "internal" service a feed would like us to reach."""
-    with FeedServer() as srv:
-        srv.set_feed("/admin/", b"<html><head><meta property='og:image' content='/x.png'></head></html>",
-                     content_type="text/html")
-        srv.set_feed("/secret.png", b"\x89PNG\r\n\x1a\nsecret", content_type="image/png")
+    with internal_service() as srv:
         yield srv
 
 

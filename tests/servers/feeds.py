@@ -27,7 +27,8 @@ import socketserver
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -421,6 +422,16 @@ class FeedServer:
                 return
             if data:  # the client sent more (pipelining): wait for the server to stop
                 self._stopping.wait()
+
+
+@contextmanager
+def internal_service() -> Iterator[FeedServer]:
+    """An "internal" service a hostile feed would like us to reach: a page naming an image, the image."""
+    with FeedServer() as srv:
+        srv.set_feed("/admin/", b"<html><head><meta property='og:image' content='/x.png'></head></html>",
+                     content_type="text/html")
+        srv.set_feed("/secret.png", b"\x89PNG\r\n\x1a\nsecret", content_type="image/png")
+        yield srv
 
 
 def _not_modified(feed: _Feed, req: Mapping[str, str]) -> bool:

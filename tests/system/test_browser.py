@@ -155,21 +155,19 @@ def test_repost_from_the_page_lands_on_mastodon(site, page, mastodon):
     # A second repost asks first, showing where it was posted; dismissing it queues nothing.
     messages: list[str] = []
 
-    def dismiss(dialog):
-        messages.append(dialog.message)
-        dialog.dismiss()
+    def answer(accept: bool):
+        def on_dialog(dialog):
+            messages.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return on_dialog
 
-    page.once("dialog", dismiss)
+    page.once("dialog", answer(False))
     row.get_by_role("button", name="Repost").click()
     expect(row.locator("output")).to_have_text("Not reposted.")
     assert status["url"] in messages[0]
     assert len(app.store.deliveries(article_id)) == 1
 
-    def accept(dialog):
-        messages.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    page.once("dialog", answer(True))
     row.get_by_role("button", name="Repost").click()
     expect(row.locator("output")).to_have_text("Queued for mastodon.")
     assert [r.outcome for r in app.deliverer.deliver_due()] == ["sent"]

@@ -12,17 +12,14 @@ import pytest
 
 from tests.fakes import bluesky, mastodon, write_feeds_yaml
 from tests.helpers import run_cli
-from tests.servers.feeds import FeedServer
+from tests.servers.feeds import internal_service
 from tests.servers.mastodon import MastodonServer
 
 
 @pytest.fixture
 def internal():
     """The "internal" service a feed would like us to reach."""
-    with FeedServer() as srv:
-        srv.set_feed("/admin/", b"<html><head><meta property='og:image' content='/x.png'></head></html>",
-                     content_type="text/html")
-        srv.set_feed("/secret.png", b"\x89PNG\r\n\x1a\nsecret", content_type="image/png")
+    with internal_service() as srv:
         yield srv
 
 

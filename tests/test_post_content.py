@@ -1,0 +1,80 @@
+"""Issue 16 items 3-6: an article's language, its date as the reader sees it, titles that keep
+their text, and Bluesky posts that use their 300 graphemes well."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from syndicate.config import OutputConfig
+from syndicate.feed_out import render_feeds
+from syndicate.models import Article
+from syndicate.parse import normalise, parse_feed
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+OUTPUT = OutputConfig(title="mirror", link="https://mirror.example/", self_url="https://mirror.example/feed.xml")
+
+
+def read(doc: str, **kw: object) -> list[Article]:
+    parsed = parse_feed("t", doc.encode(), base_url="https://site.example/feed/")
+    return [normalise("t", e, parsed, now=NOW, **kw) for e in parsed.entries]  # type: ignore[arg-type]
+
+
+def rss(items: str, channel: str = "<language>en-GB</language>") -> str:
+    return ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<channel><title>s</title><link>https://site.example/</link>{channel}{items}</channel></rss>")
+
+
+def item(n: int, extra: str = "", attrs: str = "", title: str = "T",
+         date: str = "Mon, 23 Nov 2026 10:00:00 +0000") -> str:
+    return (f"<item{attrs}><title>{title}</title><link>https://site.example/{n}</link>"
+            f"<guid>g{n}</guid><pubDate>{date}</pubDate>{extra}</item>")
+
+
+ATOM = """<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">
+<title>s</title><id>urn:s</id><updated>2026-11-23T10:00:00Z</updated>
+<entry><title>English</title><id>urn:1</id><link href="https://site.example/1"/>
+ <updated>2026-11-23T10:00:00Z</updated><summary>s</summary></entry>
+<entry xml:lang="fr"><title>Français</title><id>urn:2</id><link href="https://site.example/2"/>
+ <updated>2026-11-23T10:00:00Z</updated><summary>s</summary></entry>
+</feed>"""
+
+
+# --- 3: languages per article ------------------------------------------------------
+
+
+def test_an_items_dc_language_and_xml_lang_override_the_feeds() -> None:
+    got = read(rss(item(1) + item(2, "<dc:language>fr</dc:language>") + item(3, attrs=' xml:lang="es"')))
+    assert [a.language for a in got] == ["en-GB", "fr", "es"]
+
+
+def test_an_atom_entrys_xml_lang_overrides_the_feeds_and_the_inherited_one_does_not() -> None:
+    assert [a.language for a in read(ATOM)] == ["en", "fr"]
+    # feeds.yaml's language stands in for the feed's: the French entry stays French
+    assert [a.language for a in read(ATOM, language="en-GB")] == ["en-GB", "fr"]
+
+
+def test_config_can_force_a_language() -> None:
+    got = read(rss(item(1) + item(2, "<dc:language>fr</dc:language>")), language="de", force_language=True)
+    assert [a.language for a in got] == ["de", "de"]
+
+
+def test_the_language_goes_to_both_platforms_and_every_mirror_feed() -> None:
+    from syndicate.config import BlueskyTarget, MastodonTarget
+    from syndicate.targets import draft_post
+
+    english, french = read(rss(item(1) + item(2, "<dc:language>fr</dc:language>")))
+    for cfg in (MastodonTarget(kind="mastodon", instance="https://m.example"),
+                BlueskyTarget(kind="bluesky", handle="a.test")):
+        assert draft_post(french, "t", cfg).language == "fr"
+        assert draft_post(english, "t", cfg).language == "en-GB"
+    files = render_feeds([english, french], OUTPUT, now=NOW)
+    atom = etree.fromstring(files["feed.atom"])
+    assert [e.get(XML_LANG) for e in atom.iter(f"{ATOM_NS}entry")] == ["en-GB", "fr"]
+    assert [i["language"] for i in json.loads(files["feed.json"])["items"]] == ["en-GB", "fr"]
+    assert [e.text for e in etree.fromstring(files["feed.xml"]).iter(
+        "{http://purl.org/dc/elements/1.1/}language")] == ["en-GB", "fr"]

@@ -49,7 +49,7 @@ from syndicate.template import (
 )
 from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
 
-__all__ = ["Composed", "compose", "defuse_mentions", "format_date", "shorten_to"]
+__all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "shorten_to"]
 
 ELLIPSIS = "…"
 
@@ -212,6 +212,20 @@ def shorten_to(text: str, max_chars: int, max_graphemes: int | None = None,
     return _shorten(text, over, o)
 
 
+CARD_TITLE_FROM_STANDFIRST = 120  # graphemes of the standfirst a card of an untitled article shows
+
+
+def card_title(title: str, standfirst: str, link: str) -> str:
+    """A link card's title: the article's, else the start of its standfirst, else its link."""
+    title = _clean(title)
+    if title:
+        return title
+    standfirst = _clean(standfirst)
+    if standfirst:
+        return shorten_to(standfirst, 4 * CARD_TITLE_FROM_STANDFIRST, CARD_TITLE_FROM_STANDFIRST) or link
+    return link
+
+
 # --- composing -----------------------------------------------------------------
 
 
@@ -280,7 +294,8 @@ def compose(
         "standfirst": standfirst,
         "author": author,
         "by_author": f" by {author}" if author else "",
-        "dash_author": f" — {author}" if author else "",
+        # " — Author" follows the title; with no title there is nothing for the dash to follow
+        "dash_author": (f" — {author}" if title else f"By {author}") if author else "",
         "date": date,
         "source": source_name,
         "first_published": first_published,

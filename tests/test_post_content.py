@@ -4,8 +4,10 @@ their text, and Bluesky posts that use their 300 graphemes well."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from lxml import etree
 
 from syndicate.config import OutputConfig
@@ -78,3 +80,49 @@ def test_the_language_goes_to_both_platforms_and_every_mirror_feed() -> None:
     assert [i["language"] for i in json.loads(files["feed.json"])["items"]] == ["en-GB", "fr"]
     assert [e.text for e in etree.fromstring(files["feed.xml"]).iter(
         "{http://purl.org/dc/elements/1.1/}language")] == ["en-GB", "fr"]
+
+
+# --- 5: titles keep their text --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("escaped", "expected"), [
+    ("&lt;Fourth International&gt;", "<Fourth International>"),
+    ("I &lt;3 Marx", "I <3 Marx"),
+    ("a &lt; b &amp;&amp; b &gt; c", "a < b && b > c"),
+    ("&lt;Big Brother&gt; is &lt;I am here&gt;", "<Big Brother> is <I am here>"),
+    ("&lt;b&gt;Bold&lt;/b&gt; &lt;em class=&quot;x&quot;&gt;claims&lt;/em&gt;", "Bold claims"),
+    ("&lt;script&gt;alert(1)&lt;/script&gt;Hello", "Hello"),
+    ("Two&lt;br/&gt;lines", "Two lines"),
+    ("&amp;lt;b&amp;gt; is a tag", "<b> is a tag"),  # escaped twice: the text of a tag, shown
+])
+def test_a_title_keeps_what_only_looks_like_a_tag(escaped: str, expected: str) -> None:
+    assert [a.title for a in read(rss(item(1, title=escaped)))] == [expected]
+
+
+def test_an_atom_html_title_and_a_page_title_keep_it_too() -> None:
+    from syndicate.page import article_from_page
+
+    atom = ATOM.replace("<title>English</title>", '<title type="html">&amp;lt;Fourth International&amp;gt;'
+                        " &lt;i&gt;now&lt;/i&gt;</title>")
+    assert read(atom)[0].title == "<Fourth International> now"
+    page = ('<html><head><meta property="og:title" content="&lt;Fourth International&gt;"></head>'
+            "<body><article><p>Text.</p></article></body></html>")
+    assert article_from_page("https://site.example/p", page, feed="t", now=NOW).title == "<Fourth International>"
+
+
+def test_an_untitled_article_has_no_leading_dash_and_a_card_title() -> None:
+    from syndicate.config import BlueskyTarget, MastodonTarget
+    from syndicate.targets import draft_post
+
+    untitled = read(rss(item(1, "<dc:creator>Jo</dc:creator><description>A short note. More.</description>",
+                             title="")))[0]
+    blue = draft_post(untitled, "b", BlueskyTarget(kind="bluesky", handle="a.test"))
+    assert blue.text.startswith("By Jo\n\nA short note. More.")
+    assert blue.card is not None and blue.card.title == "A short note. More."
+    masto = draft_post(replace(untitled, image="https://site.example/i.jpg"), "m",
+                       MastodonTarget(kind="mastodon", instance="https://m.example", thumbnail=True))
+    assert not masto.text.startswith((" ", "—")) and masto.card is not None
+    assert masto.card.title == "A short note. More." and masto.image_alt == "A short note. More."
+    bare = read(rss(item(2, title="")))[0]
+    card = draft_post(bare, "b", BlueskyTarget(kind="bluesky", handle="a.test")).card
+    assert card is not None and card.title == "https://site.example/2"

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from syndicate.compose import format_date
+from syndicate.compose import card_title, format_date
 from syndicate.config import FEED_FILE_NAMES, OutputConfig, feed_base_url
 from syndicate.models import Article
 from syndicate.summary import web_url
@@ -250,7 +250,7 @@ def image_type(url: str) -> str:
 def prepare(article: Article, site_name: str | None) -> Item:
     link = web_link(article.link)
     the_id = item_id(line(article.id)) or link
-    title = line(article.title) or link or the_id
+    title = line(card_title(line(article.title), line(article.standfirst), link)) or the_id
     published = _day(article.published, article.date_only)
     updated = max(utc(article.updated), published) if article.updated else published
     standfirst = clean(article.standfirst).strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from syndicate.compose import Composed, shorten_to
+from syndicate.compose import Composed, card_title, shorten_to
 from syndicate.config import BlueskyTarget
 from syndicate.content_warnings import SELF_LABELS, warning_for, warning_line
 from syndicate.errors import PermanentError
@@ -48,7 +48,8 @@ def draft(article: Article, composed: Composed, cfg: BlueskyTarget) -> PostDraft
     fields = composed.fields
     card = LinkCard(
         uri=fields["link"],
-        title=shorten_to(fields["title"], 3000, CARD_TITLE_MAX_GRAPHEMES, 3000),
+        title=shorten_to(card_title(fields["title"], fields["standfirst"], fields["link"]), 3000,
+                         CARD_TITLE_MAX_GRAPHEMES, 3000),
         description=shorten_to(fields["standfirst"], CARD_DESCRIPTION_MAX_CHARS),
         thumb_url=web_url(article.image),
     )

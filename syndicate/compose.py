@@ -32,7 +32,7 @@ import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import regex
 
@@ -49,7 +49,8 @@ from syndicate.template import (
 )
 from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
 
-__all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "shorten_to"]
+__all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "published_day",
+           "shorten_to"]
 
 ELLIPSIS = "…"
 
@@ -81,11 +82,22 @@ def defuse_mentions(text: str) -> str:
 # --- dates -----------------------------------------------------------------------
 
 
-def format_date(dt: datetime) -> str:
-    """``13 October 2022``: day without a leading zero, English month, in UTC."""
+def format_date(dt: datetime, utc_offset: int | None = None) -> str:
+    """``13 October 2022``: day without a leading zero, English month, in UTC, or in the zone
+    ``utc_offset`` minutes east of it."""
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC)
+    if utc_offset:
+        dt += timedelta(minutes=utc_offset)
     return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+def published_day(article: Article) -> str:
+    """The day ``article`` was first published, as its source saw it: a date the feed gave in
+    its zone (00:30 +02:00 is that day, not the UTC day before); a day-only date (a credit's,
+    or a feed's without a time) as that day."""
+    from_feed = not article.date_only and article.published == article.feed_published
+    return format_date(article.published, article.utc_offset if from_feed else None)
 
 
 # --- shortening ----------------------------------------------------------------
@@ -286,7 +298,7 @@ def compose(
     standfirst = defuse_mentions(_clean(article.standfirst))
     author = defuse_mentions(_clean(article.author))
     source_name = defuse_mentions(_clean(article.source.name)) if article.source else ""
-    date = format_date(article.published)
+    date = published_day(article)
     first_published = f"First published {date}" + (f" in {source_name}" if source_name else "")
     tags = hashtags_for(article.categories, hashtags) if hashtags is not None else []
     values: dict[str, str] = {
@@ -380,8 +392,14 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
     date_note = f"date: original publication date {date}"
     if values["source"]:
         date_note += f" (first published in {values['source']})"
-    if article.feed_published is not None and format_date(article.feed_published) != date:
-        date_note += f"; the feed's own date is {format_date(article.feed_published)}"
+    if article.feed_published is not None:
+        feeds = format_date(article.feed_published, article.utc_offset)
+        if feeds != date:
+            date_note += f"; the feed's own date is {feeds}"
+        if article.utc_offset and not article.date_only and article.published == article.feed_published:
+            hours, minutes = divmod(abs(article.utc_offset), 60)
+            sign = "+" if article.utc_offset > 0 else "-"
+            date_note += f" (the day in the feed's zone, UTC{sign}{hours:02d}:{minutes:02d})"
     notes.append(date_note)
     if hashtags is not None:
         if hashtags.off:

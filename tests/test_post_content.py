@@ -126,3 +126,54 @@ def test_an_untitled_article_has_no_leading_dash_and_a_card_title() -> None:
     bare = read(rss(item(2, title="")))[0]
     card = draft_post(bare, "b", BlueskyTarget(kind="bluesky", handle="a.test")).card
     assert card is not None and card.title == "https://site.example/2"
+
+
+# --- 4: dates as the reader sees them -----------------------------------------------
+
+
+@pytest.mark.parametrize(("written", "offset"), [
+    ("Tue, 24 Nov 2026 00:30:00 +0200", 120), ("2026-11-24T00:30:00+02:00", 120),
+    ("2026-11-23T21:15:00.5-05:00", -300), ("Mon, 23 Nov 2026 21:15 EST", -300),
+    ("2026-11-24T00:30:00Z", 0), ("Tue, 24 Nov 2026 00:30:00 +0000 (UTC)", 0),
+    ("2026-11-24", None), ("Tue, 24 Nov 2026", None), ("Tue, 24 Nov 2026 00:30:00", None),
+    ("2026-11-24T00:30:00+15:00", None), ("", None),
+])
+def test_the_offset_is_read_from_the_date_as_written(written: str, offset: int | None) -> None:
+    from syndicate.parse.offsets import utc_offset
+
+    assert utc_offset(written) == offset
+
+
+def test_a_post_is_dated_by_the_sources_day_in_the_sources_zone() -> None:
+    from syndicate.compose import published_day
+    from syndicate.config import BlueskyTarget
+    from syndicate.feed_out import credit_line
+    from syndicate.store.article_json import article_from_json, article_to_json
+    from syndicate.targets import draft_post
+
+    athens, chicago = read(rss(item(1, date="Tue, 24 Nov 2026 00:30:00 +0200")
+                               + item(2, date="Mon, 23 Nov 2026 21:15:00 -0500")))
+    assert (athens.published, athens.utc_offset) == (datetime(2026, 11, 23, 22, 30, tzinfo=UTC), 120)
+    assert [published_day(a) for a in (athens, chicago)] == ["24 November 2026", "23 November 2026"]
+    post = draft_post(athens, "b", BlueskyTarget(kind="bluesky", handle="a.test"))
+    assert "First published 24 November 2026" in post.text
+    assert any("UTC+02:00" in note for note in post.notes)
+    assert credit_line(athens).startswith("First published on 24 November 2026 by ")
+    assert article_from_json(article_to_json(athens)) == athens  # the store keeps the offset
+
+
+def test_a_day_only_date_keeps_its_day_in_posts_and_is_noon_utc_in_every_mirror() -> None:
+    from syndicate.compose import published_day
+
+    got = read(rss(item(1, "<dc:date>2026-11-24</dc:date>", date="")
+                   .replace("<pubDate></pubDate>", "") + item(2, date="Mon, 23 Nov 2026")))
+    assert [(a.date_only, a.utc_offset, published_day(a)) for a in got] == [
+        (True, None, "24 November 2026"), (True, None, "23 November 2026")]
+    files = render_feeds(got, OUTPUT, now=NOW)
+    atom = etree.fromstring(files["feed.atom"])
+    assert [e.findtext(f"{ATOM_NS}published") for e in atom.iter(f"{ATOM_NS}entry")] == [
+        "2026-11-24T12:00:00+00:00", "2026-11-23T12:00:00+00:00"]
+    assert [i["date_published"] for i in json.loads(files["feed.json"])["items"]] == [
+        "2026-11-24T12:00:00+00:00", "2026-11-23T12:00:00+00:00"]
+    assert [e.text for e in etree.fromstring(files["feed.xml"]).iter("pubDate")] == [
+        "Tue, 24 Nov 2026 12:00:00 +0000", "Mon, 23 Nov 2026 12:00:00 +0000"]

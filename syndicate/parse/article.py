@@ -1,7 +1,8 @@
 """One entry → its ``Article``: ``normalise``.
 
 The full work, done only for an entry the store has not seen (or whose
-fingerprint changed): plain-text title, dates as aware UTC, standfirst,
+fingerprint changed): plain-text title, dates as aware UTC (with the offset
+the feed wrote its own date in: ``offsets``), standfirst,
 sanitised content, image and original source (``syndicate.summary``), the
 authors, categories, language and rights.
 """
@@ -32,6 +33,7 @@ from syndicate.parse.fields import (
     value,
     whitespace_collapsed,
 )
+from syndicate.parse.offsets import utc_offset
 from syndicate.summary import summarise
 
 __all__ = ["EARLIEST_DATE", "article_language", "normalise"]
@@ -225,6 +227,8 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
 
     feed_published = _utc(struct_time(raw, "published_parsed")) or _utc(struct_time(raw, "updated_parsed"))
     updated = _utc(struct_time(raw, "updated_parsed"))
+    date_key = "published" if struct_time(raw, "published_parsed") else "updated"  # feed_published's
+    offset = utc_offset(text(raw, date_key)) if feed_published is not None else None
 
     content, base = _content(raw)
     summary_detail = fields(raw, "summary_detail")
@@ -256,7 +260,7 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         date_only = True  # a credit's "13 October 2022" (summary.parse_date) is a day
     elif feed_published is not None and feed_published <= now + _FUTURE_SLACK:
         published = feed_published
-        date_only = _day_only(raw, "published" if struct_time(raw, "published_parsed") else "updated")
+        date_only = _day_only(raw, date_key)
     else:
         published = now  # no date, or one in the future
 
@@ -280,4 +284,5 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         language=article_language(raw, parsed, language, force_language),
         date_only=date_only,
         rights=rights(raw) or parsed.rights,
+        utc_offset=offset or None,  # 0 and None alike: UTC
     )

@@ -249,7 +249,8 @@ class Composed:
     field (``None`` for the template's own words): ``"".join(t for _, t in
     parts) == text``.  ``tags`` are the hashtags in it (without '#'), in order.
     ``fields`` holds every field's value before anything was shortened (the
-    whole title and standfirst, for a link card).
+    whole title and standfirst, for a link card; ``fields["link"]`` is the URL
+    even where the text shows it as a platform's ``link_text``).
     """
 
     target: str
@@ -278,11 +279,14 @@ def compose(
     template: str | None = None,
     hashtags: HashtagRules | None = None,
     intro: str | None = None,
+    link_text: str | None = None,
 ) -> Composed:
     """The text ``article`` makes on one target (named ``target`` in messages), within ``limits``.
 
     ``template`` defaults to ``DEFAULT_TEMPLATE``; ``hashtags=None`` means no
-    hashtags; ``intro`` is an editor's line for a manual repost.  Raises
+    hashtags; ``intro`` is an editor's line for a manual repost; ``link_text``
+    is what the text shows for the link, when a platform shows it otherwise
+    than as the URL (``fields["link"]`` is the URL all the same).  Raises
     ``ValueError`` for an unusable template, for a link that is not an
     http(s) URL, or when not even the minimal layout (a one-word title, the
     date and the link) fits ``limits``.
@@ -311,11 +315,11 @@ def compose(
         "date": date,
         "source": source_name,
         "first_published": first_published,
-        "link": link,
+        "link": _clean(link_text) or link,
         "hashtags": hashtag_text(tags),
         "intro": _clean(intro),
     }
-    fields = dict(values)
+    fields = {**values, "link": link}
     notes = _notes(article, values, tags, hashtags)
 
     def over(text: str) -> int:

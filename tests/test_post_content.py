@@ -6,14 +6,21 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from syndicate.config import OutputConfig
+from syndicate.config import BlueskyTarget, MastodonTarget, OutputConfig
 from syndicate.feed_out import render_feeds
-from syndicate.models import Article
+from syndicate.hashtags import HashtagRules, hashtags_for
+from syndicate.models import Article, PostDraft
 from syndicate.parse import normalise, parse_feed
+from syndicate.targets import draft_post
+from syndicate.targets.bluesky_post import short_url
+from syndicate.textlen import count_graphemes
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
@@ -177,3 +184,132 @@ def test_a_day_only_date_keeps_its_day_in_posts_and_is_noon_utc_in_every_mirror(
         "2026-11-24T12:00:00+00:00", "2026-11-23T12:00:00+00:00"]
     assert [e.text for e in etree.fromstring(files["feed.xml"]).iter("pubDate")] == [
         "Tue, 24 Nov 2026 12:00:00 +0000", "Mon, 23 Nov 2026 12:00:00 +0000"]
+
+
+# --- 6: Bluesky posts use their 300 graphemes well -------------------------------------
+
+LONG = "https://anticapitalistresistance.org/2026/11/24/the-long-road-from-the-picket-line-to-power/"
+BLUESKY = BlueskyTarget(kind="bluesky", handle="a.test")
+BLUESKY_FULL = BlueskyTarget(kind="bluesky", handle="a.test", short_link=False)
+
+
+def article(**kw: object) -> Article:
+    values: dict[str, object] = {
+        "feed": "t", "id": "i", "link": LONG, "title": "From the picket line to power",
+        "published": datetime(2026, 11, 24, 9, tzinfo=UTC), "author": "Ian Parker",
+        "standfirst": " ".join(["The strike wave has changed what workers expect of their unions."] * 6)}
+    values.update(kw)
+    return Article(**values)  # type: ignore[arg-type]
+
+
+def spans(post: PostDraft) -> list[tuple[str, str, str]]:
+    data = post.text.encode()
+    return [(f.kind, data[f.byte_start:f.byte_end].decode(), f.value) for f in post.facets]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    (LONG, "anticapitalistresistance.org/2026/11/24/t…"),
+    ("https://www.example.org/", "www.example.org"),
+    ("https://example.org/a?b=1#c", "example.org/a?b=1#c"),
+    ("http://Example.org:8080/abcdefghijklmnop", "example.org:8080/abcdefghijkl…"),
+    ("https://bücher.example/ça-ira-ça-ira-ça-ira", "bücher.example/ça-ira-ça-ir…"),
+])
+def test_the_link_is_shown_as_the_app_shows_it(url: str, shown: str) -> None:
+    assert short_url(url) == shown
+
+
+def test_a_long_link_leaves_its_room_to_the_standfirst() -> None:
+    short, full = draft_post(article(), "b", BLUESKY), draft_post(article(), "b", BLUESKY_FULL)
+    shown = short_url(LONG)
+    assert spans(short)[0] == ("link", shown, LONG) and spans(full)[0] == ("link", LONG, LONG)
+    assert short.card is not None and short.card.uri == LONG
+    assert any(n.startswith(f"link shown as {shown!r}") for n in short.notes)
+    # the golden case bluesky-long-url: its standfirst gains at least what the link gives up
+    case = Path(__file__).parent / "data" / "cases" / "bluesky-long-url.rss"
+    parsed = parse_feed("c", case.read_bytes(), base_url="https://anticapitalistresistance.org/feed/")
+    long = normalise("c", parsed.entries[0], parsed, now=NOW)
+    short, full = draft_post(long, "b", BLUESKY), draft_post(long, "b", BLUESKY_FULL)
+    gained = len(short.text.split("\n\n")[1]) - len(full.text.split("\n\n")[1])
+    assert gained >= len(long.link) - len(short_url(long.link)) > 40
+    # Mastodon counts a link as 23 and shows it whole: unchanged
+    masto = draft_post(article(), "m", MastodonTarget(kind="mastodon", instance="https://m.example"))
+    assert LONG in masto.text
+
+
+def test_urls_and_tags_in_the_title_and_standfirst_get_facets() -> None:
+    post = draft_post(article(title="Back the #GeneralStrike!", link="https://site.example/a",
+                              standfirst="Sign at https://sign.example/appeal, and share with #Solidarity. "
+                                         "Not #1, not a#b, not https://x.example/#frag as a tag."), "b", BLUESKY)
+    assert spans(post) == [
+        ("tag", "#GeneralStrike", "GeneralStrike"),
+        ("link", "https://sign.example/appeal", "https://sign.example/appeal"),
+        ("tag", "#Solidarity", "Solidarity"),
+        ("link", "https://x.example/#frag", "https://x.example/#frag"),
+        ("link", "site.example/a", "https://site.example/a"),
+    ]
+
+
+def test_awkward_categories_become_tags_valid_on_both_platforms() -> None:
+    rules = HashtagRules(limit=20)
+    assert hashtags_for(["C++", "C#", "C", "F#", "LGBTQ+", "Q&A", "Arts & Culture", ".NET", "We are the 99%",
+                         "#MeToo", "2026", "+", "São Paulo", "Notepad++"], rules) == [
+        "Cpp", "CSharp", "C", "FSharp", "LGBTQPlus", "QAndA", "ArtsCulture", "DotNET", "WeAreThe99Percent",
+        "MeToo", "SãoPaulo", "Notepadpp"]
+
+
+_words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=40)
+_prose = st.lists(st.one_of(_words, st.sampled_from(
+    ["#tag", "＃タグ", "#1", "https://in.example/x?y=1", "👩🏽‍🏫", "🇵🇸", "e\u0301", "«ça»", "—", "\u200b"])),
+    max_size=40).map(" ".join)
+_paths = st.text(st.characters(codec="utf-8", categories=("L", "N"), include_characters="-_/.~"), max_size=120)
+_urls = st.builds(lambda host, path: f"https://{host}.example/{path}",
+                  st.from_regex(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", fullmatch=True), _paths)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=_prose, standfirst=_prose, url=_urls, short=st.booleans())
+def test_a_bluesky_posts_link_facet_covers_its_display_text_and_carries_the_url(
+        title: str, standfirst: str, url: str, short: bool) -> None:
+    post = draft_post(article(title=title, standfirst=standfirst, link=url, categories=("C++", "Q&A")), "b",
+                      BLUESKY if short else BLUESKY_FULL, hashtags=HashtagRules())
+    data = post.text.encode()
+    assert count_graphemes(post.text) <= 300 and len(data) <= 3000
+    mine = [f for f in post.facets if f.kind == "link" and f.value == url]
+    assert mine, post
+    shown = data[mine[-1].byte_start:mine[-1].byte_end].decode()
+    assert shown == (short_url(url) if short else url)
+    assert f"\n{shown}" in post.text  # on its own line, where the template puts it
+    assert post.card is not None and post.card.uri == url
+    last = 0
+    for facet in post.facets:
+        assert last <= facet.byte_start < facet.byte_end <= len(data)
+        last = facet.byte_end
+        text = data[facet.byte_start:facet.byte_end].decode()  # never inside a character
+        if facet.kind == "tag":
+            assert text[0] in "#＃" and text[1:] == facet.value
+
+
+@pytest.mark.pds
+def test_the_pds_takes_the_short_link_and_keeps_the_url_in_its_facet(pds) -> None:  # type: ignore[no-untyped-def]
+    import secrets
+
+    from syndicate.config import Secret
+    from syndicate.targets.bluesky import BlueskyAdapter, tid_for
+
+    password = secrets.token_urlsafe(12)
+    did, handle = pds.create_account(f"c{secrets.token_hex(5)}.test", password)
+    cfg = BlueskyTarget(kind="bluesky", service=pds.url, handle=handle, link_card=False)
+    post = draft_post(article(language="fr", standfirst="Voir #Grève et https://sign.example/appel."), "b", cfg)
+    adapter = BlueskyAdapter("b", cfg, Secret(password, "test"))
+    key = tid_for(424242)
+    adapter.deliver(post, key)
+    adapter.close()
+    record = pds.get_record(did, key)["value"]
+    data = record["text"].encode()
+    assert record["langs"] == ["fr"]
+    assert [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(), f["features"][0]) for f in
+            record["facets"]] == [
+        ("#Grève", {"$type": "app.bsky.richtext.facet#tag", "tag": "Grève"}),
+        ("https://sign.example/appel", {"$type": "app.bsky.richtext.facet#link", "uri": "https://sign.example/appel"}),
+        (short_url(LONG), {"$type": "app.bsky.richtext.facet#link", "uri": LONG}),
+    ]

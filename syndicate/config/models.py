@@ -101,6 +101,7 @@ class BlueskyTarget(TargetBase):
     password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
     password_file: Path | None = None
     link_card: bool = True
+    short_link: bool = True  # show the link as the app does (host/start-of-path…, a facet carrying the URL)
     replies: Replies = "everybody"  # who may reply (a threadgate): everybody, nobody, or a list of rules
     quotes: bool = True  # False: a postgate disables quote posts
 

@@ -477,8 +477,7 @@ def test_drafts_always_fit_and_carry_title_date_link(
 
     if name == "bluesky":
         data = text.encode()
-        assert draft.facets and draft.facets[0].kind == "link"
-        assert [f.value for f in draft.facets if f.kind == "link"].count(link) >= 1
+        assert [f.value for f in draft.facets if f.kind == "link"].count(link) >= 1  # a #tag may come first
         for facet in draft.facets:
             shown = data[facet.byte_start:facet.byte_end].decode()
             if facet.kind == "link":  # the article's link as the app shows it, or a URL the text gives

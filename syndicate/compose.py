@@ -405,6 +405,8 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
             sign = "+" if article.utc_offset > 0 else "-"
             date_note += f" (the day in the feed's zone, UTC{sign}{hours:02d}:{minutes:02d})"
     notes.append(date_note)
+    notes.append(f"language: {article.language} (the item's own, else the feed's or feeds.yaml's)"
+                 if article.language else "language: none given (the platform's default)")
     if hashtags is not None:
         if hashtags.off:
             notes.append("hashtags: off")

@@ -67,6 +67,22 @@ def test_an_atom_entrys_xml_lang_overrides_the_feeds_and_the_inherited_one_does_
     assert [a.language for a in read(ATOM, language="en-GB")] == ["en-GB", "fr"]
 
 
+def test_a_french_item_in_an_english_feed_is_a_french_status_on_the_loopback_mastodon() -> None:
+    from syndicate.config import Secret
+    from syndicate.targets.mastodon import MastodonAdapter
+    from tests.servers.mastodon import MastodonServer
+
+    english, french = read(rss(item(1) + item(2, "<dc:language>fr</dc:language>")))
+    with MastodonServer(token="tok") as server:
+        cfg = MastodonTarget(kind="mastodon", instance=server.url, timeout=5)
+        adapter = MastodonAdapter("m", cfg, Secret("tok", "env TEST"))
+        for n, a in enumerate((english, french)):
+            adapter.deliver(draft_post(a, "m", cfg, limits=adapter.limits()), f"k{n}")
+        adapter.close()
+        assert [s["language"] for s in server.statuses] == ["en-GB", "fr"]
+        assert not server.errors
+
+
 def test_config_can_force_a_language() -> None:
     got = read(rss(item(1) + item(2, "<dc:language>fr</dc:language>")), language="de", force_language=True)
     assert [a.language for a in got] == ["de", "de"]

@@ -32,7 +32,7 @@ import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import regex
 
@@ -49,7 +49,8 @@ from syndicate.template import (
 )
 from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
 
-__all__ = ["Composed", "compose", "defuse_mentions", "format_date", "shorten_to"]
+__all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "published_day",
+           "shorten_to"]
 
 ELLIPSIS = "…"
 
@@ -81,11 +82,22 @@ def defuse_mentions(text: str) -> str:
 # --- dates -----------------------------------------------------------------------
 
 
-def format_date(dt: datetime) -> str:
-    """``13 October 2022``: day without a leading zero, English month, in UTC."""
+def format_date(dt: datetime, utc_offset: int | None = None) -> str:
+    """``13 October 2022``: day without a leading zero, English month, in UTC, or in the zone
+    ``utc_offset`` minutes east of it."""
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC)
+    if utc_offset:
+        dt += timedelta(minutes=utc_offset)
     return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+def published_day(article: Article) -> str:
+    """The day ``article`` was first published, as its source saw it: a date the feed gave in
+    its zone (00:30 +02:00 is that day, not the UTC day before); a day-only date (a credit's,
+    or a feed's without a time) as that day."""
+    from_feed = not article.date_only and article.published == article.feed_published
+    return format_date(article.published, article.utc_offset if from_feed else None)
 
 
 # --- shortening ----------------------------------------------------------------
@@ -212,6 +224,20 @@ def shorten_to(text: str, max_chars: int, max_graphemes: int | None = None,
     return _shorten(text, over, o)
 
 
+CARD_TITLE_FROM_STANDFIRST = 120  # graphemes of the standfirst a card of an untitled article shows
+
+
+def card_title(title: str, standfirst: str, link: str) -> str:
+    """A link card's title: the article's, else the start of its standfirst, else its link."""
+    title = _clean(title)
+    if title:
+        return title
+    standfirst = _clean(standfirst)
+    if standfirst:
+        return shorten_to(standfirst, 4 * CARD_TITLE_FROM_STANDFIRST, CARD_TITLE_FROM_STANDFIRST) or link
+    return link
+
+
 # --- composing -----------------------------------------------------------------
 
 
@@ -223,7 +249,8 @@ class Composed:
     field (``None`` for the template's own words): ``"".join(t for _, t in
     parts) == text``.  ``tags`` are the hashtags in it (without '#'), in order.
     ``fields`` holds every field's value before anything was shortened (the
-    whole title and standfirst, for a link card).
+    whole title and standfirst, for a link card; ``fields["link"]`` is the URL
+    even where the text shows it as a platform's ``link_text``).
     """
 
     target: str
@@ -252,11 +279,14 @@ def compose(
     template: str | None = None,
     hashtags: HashtagRules | None = None,
     intro: str | None = None,
+    link_text: str | None = None,
 ) -> Composed:
     """The text ``article`` makes on one target (named ``target`` in messages), within ``limits``.
 
     ``template`` defaults to ``DEFAULT_TEMPLATE``; ``hashtags=None`` means no
-    hashtags; ``intro`` is an editor's line for a manual repost.  Raises
+    hashtags; ``intro`` is an editor's line for a manual repost; ``link_text``
+    is what the text shows for the link, when a platform shows it otherwise
+    than as the URL (``fields["link"]`` is the URL all the same).  Raises
     ``ValueError`` for an unusable template, for a link that is not an
     http(s) URL, or when not even the minimal layout (a one-word title, the
     date and the link) fits ``limits``.
@@ -272,7 +302,7 @@ def compose(
     standfirst = defuse_mentions(_clean(article.standfirst))
     author = defuse_mentions(_clean(article.author))
     source_name = defuse_mentions(_clean(article.source.name)) if article.source else ""
-    date = format_date(article.published)
+    date = published_day(article)
     first_published = f"First published {date}" + (f" in {source_name}" if source_name else "")
     tags = hashtags_for(article.categories, hashtags) if hashtags is not None else []
     values: dict[str, str] = {
@@ -280,15 +310,16 @@ def compose(
         "standfirst": standfirst,
         "author": author,
         "by_author": f" by {author}" if author else "",
-        "dash_author": f" — {author}" if author else "",
+        # " — Author" follows the title; with no title there is nothing for the dash to follow
+        "dash_author": (f" — {author}" if title else f"By {author}") if author else "",
         "date": date,
         "source": source_name,
         "first_published": first_published,
-        "link": link,
+        "link": _clean(link_text) or link,
         "hashtags": hashtag_text(tags),
         "intro": _clean(intro),
     }
-    fields = dict(values)
+    fields = {**values, "link": link}
     notes = _notes(article, values, tags, hashtags)
 
     def over(text: str) -> int:
@@ -365,9 +396,17 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
     date_note = f"date: original publication date {date}"
     if values["source"]:
         date_note += f" (first published in {values['source']})"
-    if article.feed_published is not None and format_date(article.feed_published) != date:
-        date_note += f"; the feed's own date is {format_date(article.feed_published)}"
+    if article.feed_published is not None:
+        feeds = format_date(article.feed_published, article.utc_offset)
+        if feeds != date:
+            date_note += f"; the feed's own date is {feeds}"
+        if article.utc_offset and not article.date_only and article.published == article.feed_published:
+            hours, minutes = divmod(abs(article.utc_offset), 60)
+            sign = "+" if article.utc_offset > 0 else "-"
+            date_note += f" (the day in the feed's zone, UTC{sign}{hours:02d}:{minutes:02d})"
     notes.append(date_note)
+    notes.append(f"language: {article.language} (the item's own, else the feed's or feeds.yaml's)"
+                 if article.language else "language: none given (the platform's default)")
     if hashtags is not None:
         if hashtags.off:
             notes.append("hashtags: off")

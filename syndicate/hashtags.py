@@ -4,7 +4,9 @@
 one from a feed's ``hashtags:``); ``hashtags_for`` applies them.  Every tag
 made is letters, marks, digits and underscores with at least one letter, at
 most 64 graphemes and 640 UTF-8 bytes: the strictest of the platforms
-(Bluesky's ``app.bsky.richtext.facet#tag``), so valid on every one.
+(Bluesky's ``app.bsky.richtext.facet#tag``), so valid on every one.  Symbols
+that carry a name's meaning are spelt out rather than dropped: "C++" → Cpp,
+"C#" → CSharp, "LGBTQ+" → LGBTQPlus, "Q&A" → QAndA, ".NET" → DotNET.
 """
 
 from __future__ import annotations
@@ -48,10 +50,31 @@ def _capitalise(word: str) -> str:
     return (upper if len(upper) == 1 else word[:1]) + word[1:]  # "ß" stays "ß", not "SS"
 
 
+# Symbols that carry meaning in a name, spelt out before the rest is split away, so "C++" is
+# not "C" and "C#" not "C" either ("Q&A" → "QAndA"; an "&" between words, as in "Arts & Culture",
+# is a conjunction and goes).
+_SPELT = (
+    (regex.compile(r"(?<=\w)\+\+(?!\w)"), "pp"),  # C++, Notepad++ → Cpp
+    (regex.compile(r"(?<=\b\p{L})[#＃](?!\w)"), " Sharp"),  # C#, F# → CSharp, FSharp
+    (regex.compile(r"(?<=\w)\+(?!\w)"), " Plus"),  # LGBTQ+, Disney+ → LGBTQPlus
+    (regex.compile(r"(?<=\w)&(?=\w)"), " And "),  # Q&A, R&D → QAndA, RAndD ("Arts & Culture": ArtsCulture)
+    (regex.compile(r"(?:^|(?<=\s))\.(?=\p{L})"), "Dot "),  # .NET → DotNET
+    (regex.compile(r"(?<=\d)\s*%"), " Percent"),  # 99% → 99Percent
+)
+
+
+def _spelt(text: str) -> str:
+    for pattern, words in _SPELT:
+        text = pattern.sub(words, text)
+    return text
+
+
 def _tagify(raw: str, *, capitalise_first: bool) -> str:
-    """``"Climate change"`` → ``"ClimateChange"``; ``""`` when no valid tag can be made."""
+    """``"Climate change"`` → ``"ClimateChange"``, ``"C++"`` → ``"Cpp"``; ``""`` when no valid tag
+    can be made."""
     text = unicodedata.normalize("NFC", raw).strip().lstrip("#＃")
     text = _APOSTROPHES.sub("", text)  # "Women's rights" → "WomensRights"
+    text = _spelt(text)
     words = [w for w in _TAG_SPLIT.split(text) if w]
     if not words:
         return ""

@@ -33,6 +33,8 @@ class Article:
     the feed gave, kept beside it.  ``date_only``: ``published`` is a day with
     no time of day (a credit's "13 October 2022", a feed date without a time),
     held as UTC midnight; whoever shows it must not shift it to another day.
+    ``utc_offset``: the zone the feed wrote its own date in (``feed_published``
+    is UTC), so the day is shown as the source saw it (``compose.published_day``).
     """
 
     feed: str  # name of the feed in feeds.yaml
@@ -53,6 +55,7 @@ class Article:
     fingerprint: str = ""  # what the feed said of the entry (``parse.Entry.fingerprint``): changed = edited
     date_only: bool = False  # ``published`` is a day, not a moment
     rights: str | None = None  # the source's licence or rights statement
+    utc_offset: int | None = None  # minutes east of UTC the feed wrote its own date in (None: UTC / not said)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from bs4 import BeautifulSoup
 
 from syndicate.models import Article
 from syndicate.parse import canonical_url
-from syndicate.summary import html_to_text, parse_date, summarise, web_url
+from syndicate.summary import html_to_text, markup_to_text, parse_date, summarise, web_url
 
 
 def _meta(soup: BeautifulSoup, *names: str) -> str | None:
@@ -79,7 +79,7 @@ def article_from_page(url: str, html: bytes | str, *, feed: str, now: datetime) 
     link = canonical_url(next((u for u in (web_url(c, url) for c in claimed) if u), url))
     title = _meta(soup, "og:title", "twitter:title") or (
         soup.title.get_text(" ", strip=True) if soup.title else "")
-    title = html_to_text(title)
+    title = markup_to_text(title)
     if not title:
         raise ValueError(f"page {url}: no title found")
     body = soup.find("article") or soup.find("main") or soup.body

@@ -185,7 +185,8 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
                 intents.append(SkippedEntry(entry.id, entry.link, "twice in this feed"))
                 continue
             new_idents.add(ident)
-        article = replace(normalise(feed.name, entry, parsed, now=now_dt, language=feed.language),
+        article = replace(normalise(feed.name, entry, parsed, now=now_dt, language=feed.language,
+                              force_language=feed.force_language),
                           fingerprint=entry.fingerprint)
         if seen is None:
             new.append(_with_recorded_date(article, recorded_dates))

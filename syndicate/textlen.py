@@ -28,7 +28,7 @@ import regex
 from syndicate.models import TargetLimits
 
 __all__ = ["clusters", "count_graphemes", "graphemes", "is_simple", "overflow", "post_length",
-           "remember_count"]
+           "remember_count", "url_spans"]
 
 _GRAPHEME = regex.compile(r"\X")
 # Text made only of these code points has one grapheme per code point (no
@@ -66,6 +66,17 @@ def _url_end(url: str) -> int:
             break
         end -= 1
     return end
+
+
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """Where the http(s) URLs in ``text`` are, as (start, end) code point offsets, trailing
+    punctuation left out: the URLs twitter-text would find (any TLD, reserved ones too)."""
+    spans = []
+    for m in _URL.finditer(text):
+        end = m.start() + _url_end(m.group(0))
+        if end > m.start():
+            spans.append((m.start(), end))
+    return spans
 
 
 def graphemes(text: str) -> list[str]:

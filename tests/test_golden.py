@@ -9,7 +9,7 @@ show one behaviour.  Beside it, one expected file per row of ``RENDERERS``:
 ``<case>.mastodon.txt``
     every entry's Mastodon status;
 ``<case>.bluesky.json``
-    every entry's Bluesky post: text, length, facets and card;
+    every entry's Bluesky post: text, length, langs, facets and card;
 ``<case>.feed.xml``
     the re-generated RSS for mirror sites.
 
@@ -146,6 +146,7 @@ def render_bluesky(case: Rendered) -> str:
             continue
         draft = post(article, "bluesky")
         posts.append({"link": article.link, "text": draft.text, "length": draft.length,
+                      "langs": [draft.language] if draft.language else [],
                       "facets": [asdict(f) for f in draft.facets],
                       "card": asdict(draft.card) if draft.card else None})
     return json.dumps(posts, ensure_ascii=False, indent=2) + "\n"

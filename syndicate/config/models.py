@@ -101,6 +101,7 @@ class BlueskyTarget(TargetBase):
     password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
     password_file: Path | None = None
     link_card: bool = True
+    short_link: bool = True  # show the link as the app does (host/start-of-path…, a facet carrying the URL)
     replies: Replies = "everybody"  # who may reply (a threadgate): everybody, nobody, or a list of rules
     quotes: bool = True  # False: a postgate disables quote posts
 
@@ -123,7 +124,8 @@ class FeedConfig(StrictModel):
     # a poll with more new entries than this, none newer than the newest known: held, not queued
     hold_suspected_migration: int = Field(default=10, ge=0)  # 0: never hold
     targets: list[str] | None = None  # None: every configured target
-    language: str | None = None  # None: the feed's own language
+    language: str | None = None  # None: the feed's own language; an item's own language still wins
+    force_language: bool = False  # True: ``language`` for every item, whatever the item says
     hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
     templates: dict[str, Template] = Field(default_factory=dict)  # target name → template
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what of this feed is posted

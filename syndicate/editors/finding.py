@@ -43,7 +43,8 @@ def in_feeds(config: Config, fetcher: Fetcher, ref: str, now: datetime) -> tuple
             continue
         for entry in parsed.entries:
             if entry.id == ref or (wanted is not None and link_identity(entry.link) == wanted):
-                return normalise(feed.name, entry, parsed, now=now, language=feed.language), problems
+                return normalise(feed.name, entry, parsed, now=now, language=feed.language,
+                              force_language=feed.force_language), problems
     return None, problems
 
 

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
-from syndicate.compose import format_date
+from syndicate.compose import card_title, format_date, published_day
 from syndicate.config import FEED_FILE_NAMES, OutputConfig, feed_base_url
 from syndicate.models import Article
 from syndicate.summary import web_url
@@ -177,11 +177,11 @@ def absolute_html(fragment: str, base: str) -> str:
 # --- the credit line ------------------------------------------------------------
 
 
-def _credit_parts(article: Article, site_name: str | None) -> tuple[datetime, str, str]:
+def _credit_parts(article: Article, site_name: str | None) -> tuple[str, str, str]:
     """(date, source name, link) of the "first published" credit."""
     source = article.source
     source_url = web_link(source.url) if source else ""
-    date = (source.published if source and source.published else None) or article.published
+    date = format_date(source.published) if source and source.published else published_day(article)
     link = source_url or web_link(article.link)
     if source and (source.name or source_url):
         name = line(source.name) or host(source_url)
@@ -199,13 +199,13 @@ def credit_line(article: Article, site_name: str | None = None) -> str:
     the article's link) at the article's own link.
     """
     date, name, link = _credit_parts(article, site_name)
-    text = f"First published on {format_date(date)} by {name}"
+    text = f"First published on {date} by {name}"
     return f"{text} at {link}" if link else text
 
 
 def _credit_html(article: Article, site_name: str | None) -> str:
     date, name, link = _credit_parts(article, site_name)
-    text = f"First published on {format_date(date)} by {html.escape(name, quote=False)}"
+    text = f"First published on {date} by {html.escape(name, quote=False)}"
     if link:
         href = html.escape(link)
         text += f' at <a href="{href}">{href}</a>'
@@ -250,7 +250,7 @@ def image_type(url: str) -> str:
 def prepare(article: Article, site_name: str | None) -> Item:
     link = web_link(article.link)
     the_id = item_id(line(article.id)) or link
-    title = line(article.title) or link or the_id
+    title = line(card_title(line(article.title), line(article.standfirst), link)) or the_id
     published = _day(article.published, article.date_only)
     updated = max(utc(article.updated), published) if article.updated else published
     standfirst = clean(article.standfirst).strip()

@@ -1,7 +1,8 @@
 """One entry → its ``Article``: ``normalise``.
 
 The full work, done only for an entry the store has not seen (or whose
-fingerprint changed): plain-text title, dates as aware UTC, standfirst,
+fingerprint changed): plain-text title, dates as aware UTC (with the offset
+the feed wrote its own date in: ``offsets``), standfirst,
 sanitised content, image and original source (``syndicate.summary``), the
 authors, categories, language and rights.
 """
@@ -32,9 +33,10 @@ from syndicate.parse.fields import (
     value,
     whitespace_collapsed,
 )
+from syndicate.parse.offsets import utc_offset
 from syndicate.summary import summarise
 
-__all__ = ["EARLIEST_DATE", "normalise"]
+__all__ = ["EARLIEST_DATE", "article_language", "normalise"]
 
 _FUTURE_SLACK = timedelta(days=1)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.I)
@@ -180,13 +182,40 @@ def _categories(raw: Fields) -> tuple[str, ...]:
     return tuple(out.values())
 
 
+def _entry_language(raw: Fields, inherited: str | None) -> str | None:
+    """The entry's own language: its ``dc:language``, else the ``xml:lang`` in scope at its title,
+    content or summary (the entry's, or one its text gives itself) unless that is ``inherited``
+    (the feed's own ``xml:lang``, in scope everywhere); None when it says none."""
+    own = language_tag(text(raw, "language"))
+    if own:
+        return own
+    feeds = (inherited or "").casefold()
+    for detail in (fields(raw, "title_detail"), *records(raw, "content"), fields(raw, "summary_detail")):
+        found = language_tag(text(detail, "language"))
+        if found and found.casefold() != feeds:
+            return found
+    return None
+
+
+def article_language(raw: Fields, parsed: ParsedFeed, configured: str | None = None,
+                     force: bool = False) -> str | None:
+    """An entry's language: ``configured`` when forced; else the entry's own (``_entry_language``:
+    a French item in an English feed is French); else ``configured`` (feeds.yaml's, which
+    stands in for the feed's), else the feed's."""
+    configured = language_tag(configured)
+    if force and configured:
+        return configured
+    return _entry_language(raw, parsed.language) or configured or parsed.language
+
+
 def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
-              language: str | None = None) -> Article:
+              language: str | None = None, force_language: bool = False) -> Article:
     """The full ``Article`` for one entry of ``parsed``.
 
     ``now`` is the time of this run (aware; naive is taken as UTC): the
     publication date of an entry without one, and the limit for dates in
-    the future.  ``language`` (from feeds.yaml) overrides the feed's own.
+    the future.  ``language`` (from feeds.yaml) stands in for the feed's own;
+    the entry's own language wins over both unless ``force_language``.
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
@@ -198,6 +227,8 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
 
     feed_published = _utc(struct_time(raw, "published_parsed")) or _utc(struct_time(raw, "updated_parsed"))
     updated = _utc(struct_time(raw, "updated_parsed"))
+    date_key = "published" if struct_time(raw, "published_parsed") else "updated"  # feed_published's
+    offset = utc_offset(text(raw, date_key)) if feed_published is not None else None
 
     content, base = _content(raw)
     summary_detail = fields(raw, "summary_detail")
@@ -229,7 +260,7 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         date_only = True  # a credit's "13 October 2022" (summary.parse_date) is a day
     elif feed_published is not None and feed_published <= now + _FUTURE_SLACK:
         published = feed_published
-        date_only = _day_only(raw, "published" if struct_time(raw, "published_parsed") else "updated")
+        date_only = _day_only(raw, date_key)
     else:
         published = now  # no date, or one in the future
 
@@ -250,7 +281,8 @@ def normalise(feed: str, entry: Entry, parsed: ParsedFeed, *, now: datetime,
         image=image,
         image_alt=_image_alt(image, summary.image_alts, title),
         source=source,
-        language=language_tag(language) or parsed.language,
+        language=article_language(raw, parsed, language, force_language),
         date_only=date_only,
         rights=rights(raw) or parsed.rights,
+        utc_offset=offset or None,  # 0 and None alike: UTC
     )

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from syndicate.links import CONTROL_CHARS
-from syndicate.summary import html_to_text
+from syndicate.summary import html_to_text, markup_to_text
 
 __all__ = ["Fields", "author", "fields", "language_tag", "plain", "records", "rights", "struct_time", "text",
            "value", "whitespace_collapsed"]
@@ -74,12 +74,13 @@ def plain(raw: str, kind: str = "text/html", typed: bool = True) -> str:
 
     Only Atom says what a title is; for RSS and RDF, feedparser's text/plain is a
     guess (a title with an unclosed tag or a <script> "does not look like HTML"),
-    so their titles are always read as HTML."""
+    so their titles are always read as HTML.  Of HTML only the real elements are removed
+    (``markup_to_text``): "<Fourth International>", "<3" and "a < b" are text."""
     if not raw:
         return ""
     if kind == "text/plain" and typed:  # feedparser calls it text/html when it looks like HTML
         return whitespace_collapsed(raw)
-    return html_to_text(raw)
+    return markup_to_text(raw)
 
 
 def language_tag(tag: str | None) -> str | None:

@@ -5,7 +5,8 @@ the tree is sanitised in place (``sanitise``, its URLs by ``urls``), then
 walked once into *blocks* of plain text that carry which spans were bold
 and which were links (``blocks``).  The repost credit (``credits``, its
 dates by ``dates``) and the standfirst (``standfirst``) are read off those
-blocks.  This module is the API: what other modules import comes from here.
+blocks; a title's text, which keeps what only looks like a tag, comes from
+``markup``.  This module is the API: what other modules import comes from here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from syndicate.models import Source
 from syndicate.summary.blocks import html_to_text, text_blocks
 from syndicate.summary.credits import find_credits, find_original, merge_sources, with_metadata
 from syndicate.summary.dates import parse_date
+from syndicate.summary.markup import markup_to_text
 from syndicate.summary.sanitise import sanitise_html, sanitise_tree, tidy_whitespace
 from syndicate.summary.standfirst import choose_standfirst
 from syndicate.summary.tree import fragment, serialise
@@ -25,6 +27,7 @@ __all__ = [
     "Summary",
     "find_original",
     "html_to_text",
+    "markup_to_text",
     "parse_date",
     "sanitise_html",
     "summarise",

@@ -60,6 +60,7 @@ def draft_post(article: Article, target: str, cfg: TargetBase, *, limits: Target
         if graphemes or size:
             limits = replace(limits, max_length=limits.max_length - graphemes,
                              max_bytes=limits.max_bytes - size if limits.max_bytes else None)
+    link_text = platform.link_text(article.link.strip(), cfg) if platform.link_text is not None else None
     composed = compose(article, target=target, limits=limits,
-                       template=template, hashtags=hashtags, intro=intro)
+                       template=template, hashtags=hashtags, intro=intro, link_text=link_text)
     return platform.draft(article, composed, cfg)

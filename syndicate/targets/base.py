@@ -136,6 +136,9 @@ class Platform(Generic[C]):
       with what only this platform adds (facets, link cards, thumbnails).
     * ``reserve(article, cfg)``: (graphemes, bytes) of the text's budget the
       draft takes for itself (a content warning counted with the text), or None.
+    * ``link_text(url, cfg)``: how the article's link is shown in the text, when
+      the platform shows it otherwise than as the URL (Bluesky: a short display
+      text under a link facet); None: the URL itself.
     """
 
     kind: str
@@ -145,4 +148,5 @@ class Platform(Generic[C]):
     build: Callable[[str, C, Secret, Services], Target]
     draft: Callable[[Article, Composed, C], PostDraft]
     reserve: Callable[[Article, C], tuple[int, int]] | None = None
+    link_text: Callable[[str, C], str] | None = None
 

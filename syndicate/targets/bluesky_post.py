@@ -10,18 +10,21 @@ The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
-from syndicate.compose import Composed, shorten_to
+import regex
+
+from syndicate.compose import Composed, card_title, shorten_to
 from syndicate.config import BlueskyTarget
 from syndicate.content_warnings import SELF_LABELS, warning_for, warning_line
 from syndicate.errors import PermanentError
 from syndicate.images import fit_image
 from syndicate.models import Article, Facet, ImageRules, LinkCard, PostDraft, TargetLimits
 from syndicate.summary import web_url
-from syndicate.textlen import count_graphemes
+from syndicate.textlen import clusters, count_graphemes, url_spans
 
-__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "gate_notes", "offline_limits",
-           "prepare_thumb", "reserve"]
+__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets", "gate_notes",
+           "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
 
 #: app.bsky.feed.post#text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); URLs count as written.
 LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_bytes=3000)
@@ -30,6 +33,43 @@ LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_byt
 THUMBNAIL = ImageRules(max_bytes=1_000_000, max_side=2000, formats=frozenset({"JPEG", "PNG", "WEBP"}))
 CARD_TITLE_MAX_GRAPHEMES = 300  # app.bsky.embed.external title
 CARD_DESCRIPTION_MAX_CHARS = 300
+TAG_MAX_GRAPHEMES, TAG_MAX_BYTES = 64, 640  # app.bsky.richtext.facet#tag
+SHORT_PATH, SHORT_PATH_KEPT = 15, 13  # the app's toShortUrl: a longer path shows its first 13, then "…"
+#: Fields whose words may hold URLs and #tags that get facets of their own (the feed's, the editor's).
+TEXT_FIELDS = frozenset({"title", "standfirst", "intro"})
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+# @atproto/api's RichText.detectFacets: "#" or "＃" after a space (or at the start), then a word with
+# something not a digit or punctuation in it; trailing punctuation is not part of the tag.
+_NOT_IN_TAG = r"\s" + _INVISIBLE
+_TAG = regex.compile(r"(?:^|(?<=\s))[#＃](?P<tag>(?!\ufe0f)[^" + _NOT_IN_TAG + r"]*[^\d\p{P}" + _NOT_IN_TAG
+                     + r"]+[^" + _NOT_IN_TAG + r"]*)")
+_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+
+
+def short_url(url: str) -> str:
+    """The link as the Bluesky app shows it: host, then the path (with query and fragment), cut
+    to its first 13 characters and "…" when longer than 15; no scheme."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return url
+    if parts.scheme not in ("http", "https") or not host:
+        return url
+    if port is not None:
+        host += f":{port}"
+    path = (parts.path if parts.path != "/" else "") + (f"?{parts.query}" if parts.query else "") + (
+        f"#{parts.fragment}" if parts.fragment else "")
+    pieces = clusters(path)
+    if len(pieces) > SHORT_PATH:
+        return host + "".join(pieces[:SHORT_PATH_KEPT]) + "…"
+    return host + path
+
+
+def link_text(url: str, cfg: BlueskyTarget) -> str:
+    """How the article's link shows in the post: ``short_url`` (``short_link: false``: the URL)."""
+    return short_url(url) if cfg.short_link else url
 
 
 def offline_limits(cfg: BlueskyTarget) -> TargetLimits:
@@ -48,13 +88,17 @@ def draft(article: Article, composed: Composed, cfg: BlueskyTarget) -> PostDraft
     fields = composed.fields
     card = LinkCard(
         uri=fields["link"],
-        title=shorten_to(fields["title"], 3000, CARD_TITLE_MAX_GRAPHEMES, 3000),
+        title=shorten_to(card_title(fields["title"], fields["standfirst"], fields["link"]), 3000,
+                         CARD_TITLE_MAX_GRAPHEMES, 3000),
         description=shorten_to(fields["standfirst"], CARD_DESCRIPTION_MAX_CHARS),
         thumb_url=web_url(article.image),
     )
     note = (f"link card: {card.uri} with title, {len(card.description)}-character description"
             + (f" and thumbnail {card.thumb_url}" if card.thumb_url else ", no thumbnail"))
-    notes = [note, *gate_notes(cfg)]
+    shown = dict(composed.parts).get("link", fields["link"])
+    link_note = (f"link shown as {shown!r}, under a link facet carrying {fields['link']} (short_link: false "
+                 "shows the URL)" if shown != fields["link"] else "link shown as the URL (short_link: false)")
+    notes = [link_note, note, *gate_notes(cfg)]
     post = composed.to_draft(facets=facets(composed), card=card)
     found = warning_for(article, cfg.content_warnings)
     if found is not None and found[0] in SELF_LABELS:
@@ -90,14 +134,39 @@ def gate_notes(cfg: BlueskyTarget) -> list[str]:
     return notes
 
 
+def _in_text(text: str, offset: int) -> list[Facet]:
+    """Facets for the URLs and #tags written in a piece of the feed's (or editor's) text that
+    starts at byte ``offset``, found as the Bluesky app finds them."""
+    out: list[Facet] = []
+
+    def at(i: int) -> int:
+        return offset + len(text[:i].encode())
+
+    urls = url_spans(text)
+    for start, end in urls:
+        out.append(Facet(at(start), at(end), "link", text[start:end]))
+    for m in _TAG.finditer(text):
+        tag = _TRAILING_PUNCTUATION.sub("", m.group("tag"))
+        start, end = m.start(), m.start("tag") + len(tag)
+        if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
+                or any(s < end and start < e for s, e in urls)):
+            continue
+        out.append(Facet(at(start), at(end), "tag", tag))
+    return sorted(out, key=lambda f: f.byte_start)
+
+
 def facets(composed: Composed) -> tuple[Facet, ...]:
-    """Link and tag facets in UTF-8 byte offsets of the composed text."""
+    """Facets in UTF-8 byte offsets of the composed text: the link (over the text it is shown
+    as, carrying the URL), the hashtags, and the URLs and #tags the title, standfirst or intro
+    write."""
     out: list[Facet] = []
     offset = 0
     for name, text in composed.parts:
         size = len(text.encode())
         if name == "link":
-            out.append(Facet(offset, offset + size, "link", text))
+            out.append(Facet(offset, offset + size, "link", composed.fields.get("link", text)))
+        elif name in TEXT_FIELDS:
+            out.extend(_in_text(text, offset))
         elif name == "hashtags":
             pos = offset
             for i, tag in enumerate(composed.tags):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from syndicate.compose import Composed
+from syndicate.compose import Composed, card_title
 from syndicate.config import MastodonTarget
 from syndicate.content_warnings import alt_text, warning_for
 from syndicate.images import SAFE_FORMATS
@@ -63,8 +63,9 @@ def draft(article: Article, composed: Composed, cfg: MastodonTarget) -> PostDraf
     notes: list[str] = []
     alt = None
     if cfg.thumbnail and article.image:
-        card = LinkCard(article.link, article.title, "", article.image)
-        alt, where = alt_text(article, article.title)
+        title = card_title(article.title, article.standfirst, article.link)
+        card = LinkCard(article.link, title, "", article.image)
+        alt, where = alt_text(article, title)
         notes.append(f"thumbnail {article.image} with alt text from {where}: {alt!r}")
     found = warning_for(article, cfg.content_warnings)
     warning = found[0] if found else cfg.content_warning

@@ -48,4 +48,4 @@ def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -
 
 PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=bluesky_post.LIMITS,
                     offline_limits=offline_limits, build=build, draft=bluesky_post.draft,
-                    reserve=bluesky_post.reserve)
+                    reserve=bluesky_post.reserve, link_text=bluesky_post.link_text)

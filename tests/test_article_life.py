@@ -13,13 +13,15 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from mastodon import Mastodon
 
 from syndicate.app import App
+from syndicate.cli import main
 from syndicate.editors import Editors
 from syndicate.retry import RetryPolicy
 from syndicate.web import create_app, serve
-from tests.fakes import FakeClock, bluesky, make_config, mastodon
+from tests.fakes import FakeClock, bluesky, make_config, mastodon, write_feeds_yaml
 from tests.servers.mastodon import MastodonServer
 
 TOKEN = "loopback-token-1234567890"
@@ -51,9 +53,10 @@ def server(clock):
     assert not srv.errors, srv.errors[0]
 
 
-def make_app(tmp_path, feed_server, server, clock, *, settle="10m", **target_keys) -> App:
+def make_app(tmp_path, feed_server, server, clock, *, settle="10m", state=None, **target_keys) -> App:
     cfg = make_config(tmp_path, {"acr": {"url": feed_server.url("/f"), "settle": settle}},
-                      targets={"mastodon": mastodon(server.url, timeout=5, **target_keys)})
+                      targets={"mastodon": mastodon(server.url, timeout=5, **target_keys)},
+                      **({"state": state} if state is not None else {}))
     return App(cfg, environ={"SYNDICATE_MASTODON_TOKEN": TOKEN}, clock=clock, sleep=clock.sleep,
                policy=RetryPolicy(jitter=0))
 
@@ -84,8 +87,9 @@ def history(server, status_id: str) -> list[str]:
 # --- settle ---------------------------------------------------------------------------------------
 
 
-def test_a_title_fixed_three_minutes_after_publishing_goes_out_fixed(tmp_path, feed_server, server, clock):
-    app = seeded(tmp_path, feed_server, server, clock)
+def test_a_title_fixed_three_minutes_after_publishing_goes_out_fixed(tmp_path, feed_server, server, clock,
+                                                                   state_db):
+    app = seeded(tmp_path, feed_server, server, clock, state=state_db)
     cycle(app, feed_server, (1, "Tpyo in the tilte"))
     assert server.statuses == []  # waiting to settle
     [d] = editors(app).detail(app.store.find_article_id("guid-1")).deliveries
@@ -123,8 +127,8 @@ def test_post_now_ends_the_wait(tmp_path, feed_server, server, clock):
 # --- edits carried over ---------------------------------------------------------------------------
 
 
-def test_a_title_fixed_after_posting_edits_the_status_once(tmp_path, feed_server, server, clock):
-    app = seeded(tmp_path, feed_server, server, clock, settle=0, visibility="unlisted")
+def test_a_title_fixed_after_posting_edits_the_status_once(tmp_path, feed_server, server, clock, state_db):
+    app = seeded(tmp_path, feed_server, server, clock, settle=0, visibility="unlisted", state=state_db)
     cycle(app, feed_server, (1, "Tpyo in the tilte"))
     [first] = server.statuses
     cycle(app, feed_server, (1, "Typo in the title, fixed"))
@@ -142,8 +146,8 @@ def test_a_title_fixed_after_posting_edits_the_status_once(tmp_path, feed_server
     assert any(k == "edit edited" for k, _ in kinds)
 
 
-def test_a_burst_of_five_edits_is_one_edit(tmp_path, feed_server, server, clock):
-    app = seeded(tmp_path, feed_server, server, clock)
+def test_a_burst_of_five_edits_is_one_edit(tmp_path, feed_server, server, clock, state_db):
+    app = seeded(tmp_path, feed_server, server, clock, state=state_db)
     cycle(app, feed_server, (1, "Draft title"))
     editors(app).post_now("guid-1", requester="tester")
     app.run_cycle()
@@ -181,8 +185,8 @@ def test_edits_ignore_leaves_the_status_and_says_so(tmp_path, feed_server, serve
 # --- deletes, through the API and the CLI's service -----------------------------------------------
 
 
-def test_delete_and_post_now_through_the_api(tmp_path, feed_server, server, clock):
-    app = seeded(tmp_path, feed_server, server, clock)
+def test_delete_and_post_now_through_the_api(tmp_path, feed_server, server, clock, state_db):
+    app = seeded(tmp_path, feed_server, server, clock, state=state_db)
     cycle(app, feed_server, (1, "One"), (2, "Two"))
     one, two = (app.store.find_article_id(f"guid-{n}") for n in (1, 2))
     handle = serve(create_app(app, api_token=API_TOKEN), "127.0.0.1", 0)
@@ -207,8 +211,6 @@ def test_delete_and_post_now_through_the_api(tmp_path, feed_server, server, cloc
             post, delete = shown["deliveries"]
             assert delete["op"] == "delete" and delete["state"] == "sent" and delete["requested_by"] == "Ann"
             assert any(e["kind"] == "delete deleted" for e in post["history"])
-            page = httpx.get(handle.url + "/", timeout=10)
-            assert page.status_code in (200, 401, 403)
     finally:
         handle.stop()
     clock.advance(3600)
@@ -216,8 +218,39 @@ def test_delete_and_post_now_through_the_api(tmp_path, feed_server, server, cloc
     assert server.statuses == []  # article 2 was withdrawn, article 1 deleted: nothing posted again
 
 
-def test_a_delete_never_touches_another_articles_post(tmp_path, feed_server, server, clock):
-    app = seeded(tmp_path, feed_server, server, clock, settle=0)
+def test_the_page_shows_the_wait_and_its_buttons_work(tmp_path, feed_server, server, clock):
+    app = seeded(tmp_path, feed_server, server, clock)
+    cycle(app, feed_server, (1, "Settling"))
+    article_id = app.store.find_article_id("guid-1")
+    handle = serve(create_app(app, api_token=API_TOKEN, clock=clock), "127.0.0.1", 0)
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10) as page:
+            assert page.post("/login", data={"token": API_TOKEN}).status_code == 303
+            html = page.get("/").text
+            assert "waiting to settle until" in html
+            assert 'data-action="post-now">Post now' in html  # enabled: something waits
+            assert 'data-action="delete" disabled>Delete posts' in html  # nothing posted yet
+            csrf = html.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+            assert page.post(f"/api/articles/{article_id}/post-now", json={}).status_code == 403  # no CSRF
+            r = page.post(f"/api/articles/{article_id}/post-now", json={"by": "Ann"},
+                          headers={"X-CSRF-Token": csrf})
+            assert r.json()["targets"] == ["mastodon"]
+            app.deliverer.deliver_due()
+            html = page.get("/").text
+            assert 'data-action="post-now" disabled>Post now' in html
+            assert 'data-action="delete">Delete posts' in html
+            r = page.post(f"/api/articles/{article_id}/delete", json={"by": "Ann"},
+                          headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 202
+            app.deliverer.deliver_due()
+            assert server.statuses == []
+            assert "mastodon (delete)" in page.get("/").text
+    finally:
+        handle.stop()
+
+
+def test_a_delete_never_touches_another_articles_post(tmp_path, feed_server, server, clock, state_db):
+    app = seeded(tmp_path, feed_server, server, clock, settle=0, state=state_db)
     cycle(app, feed_server, (1, "Keep me"), (2, "Delete me"))
     kept = next(s for s in server.statuses if "Keep me" in s["text"])
     done = editors(app).delete("guid-2", requester="tester", requested_by="Ann")
@@ -226,6 +259,40 @@ def test_a_delete_never_touches_another_articles_post(tmp_path, feed_server, ser
                                     requested_by="life-gone").already == ("mastodon",)
     app.deliverer.deliver_due()
     assert [s["id"] for s in server.statuses] == [kept["id"]]
+
+
+def test_the_cli_says_it_waits_posts_now_and_asks_before_deleting(tmp_path, feed_server):
+    clock = FakeClock(time.time())  # the commands read the real clock
+    with MastodonServer(token=TOKEN, clock=clock) as server:
+        keys = {"feeds": {"acr": {"url": feed_server.url("/f"), "settle": "10m"}},
+                "targets": {"mastodon": mastodon(server.url, timeout=5)}}
+        path = write_feeds_yaml(tmp_path, keys["feeds"], targets=keys["targets"])
+        app = seeded(tmp_path, feed_server, server, clock)
+        cycle(app, feed_server, (1, "One"))
+
+        def run(*args: str, answer: str | None = None):
+            return CliRunner().invoke(main, ["--config", str(path), *args], input=answer,
+                                      catch_exceptions=False, env={"SYNDICATE_MASTODON_TOKEN": TOKEN})
+
+        shown = run("status")
+        assert "waiting to settle until" in shown.output and "syndicate post-now" in shown.output
+        assert "posted at once to mastodon" in run("post-now", "guid-1", "--by", "Ann").output
+        assert "nothing was waiting to settle" in run("post-now", "guid-1").output
+        clock.now = max(clock.now, time.time())  # the command dated it by the real clock
+        app.deliverer.deliver_due()
+        [status] = server.statuses
+        refused = run("delete", "guid-1", answer="n\n")
+        assert status["url"] in refused.output and "nothing deleted" in refused.output
+        assert [d.op for d in app.store.deliveries(1)] == ["post"]
+        done = run("delete", "guid-1", "--by", "Ann", answer="y\n")
+        assert "delete queued for mastodon (requested by Ann)" in done.output
+        assert "a delete was queued already" in run("delete", "guid-1", "--yes").output
+        assert '"already": [' in run("delete", "guid-1", "--json").output
+        clock.now = max(clock.now, time.time())
+        app.deliverer.deliver_due()
+        assert server.statuses == [] and server.deleted == [status["id"]]
+        assert "mastodon (delete) sent" in run("show", "guid-1").output.replace("  ", " ")
+        assert not server.errors
 
 
 # --- Bluesky: replace, reply, keep ------------------------------------------------------------------

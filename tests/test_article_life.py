@@ -321,15 +321,20 @@ def bluesky_app(tmp_path, feed_server, pds, account, clock, **keys) -> App:
 @pytest.mark.pds
 def test_bluesky_replace_recreates_the_record_within_the_window(tmp_path, feed_server, pds, account):
     clock = FakeClock(time.time())  # the PDS dates records by its own clock
-    app = bluesky_app(tmp_path, feed_server, pds, account, clock, edits="replace")
+    app = bluesky_app(tmp_path, feed_server, pds, account, clock, edits="replace", replies="nobody")
     did = account[0]
+    gate = "app.bsky.feed.threadgate"
     cycle(app, feed_server, (1, "Tpyo"))
     [old] = pds.list_records(did)
+    old_key = old["uri"].rsplit("/", 1)[-1]
+    assert pds.get_record(did, old_key, collection=gate) is not None
     clock.advance(600)
     cycle(app, feed_server, (1, "Typo fixed"))
     [new] = pds.list_records(did)
     assert new["uri"] != old["uri"] and "Typo fixed" in new["value"]["text"]
-    assert pds.get_record(did, old["uri"].rsplit("/", 1)[-1]) is None
+    assert pds.get_record(did, old_key) is None
+    assert pds.get_record(did, old_key, collection=gate) is None  # its gate went with it
+    assert pds.get_record(did, new["uri"].rsplit("/", 1)[-1], collection=gate) is not None
     [post, edit] = app.store.deliveries(app.store.find_article_id("guid-1"))
     assert post.remote_url.endswith(new["uri"].rsplit("/", 1)[-1])  # the post row holds the new one
     assert edit.op == "edit" and new["uri"].endswith(edit.key)

@@ -10,6 +10,7 @@ goes ahead).  The old record is deleted *before* the new one is made, so
 there are never two: a worker that died between the two finds the old one
 gone and the new key empty, and makes it (only a row that was tried,
 ``tried``, does; otherwise the post was deleted by someone else).
+A post's threadgate and postgate (at its key) go with it.
 ``reply``: a self-reply "Updated: <title> <link>" at the row's key, found
 there if an earlier attempt made it.  A delete is ``deleteRecord`` of the
 rkey the post row recorded (already gone: done).  Read back with
@@ -21,7 +22,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from syndicate.models import PostDraft, Posted
-from syndicate.targets.bluesky.records import POST_COLLECTION, create_post, get_post, log
+from syndicate.targets.bluesky.errors import xrpc_error
+from syndicate.targets.bluesky.records import (
+    POST_COLLECTION,
+    POSTGATE_COLLECTION,
+    THREADGATE_COLLECTION,
+    create_post,
+    get_post,
+    log,
+)
 from syndicate.targets.operations import OpDone, PostRef
 
 if TYPE_CHECKING:
@@ -125,11 +134,25 @@ class BlueskyOps:
         return OpDone("replied", f"replied {new.url}: {draft.text}", new)
 
     def _delete(self, rkey: str) -> None:
-        from atproto import models
+        """Delete the post at ``rkey``, and its threadgate and postgate (at the same key) if any."""
+        from atproto import exceptions, models
 
-        self._call("deleting the post", lambda c: c.com.atproto.repo.delete_record(
-            models.ComAtprotoRepoDeleteRecord.Data(repo=self._repo(c), collection=POST_COLLECTION,
-                                                   rkey=rkey)))
+        def delete(c: Client) -> None:
+            repo = self._repo(c)
+            for collection in (THREADGATE_COLLECTION, POSTGATE_COLLECTION):
+                try:
+                    c.com.atproto.repo.get_record(models.ComAtprotoRepoGetRecord.Params(
+                        repo=repo, collection=collection, rkey=rkey))
+                except exceptions.BadRequestError as exc:
+                    if xrpc_error(exc)[0] == "RecordNotFound":
+                        continue
+                    raise
+                c.com.atproto.repo.delete_record(models.ComAtprotoRepoDeleteRecord.Data(
+                    repo=repo, collection=collection, rkey=rkey))
+            c.com.atproto.repo.delete_record(models.ComAtprotoRepoDeleteRecord.Data(
+                repo=repo, collection=POST_COLLECTION, rkey=rkey))
+
+        self._call("deleting the post", delete)
 
     def delete(self, post: PostRef) -> OpDone:
         rkey = _rkey(post.remote_id)

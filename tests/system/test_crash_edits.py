@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import mastodon, write_feeds_yaml
+from tests.fakes import bluesky, mastodon, write_feeds_yaml
 from tests.helpers import run_cli, wait_until
+from tests.servers import fault_proxy
+from tests.servers.fault_proxy import FaultProxy
 from tests.servers.mastodon import Fault, MastodonServer
 
 pytestmark = [pytest.mark.slow]
@@ -126,3 +128,61 @@ def test_sigkill_during_edits_and_deletes_applies_each_once_to_its_own_post(
     assert everything.count("delete: gone") == DELETE_KILLS, everything[-5000:]
     assert "Traceback" not in everything and "delivery crashed" not in everything
     assert "operation crashed" not in everything
+
+
+CREATE = "com.atproto.repo.createRecord"
+
+
+@pytest.mark.pds
+def test_sigkill_between_a_bluesky_replacements_delete_and_create_leaves_one_post(
+        tmp_path, feed_server, pds, spawn_daemon, make_articles, rss_of):
+    """``edits: replace`` deletes the old record, then makes the new one: a daemon killed between
+    the two leaves no post for a moment, never two, and its next life makes the replacement once."""
+    import secrets
+    import threading
+
+    password = secrets.token_urlsafe(12)
+    did, handle = pds.create_account(f"edit{secrets.token_hex(4)}.test", password)
+    articles = make_articles(2, base=feed_server.url("/2025"))
+    feed_server.set_feed("/feed", rss_of(articles))
+    state = tmp_path / "state.db"
+    logs: list[str] = []
+    with FaultProxy(pds.url) as proxy:
+        config = write_feeds_yaml(
+            tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": 2, "language": "en"}},
+            state=state, poll_interval="2s",
+            targets={"bluesky": bluesky(proxy.url, handle, timeout=10, edits="replace", link_card=False)},
+            delivery={"attempts": 2, "backoff": 0.05, "max_backoff": 0.2, "requeue": 0.2, "max_requeue": 1,
+                      "max_rate_wait": 10, "lease": 30})
+        env = {"SYNDICATE_BLUESKY_APP_PASSWORD": password}
+        drain(spawn_daemon, config, env,
+              lambda: len(r := rows(state, "post")) == 2 and all(s == "sent" for _, s, _ in r), logs)
+        before = {r["uri"]: r for r in pds.list_records(did)}
+        assert len(before) == 2
+
+        # the replacement's create is held (then dropped, never forwarded): the old record is gone
+        creating = threading.Event()
+        proxy.add_faults(CREATE, fault_proxy.Fault(drop=True, delay=20))
+        proxy.on_request = lambda method, nsid: creating.set() if nsid == CREATE else None
+        feed_server.set_feed("/feed", rss_of([dict(articles[0], title=articles[0]["title"] + ", corrected"),
+                                              articles[1]]))
+        daemon = spawn_daemon(config, env=env)
+        assert creating.wait(30), daemon.output[-3000:]
+        daemon.kill()
+        logs.append(daemon.output)
+        proxy.on_request = None
+        assert len(pds.list_records(did)) == 1  # the crash window: the old one deleted, the new not made
+
+        drain(spawn_daemon, config, env,
+              lambda: len(r := rows(state, "edit")) == 1 and all(s == "sent" for _, s, _ in r), logs)
+        after = pds.list_records(did)
+
+    everything = "\n".join(logs)
+    assert len(after) == 2  # never two of one article, never none once done
+    fixed = [r for r in after if ", corrected" in r["value"]["text"]]
+    assert len(fixed) == 1 and fixed[0]["uri"] not in before
+    untouched = [r for r in after if r["uri"] in before]
+    assert len(untouched) == 1 and articles[1]["link"] in untouched[0]["value"]["text"]
+    [(_, _, post_url)] = [r for r in rows(state, "post") if r[0] == articles[0]["link"]]
+    assert post_url.endswith(fixed[0]["uri"].rsplit("/", 1)[-1])  # its row holds the replacement
+    assert "Traceback" not in everything and "operation crashed" not in everything

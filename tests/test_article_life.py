@@ -203,6 +203,7 @@ def test_delete_and_post_now_through_the_api(tmp_path, feed_server, server, cloc
             assert again.status_code == 200 and again.json()["already"] == ["mastodon"]
             r = api.post(f"/api/articles/{two}/delete", json={"by": "Ann"})  # not posted yet: withdrawn
             assert r.json()["withdrawn"] == ["mastodon"]
+            assert api.post(f"/api/articles/{two}/retry", json={}).json()["requeued"] == 0  # stays withdrawn
             assert api.post("/api/articles/999/delete", json={}).status_code == 404
             assert api.post(f"/api/articles/{one}/delete", json={"targets": "x"}).status_code == 400
             app.deliverer.deliver_due()

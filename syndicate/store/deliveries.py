@@ -127,7 +127,7 @@ class DeliveriesPart(StorePart):
 
     def retry_failed(self, article_id: int | None = None, target: str | None = None) -> int:
         """Put failed deliveries back in the queue, due now. Returns how many."""
-        where, params = "state = 'failed'", list[Any]()
+        where, params = "state = 'failed' AND deleted_at IS NULL", list[Any]()  # not a withdrawn post
         if article_id is not None:
             where += " AND article_id = ?"
             params.append(article_id)

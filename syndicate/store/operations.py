@@ -20,7 +20,7 @@ rows' histories.
 - **Deletes.**  ``request_delete`` queues one ``delete`` row per asked
   target that has a post of the article (none where one is queued already),
   recording who asked; a post not sent yet is withdrawn instead (failed,
-  with who asked).
+  with who asked, and ``deleted_at``: an editor's retry of failed rows leaves it).
 - **Post now.**  ``post_now`` ends the settle wait of an article's posts.
 
 ``finish_operation`` records an operation's outcome: the row done (state
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from syndicate.changes import action, recorded_only
 from syndicate.models import Posted
 from syndicate.store.backend import Connection, notify
-from syndicate.store.outbox import _when, enqueue, record
+from syndicate.store.outbox import enqueue, record, utc_text
 from syndicate.store.part import StorePart
 
 __all__ = ["DeleteRequest", "OperationsPart", "queue_edits"]
@@ -96,9 +96,9 @@ def queue_edits(db: Connection, article_id: int, changed: Sequence[str],
                               "AND state = 'sent'", (post_id,)).scalar()
             due = max(now + settle, (last + settle) if last is not None else now)
             row_id = _queue_op(db, article_id, target, "edit", post_id, now=now, due=due, policy=policy)
-            record(db, row_id, now, "queued", f"edited at source ({what}): {policy} at {_when(due)}")
+            record(db, row_id, now, "queued", f"edited at source ({what}): {policy} at {utc_text(due)}")
             record(db, post_id, now, "edited", f"edited at source ({what}): {policy} queued "
-                                               f"(row {row_id}, at {_when(due)})")
+                                               f"(row {row_id}, at {utc_text(due)})")
             queued += 1
     return queued
 
@@ -138,8 +138,8 @@ class OperationsPart(StorePart):
                         (article_id, target)).fetchall():
                     if state == "pending":
                         why = f"withdrawn: its deletion was requested by {requested_by}"
-                        db.execute("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?",
-                                   (why, row_id))
+                        db.execute("UPDATE outbox SET state = 'failed', last_error = ?, deleted_at = ? "
+                                   "WHERE id = ?", (why, now, row_id))
                         record(db, row_id, now, "withdrawn", why)
                         withdrawn.append(target)
                         did = True

@@ -58,7 +58,7 @@ from syndicate.store.pacing import paced_at, paced_limit
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
-__all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record"]
+__all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record", "utc_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +155,14 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
             who = f"repost requested by {requested_by}" + (f", intro {intro!r}" if intro else "")
             record(db, row_id, now, "queued", who)
         elif op == "post" and due > now:
-            record(db, row_id, now, "settling", f"waits to settle until {_when(due)}")
+            record(db, row_id, now, "settling", f"waits to settle until {utc_text(due)}")
         notify(db, target)  # idle workers wake at commit (PostgreSQL), whichever queued it
         count += 1
     return count
 
 
-def _when(at: float) -> str:
+def utc_text(at: float) -> str:
+    """A moment as the rows' history writes it: ``2026-12-02 15:20:00 UTC``."""
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

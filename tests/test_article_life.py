@@ -94,6 +94,7 @@ def test_a_title_fixed_three_minutes_after_publishing_goes_out_fixed(tmp_path, f
     assert server.statuses == []  # waiting to settle
     [d] = editors(app).detail(app.store.find_article_id("guid-1")).deliveries
     assert d.settle_until == START + 600
+    assert app.deliverer.next_due_at() == START + 600  # the daemon wakes when it has settled
     clock.advance(180)
     cycle(app, feed_server, (1, "Typo in the title, fixed"))
     assert server.statuses == []

@@ -578,8 +578,11 @@ def test_an_edit_resets_what_it_leaves_out_as_mastodon_does(server):
     first = client.status_post("text", spoiler_text="cw", media_ids=[media])
     edited = client.status_update(first, "text again")
     assert edited.spoiler_text == "" and edited.media_attachments == []
-    client.status_update(first, "text again")  # every call is an edit, even one changing nothing
-    assert len(client.status_history(first)) == 3  # the original and two edits
+    again = client.status_update(first, "text again")  # changing nothing: no edit (NoChangesSubmittedError)
+    assert again.edited_at == edited.edited_at
+    assert len(client.status_history(first)) == 2  # the original and one edit
+    client.status_update(first, "text, third")
+    assert len(client.status_history(first)) == 3
 
 
 def test_an_edit_is_validated_as_a_new_status_and_a_refusal_changes_nothing(server, http):

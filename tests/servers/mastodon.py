@@ -23,6 +23,11 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   header as ``Api::V1::Accounts::StatusesController`` sets it: ``rel="next"`` with ``max_id``
   only when the page is full, ``rel="prev"`` with ``min_id`` unless it is empty, each URL
   carrying the request's ``limit`` and filters, query keys sorted as Rails' ``to_query``).
+- ``PUT /api/v1/statuses/:id`` as ``UpdateStatusService`` (the same validation as a new status;
+  what a request leaves out is reset, except the language; a call changing nothing makes no
+  edit), ``GET /api/v1/statuses/:id/history`` (``StatusEdit`` entities, oldest first),
+  ``GET /api/v1/statuses/:id/source`` and ``DELETE /api/v1/statuses/:id`` (the status and its
+  source text; :attr:`MastodonServer.deleted` lists what was deleted).
 - ``GET /api/v1/instance`` and ``/api/v2/instance`` with ``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``, and (v2) ``api_versions.mastodon``
   (``api_version``: 2 as 4.3 says; 7, as 4.5 says, also takes ``quote_approval_policy`` on a
@@ -970,11 +975,13 @@ class MastodonServer:
         return 200, self._update_status(status, params), {}
 
     def _update_status(self, status: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        """``UpdateStatusService#call``: every call is an edit (the first also snapshots the
-        original); what the request leaves out is reset as the controller passes it on — no
-        ``media_ids`` removes the media, no ``spoiler_text`` the warning; ``language`` (which
-        Mastodon.py's ``status_update`` does not send) is kept unless given.  Visibility never
-        changes.  The same validation as a new status: a 422 changes nothing."""
+        """``UpdateStatusService#call``: a call that changes something is an edit (the first also
+        snapshots the original); one that changes nothing makes none (``NoChangesSubmittedError``:
+        the status is answered as it is).  What the request leaves out is reset as the controller
+        passes it on — no ``media_ids`` removes the media, no ``spoiler_text`` the warning;
+        ``language`` (which Mastodon.py's ``status_update`` does not send) is kept unless given
+        (``valid_locale_cascade``).  Visibility never changes.  The same validation as a new
+        status: a 422 changes nothing."""
         media_ids = params.get("media_ids") or []
         media_ids = [str(m) for m in ([media_ids] if isinstance(media_ids, str) else media_ids)]
         if len(media_ids) > self.MEDIA_LIMIT:
@@ -994,15 +1001,18 @@ class MastodonServer:
             problems.append(f"Text character limit of {self.max_characters} exceeded")
         if problems:
             raise _err(422, "Validation failed: " + ", ".join(problems))
+        sensitive = _truthy(params.get("sensitive", False)) or bool(spoiler)
+        language = str(params["language"]) if params.get("language") else status["language"]
+        if (text, spoiler, sensitive, language, media_ids) == (
+                status["text"], status["spoiler_text"], status["sensitive"], status["language"],
+                status["media_ids"]):
+            return self._status_entity(status)  # NoChangesSubmittedError: no edit, the status as it is
         if not status["edits"]:
             status["edits"].append(self._snapshot(status))
         for m in status["media_ids"]:
             self._media[m]["status_id"] = None
-        status.update(text=text, spoiler_text=spoiler, media_ids=media_ids,
-                      sensitive=_truthy(params.get("sensitive", False)) or bool(spoiler),
-                      edited_at=self.clock())
-        if params.get("language"):
-            status["language"] = str(params["language"])
+        status.update(text=text, spoiler_text=spoiler, media_ids=media_ids, sensitive=sensitive,
+                      language=language, edited_at=self.clock())
         for m in media_ids:
             self._media[m]["status_id"] = status["id"]
         status["edits"].append(self._snapshot(status))

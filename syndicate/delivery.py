@@ -253,6 +253,9 @@ class Deliverer:
                 times.append(max(due, self._resume_at.get(name, due)))
         return min(times) if times else None
 
+    def _operate(self, item: OutboxItem) -> DeliveryResult:
+        return _operated(self, item)
+
     def _keeping_lease(self, item: OutboxItem) -> Callable[[float], None]:
         """A wait for ``item``'s retries that renews its lease every third of a lease."""
         step = max(1.0, self.lease_seconds / 3)
@@ -289,6 +292,8 @@ class Deliverer:
         return Attempted(item.key, texts, datetime.fromtimestamp(since, UTC), taken)
 
     def deliver_one(self, item: OutboxItem) -> DeliveryResult:
+        if item.op != "post":  # an edit or a delete of a post made (``syndicate.operations``)
+            return self._operate(item)
         target = self.targets[item.target]
         article = item.article
         tag = {"article": article.link, "target": item.target, "key": item.key}
@@ -395,6 +400,19 @@ class Deliverer:
             return result("lost", url=posted.url)
         log.info("delivered", extra={**tag, "url": posted.url})
         return result(outcome, url=posted.url)
+
+
+def _operated(d: Deliverer, item: OutboxItem) -> DeliveryResult:
+    """An ``edit`` / ``delete`` row, applied by ``syndicate.operations``."""
+    from syndicate.operations import deliver_operation
+
+    done = deliver_operation(d, item, d.targets[item.target], d._keeping_lease(item))
+    if done.auth_error is not None:  # the target's credentials: it pauses, as for a post
+        d.paused.add(item.target)
+        if d.on_auth_error is not None:
+            d.on_auth_error(item.target, done.auth_error)
+    return DeliveryResult(item.id, item.article_id, item.article.link, item.target, done.outcome, done.url,
+                          done.error)
 
 
 def _reason(exc: BaseException) -> str:

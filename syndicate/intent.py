@@ -47,11 +47,14 @@ class NewArticle:
 
 @dataclass(frozen=True, slots=True)
 class EditedArticle:
-    """A stored article whose entry changed: what to store now (its deliveries are left as they are)."""
+    """A stored article whose entry changed: what to store now, and, when a reader would see it
+    (``changed``), each target's ``edits:`` policy for its posts (``Store.apply`` queues the edits)."""
 
     article_id: int
     article: Article  # under the stored guid, with the entry's new fingerprint
     added_again: bool = False  # re-published by the site (re-dated): in the output feed once more
+    changed: tuple[str, ...] = ()  # what a reader would see changed (``changes.substantive``)
+    edits: tuple[tuple[str, str], ...] = ()  # (target, its ``edits:`` policy) when ``changed``
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class FeedPlan:
     backfill: int = 0  # on the first read, how many of the newest were chosen to post
     held_reason: str = ""  # why the held deliveries are held (one reason for the whole poll)
     newest_known: float | None = None  # when held: the newest known article's date (Unix seconds)
+    settle: float = 0.0  # the feed's settle window (seconds): its new posts wait this long from now
 
     @property
     def feed(self) -> str:

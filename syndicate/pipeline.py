@@ -300,7 +300,8 @@ class Ingester:
         targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
         plan = plan_feed(feed, state, fetched, parsed, self._known(feed.name, parsed), now=now,
                          next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates,
-                         filters={t: self.config.filters_for(feed, t) for t in targets})
+                         filters={t: self.config.filters_for(feed, t) for t in targets},
+                         edits={t: getattr(self.config.targets[t], "edits", "ignore") for t in targets})
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from syndicate.changes import substantive
 from syndicate.config import FeedConfig
 from syndicate.fetch import FetchResult
 from syndicate.filters import Filter, judge
@@ -160,12 +161,14 @@ def _filtered(article: Article, targets: Sequence[str],
 def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, parsed: ParsedFeed,
               known: KnownEntries, *, now: float, next_fetch_at: float, targets: Sequence[str],
               recorded_dates: Mapping[str, datetime],
-              filters: Mapping[str, Sequence[Filter]] | None = None) -> FeedPlan:
+              filters: Mapping[str, Sequence[Filter]] | None = None,
+              edits: Mapping[str, str] | None = None) -> FeedPlan:
     """One intent per entry of ``parsed``, and the feed's bookkeeping (see the module docstring).
 
     ``now`` (Unix seconds) dates an entry without a date; ``targets`` are
     where the feed's new articles go (none: recorded as seen only);
-    ``filters``: each target's (``Config.filters_for``), none by default.
+    ``filters``: each target's (``Config.filters_for``), none by default;
+    ``edits``: each target's ``edits:`` policy (none: an edit is only stored).
     """
     now_dt = datetime.fromtimestamp(now, UTC)
     intents: list[EntryIntent | None] = []  # None: a new article, its deliveries decided below
@@ -192,8 +195,11 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
             new.append(_with_recorded_date(article, recorded_dates))
             intents.append(None)
         else:
-            article, added_again = revised(known.stored.get(seen.article_id), replace(article, id=seen.guid))
-            intents.append(EditedArticle(seen.article_id, article, added_again))
+            stored = known.stored.get(seen.article_id)
+            article, added_again = revised(stored, replace(article, id=seen.guid))
+            changed = substantive(stored, article) if stored is not None else ()
+            policies = tuple((t, (edits or {}).get(t, "ignore")) for t in targets) if changed else ()
+            intents.append(EditedArticle(seen.article_id, article, added_again, changed, policies))
 
     seeded = bool(state and state.seeded)
     to_post = new if seeded else sorted(new, key=lambda a: a.published, reverse=True)[:feed.backfill]
@@ -219,4 +225,5 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
         held_reason=(f"held: suspected feed migration ({len(to_post)} new entries at once, none newer "
                      f"than the newest known); `syndicate release {feed.name}` posts them") if held else "",
         newest_known=known.newest_published if held else None,
+        settle=feed.settle,
     )

@@ -164,7 +164,8 @@ def config_data(tmp_path: Path | None, feeds: Mapping[str, str | Mapping[str, An
     """
     data: dict[str, Any] = {"state": tmp_path / "state.db"} if tmp_path is not None else {}
     data.update(sections)  # ``state=`` (a path or a URL) is needed without a ``tmp_path``
-    data["feeds"] = [{"name": name, **({"url": feed} if isinstance(feed, str) else feed)}
+    # settle: 0 unless a test asks for a window (syndicate's default waits 10 minutes)
+    data["feeds"] = [{"name": name, "settle": 0, **({"url": feed} if isinstance(feed, str) else feed)}
                      for name, feed in feeds.items()]
     if targets:
         data["targets"] = {name: dict(keys) for name, keys in targets.items()}

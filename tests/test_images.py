@@ -126,7 +126,7 @@ def _setup(tmp_path: Path, feed_server, pds, masto: MastodonServer, image: bytes
     path.write_text(f"""
 state: {tmp_path / 'state.db'}
 feeds:
-  - {{name: pictures, url: "{feed_server.url('/feed')}", backfill: 1}}
+  - {{name: pictures, url: "{feed_server.url('/feed')}", backfill: 1, settle: 0}}
 targets:
   mastodon: {{kind: mastodon, instance: "{masto.url}", thumbnail: true}}
   bluesky: {{kind: bluesky, service: "{pds.url}", handle: {handle}}}

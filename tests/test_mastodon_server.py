@@ -548,3 +548,64 @@ def test_quote_policies_are_taken_only_from_api_version_7(http, server):
     bad = post(http, "a bad one", quote_approval_policy="friends")
     assert bad.status_code == 422 and "Quote approval policy" in bad.json()["error"]
     assert [s["quote_policy"] for s in server.statuses] == [None, "followers", "public"]
+
+
+# --- edits and deletes (UpdateStatusService, RemoveStatusService) ---------------------------------
+
+
+def test_an_edit_through_mastodon_py_keeps_the_id_and_records_its_history(server):
+    server.media_polls = 0
+    client = client_for(server)
+    media = client.media_post(b"GIF89a", mime_type="image/gif", description="a gif")
+    first = client.status_post("Tpyo in the title", visibility="unlisted", language="fr",
+                               spoiler_text="politics", media_ids=[media])
+    assert len(client.status_history(first)) == 1  # unedited: its one snapshot
+    edited = client.status_update(first, "Typo fixed", spoiler_text="politics", sensitive=True,
+                                  media_ids=[media])
+    assert edited.id == first.id and edited.edited_at is not None
+    assert (edited.visibility, edited.language, edited.spoiler_text) == ("unlisted", "fr", "politics")
+    assert [m.id for m in edited.media_attachments] == [media.id]
+    history = client.status_history(first)
+    assert [h.content for h in history] == ["<p>Tpyo in the title</p>", "<p>Typo fixed</p>"]
+    assert client.status_source(first).text == "Typo fixed"
+    assert server.statuses[0]["edits"] == 1
+
+
+def test_an_edit_resets_what_it_leaves_out_as_mastodon_does(server):
+    server.media_polls = 0
+    client = client_for(server)
+    media = client.media_post(b"GIF89a", mime_type="image/gif")
+    first = client.status_post("text", spoiler_text="cw", media_ids=[media])
+    edited = client.status_update(first, "text again")
+    assert edited.spoiler_text == "" and edited.media_attachments == []
+    again = client.status_update(first, "text again")  # changing nothing: no edit (NoChangesSubmittedError)
+    assert again.edited_at == edited.edited_at
+    assert len(client.status_history(first)) == 2  # the original and one edit
+    client.status_update(first, "text, third")
+    assert len(client.status_history(first)) == 3
+
+
+def test_an_edit_is_validated_as_a_new_status_and_a_refusal_changes_nothing(server, http):
+    status = post(http, "short").json()
+    r = http.put(f"/api/v1/statuses/{status['id']}", data={"status": "x" * 501}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json() == {"error": "Validation failed: Text character limit of 500 exceeded"}
+    r = http.put(f"/api/v1/statuses/{status['id']}", data={"status": " "}, headers=AUTH)
+    assert r.json() == {"error": "Validation failed: Text can't be blank"}
+    assert server.statuses[0]["text"] == "short" and server.statuses[0]["edits"] == 0
+    assert http.put("/api/v1/statuses/999", data={"status": "x"}, headers=AUTH).status_code == 404
+    assert http.put(f"/api/v1/statuses/{status['id']}", data={"status": "x"}).status_code == 401
+
+
+def test_a_delete_answers_the_source_and_the_status_is_gone(server):
+    client = client_for(server)
+    first = client.status_post("to go")
+    kept = client.status_post("to stay")
+    gone = client.status_delete(first)
+    assert gone.text == "to go"
+    assert [s["id"] for s in server.statuses] == [kept.id] and server.deleted == [first.id]
+    from mastodon.errors import MastodonNotFoundError
+    with pytest.raises(MastodonNotFoundError):
+        client.status(first)
+    with pytest.raises(MastodonNotFoundError):
+        client.status_delete(first)

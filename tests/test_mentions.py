@@ -103,7 +103,7 @@ def test_a_feed_title_with_a_handle_posts_no_mention(tmp_path, feed_server, pds)
         path.write_text(f"""
 state: {tmp_path / 'state.db'}
 feeds:
-  - {{name: mentions, url: "{feed_server.url('/feed')}", backfill: 1}}
+  - {{name: mentions, url: "{feed_server.url('/feed')}", backfill: 1, settle: 0}}
 targets:
   mastodon: {{kind: mastodon, instance: "{masto.url}", visibility: direct}}
   bluesky: {{kind: bluesky, service: "{pds.url}", handle: {handle}}}

@@ -464,3 +464,24 @@ def test_the_mirror_files_step_starts_with_no_published_feed(state_db):
     assert (published.data, published.updated_at) == (data, 1000.0) and published.etag.startswith('"')
     other.close()
     store.close()
+
+
+def test_the_operations_step_makes_every_earlier_row_a_post(state_db):
+    """Edit and delete rows (issue 15) are new: every row an upgraded state holds is a ``post``,
+    of no other row, its post not deleted; a delete asked for after the upgrade acts on it."""
+    from syndicate.store.schema import step_17_operations
+
+    version = MIGRATIONS.index(step_17_operations)
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    store = Store(state_db, clock=lambda: 2000.0)
+    rows = [tuple(r) for r in store.backend.query("SELECT op, of_row, policy, deleted_at FROM outbox")]
+    assert rows and set(rows) == {("post", None, None, None)}
+    sent = store.backend.query("SELECT article_id, target FROM outbox WHERE state = 'sent' AND op = 'post' "
+                               "AND remote_id IS NOT NULL ORDER BY id LIMIT 1")
+    if sent:
+        article_id, target = sent[0]
+        done = store.request_delete(article_id, [target], requested_by="upgrade test")
+        assert done.queued == (target,)
+        assert store.request_delete(article_id, [target], requested_by="again").already == (target,)
+    store.close()

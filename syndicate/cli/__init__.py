@@ -35,5 +35,6 @@ def main(ctx: click.Context, config: str | None, log_format: str | None, verbose
 
 for _command in (operate.run, operate.check_config, operate.feed, editing.status, editing.show,
                  editing.preview, editing.repost, editing.retry, editing.release, editing.health,
+                 editing.post_now, editing.delete,
                  state.migrate, state.copy_state):
     main.add_command(_command)

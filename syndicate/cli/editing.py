@@ -70,11 +70,13 @@ def _history_line(d: Delivery, keep: int = 5) -> str:
 
 
 def _delivery_line(d: Delivery) -> str:
-    label = d.target + (f" (repost {d.seq})" if d.seq else "")
+    label = d.target + (f" ({d.op})" if d.op != "post" else f" (repost {d.seq})" if d.seq else "")
     line = f"    {label:<12} {d.state:<8}"
     if d.remote_url:
         line += f" {d.remote_url}"
-    if d.state == "pending" and d.next_attempt_at is not None:
+    if d.settle_until is not None:
+        line += f" waiting to settle until {when(d.settle_until)} (`syndicate post-now` posts it at once)"
+    elif d.state == "pending" and d.next_attempt_at is not None:
         line += f" next try {when(d.next_attempt_at)}"
     if d.planned_at is not None:
         line += f" planned {when(d.planned_at)} (pacing: {d.planned_why})"
@@ -341,3 +343,72 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     for pause in report.paused:  # running, but not posting there: healthy for the supervisor
         click.echo(f"degraded: {pause_line(pause)}")
     click.echo(f"healthy: last cycle {report.last_cycle_age or 0:.0f}s ago")
+
+
+@click.command("post-now")
+@click.argument("ref")
+@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
+@json_option
+@click.pass_context
+def post_now(ctx: click.Context, ref: str, requested_by: str | None, as_json: bool) -> None:
+    """Post REF (article id, guid or URL) at once, without waiting for it to settle."""
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    with errors(), service(config) as editors:
+        done = editors.post_now(ref, requester=getpass.getuser(), requested_by=requested_by)
+    if as_json:
+        _print_json(to_json.post_now(done))
+    elif done.targets:
+        click.echo(f"article #{done.article_id}: posted at once to {', '.join(done.targets)} "
+                   "(the daemon sends it now)")
+    else:
+        click.echo(f"article #{done.article_id}: nothing was waiting to settle")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
+@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@click.pass_context
+def delete(ctx: click.Context, ref: str, only: tuple[str, ...], requested_by: str | None, yes: bool,
+           as_json: bool) -> None:
+    """Delete the posts made of REF (article id, guid or URL), recorded with who asked.
+
+    Asks first, listing the posts (--yes does not).  One delete per target that
+    has a post of the article goes through the outbox like a post; a post not
+    sent yet is withdrawn.  Asking twice deletes nothing twice.
+    """
+    from syndicate.editors import as_json as to_json
+
+    config = load(ctx)
+    setup_logs(ctx, config)
+    with errors(), service(config) as editors:
+        found = editors.recorded(ref)
+        assert found.article_id is not None
+        posts = [d for d in editors.store.deliveries(found.article_id)
+                 if d.op == "post" and d.id and d.state in ("pending", "sending", "sent")
+                 and (not only or d.target in only)]
+        if not yes and not as_json:
+            click.echo(f"article #{found.article_id}: {found.article.title}")
+            for d in posts:
+                click.echo(f"    {d.target}: {d.remote_url or d.state}")
+            if not click.confirm("Delete these posts?", default=False):
+                click.echo("nothing deleted")
+                return
+        done = editors.delete(found.article_id, requester=getpass.getuser(), requested_by=requested_by,
+                              targets=only or None)
+    if as_json:
+        _print_json(to_json.delete(done))
+        return
+    if done.queued:
+        click.echo(f"article #{done.article_id}: delete queued for {', '.join(done.queued)} "
+                   f"(requested by {done.requested_by}); the daemon deletes them")
+    for name in done.withdrawn:
+        click.echo(f"target {name}: not posted yet, withdrawn")
+    for name in done.already:
+        click.echo(f"target {name}: a delete was queued already")
+    if not (done.queued or done.withdrawn or done.already):
+        click.echo(f"article #{done.article_id}: no post to delete")

@@ -35,7 +35,15 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def parse_wait(value: Any) -> float:
+    """A duration that may be zero (``0``: no wait at all), else as ``parse_duration``."""
+    if not isinstance(value, bool) and (value == 0 or str(value).strip() in ("0", "0s", "0m")):
+        return 0.0
+    return parse_duration(value)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Wait = Annotated[float, BeforeValidator(parse_wait)]  # a duration, or 0
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")]
 

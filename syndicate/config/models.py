@@ -17,7 +17,7 @@ import yaml
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from syndicate.config.control import FilterConfig, PacingConfig, Replies
-from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template
+from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template, Wait
 from syndicate.config.secret import SecretRef
 from syndicate.filters import Filter
 from syndicate.hashtags import HashtagRules
@@ -84,6 +84,7 @@ class MastodonTarget(TargetBase):
     # who may quote (``quote_approval_policy``; None: the account's default), sent only to an
     # instance whose api_versions says it knows it (Mastodon 4.5+)
     quote_policy: Literal["public", "followers", "nobody"] | None = None
+    edits: Literal["edit", "ignore"] = "edit"  # a posted article edited at source: edit the status
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -104,6 +105,10 @@ class BlueskyTarget(TargetBase):
     short_link: bool = True  # show the link as the app does (host/start-of-path…, a facet carrying the URL)
     replies: Replies = "everybody"  # who may reply (a threadgate): everybody, nobody, or a list of rules
     quotes: bool = True  # False: a postgate disables quote posts
+    # a posted article edited at source: keep the record, replace it (within ``replace_within``,
+    # when nobody replied, reposted or liked it), reply "Updated: …", or ignore it
+    edits: Literal["keep", "replace", "reply", "ignore"] = "keep"
+    replace_within: Duration = 3600.0
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -131,6 +136,9 @@ class FeedConfig(StrictModel):
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what of this feed is posted
     timeout: Duration = 20.0
     max_bytes: int = Field(default=10_000_000, ge=1024)
+    # a new article's posts wait this long from first sight (an edit meanwhile changes what is
+    # posted), and a post's edits are carried over at most once per this window; 0: at once
+    settle: Wait = 600.0
 
 
 FEED_FILE_NAMES = ("feed.xml", "feed.atom", "feed.json")

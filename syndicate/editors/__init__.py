@@ -17,6 +17,7 @@ from syndicate.editors.values import (
     MAX_BY,
     MAX_INTRO,
     ArticleDetail,
+    DeleteOutcome,
     EditorError,
     FeedStatus,
     Found,
@@ -24,6 +25,7 @@ from syndicate.editors.values import (
     InvalidInput,
     NoTarget,
     NotFound,
+    PostNowOutcome,
     Preview,
     ReleaseOutcome,
     RepostOutcome,
@@ -36,7 +38,8 @@ from syndicate.editors.values import (
 )
 
 __all__ = [
-    "MAX_BY", "MAX_INTRO", "ArticleDetail", "Composer", "EditorError", "Editors", "FeedStatus", "Found",
-    "Health", "InvalidInput", "NoTarget", "NotFound", "Preview", "ReleaseOutcome", "RepostOutcome",
+    "MAX_BY", "MAX_INTRO", "ArticleDetail", "Composer", "DeleteOutcome", "EditorError", "Editors",
+    "FeedStatus", "Found", "Health", "InvalidInput", "NoTarget", "NotFound", "PostNowOutcome", "Preview",
+    "ReleaseOutcome", "RepostOutcome",
     "RetryOutcome", "Status", "TargetPreview", "TargetStatus", "UnknownTarget", "pause_line", "state_health",
 ]

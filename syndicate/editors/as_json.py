@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syndicate.editors.values import (
         ArticleDetail,
+        DeleteOutcome,
         Health,
+        PostNowOutcome,
         Preview,
         ReleaseOutcome,
         RepostOutcome,
@@ -48,7 +50,8 @@ def delivery(d: Delivery, when: When = iso, *, history: bool = False) -> Json:
                  "url": d.remote_url, "sent_at": _opt(when, d.sent_at or None),
                  "next_attempt": _opt(when, d.next_attempt_at) if d.state == "pending" else None,
                  "error": d.last_error, "requested_by": d.requested_by,
-                 "planned": _opt(when, d.planned_at), "planned_why": d.planned_why}
+                 "planned": _opt(when, d.planned_at), "planned_why": d.planned_why,
+                 "op": d.op, "settle_until": _opt(when, d.settle_until)}
     if history:
         out["history"] = [{"at": when(e.at), "kind": e.kind, "detail": e.detail} for e in d.history]
     return out
@@ -160,3 +163,14 @@ def health(h: Health) -> Json:
     if h.paused:
         out["paused_targets"] = sorted(p.target for p in h.paused)
     return out
+
+
+def post_now(done: PostNowOutcome) -> Json:
+    """``POST /api/articles/{id}/post-now`` and ``syndicate post-now --json``."""
+    return {"article_id": done.article_id, "targets": list(done.targets), "requested_by": done.requested_by}
+
+
+def delete(done: DeleteOutcome) -> Json:
+    """``POST /api/articles/{id}/delete`` and ``syndicate delete --json``."""
+    return {"article_id": done.article_id, "queued": list(done.queued), "withdrawn": list(done.withdrawn),
+            "already": list(done.already), "nothing": list(done.nothing), "requested_by": done.requested_by}

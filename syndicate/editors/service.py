@@ -47,12 +47,14 @@ from syndicate.editors.values import (
     MAX_BY,
     MAX_INTRO,
     ArticleDetail,
+    DeleteOutcome,
     FeedStatus,
     Found,
     Health,
     InvalidInput,
     NoTarget,
     NotFound,
+    PostNowOutcome,
     Preview,
     ReleaseOutcome,
     RepostOutcome,
@@ -218,6 +220,9 @@ class Editors:
 
     def _planned(self, deliveries: Sequence[Delivery]) -> tuple[Delivery, ...]:
         """``deliveries`` with each pending one's planned time, where its target is paced."""
+        now = self.clock()  # a post never tried, due later, waits to settle
+        deliveries = [replace(d, settle_until=d.next_attempt_at) if d.op == "post" and d.state == "pending"
+                      and not d.attempts and (d.next_attempt_at or 0) > now else d for d in deliveries]
         pacing = self.config.pacing()
         targets = {d.target for d in deliveries if d.state == "pending" and d.target in pacing}
         if not targets:
@@ -321,6 +326,26 @@ class Editors:
         else:
             count = self.store.release_held(feed=feed, article_id=article_id)
         return ReleaseOutcome(feed, article_id, count, discard)
+
+    def post_now(self, ref: str | int, *, requester: str, requested_by: str | None = None) -> PostNowOutcome:
+        """End the wait to settle of a recorded article's posts: they go at once."""
+        found = self.recorded(ref)
+        assert found.article_id is not None
+        who = self._requested_by(requested_by) or requester
+        cleared = self.store.post_now(found.article_id, requested_by=who)
+        return PostNowOutcome(found.article_id, tuple(cleared), who)
+
+    def delete(self, ref: str | int, *, requester: str, requested_by: str | None = None,
+               targets: Sequence[str] | None = None) -> DeleteOutcome:
+        """Delete a recorded article's posts (on ``targets``, default everywhere it has one),
+        recorded with who asked; a post not sent yet is withdrawn (``Store.request_delete``)."""
+        found = self.recorded(ref)
+        assert found.article_id is not None
+        who = self._requested_by(requested_by) or requester
+        names = self.check_targets(targets or []) or sorted(
+            {d.target for d in self.store.deliveries(found.article_id) if d.op == "post" and d.id})
+        done = self.store.request_delete(found.article_id, names, requested_by=who)
+        return DeleteOutcome(found.article_id, done.queued, done.withdrawn, done.already, done.nothing, who)
 
     def _intro(self, intro: str | None) -> str | None:
         intro = (intro or "").strip() or None

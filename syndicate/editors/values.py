@@ -150,6 +150,27 @@ class RetryOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class PostNowOutcome:
+    """``post-now``: the targets whose wait to settle was ended (none: nothing was waiting)."""
+
+    article_id: int
+    targets: tuple[str, ...]
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    """``delete``: what ``Store.request_delete`` did, and who asked."""
+
+    article_id: int
+    queued: tuple[str, ...]  # a delete queued for its post there
+    withdrawn: tuple[str, ...]  # not posted yet: its post withdrawn
+    already: tuple[str, ...]  # a delete was queued (or done) already
+    nothing: tuple[str, ...]  # no post there
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseOutcome:
     """Held deliveries of a feed or an article, queued (or dropped with ``discarded``)."""
 

@@ -14,6 +14,7 @@ from one part per domain, each module holding its domain's SQL::
     pacing.py       PacingPart      each target's pacing over its queue: its posts by time, the plan
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
+    operations.py   OperationsPart  edits and deletes of posts made, as outbox rows; post-now
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
     backend.py                      the protocol a database engine implements (portable SQL)
@@ -46,6 +47,7 @@ from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, 
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
 from syndicate.store.mirror import MirrorFile, MirrorPart
+from syndicate.store.operations import DeleteRequest, OperationsPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
 from syndicate.store.pacing import PacingPart
@@ -54,7 +56,8 @@ from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
 from syndicate.store.workers import Worker, WorkersPart
 
-__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
+__all__ = ["MIGRATIONS", "ArticleStatus", "DeleteRequest",
+           "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
            "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
            "article_from_json", "article_to_json", "open_backend", "undated"]
@@ -71,7 +74,7 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            MirrorPart, SessionsPart, WorkersPart, PacingPart):
+            MirrorPart, SessionsPart, WorkersPart, PacingPart, OperationsPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -33,6 +33,7 @@ from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.backend import Connection
 from syndicate.store.feeds import record_read
+from syndicate.store.operations import queue_edits
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart
@@ -112,7 +113,8 @@ class ArticlesPart(StorePart):
         """Record one read of a feed, as planned, in one transaction (see the module docstring)."""
         now = self._clock()
         with self.backend.transaction() as db:
-            counts = _record(db, plan.feed, plan.new, plan.edited, held_reason=plan.held_reason, now=now)
+            counts = _record(db, plan.feed, plan.new, plan.edited, held_reason=plan.held_reason, now=now,
+                             settle=plan.settle)
             if plan.title:
                 write_meta(db, f"feed_title:{plan.feed}", plan.title)
             record_read(db, plan.record, now=now)
@@ -186,7 +188,7 @@ class ArticlesPart(StorePart):
 
 
 def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequence[EditedArticle], *,
-            held_reason: str, now: float) -> IngestCounts:
+            held_reason: str, now: float, settle: float = 0.0) -> IngestCounts:
     """Insert the new articles with their deliveries, store the edited ones: ``db``'s part of a poll."""
     queued = held = 0
     for intent in new:
@@ -205,7 +207,7 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
             db.execute("INSERT INTO filtered (article_id, target, filtered_at, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (article_id, target, now, why))
         if intent.deliveries == "queued":
-            queued += enqueue(db, article_id, intent.targets, now=now)
+            queued += enqueue(db, article_id, intent.targets, now=now, not_before=now + settle)
         elif intent.deliveries == "held":
             for target in intent.targets:
                 held += hold(db, article_id, target, feed=feed, now=now, reason=held_reason)
@@ -221,4 +223,6 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                    (_ts(article.published), edit.article_id))
+        if edit.changed and edit.edits:  # carried over to its posts by each target's policy
+            queue_edits(db, edit.article_id, edit.changed, edit.edits, now=now, settle=settle)
     return IngestCounts(new=len(new), updated=len(edited), queued=queued, held=held)

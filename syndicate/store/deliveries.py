@@ -43,6 +43,8 @@ class Delivery:
     history: tuple[OutboxEvent, ...] = ()
     planned_at: float | None = None  # pending and paced: when its target's pacing plans it
     planned_why: str | None = None  # the pacing rule that put it there
+    op: str = "post"  # or ``edit`` / ``delete`` of a post (``store.operations``)
+    settle_until: float | None = None  # pending, never tried, due later: waiting to settle until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +83,12 @@ class RepostRequest:
 
 
 _DELIVERY_COLUMNS = ("id, target, seq, key, state, attempts, remote_url, sent_at, next_attempt_at, "
-                     "last_error, requested_by")
+                     "last_error, requested_by, op")
 # A held delivery (``operator``), shaped as an outbox row for editors (``deliveries``, ``recent``):
 # id 0 (it has no outbox row, nor a history yet), state ``held``, the reason as its error.
 _HELD_COLUMNS = ("0 AS id, target, 0 AS seq, '' AS key, 'held' AS state, 0 AS attempts, NULL AS remote_url, "
-                 "NULL AS sent_at, NULL AS next_attempt_at, reason AS last_error, NULL AS requested_by")
+                 "NULL AS sent_at, NULL AS next_attempt_at, reason AS last_error, NULL AS requested_by, "
+                 "'post' AS op")
 # Likewise a delivery the target's filters kept back (table ``filtered``): state ``filtered``, the reason.
 _FILTERED_COLUMNS = _HELD_COLUMNS.replace("'held' AS state", "'filtered' AS state")
 
@@ -111,6 +114,7 @@ class DeliveriesPart(StorePart):
             rows = [_delivery(r) for r in db.execute(
                 f"SELECT {_DELIVERY_COLUMNS} FROM outbox WHERE article_id = ? ORDER BY target, seq",
                 (article_id,))]
+            rows = [d for d in rows if d.op == "post"]  # an edit or a delete is no post
             posted = tuple(d for d in rows if d.state == "sent" and d.target in targets)
             in_queue = tuple(d for d in rows if d.state in ("pending", "sending") and d.target in targets)
             skipped = tuple(t for t in targets if t in no_credentials)
@@ -123,7 +127,7 @@ class DeliveriesPart(StorePart):
 
     def retry_failed(self, article_id: int | None = None, target: str | None = None) -> int:
         """Put failed deliveries back in the queue, due now. Returns how many."""
-        where, params = "state = 'failed'", list[Any]()
+        where, params = "state = 'failed' AND deleted_at IS NULL", list[Any]()  # not a withdrawn post
         if article_id is not None:
             where += " AND article_id = ?"
             params.append(article_id)

@@ -45,6 +45,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from syndicate.errors import StoreError
@@ -57,7 +58,7 @@ from syndicate.store.pacing import paced_at, paced_limit
 from syndicate.store.part import StorePart
 from syndicate.tid import tid_for
 
-__all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record"]
+__all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record", "utc_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,9 @@ class OutboxItem:
     first_attempt_at: float | None  # when a request with ``key`` first may have left; None: never
     strict_limit: int | None  # re-composed at this many code points, URLs literal (the server said too long)
     article: Article
+    op: str = "post"  # or ``edit`` / ``delete`` of the post of row ``of_row`` (``store.operations``)
+    of_row: int | None = None
+    policy: str | None = None  # an edit's: ``edit``, ``replace`` or ``reply``
 
     @property
     def may_have_landed(self) -> bool:
@@ -114,9 +118,13 @@ KEY_TRIES = 5  # fresh keys tried for one row whose key another row already has
 
 def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: float, seq: int = 0,
             intro: str | None = None, requested_by: str | None = None,
-            make_key: Callable[[float], str] = new_key) -> int:
+            make_key: Callable[[float], str] = new_key, not_before: float | None = None,
+            op: str = "post", of_row: int | None = None, policy: str | None = None) -> int:
     """Queue a row per target (none where the article already has row ``seq``); how many.
     Each new row wakes the idle workers as the transaction commits (``backend.notify``).
+    ``not_before``: due then, not now (a new article waiting to settle; an edit's window).
+    ``op``: ``post`` (the default), or ``edit`` / ``delete`` of the post of row ``of_row``
+    (``syndicate.store.operations``), by ``policy``; those never hold their target's queue.
 
     A key is unique among all rows: one another row holds already (two
     processes made the same TID) is replaced by a fresh one, never a reason
@@ -125,12 +133,14 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
     count = 0
     for target in targets:
         for _ in range(KEY_TRIES):
+            due = now if not_before is None else max(now, not_before)
             row_id = db.insert(
                 """INSERT INTO outbox (article_id, target, seq, key, intro, requested_by, created_at,
-                                       next_attempt_at, published)
-                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, published FROM articles WHERE id = ?
+                                       next_attempt_at, published, op, of_row, policy, out_of_line)
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, published, ?, ?, ?, ? FROM articles WHERE id = ?
                    ON CONFLICT DO NOTHING RETURNING id""",
-                (article_id, target, seq, make_key(now), intro, requested_by, now, now, article_id),
+                (article_id, target, seq, make_key(now), intro, requested_by, now, due, op, of_row, policy,
+                 int(op != "post"), article_id),
             )
             if row_id is not None or db.execute(
                     "SELECT 1 FROM outbox WHERE article_id = ? AND target = ? AND seq = ?",
@@ -141,12 +151,19 @@ def enqueue(db: Connection, article_id: int, targets: Iterable[str], *, now: flo
                              f"{KEY_TRIES} tries (is the article recorded?)")
         if row_id is None:
             continue
-        if requested_by is not None:
+        if requested_by is not None and op == "post":
             who = f"repost requested by {requested_by}" + (f", intro {intro!r}" if intro else "")
             record(db, row_id, now, "queued", who)
+        elif op == "post" and due > now:
+            record(db, row_id, now, "settling", f"waits to settle until {utc_text(due)}")
         notify(db, target)  # idle workers wake at commit (PostgreSQL), whichever queued it
         count += 1
     return count
+
+
+def utc_text(at: float) -> str:
+    """A moment as the rows' history writes it: ``2026-12-02 15:20:00 UTC``."""
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def record(db: Connection, item_id: int, at: float, kind: str, detail: str | None = None,
@@ -191,7 +208,8 @@ def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: 
     """Up to ``limit`` due pending rows of a target, walking its queue in order.
 
     The walk stops at a row waiting for its retry that is in line
-    (``out_of_line = 0``): the rows behind it wait with it.
+    (``out_of_line = 0``): the rows behind it wait with it.  A row never
+    tried (waiting to settle) holds nothing back.
     """
     due: list[Row] = []
     for row in _queue(db, target, first=limit + 1, lock=True):
@@ -199,9 +217,15 @@ def _due_in_line(db: Connection, target: str, now: float, limit: int, in_order: 
             due.append(row)
             if len(due) >= limit:
                 break
-        elif in_order and not row["out_of_line"]:
+        elif in_order and _holds_line(row):
             break
     return due
+
+
+def _holds_line(row: Row) -> bool:
+    """A pending row the rows behind it wait for: in line, and tried before (waiting for its
+    retry); a row waiting to settle, never tried, holds nothing back."""
+    return not row["out_of_line"] and row["attempts"] > 0
 
 
 def _due_of_target(db: Connection, target: str, now: float, limit: int, in_order: bool,
@@ -274,6 +298,7 @@ class OutboxPart(StorePart):
                     key=r["key"], state="sending", attempts=r["attempts"] + 1, intro=r["intro"],
                     requested_by=r["requested_by"], first_attempt_at=r["first_attempt_at"],
                     strict_limit=r["strict_limit"], article=article_from_json(data),
+                    op=r["op"], of_row=r["of_row"], policy=r["policy"],
                 ))
         return items
 
@@ -340,7 +365,7 @@ class OutboxPart(StorePart):
                 own: list[float] = []
                 for row in _queue(db, name, first=4):
                     own.append(row["next_attempt_at"])
-                    if not row["out_of_line"]:
+                    if _holds_line(row) or row["next_attempt_at"] <= now:
                         break  # everything behind the first row in line waits for it
                 rules = (pacing or {}).get(name)
                 if own and rules is not None and rules.active:

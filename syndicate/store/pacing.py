@@ -26,7 +26,8 @@ def posted_times(db: Connection, target: str, now: float) -> list[float]:
     """When the target's posts of the last two hours went out, oldest first (the most any rule
     looks back: an hour, or the hour since quiet hours ended)."""
     return [float(r[0]) for r in db.execute(
-        "SELECT sent_at FROM outbox WHERE target = ? AND sent_at > ? AND sent_at <= ? ORDER BY sent_at",
+        "SELECT sent_at FROM outbox WHERE target = ? AND sent_at > ? AND sent_at <= ? AND op = 'post' "
+        "ORDER BY sent_at",
         (target, now - 2 * HOUR, now))]
 
 

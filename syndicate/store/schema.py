@@ -286,6 +286,19 @@ def step_16_posts_by_time(db: Connection) -> None:
     db.execute("CREATE INDEX outbox_sent ON outbox (target, sent_at)")
 
 
+def step_17_operations(db: Connection) -> None:
+    """An outbox row is an operation on a post: ``post`` (every row so far), or an ``edit`` /
+    ``delete`` of the post row ``of_row`` made (``policy``: how an edit is carried over); a post
+    row whose post was deleted says when (``deleted_at``)."""
+    _run(db, f"""
+    ALTER TABLE outbox ADD COLUMN op TEXT NOT NULL DEFAULT 'post';
+    ALTER TABLE outbox ADD COLUMN of_row INTEGER;
+    ALTER TABLE outbox ADD COLUMN policy TEXT;
+    ALTER TABLE outbox ADD COLUMN deleted_at {db.dialect.real};
+    CREATE INDEX outbox_of_row ON outbox (of_row, op, state)
+    """)
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -303,6 +316,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_14_mirror_files,
     step_15_filtered,
     step_16_posts_by_time,
+    step_17_operations,
 )
 LATEST = len(MIGRATIONS)
 

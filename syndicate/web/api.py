@@ -109,6 +109,8 @@ class Api:
             route("/api/articles/{id}", self.get_article, "GET"),
             route("/api/articles/{id}/repost", self.repost_by_id, "POST"),
             route("/api/articles/{id}/retry", self.retry_by_id, "POST"),
+            route("/api/articles/{id}/post-now", self.post_now, "POST"),
+            route("/api/articles/{id}/delete", self.delete, "POST"),
             route("/api/status", self.status, "GET"),
             route("/api/preview", self.preview, "GET"),
             route("/api/repost", self.repost, "POST"),
@@ -216,3 +218,35 @@ class Api:
         if done.count and not discard:
             self.site.wake()
         return answer(to_json.release(done))
+
+    async def post_now(self, request: Request, user: str) -> Response:
+        """The article's posts go at once, without waiting to settle."""
+        article_id = await run_in_threadpool(self._article_id, request.path_params["id"])
+        body = await json_body(request, ("by",))
+        by = _optional_str(body, "by", "a name")
+        editors = self.site.editors()
+        done = await call(lambda: editors.post_now(article_id, requester=user, requested_by=by))
+        log.info("post now", extra={"article_id": article_id, "targets": ",".join(done.targets),
+                                    "by": done.requested_by})
+        if done.targets:
+            self.site.wake()
+        return answer(to_json.post_now(done))
+
+    async def delete(self, request: Request, user: str) -> Response:
+        """Delete the article's posts (``targets``: only those), recorded with who asked; the page
+        asks for confirmation first, the API takes the request as it."""
+        article_id = await run_in_threadpool(self._article_id, request.path_params["id"])
+        body = await json_body(request, ("by", "targets"))
+        by = _optional_str(body, "by", "a name")
+        targets = body.get("targets")
+        if targets is not None and (not isinstance(targets, list) or not targets
+                                    or not all(isinstance(t, str) for t in targets)):
+            raise HTTPException(400, "targets: expected a non-empty list of target names")
+        editors = self.site.editors()
+        done = await call(lambda: editors.delete(article_id, requester=user, requested_by=by,
+                                                 targets=targets))
+        log.info("delete requested", extra={"article_id": article_id, "targets": ",".join(done.queued),
+                                            "by": done.requested_by})
+        if done.queued:
+            self.site.wake()
+        return answer(to_json.delete(done), 202 if done.queued else 200)

@@ -23,6 +23,11 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   header as ``Api::V1::Accounts::StatusesController`` sets it: ``rel="next"`` with ``max_id``
   only when the page is full, ``rel="prev"`` with ``min_id`` unless it is empty, each URL
   carrying the request's ``limit`` and filters, query keys sorted as Rails' ``to_query``).
+- ``PUT /api/v1/statuses/:id`` as ``UpdateStatusService`` (the same validation as a new status;
+  what a request leaves out is reset, except the language; a call changing nothing makes no
+  edit), ``GET /api/v1/statuses/:id/history`` (``StatusEdit`` entities, oldest first),
+  ``GET /api/v1/statuses/:id/source`` and ``DELETE /api/v1/statuses/:id`` (the status and its
+  source text; :attr:`MastodonServer.deleted` lists what was deleted).
 - ``GET /api/v1/instance`` and ``/api/v2/instance`` with ``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``, and (v2) ``api_versions.mastodon``
   (``api_version``: 2 as 4.3 says; 7, as 4.5 says, also takes ``quote_approval_policy`` on a
@@ -421,6 +426,7 @@ class MastodonServer:
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
         self.errors: list[str] = []
+        self.deleted: list[str] = []  # ids of the statuses deleted, in order
         self.trickling = 0  # answers being trickled right now (Fault(trickle=...))
         self._tokens: dict[str, frozenset[str]] = {token: frozenset({"read", "write"})}
         self._faults: list[Fault] = []
@@ -606,6 +612,7 @@ class MastodonServer:
     def _public_record(self, s: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "text", "visibility", "language", "spoiler_text", "sensitive", "idempotency_key", "url")
         record = {k: s[k] for k in keys}
+        record["edits"] = len(s.get("edits") or ()) - 1 if s.get("edits") else 0  # edits made
         record["quote_policy"] = s.get("quote_policy")
         record["mentions"] = [f"{u}@{d}" if d else u for u, d in mentions_in(s["text"])]
         record["created_at"] = _iso(s["created_at"])
@@ -739,7 +746,7 @@ class MastodonServer:
             "replies_count": 0,
             "reblogs_count": 0,
             "favourites_count": 0,
-            "edited_at": None,
+            "edited_at": _iso(s["edited_at"]) if s.get("edited_at") else None,
             "favourited": False,
             "reblogged": False,
             "muted": False,
@@ -848,6 +855,9 @@ class MastodonServer:
         if method == "POST" and path == "/api/v1/statuses":
             self._require(scopes, "write")
             return self._post_status(params, headers)
+        if len(parts) in (4, 5) and parts[:3] == ["api", "v1", "statuses"] and (
+                method in ("PUT", "DELETE") or parts[4:] in (["history"], ["source"])):
+            return self._status_change(method, parts, params, scopes)
         if method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "statuses"]:
             status = self._statuses.get(parts[3])
             if status is None or (status["visibility"] in ("private", "direct") and scopes is None):
@@ -938,6 +948,88 @@ class MastodonServer:
         self._save_state()
         return 200, self._status_entity(status), {}
 
+    def _status_change(self, method: str, parts: list[str], params: dict[str, Any],
+                       scopes: frozenset[str] | None) -> tuple[int, Any, dict[str, str]]:
+        """``PUT /api/v1/statuses/:id`` (``UpdateStatusService``), ``DELETE`` (the status, as
+        ``RemoveStatusService``, its source text in the answer for a redraft), ``GET …/history``
+        (``StatusEdit`` entities, oldest first; an unedited status answers its one snapshot) and
+        ``GET …/source``."""
+        status = self._statuses.get(parts[3])
+        if method == "GET":
+            self._require(scopes, "read")
+            if status is None or len(parts) != 5:
+                raise _err(404, "Record not found")
+            if parts[4] == "source":
+                return 200, {"id": status["id"], "text": status["text"],
+                             "spoiler_text": status["spoiler_text"]}, {}
+            return 200, [self._edit_entity(e) for e in status["edits"] or [self._snapshot(status)]], {}
+        self._require(scopes, "write")
+        if status is None or len(parts) != 4:
+            raise _err(404, "Record not found")
+        if method == "DELETE":
+            del self._statuses[status["id"]]
+            self.deleted.append(status["id"])
+            entity = self._status_entity(status) | {"text": status["text"]}
+            self._save_state()
+            return 200, entity, {}
+        return 200, self._update_status(status, params), {}
+
+    def _update_status(self, status: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """``UpdateStatusService#call``: a call that changes something is an edit (the first also
+        snapshots the original); one that changes nothing makes none (``NoChangesSubmittedError``:
+        the status is answered as it is).  What the request leaves out is reset as the controller
+        passes it on — no ``media_ids`` removes the media, no ``spoiler_text`` the warning;
+        ``language`` (which Mastodon.py's ``status_update`` does not send) is kept unless given
+        (``valid_locale_cascade``).  Visibility never changes.  The same validation as a new
+        status: a 422 changes nothing."""
+        media_ids = params.get("media_ids") or []
+        media_ids = [str(m) for m in ([media_ids] if isinstance(media_ids, str) else media_ids)]
+        if len(media_ids) > self.MEDIA_LIMIT:
+            raise _err(422, f"You cannot attach more than {self.MEDIA_LIMIT} files.")
+        missing = [m for m in media_ids if m not in self._media
+                   or self._media[m]["status_id"] not in (None, status["id"])]
+        if missing:
+            raise _err(422, f"Media {', '.join(missing)} not found or already attached to another post")
+        text = str(params.get("status") or "")
+        spoiler = str(params.get("spoiler_text") or "")
+        if not text.strip() and spoiler.strip():
+            text, spoiler = spoiler, ""
+        problems = []
+        if not text.strip() and not media_ids:
+            problems.append("Text can't be blank")
+        if status_length(text, spoiler, self.characters_reserved_per_url, self.count_mode) > self.max_characters:
+            problems.append(f"Text character limit of {self.max_characters} exceeded")
+        if problems:
+            raise _err(422, "Validation failed: " + ", ".join(problems))
+        sensitive = _truthy(params.get("sensitive", False)) or bool(spoiler)
+        language = str(params["language"]) if params.get("language") else status["language"]
+        if (text, spoiler, sensitive, language, media_ids) == (
+                status["text"], status["spoiler_text"], status["sensitive"], status["language"],
+                status["media_ids"]):
+            return self._status_entity(status)  # NoChangesSubmittedError: no edit, the status as it is
+        if not status["edits"]:
+            status["edits"].append(self._snapshot(status))
+        for m in status["media_ids"]:
+            self._media[m]["status_id"] = None
+        status.update(text=text, spoiler_text=spoiler, media_ids=media_ids, sensitive=sensitive,
+                      language=language, edited_at=self.clock())
+        for m in media_ids:
+            self._media[m]["status_id"] = status["id"]
+        status["edits"].append(self._snapshot(status))
+        self._save_state()
+        return self._status_entity(status)
+
+    def _snapshot(self, s: dict[str, Any]) -> dict[str, Any]:
+        return {"text": s["text"], "spoiler_text": s["spoiler_text"], "sensitive": s["sensitive"],
+                "media_ids": list(s["media_ids"]), "at": s.get("edited_at") or s["created_at"]}
+
+    def _edit_entity(self, e: dict[str, Any]) -> dict[str, Any]:
+        return {"content": render_content(e["text"], self.url), "spoiler_text": e["spoiler_text"],
+                "sensitive": e["sensitive"], "created_at": _iso(e["at"]), "account": self._account_entity(),
+                "poll": None, "emojis": [],
+                "media_attachments": [self._media_entity(self._media[m]) for m in e["media_ids"]
+                                      if m in self._media]}
+
     def _create_status(self, text: str, *, spoiler: str = "", sensitive: bool = False,
                        visibility: str = "public", language: str | None = None,
                        in_reply_to_id: str | None = None, key: str | None = None,
@@ -956,6 +1048,8 @@ class MastodonServer:
             "created_at": self.clock(),
             "url": f"{self.url}/@{self.username}/{sid}",
             "application": application,
+            "edits": [],  # StatusEdit snapshots once edited (the original first)
+            "edited_at": None,
         }
         self._statuses[sid] = status
         for m in status["media_ids"]:

@@ -56,13 +56,15 @@ def get_post(client: Client, repo: str, rkey: str) -> Posted | None:
 
 
 def create_post(client: Client, repo: str, rkey: str, draft: PostDraft, *, cards: LinkCards | None,
-                target: str, replies: str | Sequence[str] = "everybody", quotes: bool = True) -> Posted:
+                target: str, replies: str | Sequence[str] = "everybody", quotes: bool = True,
+                reply: Any = None) -> Posted:
     """Post ``draft`` at ``rkey`` in ``repo``, with its link card made by ``cards`` (None: no card).
 
     ``replies`` other than ``everybody`` adds a threadgate, ``quotes=False`` a
     postgate, both at the post's ``rkey`` (as the lexicon wants) and written
     with the post in one ``applyWrites``: all three or none, so a crash never
     leaves a post without them, and finding the post (``get_post``) finds them.
+    ``reply``: a ``ReplyRef`` (a self-reply, ``targets/bluesky/edits.py``).
     An invalid draft is a ``PermanentError``; a reused thumbnail the PDS no
     longer holds (``BlobNotFound``) a ``TransientError``, the blob forgotten.
     """
@@ -79,6 +81,7 @@ def create_post(client: Client, repo: str, rkey: str, draft: PostDraft, *, cards
             facets=[_facet(f) for f in draft.facets] or None,
             langs=[draft.language] if draft.language and LANGUAGE_TAG.match(draft.language) else None,
             embed=embed,
+            reply=reply,
             labels=models.ComAtprotoLabelDefs.SelfLabels(values=[
                 models.ComAtprotoLabelDefs.SelfLabel(val=v) for v in draft.labels]) if draft.labels else None,
         )

@@ -1,4 +1,4 @@
-// The editors' page: Repost and Retry call the JSON API with the session's CSRF token.
+// The editors' page: Repost, Retry, Post now and Delete posts call the JSON API with the session's CSRF token.
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const editor = document.getElementById('editor');
@@ -38,6 +38,22 @@
         }
         out.textContent = status === 202 ? `Queued for ${data.queued.join(', ')}.`
                                          : `Error: ${data.error || status}`;
+      } else if (button.dataset.action === 'post-now') {
+        const body = editor.value.trim() ? {by: editor.value.trim()} : {};
+        [status, data] = await post(`/api/articles/${id}/post-now`, body);
+        out.textContent = status === 200 ? (data.targets.length ? `Posting now to ${data.targets.join(', ')}.`
+                                                                : 'Nothing was waiting.')
+                                         : `Error: ${data.error || status}`;
+      } else if (button.dataset.action === 'delete') {
+        if (!confirm('Delete the posts made of this article?')) {
+          out.textContent = 'Nothing deleted.';
+          return;
+        }
+        const body = editor.value.trim() ? {by: editor.value.trim()} : {};
+        [status, data] = await post(`/api/articles/${id}/delete`, body);
+        out.textContent = status < 300 ? (data.queued.length ? `Deleting on ${data.queued.join(', ')}.`
+                                                             : 'No post to delete.')
+                                       : `Error: ${data.error || status}`;
       } else {
         [status, data] = await post(`/api/articles/${id}/retry`, {});
         const n = data.requeued;

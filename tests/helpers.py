@@ -45,3 +45,14 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0, step: flo
             return True
         time.sleep(step)
     return bool(condition())
+
+
+def record_links(value: dict) -> set[str]:
+    """The URLs a Bluesky post record links to: its link facets' and its card's. The text itself
+    may show a link shortened, as the app does, so tests find a post by these, not by its text."""
+    uris = {feature["uri"] for facet in value.get("facets") or ()
+            for feature in facet["features"] if feature["$type"] == "app.bsky.richtext.facet#link"}
+    external = (value.get("embed") or {}).get("external") or {}
+    if external.get("uri"):
+        uris.add(external["uri"])
+    return uris

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import bluesky, mastodon, write_feeds_yaml
-from tests.helpers import wait_until
+from tests.helpers import record_links, wait_until
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.mastodon import MastodonServer
 
@@ -191,7 +191,7 @@ def test_sigkill_at_random_moments_posts_every_article_exactly_once(
     assert len(statuses) == ARTICLES, f"{why} {len(statuses)} statuses"
 
     # Exactly once on Bluesky, by the records in the account's repository.
-    on_bluesky = Counter(link for r in records for link in links if link in r["value"]["text"])
+    on_bluesky = Counter(link for r in records for link in links if link in record_links(r["value"]))
     missing = [link for link in links if on_bluesky[link] == 0]
     doubled = {link: n for link, n in on_bluesky.items() if n > 1}
     assert not missing and not doubled, f"{why} bluesky: missing {missing}, doubled {doubled}"

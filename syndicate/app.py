@@ -27,6 +27,7 @@ from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
 from syndicate.targets import Services, Target, draft_post, platform_of
+from syndicate.unpublish import Unpublisher
 
 log = logging.getLogger("syndicate")
 
@@ -154,6 +155,7 @@ class App:
             rebuild=self._rebuild_target if targets is None else None,
             recheck=config.delivery.auth_recheck, environ=environ, clock=clock, on_resume=self._resumed)
         self.deliverer.on_auth_error = self.credentials.pause
+        self.unpublisher = Unpublisher(config, self.store, self.fetcher, clock=clock)
         self.credentials.load()
 
     def _rebuild_target(self, name: str) -> Target | None:
@@ -287,7 +289,9 @@ class App:
         results = self.ingester.poll_many(feeds, due_only=not all_feeds) if feeds else []
         self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
-        changed = any(r.new or r.updated for r in results)
+        checks = self.unpublisher.check_due()  # pages of articles that left their feed (``unpublish``)
+        changed = (any(r.new or r.updated for r in results) or any(d.outcome == "sent" for d in deliveries)
+                   or any(c.verdict.gone is not None for c in checks))
         written: list[Path] = []
         if changed or (self.config.output.enabled and not self.store.mirror_stamps()):
             written = self.write_output()

@@ -59,6 +59,7 @@ from syndicate.plan import (
     stored_for_edits,
 )
 from syndicate.store import FeedState, IngestCounts, Store
+from syndicate.unpublish import first_check_at, log_listing
 
 log = logging.getLogger("syndicate.pipeline")
 
@@ -303,6 +304,9 @@ class Ingester:
                          filters={t: self.config.filters_for(feed, t) for t in targets})
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
+        log_listing(feed.name, self.store.note_listing(  # who left the feed, who came back (``unpublish``)
+            feed.name, [(e.id, e.link) for e in parsed.entries],
+            first_check_at=lambda _id: first_check_at(self.clock(), self.rng)))
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
                           updated=counts.updated, queued=counts.queued, held=counts.held,
                           warnings=parsed.warnings, next_fetch_at=next_at)

@@ -62,6 +62,8 @@ class TargetBase(StrictModel):
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what this target posts, of every feed
     pacing: PacingConfig = Field(default_factory=PacingConfig)  # how fast it posts
     content_warnings: dict[str, str] = Field(default_factory=dict)  # category → its warning (first match)
+    # an article gone at source (``syndicate.unpublish``): its post kept (editors told) or deleted
+    unpublished: Literal["keep", "delete"] = "keep"
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -129,6 +131,7 @@ class FeedConfig(StrictModel):
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what of this feed is posted
     timeout: Duration = 20.0
     max_bytes: int = Field(default=10_000_000, ge=1024)
+    merge_copies: bool = True  # an entry whose credited source we hold: one item, posted once (``copies``)
 
 
 FEED_FILE_NAMES = ("feed.xml", "feed.atom", "feed.json")

@@ -14,6 +14,8 @@ from one part per domain, each module holding its domain's SQL::
     pacing.py       PacingPart      each target's pacing over its queue: its posts by time, the plan
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
+    unpublished.py  UnpublishedPart articles that left their feed, their page checks, those gone at source
+    delete_wanted.py DeleteWantedPart  STAND-IN for life-edit's request_delete (dropped at merge)
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
     backend.py                      the protocol a database engine implements (portable SQL)
@@ -42,6 +44,7 @@ from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.budgets import BudgetsPart, TargetBudget
+from syndicate.store.delete_wanted import DeleteWantedPart
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
@@ -52,6 +55,7 @@ from syndicate.store.pacing import PacingPart
 from syndicate.store.schema import MIGRATIONS, migrate
 from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
+from syndicate.store.unpublished import UnpublishedPart
 from syndicate.store.workers import Worker, WorkersPart
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
@@ -71,7 +75,7 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            MirrorPart, SessionsPart, WorkersPart, PacingPart):
+            MirrorPart, SessionsPart, WorkersPart, PacingPart, UnpublishedPart, DeleteWantedPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

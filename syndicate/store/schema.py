@@ -286,6 +286,49 @@ def step_16_posts_by_time(db: Connection) -> None:
     db.execute("CREATE INDEX outbox_sent ON outbox (target, sent_at)")
 
 
+def step_17_article_life(db: Connection) -> None:
+    """An article's life after its feed: the checks of its page once it left the feed (gone at
+    source: ``store.unpublished``), and the articles recorded as another's copy (``store.copies``)."""
+    real = db.dialect.real
+    _run(db, f"""
+    CREATE TABLE unpublish_checks (
+        article_id      INTEGER PRIMARY KEY REFERENCES articles (id),
+        feed            TEXT NOT NULL,
+        missing_since   {real},
+        next_check_at   {real},
+        checks          INTEGER NOT NULL DEFAULT 0,
+        not_found_since {real},
+        not_found       INTEGER NOT NULL DEFAULT 0,
+        last_checked_at {real},
+        last_result     TEXT,
+        gone_at         {real}
+    );
+    CREATE INDEX unpublish_due ON unpublish_checks (next_check_at);
+    CREATE INDEX unpublish_gone ON unpublish_checks (gone_at);
+    CREATE TABLE copies (
+        article_id  INTEGER PRIMARY KEY REFERENCES articles (id),
+        original_id INTEGER NOT NULL REFERENCES articles (id),
+        reason      TEXT NOT NULL,
+        recorded_at {real} NOT NULL
+    );
+    CREATE INDEX copies_original ON copies (original_id)
+    """)
+
+
+def step_18_delete_wanted(db: Connection) -> None:
+    """STAND-IN for life-edit's delete operations: the posts an article's unpublishing wants deleted
+    (``store.delete_wanted``).  The lead drops this step at merge, ``request_delete`` being
+    life-edit's outbox operation."""
+    db.execute(f"""
+    CREATE TABLE delete_wanted (
+        article_id   INTEGER NOT NULL REFERENCES articles (id),
+        target       TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at {db.dialect.real} NOT NULL,
+        PRIMARY KEY (article_id, target)
+    )""")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -303,6 +346,8 @@ MIGRATIONS: tuple[Step, ...] = (
     step_14_mirror_files,
     step_15_filtered,
     step_16_posts_by_time,
+    step_17_article_life,
+    step_18_delete_wanted,
 )
 LATEST = len(MIGRATIONS)
 

@@ -232,7 +232,7 @@ class App:
         A state that has none yet takes the files on disk as published (an upgrade keeps their
         dates).
         """
-        from syndicate.feed_out import FEED_FILES, changed_feeds
+        from syndicate.feed_out import FEED_FILES, changed_feeds, life_of, tombstone_since
 
         out = self.config.output
         if not out.enabled:
@@ -242,10 +242,12 @@ class App:
             for name in FEED_FILES:
                 if name not in old and out.write_dir and (out.dir / name).is_file():
                     old[name] = (out.dir / name).read_bytes()
-            articles = self.store.latest_articles(out.max_items)
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            entries = self.store.mirror_entries(out.max_items)  # none gone at source, none a copy
+            life = life_of(entries, self.store.gone_since(tombstone_since(now).timestamp()))
             names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
-            changed = changed_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
-                                    site_names=names, old=old.get)
+            changed = changed_feeds([e.article for e in entries], out, now=now, site_names=names,
+                                    old=old.get, life=life)
             for name in FEED_FILES:
                 if name in changed or name not in mirror.old:  # (the files on disk, new to the state)
                     mirror.save(name, changed[name] if name in changed else old[name])

@@ -16,6 +16,7 @@ from one part per domain, each module holding its domain's SQL::
     workers.py      WorkersPart     every running worker, last seen when
     unpublished.py  UnpublishedPart articles that left their feed, their page checks, those gone at source
     delete_wanted.py DeleteWantedPart  STAND-IN for life-edit's request_delete (dropped at merge)
+    mirror_items.py MirrorItemsPart the mirror feeds' articles: none gone or a copy, with edits, posts, copies
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
     backend.py                      the protocol a database engine implements (portable SQL)
@@ -49,6 +50,7 @@ from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, 
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
 from syndicate.store.mirror import MirrorFile, MirrorPart
+from syndicate.store.mirror_items import MirrorEntry, MirrorItemsPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
 from syndicate.store.pacing import PacingPart
@@ -58,8 +60,8 @@ from syndicate.store.sqlite import SQLiteBackend
 from syndicate.store.unpublished import UnpublishedPart
 from syndicate.store.workers import Worker, WorkersPart
 
-__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
-           "OutboxEvent",
+__all__ = ["MIGRATIONS", "ArticleStatus", "Delivery", "FeedState", "IngestCounts", "Known", "MirrorEntry",
+           "MirrorFile", "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
            "article_from_json", "article_to_json", "open_backend", "undated"]
 
@@ -75,7 +77,8 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            MirrorPart, SessionsPart, WorkersPart, PacingPart, UnpublishedPart, DeleteWantedPart):
+            MirrorPart, SessionsPart, WorkersPart, PacingPart, UnpublishedPart, DeleteWantedPart,
+            MirrorItemsPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from syndicate.config import Config, FeedConfig
+from syndicate.copies import merge_copies
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
 from syndicate.intent import FeedPlan, NotModified
@@ -302,6 +303,7 @@ class Ingester:
         plan = plan_feed(feed, state, fetched, parsed, self._known(feed.name, parsed), now=now,
                          next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates,
                          filters={t: self.config.filters_for(feed, t) for t in targets})
+        plan = merge_copies(feed, plan, self.store)  # a copy of an article we hold: no posts of its own
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
         log_listing(feed.name, self.store.note_listing(  # who left the feed, who came back (``unpublish``)

@@ -348,11 +348,13 @@ class Editors:
 
     def notes(self, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
         """Article id → what editors are told of its life after the feed (gone at source, a copy)."""
+        from syndicate.copies import copy_notes
         from syndicate.unpublish import gone_notes
 
         out: dict[int, tuple[str, ...]] = {}
-        for article_id, note in gone_notes(self.config, self.store, article_ids).items():
-            out[article_id] = (*out.get(article_id, ()), note)
+        for notes in (copy_notes(self.store, article_ids), gone_notes(self.config, self.store, article_ids)):
+            for article_id, note in notes.items():
+                out[article_id] = (*out.get(article_id, ()), note)
         return out
 
     def status(self, limit: int = 20) -> Status:

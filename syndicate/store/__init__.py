@@ -16,6 +16,7 @@ from one part per domain, each module holding its domain's SQL::
     workers.py      WorkersPart     every running worker, last seen when
     unpublished.py  UnpublishedPart articles that left their feed, their page checks, those gone at source
     delete_wanted.py DeleteWantedPart  STAND-IN for life-edit's request_delete (dropped at merge)
+    copies.py       CopiesPart      articles recorded as another's copy; the originals a copy credits
     mirror_items.py MirrorItemsPart the mirror feeds' articles: none gone or a copy, with edits, posts, copies
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
@@ -45,6 +46,7 @@ from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.budgets import BudgetsPart, TargetBudget
+from syndicate.store.copies import CopiesPart
 from syndicate.store.delete_wanted import DeleteWantedPart
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
@@ -78,7 +80,7 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
             MirrorPart, SessionsPart, WorkersPart, PacingPart, UnpublishedPart, DeleteWantedPart,
-            MirrorItemsPart):
+            MirrorItemsPart, CopiesPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

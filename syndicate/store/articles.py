@@ -32,6 +32,7 @@ from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.backend import Connection
+from syndicate.store.copies import record_copy
 from syndicate.store.feeds import record_read
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
@@ -201,6 +202,8 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         if article_id is None:
             continue
+        if intent.copy_of is not None:
+            record_copy(db, article_id, intent.copy_of, intent.copy_reason, now=now)
         for target, why in intent.filtered:
             db.execute("INSERT INTO filtered (article_id, target, filtered_at, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (article_id, target, now, why))

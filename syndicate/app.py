@@ -292,8 +292,8 @@ class App:
         self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
         checks = self.unpublisher.check_due()  # pages of articles that left their feed (``unpublish``)
-        changed = (any(r.new or r.updated for r in results) or any(d.outcome == "sent" for d in deliveries)
-                   or any(c.verdict.gone is not None for c in checks))
+        changed = (any(r.new or r.updated or r.back for r in results) or any(c.changed for c in checks)
+                   or any(d.outcome in ("sent", "found") for d in deliveries))  # a post to link to
         written: list[Path] = []
         if changed or (self.config.output.enabled and not self.store.mirror_stamps()):
             written = self.write_output()

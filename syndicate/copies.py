@@ -13,6 +13,12 @@ true`` (the default), the entry is recorded as a **copy** of that article:
 - the mirror feeds carry one item, the original's, listing its copies
   (``feed_out.changes``).
 
+The other way round too: a new entry that stored articles credit (they are
+copies that arrived first; ``Store.crediting``) is the original.  Those are
+recorded as its copies, so the feeds carry it instead; if one of them was
+queued for posting, the original is not (its copies' posts stand for it: the
+posts are made once), else it is posted as any new article.
+
 A **translation** is not a copy: an entry whose language differs from the
 original's (their primary subtags: ``fr`` and ``en-GB``) under another title
 stays its own article, posted and in the feeds, credited to the original.
@@ -36,17 +42,11 @@ from syndicate.intent import FeedPlan, NewArticle
 from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store import Store
-from syndicate.store.copies import Original
+from syndicate.store.copies import Crediting, Original, credited_ident
 
 __all__ = ["copy_notes", "credited_ident", "is_translation", "mark_copies", "merge_copies"]
 
 log = logging.getLogger("syndicate.copies")
-
-
-def credited_ident(article: Article) -> str:
-    """The link identity of the source ``article`` credits ("" : it credits none with a link)."""
-    url = article.source.url if article.source else None
-    return link_identity(url) if url else ""
 
 
 def _primary(language: str | None) -> str:
@@ -57,47 +57,87 @@ def _title(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def is_translation(article: Article, original: Original) -> bool:
+def _translated(language: str | None, title: str, other_language: str | None, other_title: str) -> bool:
+    mine, theirs = _primary(language), _primary(other_language)
+    return bool(mine and theirs and mine != theirs and _title(title) != _title(other_title))
+
+
+def is_translation(copy: Article, original: Original) -> bool:
     """Another language (primary subtags) under another title: a translation, not a copy."""
-    mine, theirs = _primary(article.language), _primary(original.language)
-    return bool(mine and theirs and mine != theirs and _title(article.title) != _title(original.title))
+    return _translated(copy.language, copy.title, original.language, original.title)
 
 
-def mark_copies(plan: FeedPlan, originals: Mapping[str, Original]) -> FeedPlan:
+def _reason(link: str, feed: str) -> str:
+    return f"it credits {link} ({feed}) as where it was first published"
+
+
+def _as_copy(intent: NewArticle, originals: Mapping[str, Original]) -> NewArticle | None:
+    original = originals.get(credited_ident(intent.article))
+    if original is None or link_identity(intent.article.link) == link_identity(original.link) \
+            or is_translation(intent.article, original):
+        return None
+    return NewArticle(intent.article, "none", copy_of=original.article_id,
+                      copy_reason=_reason(original.link, original.feed))
+
+
+def _as_original(intent: NewArticle, crediting: Mapping[str, Sequence[Crediting]]) -> NewArticle | None:
+    article = intent.article
+    copies = [c for c in crediting.get(link_identity(article.link), ())
+              if link_identity(c.link) != link_identity(article.link)
+              and not _translated(c.language, c.title, article.language, article.title)]
+    if not copies:
+        return None
+    why = _reason(article.link, article.feed)
+    if any(c.posted for c in copies):  # its copies' posts stand for it: posted once
+        return NewArticle(article, "none", copies=tuple(c.article_id for c in copies), copy_reason=why)
+    return replace(intent, copies=tuple(c.article_id for c in copies), copy_reason=why)
+
+
+def mark_copies(plan: FeedPlan, originals: Mapping[str, Original],
+                crediting: Mapping[str, Sequence[Crediting]] | None = None) -> FeedPlan:
     """``plan`` with each new article that copies one of ``originals`` (by its credited source's
-    link identity) recorded as a copy, with no deliveries."""
+    link identity) recorded as a copy, with no deliveries; and each that ``crediting`` articles
+    copy recorded as their original (not posted when one of them was)."""
     intents = []
     changed = False
     for intent in plan.intents:
         if isinstance(intent, NewArticle):
-            original = originals.get(credited_ident(intent.article))
-            if original is not None and link_identity(intent.article.link) != link_identity(original.link) \
-                    and not is_translation(intent.article, original):
-                why = (f"a copy of article {original.article_id} ({original.feed}): it credits "
-                       f"{original.link} as where it was first published")
-                intent = NewArticle(intent.article, "none", copy_of=original.article_id, copy_reason=why)
-                changed = True
+            marked = _as_copy(intent, originals) or _as_original(intent, crediting or {})
+            if marked is not None:
+                intent, changed = marked, True
         intents.append(intent)
     return replace(plan, intents=tuple(intents)) if changed else plan
 
 
 def merge_copies(feed: FeedConfig, plan: FeedPlan, store: Store) -> FeedPlan:
-    """``mark_copies`` with the originals the store holds, when the feed merges copies; one log line
-    per copy."""
-    if not feed.merge_copies:
+    """``mark_copies`` with what the store holds, when the feed merges copies; a log line each."""
+    if not feed.merge_copies or not plan.new:
         return plan
-    idents = {credited_ident(i.article) for i in plan.new} - {""}
-    if not idents:
-        return plan
-    marked = mark_copies(plan, store.originals_for(idents))
+    sources = {credited_ident(i.article) for i in plan.new} - {""}
+    links = {link_identity(i.article.link) for i in plan.new} - {""}
+    marked = mark_copies(plan, store.originals_for(sources) if sources else {}, store.crediting(links))
     for intent in marked.new:
         if intent.copy_of is not None:
             log.info("article recorded as a copy, not posted",
                      extra={"feed": feed.name, "article": intent.article.link, "original": intent.copy_of})
+        elif intent.copies:
+            log.info("article recorded as the original of copies that arrived first",
+                     extra={"feed": feed.name, "article": intent.article.link,
+                            "copies": ",".join(map(str, intent.copies)),
+                            "posted": intent.deliveries != "none"})
     return marked
 
 
 def copy_notes(store: Store, article_ids: Sequence[int]) -> dict[int, str]:
-    """Article id → what editors are told of one recorded as a copy."""
-    return {i: f"{c.reason}; not posted itself: the original's posts stand for it, and the mirror "
-               f"feeds carry the original" for i, c in store.copies_of(article_ids).items()}
+    """Article id → what editors are told of one recorded as a copy, or as the original of copies
+    whose posts stand for its own."""
+    notes = {i: f"a copy of article {c.original_id}: {c.reason}; not posted itself (the original's "
+                f"posts stand for it), and the mirror feeds carry the original"
+             for i, c in store.copies_of(article_ids).items()}
+    for original, copies in store.copies_for([i for i in article_ids if i not in notes]).items():
+        if not store.deliveries(original):
+            posted = [c.article_id for c in copies if store.deliveries(c.article_id)]
+            if posted:
+                notes[original] = ("not posted itself: its copy " + ", ".join(f"article {i}" for i in posted)
+                                   + " arrived first and was posted; the mirror feeds carry this original")
+    return notes

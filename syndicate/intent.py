@@ -45,7 +45,8 @@ class NewArticle:
     targets: tuple[str, ...] = ()  # where it is queued or held; () when "none"
     filtered: tuple[tuple[str, str], ...] = ()  # (target, why its filters keep it from there)
     copy_of: int | None = None  # a copy of this stored article (``syndicate.copies``): no deliveries
-    copy_reason: str = ""  # why it is taken for a copy
+    copies: tuple[int, ...] = ()  # stored articles that are copies of it, arrived first (``copies``)
+    copy_reason: str = ""  # why it is taken for a copy (or they are)
 
 
 @dataclass(frozen=True, slots=True)

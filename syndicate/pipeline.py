@@ -84,6 +84,7 @@ class FeedResult:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     next_fetch_at: float = 0.0
+    back: int = 0  # articles that had left the feed (perhaps gone at source), listed again
 
 
 class _RecordedDates(Mapping[str, datetime]):
@@ -306,12 +307,13 @@ class Ingester:
         plan = merge_copies(feed, plan, self.store)  # a copy of an article we hold: no posts of its own
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
-        log_listing(feed.name, self.store.note_listing(  # who left the feed, who came back (``unpublish``)
+        listing = self.store.note_listing(  # who left the feed, who came back (``unpublish``)
             feed.name, [(e.id, e.link) for e in parsed.entries],
-            first_check_at=lambda _id: first_check_at(self.clock(), self.rng)))
+            first_check_at=lambda _id: first_check_at(self.clock(), self.rng))
+        log_listing(feed.name, listing)
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
                           updated=counts.updated, queued=counts.queued, held=counts.held,
-                          warnings=parsed.warnings, next_fetch_at=next_at)
+                          warnings=parsed.warnings, next_fetch_at=next_at, back=len(listing.back))
 
     def _known(self, feed: str, parsed: ParsedFeed) -> KnownEntries:
         """What the store knows of the entries: what ``plan_feed`` decides with."""

@@ -96,6 +96,12 @@ class CheckResult:
     verdict: Verdict
     newly_gone: bool
     deletes: tuple[str, ...] = ()  # targets asked to delete its post
+    back: bool = False  # it was gone, and its page answers again
+
+    @property
+    def changed(self) -> bool:
+        """Gone, or back: the mirror feeds change."""
+        return self.newly_gone or self.back
 
 
 def _spread(delay: float, rng: random.Random) -> float:
@@ -196,11 +202,12 @@ class Unpublisher:
                                             not_found_since=verdict.not_found_since,
                                             next_check_at=verdict.next_check_at, gone=verdict.gone)
             deletes: tuple[str, ...] = ()
+            back = verdict.gone is False and check.gone_at is not None
             if newly:
                 deletes = self._gone(check)
-            elif verdict.gone is False and check.gone_at is not None:
+            elif back:
                 log.info("article back at source", extra={"feed": check.feed, "article": check.link})
-            results.append(CheckResult(check.article_id, check.link, answer, verdict, newly, deletes))
+            results.append(CheckResult(check.article_id, check.link, answer, verdict, newly, deletes, back))
         return results
 
     def policies(self, targets: Sequence[str]) -> dict[str, str]:

@@ -34,28 +34,27 @@ TRANSLATION = "https://www.europe-solidaire.org/spip.php?article72108"
 
 
 def run_case(tmp_path: Path, feed_server, *, targets: bool = False, merge: bool = True,
-             state: str | Path | None = None) -> App:
-    """Day 1: ACR's feed; day 2: ESSF's, with the copy and the translation."""
+             state: str | Path | None = None, first: str = "acr") -> App:
+    """Day 1: the ``first`` feed alone (ACR's by default); day 2: both, ESSF's with the copy and the
+    translation."""
     clock = FakeClock(DAY1)
     feed_server.set_feed("/acr", (CASE / "acr.rss").read_bytes())
     feed_server.set_feed("/essf", (CASE / "essf.rss").read_bytes())
     feeds = {"acr": {"url": feed_server.url("/acr"), "backfill": 5},
              "essf": {"url": feed_server.url("/essf"), "backfill": 5, "merge_copies": merge}}
-    config = make_config(tmp_path, {"acr": feeds["acr"]},
-                         targets={"t": mastodon("https://m.example")},
-                         output={"title": "ACR mirror feed", "link": "https://anticapitalistresistance.org/",
-                                 "self_url": "https://mirror.example/feeds", "language": "en", "max_items": 10},
-                         **({"state": state} if state else {}))
-    app = App(config, targets={"t": ScriptedTarget(name="t")} if targets else {}, clock=clock)
-    app.run_cycle(all_feeds=True)
-    app.close()
-    clock.set(DAY2)
-    config = make_config(tmp_path, feeds, targets={"t": mastodon("https://m.example")},
-                         output={"title": "ACR mirror feed", "link": "https://anticapitalistresistance.org/",
-                                 "self_url": "https://mirror.example/feeds", "language": "en", "max_items": 10},
-                         **({"state": state} if state else {}))
-    app = App(config, targets={"t": ScriptedTarget(name="t")} if targets else {}, clock=clock)
-    app.run_cycle(all_feeds=True)
+    output = {"title": "ACR mirror feed", "link": "https://anticapitalistresistance.org/",
+              "self_url": "https://mirror.example/feeds", "language": "en", "max_items": 10}
+    extra = {"state": state} if state else {}
+    app = None
+    for day, names in ((DAY1, [first]), (DAY2, list(feeds))):
+        if app is not None:
+            app.close()
+        clock.set(day)
+        config = make_config(tmp_path, {name: feeds[name] for name in names},
+                             targets={"t": mastodon("https://m.example")}, output=output, **extra)
+        app = App(config, targets={"t": ScriptedTarget(name="t")} if targets else {}, clock=clock)
+        app.run_cycle(all_feeds=True)
+    assert app is not None
     return app
 
 
@@ -116,7 +115,8 @@ def test_the_copy_is_posted_once_and_editors_see_why(tmp_path, feed_server, stat
         assert record.original_id == original and DOCKERS in record.reason
         editors = Editors(app.config, app.store, composer=app)
         [row] = [a for a in editors.status(10).articles if a.id == copy]
-        assert any(f"a copy of article {original} (acr)" in note for note in row.notes)
+        assert any(note.startswith(f"a copy of article {original}: it credits {DOCKERS} (acr)")
+                   for note in row.notes)
         assert any(f"a copy of article {original}" in why for p in editors.previews(copy) for why in p.why)
         assert not any(a.notes for a in editors.status(10).articles if a.id != copy)
         # the original's item links to its post, and lists its copy
@@ -124,6 +124,31 @@ def test_the_copy_is_posted_once_and_editors_see_why(tmp_path, feed_server, stat
         [item] = [i for i in doc["items"] if i["url"] == DOCKERS]
         assert item["_syndicate"]["copies"] == [COPY]
         assert item["_syndicate"]["posts"] == [d.remote_url for d in app.store.deliveries(original)]
+    finally:
+        app.close()
+
+
+def test_a_copy_that_arrived_first_makes_its_original_one_item_posted_once(tmp_path, feed_server, state_db):
+    app = run_case(tmp_path, feed_server, targets=True, state=state_db, first="essf")
+    try:
+        copy, original = app.store.find_article_id(COPY), app.store.find_article_id(DOCKERS)
+        climate, translation = app.store.find_article_id(CLIMATE), app.store.find_article_id(TRANSLATION)
+        assert None not in (copy, original, climate, translation)
+        assert [d.state for d in app.store.deliveries(copy)] == ["sent"]  # posted on day 1
+        assert app.store.deliveries(original) == []  # the copy's post stands for it: posted once
+        assert app.store.copies_of([copy])[copy].original_id == original
+        assert [d.state for d in app.store.deliveries(climate)] == ["sent"]  # a translation is no copy
+        assert [d.state for d in app.store.deliveries(translation)] == ["sent"]
+        out = read_files(app)
+        links = [e.link for e in parsed(out["feed.atom"]).entries]
+        assert COPY not in links and links.count(DOCKERS) == 1
+        [item] = [i for i in json.loads(out["feed.json"])["items"] if i["url"] == DOCKERS]
+        assert item["_syndicate"]["copies"] == [COPY]
+        assert item["_syndicate"]["posts"] == [d.remote_url for d in app.store.deliveries(copy)]
+        editors = Editors(app.config, app.store, composer=app)
+        notes = {a.id: a.notes for a in editors.status(10).articles}
+        assert any(f"its copy article {copy} arrived first" in n for n in notes[original])
+        assert any(f"a copy of article {original}" in n for n in notes[copy])
     finally:
         app.close()
 

@@ -142,7 +142,16 @@ def test_an_article_gone_at_source_leaves_the_feeds_and_leaves_a_tombstone_for_3
     assert stone.find(ATOM + "link").get("href") == gone_link
     assert [i["link"] for i in feedsmith(out["feed.atom"], "feed.atom", tmp_path)["feed"]["items"]] == [
         feed_server.url("/a3"), feed_server.url("/a1")]
-    # thirty days on, the tombstone is gone too (the feeds are rebuilt when something changes)
+    # listed again: back in the feeds, no tombstone
+    feed_server.set_feed("/feed", rss(feed_server, TITLES))
+    app.run_cycle(all_feeds=True)
+    back = files(app)
+    assert b"deleted-entry" not in back["feed.atom"]
+    assert gone_link in [e.link for e in parsed(back["feed.atom"]).entries]
+    # gone again; thirty days on, the tombstone is gone too (the feeds are rebuilt when something changes)
+    feed_server.set_feed("/feed", rss(feed_server, {"a1": "First", "a3": "Third"}))
+    run(app, 150)
+    assert b"deleted-entry" in files(app)["feed.atom"]
     app.clock.advance(TOMBSTONE_DAYS * 86400 + 3600)  # type: ignore[attr-defined]
     feed_server.set_feed("/feed", rss(feed_server, {"a1": "First", "a3": "Third, revised"}))
     app.run_cycle(all_feeds=True)

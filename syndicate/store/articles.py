@@ -32,7 +32,7 @@ from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.backend import Connection
-from syndicate.store.copies import record_copy
+from syndicate.store.copies import record_copy, record_credit
 from syndicate.store.feeds import record_read
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
@@ -202,8 +202,11 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         if article_id is None:
             continue
+        record_credit(db, article_id, article)
         if intent.copy_of is not None:
             record_copy(db, article_id, intent.copy_of, intent.copy_reason, now=now)
+        for copy_id in intent.copies:  # copies that arrived before their original
+            record_copy(db, copy_id, article_id, intent.copy_reason, now=now)
         for target, why in intent.filtered:
             db.execute("INSERT INTO filtered (article_id, target, filtered_at, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (article_id, target, now, why))

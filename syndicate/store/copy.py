@@ -40,6 +40,10 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workers", ("owner",)),
     ("target_budgets", ("target",)),
     ("mirror_files", ("name",)),
+    ("unpublish_checks", ("article_id",)),
+    ("copies", ("article_id",)),
+    ("credits", ("article_id",)),
+    ("delete_wanted", ("article_id", "target")),  # the stand-in's (dropped with it at merge)
 )
 SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numbers itself
 BATCH = 1000

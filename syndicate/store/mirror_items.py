@@ -5,7 +5,7 @@
 (``unpublish_checks.gone_at``) and those recorded as another's copy
 (``copies``), each with when the store last recorded an edit of it
 (``articles.updated_at``), the URLs of the posts made of it (sent outbox
-rows) and the links of its copies.  Four reads, whatever ``limit``.
+rows; a copy's posts stand for its original's) and the links of its copies.  Four reads, whatever ``limit``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class MirrorEntry:
     article_id: int
     article: Article
     edited_at: float | None  # when an edit was last recorded (None: never edited)
-    posts: tuple[str, ...] = ()  # the URLs of the posts made of it, by target then repost
+    posts: tuple[str, ...] = ()  # the URLs of the posts made of it (or of a copy, for it), by target
     copies: tuple[str, ...] = ()  # the links of the articles recorded as its copies
 
 
@@ -45,14 +45,17 @@ class MirrorItemsPart(StorePart):
             copies: dict[int, list[str]] = {}
             if ids:
                 marks = ",".join("?" * len(ids))
-                sent = (f"SELECT article_id, remote_url FROM outbox WHERE article_id IN ({marks}) "
-                        "AND state = 'sent' AND remote_url IS NOT NULL ORDER BY target, seq")
-                for r in db.execute(sent, ids):
-                    posts.setdefault(int(r["article_id"]), []).append(r["remote_url"])
-                copied = ("SELECT c.original_id, a.link FROM copies c JOIN articles a "
+                copied = ("SELECT c.original_id, c.article_id, a.link FROM copies c JOIN articles a "
                           f"ON a.id = c.article_id WHERE c.original_id IN ({marks}) ORDER BY a.id")
+                stands_for: dict[int, int] = {i: i for i in ids}  # a copy's posts stand for its original's
                 for r in db.execute(copied, ids):
                     copies.setdefault(int(r["original_id"]), []).append(r["link"])
+                    stands_for[int(r["article_id"])] = int(r["original_id"])
+                marks = ",".join("?" * len(stands_for))
+                sent = (f"SELECT article_id, remote_url FROM outbox WHERE article_id IN ({marks}) "
+                        "AND state = 'sent' AND remote_url IS NOT NULL ORDER BY target, seq, article_id")
+                for r in db.execute(sent, list(stands_for)):
+                    posts.setdefault(stands_for[int(r["article_id"])], []).append(r["remote_url"])
         return [MirrorEntry(int(r["id"]), article_from_json(r["data"]),
                             float(r["updated_at"]) if r["updated_at"] is not None else None,
                             tuple(posts.get(int(r["id"]), ())), tuple(copies.get(int(r["id"]), ())))

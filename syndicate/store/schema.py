@@ -18,6 +18,7 @@ steps, from the first, as a new SQLite file is).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from syndicate.errors import StoreError
@@ -286,9 +287,20 @@ def step_16_posts_by_time(db: Connection) -> None:
     db.execute("CREATE INDEX outbox_sent ON outbox (target, sent_at)")
 
 
+def _credited(data: str) -> str:
+    """The link identity of the source an article's stored JSON credits ("" : none, or unreadable)."""
+    try:
+        source = json.loads(data).get("source") or {}
+        url = source.get("url")
+    except (ValueError, AttributeError):
+        return ""
+    return link_identity(url) if isinstance(url, str) and url else ""
+
+
 def step_17_article_life(db: Connection) -> None:
     """An article's life after its feed: the checks of its page once it left the feed (gone at
-    source: ``store.unpublished``), and the articles recorded as another's copy (``store.copies``)."""
+    source: ``store.unpublished``), the articles recorded as another's copy, and the link identity
+    of the source each article credits, backfilled (``store.copies``)."""
     real = db.dialect.real
     _run(db, f"""
     CREATE TABLE unpublish_checks (
@@ -311,8 +323,23 @@ def step_17_article_life(db: Connection) -> None:
         reason      TEXT NOT NULL,
         recorded_at {real} NOT NULL
     );
-    CREATE INDEX copies_original ON copies (original_id)
+    CREATE INDEX copies_original ON copies (original_id);
+    CREATE TABLE credits (
+        article_id   INTEGER PRIMARY KEY REFERENCES articles (id),
+        source_ident TEXT NOT NULL
+    );
+    CREATE INDEX credits_source ON credits (source_ident)
     """)
+    last = 0  # every article that credits a source by its link: what a later original finds
+    while True:
+        rows = db.execute("SELECT id, data FROM articles WHERE id > ? ORDER BY id LIMIT 2000",
+                          (last,)).fetchall()
+        if not rows:
+            break
+        credited = [(article_id, _credited(data)) for article_id, data in rows]
+        db.executemany("INSERT INTO credits (article_id, source_ident) VALUES (?, ?)",
+                       [(article_id, ident) for article_id, ident in credited if ident])
+        last = rows[-1][0]
 
 
 def step_18_delete_wanted(db: Connection) -> None:

@@ -304,8 +304,9 @@ class App:
                            paused=tuple(sorted(self.deliverer.paused)))
 
     def next_due_at(self) -> float | None:
-        """When there is next something to do: a feed to poll, a row to send, a pause to check."""
+        """When there is next something to do: a feed to poll, a row to send, a pause to check, a page
+        to check (``unpublish``)."""
         times = [self.ingester.next_due_at(), self.deliverer.next_due_at(),
-                 self.credentials.next_check_at()]
+                 self.credentials.next_check_at(), self.store.next_check_at()]
         due = [t for t in times if t is not None]
         return min(due) if due else None

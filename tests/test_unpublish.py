@@ -103,8 +103,10 @@ def test_an_article_taken_out_of_its_feed_whose_page_is_404_for_an_hour_is_gone_
     feed_server.remove("/a2")  # 404
     caplog.set_level(logging.INFO, logger="syndicate.unpublish")
     run(app, 11)  # the feed read again; no page check yet: the first waits a quarter of an hour
-    assert app.store.unpublish_state(a2)["missing_since"] is not None
+    state = app.store.unpublish_state(a2)
+    assert state["missing_since"] is not None
     assert page_requests(feed_server, "a2") == 0
+    assert app.next_due_at() <= state["next_check_at"]  # the daemon wakes for it
     run(app, 60)  # 404 for less than the hour since the first check: not gone yet
     assert app.store.gone() == {}
     assert 2 <= page_requests(feed_server, "a2") <= 4  # spread out, not every cycle

@@ -133,6 +133,11 @@ class UnpublishedPart(StorePart):
                                          _opt(r["not_found_since"]), _opt(r["gone_at"])))
         return claimed
 
+    def next_check_at(self) -> float | None:
+        """When the next page check is due (None: none is scheduled)."""
+        rows = self.backend.query("SELECT MIN(next_check_at) FROM unpublish_checks")
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def record_check(self, article_id: int, *, result: str, not_found: int, not_found_since: float | None,
                      next_check_at: float | None, gone: bool | None) -> bool:
         """What a page check found (``result``, one line) and when the next is due (None: no more).

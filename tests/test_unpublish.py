@@ -233,3 +233,31 @@ def test_judge_an_answer_that_says_nothing_keeps_the_run_and_a_page_ends_it():
     assert (kept.not_found, kept.not_found_since, kept.gone) == (2, NOW - 100, None)
     ended = judge(before, Answer("page", "HTTP 2xx"), NOW, random.Random(1))
     assert (ended.not_found, ended.not_found_since, ended.gone) == (0, None, False)
+
+
+def test_the_api_and_the_editors_page_tell_the_editors(setup, feed_server):
+    import httpx
+
+    from syndicate.web import create_app
+    from syndicate.web.server import serve
+
+    start, run, _clock = setup
+    app = start("keep")
+    a2 = article_id(app, "a2", feed_server)
+    feed_server.set_feed("/feed", rss(feed_server, ["a1", "a3"]))
+    feed_server.remove("/a2")
+    run(app, 150)
+    assert set(app.store.gone()) == {a2}
+    token = "t" * 32
+    handle = serve(create_app(app, api_token=token), "127.0.0.1", 0)
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10) as c:
+            status = c.get("/api/status", headers={"Authorization": f"Bearer {token}"}).json()
+            [row] = [a for a in status["articles"] if a["id"] == a2]
+            assert len(row["notes"]) == 1 and "gone at source since" in row["notes"][0]
+            assert all(a["notes"] == [] for a in status["articles"] if a["id"] != a2)
+            assert c.post("/login", data={"token": token}).status_code == 303
+            page = c.get("/").text
+            assert page.count('<div class="note">gone at source since') == 1
+    finally:
+        handle.stop()

@@ -27,14 +27,14 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 FILES = ("feed.xml", "feed.atom", "feed.json")
 
 
-def rss(server, titles: dict[str, str]) -> bytes:
+def rss(server, titles: dict[str, str], about: dict[str, str] | None = None) -> bytes:
     items = []
     for slug, title in titles.items():
         link = server.url(f"/{slug}")
         published = T0 - timedelta(days=10 - int(slug[1:]))
         items.append(f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
                      f"<pubDate>{format_datetime(published)}</pubDate>"
-                     f"<description>About {slug}.</description></item>")
+                     f"<description>{(about or {}).get(slug, f'About {slug}.')}</description></item>")
     return ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>Review</title>"
             f"<link>{server.url('/')}</link><description>d</description>{''.join(items)}</channel></rss>"
             ).encode()
@@ -91,7 +91,14 @@ def test_atom_updated_and_json_date_modified_move_on_an_edit(app, feed_server, t
     before = files(app)
     entry = atom_entry(before["feed.atom"], link)
     assert entry.findtext(ATOM + "updated") == entry.findtext(ATOM + "published")
-    app.clock.advance(3 * 3600)  # type: ignore[attr-defined]
+    # an edit of nothing a reader sees (whitespace, how a character is written) moves nothing
+    app.clock.advance(3600)  # type: ignore[attr-defined]
+    feed_server.set_feed("/feed", rss(feed_server, TITLES, {"a2": "About  a2.\n  "}))
+    result = app.run_cycle(all_feeds=True)
+    assert [r.updated for r in result.feeds] == [1]  # recorded as an edit: the feed said something else
+    entry = atom_entry(files(app)["feed.atom"], link)
+    assert entry.findtext(ATOM + "updated") == entry.findtext(ATOM + "published")
+    app.clock.advance(2 * 3600)  # type: ignore[attr-defined]
     edited_at = datetime.fromtimestamp(app.clock(), UTC)
     feed_server.set_feed("/feed", rss(feed_server, {**TITLES, "a2": "Second, with its typo fixed"}))
     result = app.run_cycle(all_feeds=True)

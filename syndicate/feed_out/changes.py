@@ -1,11 +1,11 @@
 """What mirrors are told of an article's life after it was first published: pure.
 
 - **Its real update.**  An item's ``updated`` (Atom) / ``date_modified``
-  (JSON) is the latest of the source's own updated date and the time the
-  store last recorded an edit of it (``articles.updated_at``: what the feed
-  says of the entry changed — title, summary, content, dates or canonical
-  link; a tracking parameter is no change, the link being canonical), never
-  before its original date.  So a mirror that refreshes on ``updated``
+  (JSON) is the latest of the source's own updated date and the last time
+  what the item shows changed (``store.mirror_items``: its title, author,
+  standfirst, content, link, image, dates or source as normalised, so a
+  change of whitespace, of how an entity is written or of a tracking
+  parameter is none), never before its original date.  So a mirror that refreshes on ``updated``
   refreshes the item.  RSS has no item update date: there the changed
   content arrives under the same ``guid``.
 - **Its posts.**  Each item links to the posts made of it (the delivered

@@ -34,6 +34,7 @@ from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.backend import Connection
 from syndicate.store.copies import record_copy, record_credit
 from syndicate.store.feeds import record_read
+from syndicate.store.mirror_items import record_signature
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart
@@ -203,6 +204,7 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         if article_id is None:
             continue
         record_credit(db, article_id, article)
+        record_signature(db, article_id, article, now=now, edited=False)
         if intent.copy_of is not None:
             record_copy(db, article_id, intent.copy_of, intent.copy_reason, now=now)
         for copy_id in intent.copies:  # copies that arrived before their original
@@ -227,4 +229,5 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         db.execute("UPDATE outbox SET published = ? WHERE article_id = ?",
                    (_ts(article.published), edit.article_id))
+        record_signature(db, edit.article_id, article, now=now, edited=True)  # what mirrors are told
     return IngestCounts(new=len(new), updated=len(edited), queued=queued, held=held)

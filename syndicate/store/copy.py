@@ -43,6 +43,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("unpublish_checks", ("article_id",)),
     ("copies", ("article_id",)),
     ("credits", ("article_id",)),
+    ("article_changes", ("article_id",)),
     ("delete_wanted", ("article_id", "target")),  # the stand-in's (dropped with it at merge)
 )
 SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numbers itself

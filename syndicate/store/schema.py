@@ -299,8 +299,9 @@ def _credited(data: str) -> str:
 
 def step_17_article_life(db: Connection) -> None:
     """An article's life after its feed: the checks of its page once it left the feed (gone at
-    source: ``store.unpublished``), the articles recorded as another's copy, and the link identity
-    of the source each article credits, backfilled (``store.copies``)."""
+    source: ``store.unpublished``), the articles recorded as another's copy, the link identity
+    of the source each article credits, backfilled (``store.copies``), and when what mirrors show
+    of each last really changed (``store.mirror_items``)."""
     real = db.dialect.real
     _run(db, f"""
     CREATE TABLE unpublish_checks (
@@ -328,7 +329,12 @@ def step_17_article_life(db: Connection) -> None:
         article_id   INTEGER PRIMARY KEY REFERENCES articles (id),
         source_ident TEXT NOT NULL
     );
-    CREATE INDEX credits_source ON credits (source_ident)
+    CREATE INDEX credits_source ON credits (source_ident);
+    CREATE TABLE article_changes (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id),
+        signature  TEXT NOT NULL,
+        changed_at {real}
+    )
     """)
     last = 0  # every article that credits a source by its link: what a later original finds
     while True:

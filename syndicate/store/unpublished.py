@@ -116,6 +116,9 @@ class UnpublishedPart(StorePart):
         """Up to ``limit`` checks due now, oldest due first, each claimed for ``CLAIM_SECONDS``."""
         now = self._clock()
         claimed: list[PageCheck] = []
+        due = self.backend.query("SELECT 1 FROM unpublish_checks WHERE next_check_at <= ? LIMIT 1", (now,))
+        if not due:
+            return claimed  # the usual cycle: one read, no write transaction
         with self.backend.transaction() as db:
             rows = db.execute(
                 "SELECT c.article_id, c.feed, a.link, c.missing_since, c.not_found, c.not_found_since, "

@@ -495,3 +495,16 @@ def test_the_article_life_step_backfills_the_credits_and_starts_with_nothing_gon
         assert [e.article.id for e in store.mirror_entries(10)] == ["e1", "g2", "g3", "g1"]
     finally:
         store.close()
+
+
+def test_copy_state_copies_every_table_the_schema_makes(tmp_path):
+    """A table a step adds is copied by ``copy-state`` too (``store.copy.TABLES``)."""
+    from syndicate.store.copy import TABLES
+
+    store = Store(tmp_path / "s.db")
+    try:
+        made = {r[0] for r in store.backend.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    finally:
+        store.close()
+    assert made == {table for table, _ in TABLES}

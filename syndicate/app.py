@@ -27,6 +27,7 @@ from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
 from syndicate.targets import Services, Target, draft_post, platform_of
+from syndicate.unpublish import Unpublisher
 
 log = logging.getLogger("syndicate")
 
@@ -154,6 +155,7 @@ class App:
             rebuild=self._rebuild_target if targets is None else None,
             recheck=config.delivery.auth_recheck, environ=environ, clock=clock, on_resume=self._resumed)
         self.deliverer.on_auth_error = self.credentials.pause
+        self.unpublisher = Unpublisher(config, self.store, self.fetcher, clock=clock)
         self.credentials.load()
 
     def _rebuild_target(self, name: str) -> Target | None:
@@ -230,7 +232,7 @@ class App:
         A state that has none yet takes the files on disk as published (an upgrade keeps their
         dates).
         """
-        from syndicate.feed_out import FEED_FILES, changed_feeds
+        from syndicate.feed_out import FEED_FILES, changed_feeds, life_of, tombstone_since
 
         out = self.config.output
         if not out.enabled:
@@ -240,10 +242,12 @@ class App:
             for name in FEED_FILES:
                 if name not in old and out.write_dir and (out.dir / name).is_file():
                     old[name] = (out.dir / name).read_bytes()
-            articles = self.store.latest_articles(out.max_items)
+            now = datetime.fromtimestamp(self.clock(), UTC)
+            entries = self.store.mirror_entries(out.max_items)  # none gone at source, none a copy
+            life = life_of(entries, self.store.gone_since(tombstone_since(now).timestamp()))
             names = {f.name: self.store.get_meta(f"feed_title:{f.name}") or f.name for f in self.config.feeds}
-            changed = changed_feeds(articles, out, now=datetime.fromtimestamp(self.clock(), UTC),
-                                    site_names=names, old=old.get)
+            changed = changed_feeds([e.article for e in entries], out, now=now, site_names=names,
+                                    old=old.get, life=life)
             for name in FEED_FILES:
                 if name in changed or name not in mirror.old:  # (the files on disk, new to the state)
                     mirror.save(name, changed[name] if name in changed else old[name])
@@ -287,7 +291,9 @@ class App:
         results = self.ingester.poll_many(feeds, due_only=not all_feeds) if feeds else []
         self.credentials.check_due()
         deliveries = self.deliverer.deliver_due() if self.targets else []
-        changed = any(r.new or r.updated for r in results)
+        checks = self.unpublisher.check_due()  # pages of articles that left their feed (``unpublish``)
+        changed = (any(r.new or r.updated or r.back for r in results) or any(c.changed for c in checks)
+                   or any(d.outcome in ("sent", "found") for d in deliveries))  # a post to link to
         written: list[Path] = []
         if changed or (self.config.output.enabled and not self.store.mirror_stamps()):
             written = self.write_output()
@@ -298,8 +304,9 @@ class App:
                            paused=tuple(sorted(self.deliverer.paused)))
 
     def next_due_at(self) -> float | None:
-        """When there is next something to do: a feed to poll, a row to send, a pause to check."""
+        """When there is next something to do: a feed to poll, a row to send, a pause to check, a page
+        to check (``unpublish``)."""
         times = [self.ingester.next_due_at(), self.deliverer.next_due_at(),
-                 self.credentials.next_check_at()]
+                 self.credentials.next_check_at(), self.store.next_check_at()]
         due = [t for t in times if t is not None]
         return min(due) if due else None

@@ -86,6 +86,8 @@ class FeedError(SyndicateError):
 class FetchError(FeedError):
     """The feed could not be fetched (network, status, size, timeout)."""
 
+    status: int | None = None  # the HTTP status that failed it, when an answer did (a page's 404)
+
 
 class FeedRateLimited(FetchError):
     """The feed server asked us to come back later (429/503 + Retry-After)."""

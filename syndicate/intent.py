@@ -6,7 +6,8 @@ A poll that read the feed's bytes is a ``FeedPlan``: the feed's bookkeeping
     NewArticle     not seen before: recorded, and its deliveries
                      queued  (to ``targets``),
                      held    (a suspected feed migration: ``FeedPlan.held_reason``), or
-                     none    ("seen only": the feed's first read, beyond its backfill);
+                     none    ("seen only": the feed's first read, beyond its backfill;
+                              or a copy of a stored article: ``copy_of``);
                    and the targets its filters keep it from (``filtered``, with the reason)
     EditedArticle  seen before, and the feed now says something else of it
     SkippedEntry   nothing to record, and why (``SKIP_REASONS``)
@@ -43,6 +44,9 @@ class NewArticle:
     deliveries: Deliveries
     targets: tuple[str, ...] = ()  # where it is queued or held; () when "none"
     filtered: tuple[tuple[str, str], ...] = ()  # (target, why its filters keep it from there)
+    copy_of: int | None = None  # a copy of this stored article (``syndicate.copies``): no deliveries
+    copies: tuple[int, ...] = ()  # stored articles that are copies of it, arrived first (``copies``)
+    copy_reason: str = ""  # why it is taken for a copy (or they are)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from syndicate.config import Config, FeedConfig
+from syndicate.copies import merge_copies
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
 from syndicate.intent import FeedPlan, NotModified
@@ -59,6 +60,7 @@ from syndicate.plan import (
     stored_for_edits,
 )
 from syndicate.store import FeedState, IngestCounts, Store
+from syndicate.unpublish import first_check_at, log_listing
 
 log = logging.getLogger("syndicate.pipeline")
 
@@ -82,6 +84,7 @@ class FeedResult:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     next_fetch_at: float = 0.0
+    back: int = 0  # articles that had left the feed (perhaps gone at source), listed again
 
 
 class _RecordedDates(Mapping[str, datetime]):
@@ -302,11 +305,16 @@ class Ingester:
                          next_fetch_at=next_at, targets=targets, recorded_dates=self._recorded_dates,
                          filters={t: self.config.filters_for(feed, t) for t in targets},
                          edits={t: getattr(self.config.targets[t], "edits", "ignore") for t in targets})
+        plan = merge_copies(feed, plan, self.store)  # a copy of an article we hold: no posts of its own
         counts = self.store.apply(plan)
         _log_read(plan, parsed, counts)
+        listing = self.store.note_listing(  # who left the feed, who came back (``unpublish``)
+            feed.name, [(e.id, e.link) for e in parsed.entries],
+            first_check_at=lambda _id: first_check_at(self.clock(), self.rng))
+        log_listing(feed.name, listing)
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
                           updated=counts.updated, queued=counts.queued, held=counts.held,
-                          warnings=parsed.warnings, next_fetch_at=next_at)
+                          warnings=parsed.warnings, next_fetch_at=next_at, back=len(listing.back))
 
     def _known(self, feed: str, parsed: ParsedFeed) -> KnownEntries:
         """What the store knows of the entries: what ``plan_feed`` decides with."""

@@ -31,6 +31,7 @@ import yaml
 
 from syndicate.config import Config, parse_config
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.targets.operations import OpDone, PostRef
 
 __all__ = ["FakeClock", "Landed", "ScriptedTarget", "bluesky", "config_data", "feeds_yaml",
            "make_config", "mastodon", "write_feeds_yaml"]
@@ -130,12 +131,38 @@ class ScriptedTarget:
     def rate_budget(self) -> tuple[int, datetime | None] | None:
         return self.budget
 
+    def post_ops(self) -> ScriptedOps:
+        """Edits and deletes of the posts it holds (``syndicate.operations.ops_for``)."""
+        return ScriptedOps(self)
+
     def verify(self) -> str:
         self.calls.append("verify")
         return f"ok: scripted target {self.name}"
 
     def close(self) -> None:
         self.closed = True
+
+
+class ScriptedOps:
+    """A ``ScriptedTarget``'s ``PostOps``: an edit rewrites the post's text, a delete removes it
+    (``gone`` when it is not there), each listed in the target's ``calls``."""
+
+    def __init__(self, target: ScriptedTarget) -> None:
+        self.target = target
+
+    def edit(self, post: PostRef, draft: PostDraft, *, policy: str, key: str, now: float,
+             tried: bool) -> OpDone:
+        self.target.calls.append("edit")
+        if self.target.posts.get(post.remote_id) == draft.text:
+            return OpDone("unchanged", "the text is there already")
+        self.target.posts[post.remote_id] = draft.text
+        return OpDone("edited", f"edited by {policy}")
+
+    def delete(self, post: PostRef) -> OpDone:
+        self.target.calls.append("delete")
+        if self.target.posts.pop(post.remote_id, None) is None:
+            return OpDone("gone", "not there")
+        return OpDone("deleted", "deleted")
 
 
 # --- configuration -------------------------------------------------------------------------------

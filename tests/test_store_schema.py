@@ -485,3 +485,47 @@ def test_the_operations_step_makes_every_earlier_row_a_post(state_db):
         assert done.queued == (target,)
         assert store.request_delete(article_id, [target], requested_by="again").already == (target,)
     store.close()
+
+
+def test_the_article_life_step_backfills_the_credits_and_starts_with_nothing_gone(state_db):
+    """Step 18 (issue 15 item 3, issue 17 item 2): the source each stored article credits by its link
+    is backfilled, so an original arriving after the upgrade finds the copies that came before it;
+    nothing is gone at source or a copy yet."""
+    from syndicate.models import Source
+    from syndicate.store.schema import step_18_article_life
+
+    version = MIGRATIONS.index(step_18_article_life)  # the version just before the step
+    database_at(state_db, version)
+    write_rows(state_db, version)
+    copy = Article(feed="essf", id="e1", link="https://essf.example/?article=1", title="One",
+                   published=datetime(2024, 1, 3, tzinfo=UTC), fingerprint="fe",
+                   source=Source("ACR", "https://acr.example/later/"))
+    backend = open_backend(state_db)
+    try:
+        with backend.transaction() as db:
+            db.execute("INSERT INTO articles (id, feed, guid, link, ident, title, published, fingerprint, data, "
+                       "first_seen_at, added_at) VALUES (9, 'essf', 'e1', ?, ?, 'One', 0, 'fe', ?, 500, 500)",
+                       (copy.link, link_identity(copy.link), article_to_json(copy)))
+    finally:
+        backend.close()
+    store = Store(state_db)
+    try:
+        [found] = store.crediting([link_identity("https://acr.example/later")])["acr.example/later"]
+        assert (found.article_id, found.posted) == (9, False)
+        assert store.gone() == {} and store.copies_of([1, 2, 3, 9]) == {}
+        assert [e.article.id for e in store.mirror_entries(10)] == ["e1", "g2", "g3", "g1"]
+    finally:
+        store.close()
+
+
+def test_copy_state_copies_every_table_the_schema_makes(tmp_path):
+    """A table a step adds is copied by ``copy-state`` too (``store.copy.TABLES``)."""
+    from syndicate.store.copy import TABLES
+
+    store = Store(tmp_path / "s.db")
+    try:
+        made = {r[0] for r in store.backend.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+    finally:
+        store.close()
+    assert made == {table for table, _ in TABLES}

@@ -119,6 +119,8 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
     for a in report.articles:
         click.echo(f"\n#{a.id} {to_json.iso(a.published)[:10]} {a.title}")
         click.echo(f"    {a.link}")
+        for note in a.notes:
+            click.echo(f"    {note}")
         if not a.deliveries:
             click.echo("    (seen only, not queued)")
         for d in a.deliveries:

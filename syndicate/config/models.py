@@ -62,6 +62,8 @@ class TargetBase(StrictModel):
     filters: FilterConfig = Field(default_factory=FilterConfig)  # what this target posts, of every feed
     pacing: PacingConfig = Field(default_factory=PacingConfig)  # how fast it posts
     content_warnings: dict[str, str] = Field(default_factory=dict)  # category → its warning (first match)
+    # an article gone at source (``syndicate.unpublish``): its post kept (editors told) or deleted
+    unpublished: Literal["keep", "delete"] = "keep"
 
     @property
     def secret_ref(self) -> SecretRef:
@@ -139,6 +141,7 @@ class FeedConfig(StrictModel):
     # a new article's posts wait this long from first sight (an edit meanwhile changes what is
     # posted), and a post's edits are carried over at most once per this window; 0: at once
     settle: Wait = 600.0
+    merge_copies: bool = True  # an entry whose credited source we hold: one item, posted once (``copies``)
 
 
 FEED_FILE_NAMES = ("feed.xml", "feed.atom", "feed.json")

@@ -60,7 +60,7 @@ def delivery(d: Delivery, when: When = iso, *, history: bool = False) -> Json:
 def article_row(a: ArticleStatus, when: When = iso, *, history: bool = False) -> Json:
     return {"id": a.id, "feed": a.feed, "guid": a.guid, "title": a.title, "link": a.link,
             "published": iso(a.published), "first_seen": iso(a.first_seen_at),
-            "deliveries": [delivery(d, when, history=history) for d in a.deliveries]}
+            "deliveries": [delivery(d, when, history=history) for d in a.deliveries], "notes": list(a.notes)}
 
 
 def article_rows(articles: Iterable[ArticleStatus]) -> list[Json]:

@@ -237,7 +237,7 @@ class Editors:
         from syndicate.editors.as_json import minute
         from syndicate.filters import verdict
 
-        lines = []
+        lines = list(self.notes([article_id]).get(article_id, ())) if article_id is not None else []
         try:
             filters = self.config.filters_for(self.config.feed(article.feed), name)
         except KeyError:  # the feed was removed from the config since
@@ -367,8 +367,20 @@ class Editors:
         articles = self.store.recent(limit)
         planned = self._planned([d for a in articles for d in a.deliveries])
         by_id = {d.id: d for d in planned if d.id}
-        return tuple(replace(a, deliveries=tuple(by_id.get(d.id, d) if d.id else d for d in a.deliveries))
-                     for a in articles)
+        notes = self.notes([a.id for a in articles])
+        return tuple(replace(a, deliveries=tuple(by_id.get(d.id, d) if d.id else d for d in a.deliveries),
+                             notes=notes.get(a.id, ())) for a in articles)
+
+    def notes(self, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """Article id → what editors are told of its life after the feed (gone at source, a copy)."""
+        from syndicate.copies import copy_notes
+        from syndicate.unpublish import gone_notes
+
+        out: dict[int, tuple[str, ...]] = {}
+        for notes in (copy_notes(self.store, article_ids), gone_notes(self.config, self.store, article_ids)):
+            for article_id, note in notes.items():
+                out[article_id] = (*out.get(article_id, ()), note)
+        return out
 
     def status(self, limit: int = 20) -> Status:
         """The ``limit`` most recent articles with deliveries and history, feeds, targets."""

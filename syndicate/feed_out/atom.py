@@ -6,7 +6,9 @@ source), ``link rel="alternate"``, for a repost ``link rel="via"`` and a
 ``<source>`` with the ``id``, ``title``, ``link`` and ``updated`` the W3C
 validator asks for, the lead image as ``link rel="enclosure"`` (its alt text
 as the link's title), ``category``, ``summary`` (text), ``content`` (HTML),
-``rights`` and the item's language as ``xml:lang``.
+``rights``, the item's language as ``xml:lang``, and ``link rel="syndication"``
+to each post made of it.  After the entries, an RFC 6721 ``at:deleted-entry``
+per article gone at source in the last 30 days (``changes``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from syndicate.feed_out.changes import TOMBSTONES_NS, Tombstone
 from syndicate.feed_out.items import ATOM_FILE, GENERATOR, Channel, Item, rfc3339, tag_uri, utc
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -45,6 +48,8 @@ def _entry(feed: etree._Element, item: Item) -> None:
         _add(el, "link", href=item.repost_url, rel="via", type="text/html")
     if item.image:
         _add(el, "link", href=item.image, rel="enclosure", type=item.image_type, title=item.image_alt)
+    for post in item.posts:  # the posts made of it, where its discussion is
+        _add(el, "link", href=post, rel="syndication", type="text/html")
     for term in item.categories:
         _add(el, "category", term=term)
     _add(el, "summary", item.summary_text, type="text")
@@ -59,9 +64,21 @@ def _entry(feed: etree._Element, item: Item) -> None:
         _add(source, "updated", rfc3339(item.repost_published or item.published))
 
 
-def render_atom(items: Sequence[Item], channel: Channel, now: datetime) -> bytes:
+def _tombstone(feed: etree._Element, stone: Tombstone) -> None:
+    """RFC 6721: ``<at:deleted-entry ref="…" when="…">`` with the page and why."""
+    el = etree.SubElement(feed, f"{{{TOMBSTONES_NS}}}deleted-entry", ref=stone.ref, when=rfc3339(stone.when))
+    if stone.link:
+        _add(el, "link", href=stone.link, rel="alternate", type="text/html")
+    comment = etree.SubElement(el, f"{{{TOMBSTONES_NS}}}comment")
+    comment.text = "Unpublished at source: gone from its feed, its page answers 404/410."
+
+
+def render_atom(items: Sequence[Item], channel: Channel, now: datetime,
+                tombstones: Sequence[Tombstone] = ()) -> bytes:
+    """The Atom feed of ``items``, and a tombstone (RFC 6721) for each article in ``tombstones``."""
     self_url = channel.self_urls.get(ATOM_FILE, "")
-    root = etree.Element(f"{{{ATOM_NS}}}feed", nsmap={None: ATOM_NS})
+    nsmap = {None: ATOM_NS, "at": TOMBSTONES_NS} if tombstones else {None: ATOM_NS}
+    root = etree.Element(f"{{{ATOM_NS}}}feed", nsmap=nsmap)
     if channel.language:
         root.set(XML_LANG, channel.language)
     _add(root, "id", tag_uri(self_url or channel.link or channel.title))
@@ -79,4 +96,6 @@ def render_atom(items: Sequence[Item], channel: Channel, now: datetime) -> bytes
     _add(root, "generator", GENERATOR)
     for item in items:
         _entry(root, item)
+    for stone in tombstones:
+        _tombstone(root, stone)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from syndicate.config import OutputConfig
 from syndicate.feed_out.atom import render_atom
-from syndicate.feed_out.items import ATOM_FILE, JSON_FILE, RSS_FILE, channel, select, utc
+from syndicate.feed_out.changes import Life, select_items
+from syndicate.feed_out.items import ATOM_FILE, JSON_FILE, RSS_FILE, channel, utc
 from syndicate.feed_out.jsonfeed import render_json
 from syndicate.feed_out.rss import render_rss
 from syndicate.models import Article
@@ -86,15 +87,17 @@ def changed_feeds(
     now: datetime,
     old: Callable[[str], bytes | None],
     site_names: Mapping[str, str] | None = None,
+    life: Life | None = None,
 ) -> dict[str, bytes]:
     """The files whose content changed since ``old(name)`` (the bytes published so far, or None),
     rendered at ``now``: when the only difference is the build date, the old file is kept (not in
     the result), so the build date is the time the content last changed.  Pure."""
-    items = select(articles, output.max_items, site_names)
+    items = select_items(articles, output.max_items, site_names, life)
     chan = channel(output)
+    stones = life.tombstones if life else ()
     renderers: dict[str, Callable[[datetime], bytes]] = {
         RSS_FILE: lambda when: render_rss(items, chan, when),
-        ATOM_FILE: lambda when: render_atom(items, chan, when),
+        ATOM_FILE: lambda when: render_atom(items, chan, when, stones),
         JSON_FILE: lambda when: render_json(items, chan),
     }
     changed: dict[str, bytes] = {}
@@ -124,6 +127,7 @@ def write_feeds(
     *,
     now: datetime,
     site_names: Mapping[str, str] | None = None,
+    life: Life | None = None,
 ) -> list[Path]:
     """Render the feeds and write them atomically into ``output.dir`` (created if missing).
 
@@ -134,7 +138,7 @@ def write_feeds(
     directory = Path(output.dir)
     directory.mkdir(parents=True, exist_ok=True)
     changed = changed_feeds(articles, output, now=now, site_names=site_names,
-                            old=lambda name: _on_disk(directory, name))
+                            old=lambda name: _on_disk(directory, name), life=life)
     return write_files(directory, changed)
 
 

@@ -11,8 +11,8 @@ holding every value the RSS, Atom and JSON writers need, already cleaned:
   then the credit paragraph,
 - an author on every item: the article's, else the credited source.
 
-An item is one article today; when one article arrives through several
-feeds (its "copies"), ``prepare`` is where they become one item.
+An item is one article; one that arrives through several feeds is one item,
+the original, its copies listed (``changes``, ``syndicate.copies``).
 """
 
 from __future__ import annotations
@@ -240,6 +240,8 @@ class Item:
     image_type: str  # the image's media type, from its file name (image/jpeg if none)
     language: str
     rights: str  # the source's licence or rights statement
+    posts: tuple[str, ...] = ()  # the URLs of the posts made of it (``changes``)
+    copies: tuple[str, ...] = ()  # the links of its copies in other feeds (``changes``)
 
 
 def image_type(url: str) -> str:

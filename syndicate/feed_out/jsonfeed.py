@@ -5,7 +5,8 @@ Per item: ``id``, ``url``, ``external_url`` (a repost's original),
 original date), ``date_modified``, ``authors`` (always one), ``tags``,
 ``language``, and our own ``_syndicate`` object (custom keys start with an
 underscore, as the spec asks): the credit, the credited source, the image's
-alt text, the rights statement, and ``date_only`` for a day-only date.
+alt text, the rights statement, ``date_only`` for a day-only date, ``posts``
+(the URLs of the posts made of it) and ``copies`` (its copies' links).
 The feed carries ``home_page_url``, ``feed_url``, ``hubs`` (WebSub) and
 ``_syndicate.rights`` (the channel's licence).
 """
@@ -49,6 +50,10 @@ def _entry(item: Item) -> dict[str, object]:
         ext["image_alt"] = item.image_alt
     if item.rights:
         ext["rights"] = item.rights
+    if item.posts:
+        ext["posts"] = list(item.posts)
+    if item.copies:
+        ext["copies"] = list(item.copies)
     entry["_syndicate"] = ext
     return entry
 

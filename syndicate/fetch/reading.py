@@ -122,8 +122,12 @@ def raise_for_status(label: str, response: Response, url: str) -> None:
         retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
         if retry_after is not None:
             reason += f" (retry after {seconds(retry_after)})"
-        raise FeedRateLimited(label, reason, retry_after=retry_after)
-    raise FetchError(label, reason)
+        limited = FeedRateLimited(label, reason, retry_after=retry_after)
+        limited.status = status
+        raise limited
+    failed = FetchError(label, reason)
+    failed.status = status
+    raise failed
 
 
 def status_text(response: Response) -> str:

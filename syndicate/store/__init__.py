@@ -15,6 +15,9 @@ from one part per domain, each module holding its domain's SQL::
     sessions.py     SessionsPart    platform sessions, meta
     workers.py      WorkersPart     every running worker, last seen when
     operations.py   OperationsPart  edits and deletes of posts made, as outbox rows; post-now
+    unpublished.py  UnpublishedPart articles that left their feed, their page checks, those gone at source
+    copies.py       CopiesPart      articles recorded as another's copy; the originals a copy credits
+    mirror_items.py MirrorItemsPart the mirror feeds' articles: none gone or a copy, with edits, posts, copies
     article_json.py                 an Article as the JSON kept in articles.data
     schema.py                       the migrations, one function per step, and ``migrate``
     backend.py                      the protocol a database engine implements (portable SQL)
@@ -43,10 +46,12 @@ from syndicate.store.articles import ArticlesPart, IngestCounts, Known
 from syndicate.store.attempts import AttemptsPart
 from syndicate.store.backend import Backend
 from syndicate.store.budgets import BudgetsPart, TargetBudget
+from syndicate.store.copies import CopiesPart
 from syndicate.store.deliveries import ArticleStatus, DeliveriesPart, Delivery, RepostRequest
 from syndicate.store.feeds import FeedsPart, FeedState
 from syndicate.store.location import is_database_url
 from syndicate.store.mirror import MirrorFile, MirrorPart
+from syndicate.store.mirror_items import MirrorEntry, MirrorItemsPart
 from syndicate.store.operations import DeleteRequest, OperationsPart
 from syndicate.store.operator import OperatorPart, TargetPause
 from syndicate.store.outbox import OutboxEvent, OutboxItem, OutboxPart
@@ -54,10 +59,11 @@ from syndicate.store.pacing import PacingPart
 from syndicate.store.schema import MIGRATIONS, migrate
 from syndicate.store.sessions import SessionsPart
 from syndicate.store.sqlite import SQLiteBackend
+from syndicate.store.unpublished import UnpublishedPart
 from syndicate.store.workers import Worker, WorkersPart
 
 __all__ = ["MIGRATIONS", "ArticleStatus", "DeleteRequest",
-           "Delivery", "FeedState", "IngestCounts", "Known", "MirrorFile",
+           "Delivery", "FeedState", "IngestCounts", "Known", "MirrorEntry", "MirrorFile",
            "OutboxEvent",
            "OutboxItem", "RepostRequest", "Store", "TargetBudget", "TargetPause", "Worker",
            "article_from_json", "article_to_json", "open_backend", "undated"]
@@ -74,7 +80,8 @@ def open_backend(state: str | Path, *, busy_timeout: float = 30.0,
 
 
 class Store(FeedsPart, ArticlesPart, OutboxPart, AttemptsPart, BudgetsPart, DeliveriesPart, OperatorPart,
-            MirrorPart, SessionsPart, WorkersPart, PacingPart, OperationsPart):
+            MirrorPart, SessionsPart, WorkersPart, PacingPart, OperationsPart, UnpublishedPart,
+            MirrorItemsPart, CopiesPart):
     """The state database, safe to share between threads of one process (and, on PostgreSQL,
     between processes on any number of machines).
 

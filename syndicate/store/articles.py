@@ -32,7 +32,9 @@ from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
 from syndicate.store.backend import Connection
+from syndicate.store.copies import record_copy, record_credit
 from syndicate.store.feeds import record_read
+from syndicate.store.mirror_items import record_signature
 from syndicate.store.operations import queue_edits
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
@@ -203,6 +205,12 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
         )
         if article_id is None:
             continue
+        record_credit(db, article_id, article)
+        record_signature(db, article_id, article, now=now, edited=False)
+        if intent.copy_of is not None:
+            record_copy(db, article_id, intent.copy_of, intent.copy_reason, now=now)
+        for copy_id in intent.copies:  # copies that arrived before their original
+            record_copy(db, copy_id, article_id, intent.copy_reason, now=now)
         for target, why in intent.filtered:
             db.execute("INSERT INTO filtered (article_id, target, filtered_at, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (article_id, target, now, why))
@@ -225,4 +233,5 @@ def _record(db: Connection, feed: str, new: Sequence[NewArticle], edited: Sequen
                    (_ts(article.published), edit.article_id))
         if edit.changed and edit.edits:  # carried over to its posts by each target's policy
             queue_edits(db, edit.article_id, edit.changed, edit.edits, now=now, settle=settle)
+        record_signature(db, edit.article_id, article, now=now, edited=True)  # what mirrors are told
     return IngestCounts(new=len(new), updated=len(edited), queued=queued, held=held)

@@ -40,6 +40,10 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workers", ("owner",)),
     ("target_budgets", ("target",)),
     ("mirror_files", ("name",)),
+    ("unpublish_checks", ("article_id",)),
+    ("copies", ("article_id",)),
+    ("credits", ("article_id",)),
+    ("article_changes", ("article_id",)),
 )
 SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numbers itself
 BATCH = 1000

@@ -57,6 +57,7 @@ class ArticleStatus:
     published: float
     first_seen_at: float
     deliveries: tuple[Delivery, ...]
+    notes: tuple[str, ...] = ()  # its life after the feed: gone at source, a copy of another (the editors')
 
 
 @dataclass(frozen=True, slots=True)

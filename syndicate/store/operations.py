@@ -162,6 +162,13 @@ class OperationsPart(StorePart):
 
         return self._write(ask)
 
+    def deletes_requested(self, article_id: int) -> dict[str, str]:
+        """Target → who asked, for each of the article's posts a delete is queued for or was done."""
+        rows = self.backend.query("SELECT target, requested_by FROM outbox WHERE article_id = ? "
+                                  "AND op = 'delete' AND state IN ('pending', 'sending', 'sent') "
+                                  "ORDER BY id", (article_id,))
+        return {target: who or "" for target, who in rows}
+
     def operation_post(self, item_id: int) -> tuple[str, str | None, float | None, str | None] | None:
         """The post an operation row acts on, as its post row recorded it (remote id, URL, when
         sent, its intro line); None if it has none."""

@@ -18,6 +18,7 @@ steps, from the first, as a new SQLite file is).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from syndicate.errors import StoreError
@@ -299,6 +300,67 @@ def step_17_operations(db: Connection) -> None:
     """)
 
 
+def _credited(data: str) -> str:
+    """The link identity of the source an article's stored JSON credits ("" : none, or unreadable)."""
+    try:
+        source = json.loads(data).get("source") or {}
+        url = source.get("url")
+    except (ValueError, AttributeError):
+        return ""
+    return link_identity(url) if isinstance(url, str) and url else ""
+
+
+def step_18_article_life(db: Connection) -> None:
+    """An article's life after its feed: the checks of its page once it left the feed (gone at
+    source: ``store.unpublished``), the articles recorded as another's copy, the link identity
+    of the source each article credits, backfilled (``store.copies``), and when what mirrors show
+    of each last really changed (``store.mirror_items``)."""
+    real = db.dialect.real
+    _run(db, f"""
+    CREATE TABLE unpublish_checks (
+        article_id      INTEGER PRIMARY KEY REFERENCES articles (id),
+        feed            TEXT NOT NULL,
+        missing_since   {real},
+        next_check_at   {real},
+        checks          INTEGER NOT NULL DEFAULT 0,
+        not_found_since {real},
+        not_found       INTEGER NOT NULL DEFAULT 0,
+        last_checked_at {real},
+        last_result     TEXT,
+        gone_at         {real}
+    );
+    CREATE INDEX unpublish_due ON unpublish_checks (next_check_at);
+    CREATE INDEX unpublish_gone ON unpublish_checks (gone_at);
+    CREATE TABLE copies (
+        article_id  INTEGER PRIMARY KEY REFERENCES articles (id),
+        original_id INTEGER NOT NULL REFERENCES articles (id),
+        reason      TEXT NOT NULL,
+        recorded_at {real} NOT NULL
+    );
+    CREATE INDEX copies_original ON copies (original_id);
+    CREATE TABLE credits (
+        article_id   INTEGER PRIMARY KEY REFERENCES articles (id),
+        source_ident TEXT NOT NULL
+    );
+    CREATE INDEX credits_source ON credits (source_ident);
+    CREATE TABLE article_changes (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id),
+        signature  TEXT NOT NULL,
+        changed_at {real}
+    )
+    """)
+    last = 0  # every article that credits a source by its link: what a later original finds
+    while True:
+        rows = db.execute("SELECT id, data FROM articles WHERE id > ? ORDER BY id LIMIT 2000",
+                          (last,)).fetchall()
+        if not rows:
+            break
+        credited = [(article_id, _credited(data)) for article_id, data in rows]
+        db.executemany("INSERT INTO credits (article_id, source_ident) VALUES (?, ?)",
+                       [(article_id, ident) for article_id, ident in credited if ident])
+        last = rows[-1][0]
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -317,6 +379,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_15_filtered,
     step_16_posts_by_time,
     step_17_operations,
+    step_18_article_life,
 )
 LATEST = len(MIGRATIONS)
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from syndicate.cli import main
 from syndicate.models import Article, Posted
 from syndicate.store import Store
+from tests.conftest import DATA
 from tests.servers.mastodon import MastodonServer
 
 TOKEN = "cli-test-token-abcdef"
@@ -306,3 +307,16 @@ def test_repost_and_retry_and_release_answer_in_json(env):
     released = json.loads(run("release", "acr", "--json").output)
     assert released == [{"ref": "acr", "feed": "acr", "article": None, "released": 0}]
     store.close()
+
+
+def test_show_and_preview_date_an_article_by_its_day_where_the_source_is(env):
+    """00:30 +02:00 is the 24th where it was published (the 23rd in UTC); 21:15 −05:00 the 23rd
+    (the 24th in UTC): ``show`` and ``preview`` say the day the source gave, as the posts do."""
+    run, tmp_path, feed_server, _ = env
+    feed_server.set_feed("/feed/", (DATA / "cases" / "date-past-midnight-offset.rss").read_bytes())
+    seeded(run, tmp_path).close()
+    athens = "https://inprecor.example/athens-the-night-the-dockers-came-out"
+    chicago = "https://inprecor.example/chicago-teachers-vote-to-strike"
+    for command in ("show", "preview"):
+        assert "date:    24 November 2026 (original" in run(command, athens).output
+        assert "date:    23 November 2026 (original" in run(command, chicago).output

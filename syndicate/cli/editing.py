@@ -172,7 +172,9 @@ def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | No
     article = shown.found.article
     click.echo(f"article: {article.title}")
     click.echo(f"link:    {article.link}")
-    click.echo(f"date:    {article.published.date().isoformat()} (original publication)")
+    from syndicate.compose import published_day  # the CLI imports what a command uses, when it does
+
+    click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if article.source:
         click.echo(f"source:  {article.source.name or '-'} {article.source.url or ''}".rstrip())
     _echo_previews(shown.targets)
@@ -200,7 +202,9 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     click.echo(f"#{detail.article_id} {article.title}")
     click.echo(f"link:    {article.link}")
     click.echo(f"feed:    {article.feed}, guid {article.id}")
-    click.echo(f"date:    {article.published.date().isoformat()} (original publication)")
+    from syndicate.compose import published_day  # the CLI imports what a command uses, when it does
+
+    click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if not detail.deliveries:
         click.echo("(seen only, not queued)")
     for d in detail.deliveries:

@@ -37,6 +37,8 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   seconds; ``429 {"error": "Too many requests"}`` once it is spent (``Rack::Attack``
   ``throttled_responder``).  Time is ``clock()`` (inject ``tests.fakes.FakeClock``), and
   :meth:`MastodonServer.reset_window` starts a fresh window, so tests never sleep.
+  :attr:`MastodonServer.peak_window` is the most requests any one window counted (those
+  answered 429 included): a fleet that shares its budget keeps it ``<= budget``.
 - ``401 {"error": "The access token is invalid"}`` (Doorkeeper) on a bad or missing token,
   ``403 {"error": "This action is outside the authorized scopes"}`` on a read-only token,
   ``404 {"error": "Record not found"}``.
@@ -436,6 +438,7 @@ class MastodonServer:
         self._created_at = self.clock()
         self._window_start = self.clock()
         self._used = 0
+        self.peak_window = 0  # the most requests counted in any one rate window (429s included)
         self._stop = threading.Event()
         self._httpd = _QuietServer((host, port), _Handler)
         self._httpd.daemon_threads = True
@@ -627,6 +630,7 @@ class MastodonServer:
         with self.lock:
             self._roll_window()
             self._used += 1
+            self.peak_window = max(self.peak_window, self._used)
             reset = _iso6(datetime.fromtimestamp(self._window_start + self.window, UTC))
             headers = {
                 "X-RateLimit-Limit": str(self.budget),
@@ -1079,6 +1083,7 @@ class MastodonServer:
                 "held": self.held,
                 "remaining": self.remaining,
                 "reset_at": _iso6(self.reset_at),
+                "peak_window": self.peak_window,
                 "faults": [asdict(f) for f in self._faults],
             }
         raise _err(404, "Record not found")

@@ -16,7 +16,11 @@ once on each target, and no window of the Mastodon server counted more requests 
 A killed worker's leases are not ended by anyone: they run out (``delivery.lease``), and the
 row is reclaimed and reconciled by whichever worker claims it next.  The lease is short here so
 the test is quick; it is still longer than every wait and request it covers (the config refuses
-less).
+less).  The budget binds (``BUDGET`` requests per ``WINDOW`` seconds is less than the fleet
+would send): the test checks the window filled to its limit, and never past it.
+``delivery.max_requeue`` stays above the window: a reset further off than it is believed to
+come at ``max_requeue`` (the guard against a reset years ahead), so a shorter one would send
+before the window ends, by design.
 
 The seed is printed; ``SYNDICATE_CRASH_SEED=N`` replays a run's choices (close, not identical:
 the kill moments land wherever the processes are).  ``CRASH_DEBUG=1`` (with ``pytest -s``)

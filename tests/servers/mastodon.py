@@ -37,6 +37,7 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   seconds; ``429 {"error": "Too many requests"}`` once it is spent (``Rack::Attack``
   ``throttled_responder``).  Time is ``clock()`` (inject ``tests.fakes.FakeClock``), and
   :meth:`MastodonServer.reset_window` starts a fresh window, so tests never sleep.
+  ``latency`` (``--latency``) makes every API request wait that many seconds first.
   :attr:`MastodonServer.peak_window` is the most requests any one window counted (those
   answered 429 included): a fleet that shares its budget keeps it ``<= budget``.
 - ``401 {"error": "The access token is invalid"}`` (Doorkeeper) on a bad or missing token,
@@ -391,6 +392,7 @@ class MastodonServer:
         window: float = 300.0,
         clock: Callable[[], float] = time.time,
         media_polls: int = 2,
+        latency: float = 0.0,
         idempotency_ttl: float = 3600.0,
         count_mode: str = "mastodon",
         version: str = "4.3.0",
@@ -409,6 +411,7 @@ class MastodonServer:
         self.window = window
         self.clock = clock
         self.media_polls = media_polls
+        self.latency = latency  # seconds every API request waits before it is handled (a far server)
         self.idempotency_ttl = idempotency_ttl
         if count_mode not in COUNT_MODES:
             raise ValueError(f"count_mode: one of {', '.join(COUNT_MODES)}")
@@ -1231,6 +1234,8 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in params.items()
         }
         entry = LoggedRequest(method, path, query, dict(self.headers.items()), logged_params)
+        if app.latency > 0:
+            app._stop.wait(app.latency)  # the answer takes this long, as from a server far away
         fault = app._take_fault(method, path)
         entry.fault = fault
         with app.lock:
@@ -1351,6 +1356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--window", type=float, default=300.0)
     parser.add_argument("--media-polls", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--count-mode", choices=COUNT_MODES, default="mastodon")
     args = parser.parse_args(argv)
     server = MastodonServer(
@@ -1361,6 +1367,7 @@ def main(argv: list[str] | None = None) -> int:
         budget=args.budget,
         window=args.window,
         media_polls=args.media_polls,
+        latency=args.latency,
         count_mode=args.count_mode,
         host=args.host,
         port=args.port,

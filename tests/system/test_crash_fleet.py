@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pytest
 
+from syndicate.editors.fleet import fleet_view
+from syndicate.store import Store
 from tests.fakes import bluesky, mastodon, write_feeds_yaml
 from tests.helpers import wait_until
 from tests.servers.fault_proxy import FaultProxy
@@ -151,6 +153,7 @@ def test_four_workers_sigkilled_at_random_post_every_article_exactly_once_within
 
         workers = [start() for _ in range(WORKERS)]
         kills: Counter[str] = Counter()
+        killed: list[int] = []
         logs: list[str] = []
         while sum(kills.values()) < KILLS:
             # Kill a random worker after n more requests to the targets, or (one kill in three) as
@@ -168,6 +171,7 @@ def test_four_workers_sigkilled_at_random_post_every_article_exactly_once_within
                 if daemon.proc.poll() is not None:
                     pytest.fail(f"{why} a worker exited by itself ({daemon.proc.returncode}):\n{daemon.output}")
             workers[victim].kill()
+            killed.append(workers[victim].pid)
             kind = "at a log line" if progress.line_seen else "after n requests" if reached else "stalled"
             kills[kind] += 1
             logs.append(workers[victim].output)
@@ -252,6 +256,18 @@ def test_four_workers_sigkilled_at_random_post_every_article_exactly_once_within
     # Four workers shared one budget: no window of the server counted more than it allows one client.
     assert peak <= BUDGET, f"{why} the Mastodon server counted {peak} requests in one window (limit {BUDGET})"
     assert refused == 0, f"{why} {refused} requests were answered 429"
+
+    # The fleet as operators see it: the killed workers never said they stopped (its heartbeat ages,
+    # its leases ran out and were taken over); the four stopped by SIGTERM did; nothing is leased.
+    store = Store(postgres_url)
+    try:
+        fleet = fleet_view(store, time.time())
+    finally:
+        store.close()
+    silent = {w.pid for w in fleet.workers if w.stopped_at is None}  # (one killed before it recorded
+    assert silent and silent <= set(killed), why                      # itself is not there at all)
+    assert fleet.count("stopped") == WORKERS and sum(w.leased + w.expired for w in fleet.workers) == 0, why
+    assert all(q.leased_by is None for q in fleet.queues), why
 
     # The paths that make "exactly once" hold on a fleet were really taken.
     assert sum(kills.values()) >= KILLS

@@ -234,10 +234,10 @@ class MastodonAdapter:
 
     def _lookup(self, attempted: Attempted) -> Posted | None:
         wanted = {_normalise(text) for text in attempted.texts if text.strip()}
-        since = attempted.since - timedelta(seconds=CLOCK_SKEW)
-        action = "looking for an earlier post"
-        page: Any = self._call(
-            action, lambda c: c.account_statuses(self._me(c), limit=LOOKUP_PAGE, exclude_reblogs=True))
+        since, action = attempted.since - timedelta(seconds=CLOCK_SKEW), "looking for an earlier post"
+        me = self._call(action, self._me)  # a request of its own: its answer may spend the budget
+        page: Any = self._call(action, lambda c: c.account_statuses(me, limit=LOOKUP_PAGE,
+                                                                    exclude_reblogs=True))
         while page:
             for status in page:
                 created = _created(status)

@@ -284,6 +284,23 @@ def test_a_lookup_sends_nothing_past_the_request_that_spent_the_budget():
         fresh.close()
 
 
+def test_a_request_whose_answer_was_lost_counts_against_the_budget():
+    """The server counted it, the adapter never heard: the next request would be one too many."""
+    clock = FakeClock(time.time())
+    with MastodonServer(token=TOKEN, budget=2, window=300, clock=clock) as srv:
+        adapter = make(srv, clock=clock)
+        adapter.deliver(draft(), "k1")  # 1 request left, says the answer
+        srv.queue_faults(Fault(accept_then_drop=True, method="POST", path=STATUSES))
+        with pytest.raises(TransientError):
+            adapter.deliver(draft(link="https://example.org/b"), "k2")  # made, counted, unanswered
+        with pytest.raises(RateLimited) as info:
+            adapter.deliver(draft(link="https://example.org/c"), "k3")
+        assert "not sent" in str(info.value)
+        assert len(srv.requests) == 2 and all(r.status != 429 for r in srv.requests)
+        assert srv.peak_window == srv.budget
+        adapter.close()
+
+
 def test_rate_budget_follows_the_headers():
     clock = FakeClock(1_700_000_000.0)
     with MastodonServer(token=TOKEN, budget=5, window=300, clock=clock) as srv:

@@ -34,6 +34,7 @@ FIGURES = {  # name → module with run(ctx) -> list[Line]
     "compose": "bench.compose",
     "timeouts": "bench.timeouts",
     "hostile": "bench.hostile",
+    "fleet": "bench.fleet",
 }
 
 

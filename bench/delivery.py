@@ -98,10 +98,10 @@ def _drain(app: object) -> tuple[object, list]:
 
 
 class MastodonProcess:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, latency: float = 0.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.servers.mastodon", "--port", "0", "--token", token,
-             "--budget", "1000000", "--window", "300"],
+             "--budget", "1000000", "--window", "300", "--latency", str(latency)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=child_env())
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()

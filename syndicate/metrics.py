@@ -18,6 +18,14 @@ from the store at scrape time, so they are right even after a restart::
     syndicate_target_paused{target}                 1 while its credentials are refused, else 0
     syndicate_held_deliveries{feed}                 deliveries held as a suspected feed migration
     syndicate_store_readable                        1, or 0 when the store cannot be read
+    syndicate_workers{state}                        workers on the state: running|not_seen|stopped
+    syndicate_worker_last_seen_timestamp_seconds{worker}   each worker not stopped: its last heartbeat
+    syndicate_worker_leases{worker,lease}           rows each worker holds: lease running|expired
+    syndicate_target_budget_remaining{target}       requests left in the target's shared budget
+    syndicate_target_budget_reset_timestamp_seconds{target}  when that budget's window resets
+
+The fleet's gauges are ``editors.fleet``'s view (a dead worker: ``not_seen``,
+then its leases ``expired``).
 
 Each ``Metrics`` has its own ``CollectorRegistry`` (never the global one),
 so several apps can live in one process.  ``prometheus_client`` is imported
@@ -68,6 +76,7 @@ class _StoreCollector:
                                  "Deliveries held as a suspected feed migration, per feed.", labels=["feed"])
         readable = GaugeMetricFamily("syndicate_store_readable",
                                      "1 if the state database could be read at scrape time.")
+        fleet = _FleetFamilies()
         ok = 1.0
         store = self._metrics.store()
         try:
@@ -88,12 +97,58 @@ class _StoreCollector:
                 paused.add_metric([name], 1.0 if name in pauses else 0.0)
             for feed_name, count in sorted(store.held_feeds().items()):
                 held.add_metric([feed_name], float(count))
+            fleet.read(store)
         except Exception as exc:  # a scrape must never fail: report the store as unreadable
             if store is not None:
                 log.warning("metrics: cannot read the store", extra={"error": str(exc)})
             ok = 0.0
         readable.add_metric([], ok)
-        yield from (depth, last, success, errors, paused, held, readable)
+        yield from (depth, last, success, errors, paused, held, readable, *fleet.families)
+
+
+class _FleetFamilies:
+    """The fleet's gauges (``editors.fleet``): workers, their leases, the targets' shared budgets."""
+
+    def __init__(self) -> None:
+        from prometheus_client.core import GaugeMetricFamily
+
+        self.workers = GaugeMetricFamily("syndicate_workers", "Workers recorded on the state, by state.",
+                                         labels=["state"])
+        self.seen = GaugeMetricFamily("syndicate_worker_last_seen_timestamp_seconds",
+                                      "Unix time of each worker's last heartbeat (workers not stopped).",
+                                      labels=["worker"])
+        self.leases = GaugeMetricFamily("syndicate_worker_leases",
+                                        "Outbox rows each worker holds, by lease: running or expired.",
+                                        labels=["worker", "lease"])
+        self.remaining = GaugeMetricFamily("syndicate_target_budget_remaining",
+                                           "Requests left in each target's shared rate budget.",
+                                           labels=["target"])
+        self.reset = GaugeMetricFamily("syndicate_target_budget_reset_timestamp_seconds",
+                                       "Unix time each target's shared rate budget resets.",
+                                       labels=["target"])
+
+    @property
+    def families(self) -> tuple[Any, ...]:
+        return self.workers, self.seen, self.leases, self.remaining, self.reset
+
+    def read(self, store: Store) -> None:
+        import time
+
+        from syndicate.editors.fleet import fleet_view
+
+        fleet = fleet_view(store, time.time())
+        for state in ("running", "not seen", "stopped"):
+            self.workers.add_metric([state.replace(" ", "_")], float(fleet.count(state)))
+        for w in fleet.workers:
+            if w.state == "stopped":
+                continue  # listed for days after: the count says enough
+            self.seen.add_metric([w.owner], w.last_seen_at)
+            self.leases.add_metric([w.owner, "running"], float(w.leased))
+            self.leases.add_metric([w.owner, "expired"], float(w.expired))
+        for b in fleet.budgets:
+            self.remaining.add_metric([b.target], float(b.remaining))
+            if b.reset_at is not None:
+                self.reset.add_metric([b.target], b.reset_at)
 
 
 class Metrics:

@@ -338,6 +338,21 @@ def test_rate_limit_headers_count_down_then_429():
         assert http.get("/api/v1/instance").headers["X-RateLimit-Remaining"] == "2"
 
 
+def test_peak_window_is_the_most_requests_one_window_counted():
+    clock = FakeClock(1_700_000_000.0)
+    with MastodonServer(token=TOKEN, budget=3, window=300, clock=clock) as srv, \
+            httpx.Client(base_url=srv.url) as http:
+        assert srv.peak_window == 0
+        http.get("/api/v1/instance"), http.get("/api/v1/instance")
+        assert srv.peak_window == 2
+        clock.advance(300)  # a new window: one request in it, the peak stays
+        http.get("/api/v1/instance")
+        assert srv.peak_window == 2
+        for _ in range(4):  # the 4th is refused, and still counted: the window was exceeded
+            http.get("/api/v1/instance")
+        assert srv.peak_window == 5 > srv.budget
+
+
 def test_mastodon_py_throws_on_429(server):
     server.budget = 1
     client = client_for(server)

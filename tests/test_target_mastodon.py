@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +32,7 @@ def server():
 
 
 def make(server, *, token=TOKEN, **options):
-    kwargs = {k: options.pop(k) for k in ("fetch_image", "sleep", "media_poll_attempts") if k in options}
+    kwargs = {k: options.pop(k) for k in ("fetch_image", "sleep", "media_poll_attempts", "clock") if k in options}
     cfg = MastodonTarget(kind="mastodon", instance=server.url, timeout=options.pop("timeout", 5), **options)
     adapter = MastodonAdapter("masto", cfg, Secret(token, "env TEST"), **kwargs)
     return adapter
@@ -262,6 +263,42 @@ def test_a_spent_budget_gives_the_windows_reset():
         srv.reset_window()
         adapter.deliver(draft(link="https://example.org/c"), "k3")
         assert len(srv.statuses) == 3
+
+
+def test_a_lookup_sends_nothing_past_the_request_that_spent_the_budget():
+    """A lookup's first call is two requests (verify_credentials for the account, then its
+    statuses): when the answer to the first spends the budget, the second is not sent."""
+    clock = FakeClock(time.time())
+    with MastodonServer(token=TOKEN, budget=2, window=300, clock=clock) as srv:
+        earlier = make(srv, clock=clock)
+        earlier.deliver(draft(), "k1")  # 1 request left
+        fresh = make(srv, clock=clock)  # another worker: it knows neither the account nor the budget
+        with pytest.raises(RateLimited) as info:
+            fresh.lookup(sent(draft(), key="k1"))
+        assert "not sent" in str(info.value)
+        assert [(r.path, r.status) for r in srv.requests][-1] == ("/api/v1/accounts/verify_credentials", 200)
+        assert all(r.status != 429 for r in srv.requests) and srv.peak_window == srv.budget
+        clock.set(info.value.retry_at)  # the next window, as the error says
+        assert fresh.lookup(sent(draft(), key="k1")) is not None  # found
+        earlier.close()
+        fresh.close()
+
+
+def test_a_request_whose_answer_was_lost_counts_against_the_budget():
+    """The server counted it, the adapter never heard: the next request would be one too many."""
+    clock = FakeClock(time.time())
+    with MastodonServer(token=TOKEN, budget=2, window=300, clock=clock) as srv:
+        adapter = make(srv, clock=clock)
+        adapter.deliver(draft(), "k1")  # 1 request left, says the answer
+        srv.queue_faults(Fault(accept_then_drop=True, method="POST", path=STATUSES))
+        with pytest.raises(TransientError):
+            adapter.deliver(draft(link="https://example.org/b"), "k2")  # made, counted, unanswered
+        with pytest.raises(RateLimited) as info:
+            adapter.deliver(draft(link="https://example.org/c"), "k3")
+        assert "not sent" in str(info.value)
+        assert len(srv.requests) == 2 and all(r.status != 429 for r in srv.requests)
+        assert srv.peak_window == srv.budget
+        adapter.close()
 
 
 def test_rate_budget_follows_the_headers():

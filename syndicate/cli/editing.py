@@ -23,6 +23,7 @@ from syndicate.cli.common import EXIT_FAILED, errors, fail, load, setup_logs, wa
 if TYPE_CHECKING:
     from syndicate.config import Config
     from syndicate.editors import Editors, TargetPreview
+    from syndicate.editors.values import Fleet
     from syndicate.store import Delivery
 
 FORCE_HINT = "use --force"
@@ -89,12 +90,42 @@ def _delivery_line(d: Delivery) -> str:
     return line
 
 
+def _ago(now: float, ts: float) -> str:
+    return f"{when(ts)} ({max(0, round(now - ts))}s ago)"
+
+
+def _fleet_lines(fleet: Fleet) -> list[str]:
+    """The workers (stopped ones counted, not listed), each target's shared budget and queue."""
+    now = fleet.now
+    counts = ", ".join(f"{fleet.count(s)} {s}" for s in ("running", "not seen", "stopped") if fleet.count(s))
+    lines = [f"workers: {counts or 'none recorded yet'}"]
+    for w in fleet.workers:
+        if w.state == "stopped":
+            continue
+        line = f"    {w.owner} {w.state}, last seen {_ago(now, w.last_seen_at)}, leased {w.leased}"
+        if w.expired:
+            line += f", leases expired {w.expired} (its rows are due to any worker again)"
+        lines.append(line)
+    for b in fleet.budgets:
+        reset = f" until {when(b.reset_at)}" if b.reset_at is not None else ""
+        spent = "spent: no worker sends to it" + reset if b.spent else f"{b.remaining} requests left{reset}"
+        lines.append(f"budget {b.target}: {spent} (as its server said {_ago(now, b.updated_at)})")
+    for q in fleet.queues:
+        rows = ", ".join(f"{n} {state}" for state, n in q.states)
+        line = f"queue {q.target}: {rows}"
+        if q.leased_by:
+            line += f"; in flight on {q.leased_by}" + (" (its lease ran out)" if q.lease_expired else "")
+        lines.append(line)
+    return lines
+
+
 @click.command()
 @json_option
 @click.option("--limit", "-n", default=20, show_default=True, help="How many recent articles.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, limit: int) -> None:
-    """Recent articles and where each was posted (state, post URL, last error)."""
+    """Recent articles and where each was posted (state, post URL, last error); the workers on
+    the state (last seen, rows leased), each target's shared rate budget and queue."""
     from syndicate.editors import as_json as to_json
 
     config = load(ctx)
@@ -113,6 +144,8 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         if f.held:
             click.echo(f"    {f.held} deliveries held as a suspected feed migration: "
                        f"`syndicate release {f.name}` posts them, `--discard` drops them")
+    if report.fleet is not None:
+        click.echo("\n".join(_fleet_lines(report.fleet)))
     if not report.articles:
         click.echo("no articles recorded yet")
         return

@@ -1,7 +1,7 @@
 """The service's values as JSON, once for every face.
 
 ``status`` is ``syndicate status --json`` and ``GET /api/status`` (times as
-``YYYY-MM-DD HH:MM`` UTC, ``-`` for never); ``article_rows`` is
+``YYYY-MM-DD HH:MM`` UTC, ``-`` for never; its ``"fleet"``, ``fleet``, in ISO 8601); ``article_rows`` is
 ``GET /api/articles`` and ``detail`` is ``GET /api/articles/{id}`` and
 ``syndicate show --json`` (ISO 8601 times); ``repost``, ``retry`` and
 ``release`` are the API's answers and the CLI's ``--json`` ones.
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from syndicate.editors.values import (
         ArticleDetail,
         DeleteOutcome,
+        Fleet,
         Health,
         PostNowOutcome,
         Preview,
@@ -81,6 +82,21 @@ def status(s: Status) -> Json:
                      "since": never(t.pause.since) if t.pause else None,
                      "reason": t.pause.reason if t.pause else None,
                      "fix": t.pause.fix if t.pause else None} for t in s.targets],
+        "fleet": fleet(s.fleet) if s.fleet is not None else None,
+    }
+
+
+def fleet(f: Fleet) -> Json:
+    """The ``"fleet"`` of ``status``: workers, shared budgets, queues (ISO times)."""
+    return {
+        "workers": [{"owner": w.owner, "host": w.host, "pid": w.pid, "state": w.state,
+                     "started": iso(w.started_at), "last_seen": iso(w.last_seen_at),
+                     "stopped": _opt(iso, w.stopped_at), "leased": w.leased, "leases_expired": w.expired}
+                    for w in f.workers],
+        "budgets": [{"target": b.target, "remaining": b.remaining, "reset": _opt(iso, b.reset_at),
+                     "updated": iso(b.updated_at), "spent": b.spent} for b in f.budgets],
+        "queues": [{"target": q.target, "rows": dict(q.states), "leased_by": q.leased_by,
+                    "lease_expired": q.lease_expired} for q in f.queues],
     }
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from syndicate.editors import finding
+from syndicate.editors.fleet import fleet_view
 from syndicate.editors.values import (
     MAX_BY,
     MAX_INTRO,
@@ -383,14 +384,16 @@ class Editors:
         return out
 
     def status(self, limit: int = 20) -> Status:
-        """The ``limit`` most recent articles with deliveries and history, feeds, targets."""
+        """The ``limit`` most recent articles with deliveries and history, feeds, targets, and the
+        fleet (``editors.fleet``: workers, shared budgets, queues)."""
         articles = self.recent(limit)
         held = self.store.held_feeds()
         feeds = tuple(FeedStatus(f.name, f.url, f.last_success_at, f.error_count, f.last_error,
                                  held.get(f.name, 0)) for f in self.store.feed_states())
         pauses = self.store.paused_targets()
         names = sorted(set(self.config.targets) | set(self.store.target_names()))
-        return Status(articles, feeds, tuple(TargetStatus(n, pauses.get(n)) for n in names))
+        return Status(articles, feeds, tuple(TargetStatus(n, pauses.get(n)) for n in names),
+                      fleet_view(self.store, self.clock()))
 
     def queues(self) -> dict[str, dict[str, int]]:
         """Target → {state: rows} in the outbox."""

@@ -203,13 +203,68 @@ class TargetStatus:
     pause: TargetPause | None  # None: not paused
 
 
+# --- the fleet (editors/fleet.py) ----------------------------------------------------------
+
+WorkerState = Literal["running", "not seen", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One ``syndicate run`` on the state: when it was last seen, what it holds."""
+
+    owner: str  # its lease owner, ``host:pid:nonce``
+    host: str
+    pid: int
+    started_at: float
+    last_seen_at: float
+    stopped_at: float | None
+    state: WorkerState  # "not seen": no heartbeat for a while, and no stop said (killed, or hung)
+    leased: int  # outbox rows it holds now, their leases running
+    expired: int  # rows it held whose leases ran out (it died, or is late): due to any worker again
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """A target's rate budget as its server last said it to any worker (``store.budgets``)."""
+
+    target: str
+    remaining: int
+    reset_at: float | None
+    updated_at: float
+    spent: bool  # nothing left before a reset still ahead: no worker sends to it until then
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """A target's outbox rows by state, and the row in flight (one per target across the fleet)."""
+
+    target: str
+    states: tuple[tuple[str, int], ...]  # (state, rows), every state the target has rows in
+    leased_by: str | None  # the worker holding its row in flight
+    lease_expired: bool  # that lease ran out: the row waits for the next claim
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """The workers sharing the state, each target's shared budget and its queue, at ``now``."""
+
+    now: float
+    workers: tuple[WorkerStatus, ...]
+    budgets: tuple[BudgetStatus, ...]
+    queues: tuple[QueueStatus, ...]
+
+    def count(self, state: WorkerState) -> int:
+        return sum(w.state == state for w in self.workers)
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Recent articles with their deliveries and history, every feed, every target."""
+    """Recent articles with their deliveries and history, every feed, every target; the fleet."""
 
     articles: tuple[ArticleStatus, ...]
     feeds: tuple[FeedStatus, ...]
     targets: tuple[TargetStatus, ...]
+    fleet: Fleet | None = None
 
     @property
     def pauses(self) -> tuple[TargetPause, ...]:

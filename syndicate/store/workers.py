@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from syndicate.store.part import StorePart
 
-__all__ = ["FORGET_AFTER", "Worker", "WorkersPart"]
+__all__ = ["FORGET_AFTER", "Lease", "Worker", "WorkersPart"]
 
 FORGET_AFTER = 7 * 86400.0  # seconds a stopped (or silent) worker is still listed
 
@@ -32,6 +32,15 @@ class Worker:
     started_at: float
     last_seen_at: float
     stopped_at: float | None  # None: running, or killed (then last_seen_at stops moving)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """An outbox row in flight (``sending``), as the fleet's status shows it."""
+
+    target: str
+    owner: str | None  # the worker holding it
+    leased_until: float | None  # past: its lease ran out (its worker died, or is late): due again
 
 
 class WorkersPart(StorePart):
@@ -66,3 +75,9 @@ class WorkersPart(StorePart):
         return [Worker(r[0], r[1], r[2], r[3], r[4], r[5]) for r in self.backend.query(
             "SELECT owner, host, pid, started_at, last_seen_at, stopped_at FROM workers "
             "ORDER BY started_at DESC, owner")]
+
+    def leases(self) -> list[Lease]:
+        """Every outbox row in flight: who holds it, for which target, until when."""
+        return [Lease(r[0], r[1], r[2]) for r in self.backend.query(
+            "SELECT target, lease_owner, leased_until FROM outbox WHERE state = 'sending' "
+            "ORDER BY target, id")]

@@ -234,10 +234,10 @@ class MastodonAdapter:
 
     def _lookup(self, attempted: Attempted) -> Posted | None:
         wanted = {_normalise(text) for text in attempted.texts if text.strip()}
-        since = attempted.since - timedelta(seconds=CLOCK_SKEW)
-        action = "looking for an earlier post"
-        page: Any = self._call(
-            action, lambda c: c.account_statuses(self._me(c), limit=LOOKUP_PAGE, exclude_reblogs=True))
+        since, action = attempted.since - timedelta(seconds=CLOCK_SKEW), "looking for an earlier post"
+        me = self._call(action, self._me)  # a request of its own: its answer may spend the budget
+        page: Any = self._call(action, lambda c: c.account_statuses(me, limit=LOOKUP_PAGE,
+                                                                    exclude_reblogs=True))
         while page:
             for status in page:
                 created = _created(status)
@@ -328,17 +328,15 @@ class MastodonAdapter:
 
     def _check_budget(self, action: str) -> None:
         """Never send a request the server has said is over its budget: every call of a
-        delivery counts (instance, verify_credentials, lookup, media, the status itself)."""
-        if self._budget is None:
-            return
-        remaining, reset = self._budget
-        if remaining > 0 or reset is None:
-            return
-        resume = reset + timedelta(seconds=RESET_MARGIN)  # a new window, whatever the rounding
-        if resume.timestamp() <= self._clock():
-            return
-        raise RateLimited(f"rate limit spent, not sent ({action} on {self._cfg.instance}, "
-                          f"until {resume.isoformat()})", retry_at=resume)
+        delivery counts (instance, verify_credentials, lookup, media, the status itself), and
+        counts as it leaves, so one whose answer is lost (a dropped connection) took one too."""
+        remaining, reset = self._budget or (1, None)
+        resume = reset + timedelta(seconds=RESET_MARGIN) if reset else None  # the new window, rounding aside
+        if remaining <= 0 and resume is not None and resume.timestamp() > self._clock():
+            raise RateLimited(f"rate limit spent, not sent ({action} on {self._cfg.instance}, "
+                              f"until {resume.isoformat()})", retry_at=resume)
+        if self._budget is not None:  # the answer's headers say what is left, if it comes
+            self._budget = (remaining - 1, reset)
 
     def _translate(self, exc: Exception, action: str) -> DeliveryError:
         from mastodon.errors import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError

@@ -6,7 +6,7 @@ Routes (``Authorization: Bearer TOKEN``, or the page's session with its CSRF tok
     GET  /api/articles/{id}            one article: deliveries with their history, previews
     POST /api/articles/{id}/repost     {"targets"?, "text"?, "by"?, "force"?} → 202 | 409 | 422
     POST /api/articles/{id}/retry      {"target"?} → 200 {"requeued": n}
-    GET  /api/status?limit=N           what ``syndicate status --json`` says: articles, feeds, targets
+    GET  /api/status?limit=N           what ``syndicate status --json`` says: articles, feeds, targets, fleet
     GET  /api/preview?ref=R            what would be posted for R (``&target=T``…, ``&text=…``)
     POST /api/repost                   {"ref", "targets"?, "text"?, "by"?, "force"?}: as above, for
                                        any ref ``syndicate repost`` takes (number, guid, URL of an

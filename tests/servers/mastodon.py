@@ -42,6 +42,9 @@ Only what syndicate uses, but that part faithfully (Mastodon 4.x, mastodon/masto
   seconds; ``429 {"error": "Too many requests"}`` once it is spent (``Rack::Attack``
   ``throttled_responder``).  Time is ``clock()`` (inject ``tests.fakes.FakeClock``), and
   :meth:`MastodonServer.reset_window` starts a fresh window, so tests never sleep.
+  ``latency`` (``--latency``) makes every API request wait that many seconds first.
+  :attr:`MastodonServer.peak_window` is the most requests any one window counted (those
+  answered 429 included): a fleet that shares its budget keeps it ``<= budget``.
 - ``401 {"error": "The access token is invalid"}`` (Doorkeeper) on a bad or missing token,
   ``403 {"error": "This action is outside the authorized scopes"}`` on a read-only token,
   ``404 {"error": "Record not found"}``.
@@ -394,6 +397,7 @@ class MastodonServer:
         window: float = 300.0,
         clock: Callable[[], float] = time.time,
         media_polls: int = 2,
+        latency: float = 0.0,
         idempotency_ttl: float = 3600.0,
         count_mode: str = "mastodon",
         version: str = "4.3.0",
@@ -412,6 +416,7 @@ class MastodonServer:
         self.window = window
         self.clock = clock
         self.media_polls = media_polls
+        self.latency = latency  # seconds every API request waits before it is handled (a far server)
         self.idempotency_ttl = idempotency_ttl
         if count_mode not in COUNT_MODES:
             raise ValueError(f"count_mode: one of {', '.join(COUNT_MODES)}")
@@ -442,6 +447,7 @@ class MastodonServer:
         self._created_at = self.clock()
         self._window_start = self.clock()
         self._used = 0
+        self.peak_window = 0  # the most requests counted in any one rate window (429s included)
         self._stop = threading.Event()
         self._httpd = _QuietServer((host, port), _Handler)
         self._httpd.daemon_threads = True
@@ -634,6 +640,7 @@ class MastodonServer:
         with self.lock:
             self._roll_window()
             self._used += 1
+            self.peak_window = max(self.peak_window, self._used)
             reset = _iso6(datetime.fromtimestamp(self._window_start + self.window, UTC))
             headers = {
                 "X-RateLimit-Limit": str(self.budget),
@@ -1173,6 +1180,7 @@ class MastodonServer:
                 "held": self.held,
                 "remaining": self.remaining,
                 "reset_at": _iso6(self.reset_at),
+                "peak_window": self.peak_window,
                 "faults": [asdict(f) for f in self._faults],
             }
         raise _err(404, "Record not found")
@@ -1320,6 +1328,8 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in params.items()
         }
         entry = LoggedRequest(method, path, query, dict(self.headers.items()), logged_params)
+        if app.latency > 0:
+            app._stop.wait(app.latency)  # the answer takes this long, as from a server far away
         fault = app._take_fault(method, path)
         entry.fault = fault
         with app.lock:
@@ -1440,6 +1450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--window", type=float, default=300.0)
     parser.add_argument("--media-polls", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--count-mode", choices=COUNT_MODES, default="mastodon")
     args = parser.parse_args(argv)
     server = MastodonServer(
@@ -1450,6 +1461,7 @@ def main(argv: list[str] | None = None) -> int:
         budget=args.budget,
         window=args.window,
         media_polls=args.media_polls,
+        latency=args.latency,
         count_mode=args.count_mode,
         host=args.host,
         port=args.port,

@@ -31,6 +31,7 @@ FIGURES = {  # name → module with run(ctx) -> list[Line]
     "scaling": "bench.scaling",
     "startup": "bench.startup",
     "delivery": "bench.delivery",
+    "perpost": "bench.perpost",
     "compose": "bench.compose",
     "timeouts": "bench.timeouts",
     "hostile": "bench.hostile",

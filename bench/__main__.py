@@ -32,6 +32,7 @@ FIGURES = {  # name → module with run(ctx) -> list[Line]
     "startup": "bench.startup",
     "delivery": "bench.delivery",
     "perpost": "bench.perpost",
+    "parse": "bench.parse",
     "compose": "bench.compose",
     "timeouts": "bench.timeouts",
     "hostile": "bench.hostile",

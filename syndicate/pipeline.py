@@ -49,7 +49,7 @@ from syndicate.config import Config, FeedConfig
 from syndicate.errors import FeedError, FeedRateLimited
 from syndicate.fetch import Fetcher, FetchResult
 from syndicate.intent import FeedPlan, NotModified
-from syndicate.parse import ParsedFeed, parse_feed
+from syndicate.parse import Entry, ParsedFeed, parse_feed
 from syndicate.plan import (
     KnownEntries,
     not_modified,
@@ -299,7 +299,9 @@ class Ingester:
             self.store.apply(plan_unchanged(feed, state, fetched, next_fetch_at=next_at))
             return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
 
-        parsed = parse_feed(feed.name, fetched.content or b"", base_url=fetched.url, headers=fetched.headers)
+        stop_at = self._known_unchanged(feed) if state is not None and state.seeded else None
+        parsed = parse_feed(feed.name, fetched.content or b"", base_url=fetched.url, headers=fetched.headers,
+                            stop_at=stop_at)
         for warning in parsed.warnings:
             log.warning("feed warning", extra={"feed": feed.name, "warning": warning})
         targets = [t for t in self.config.feed_targets(feed) if t in self.active_targets]
@@ -311,6 +313,14 @@ class Ingester:
         return FeedResult(feed.name, "fetched", entries=len(parsed.entries), new=counts.new,
                           updated=counts.updated, queued=counts.queued, held=counts.held,
                           warnings=parsed.warnings, next_fetch_at=next_at)
+
+    def _known_unchanged(self, feed: FeedConfig) -> Callable[[Entry], bool]:
+        """Where a read of a feed read before may stop: the first entry ``plan_feed`` would skip
+        as known (its own, unchanged; or another feed's).  Newest first, the rest are older."""
+        def stop(entry: Entry) -> bool:
+            seen = self.store.known(feed.name, [(entry.id, entry.link)]).get(entry.id)
+            return seen is not None and (seen.feed != feed.name or seen.fingerprint == entry.fingerprint)
+        return stop
 
     def _known(self, feed: str, parsed: ParsedFeed) -> KnownEntries:
         """What the store knows of the entries: what ``plan_feed`` decides with."""

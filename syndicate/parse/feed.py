@@ -16,11 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
 from syndicate.errors import ParseError
 from syndicate.links import canonical_url
-from syndicate.parse import fast
 from syndicate.parse.fields import (
     Fields,
     author,
@@ -77,7 +74,6 @@ def fingerprint(link: str, raw: Fields) -> str:
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
-_BENIGN = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 
 
@@ -155,6 +151,8 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
     with the fast path the entries after them are never read at all, so a
     changed feed costs what changed.
     """
+    from syndicate.parse import fast  # feedparser and lxml: imported when a feed is parsed, not before
+
     try:
         return _parse(feed, content, base_url, headers, use_fast, stop_at)
     except fast.Unsupported:  # an item the fast path cannot read: feedparser reads it all
@@ -163,6 +161,11 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
 
 def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] | None, use_fast: bool,
            stop_at: Callable[[Entry], bool] | None) -> ParsedFeed:
+    import feedparser
+
+    from syndicate.parse import fast
+
+    benign = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
     if not content or content.isspace():
         raise ParseError(feed, "empty response body")
     response_headers = _feed_headers(content, base_url, headers)
@@ -181,7 +184,7 @@ def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] 
     found = value(result, "bozo_exception") if value(result, "bozo") else None
     problem = found if isinstance(found, BaseException) else None
     # A wrong charset or a text/html Content-Type are worth a note, not a failure.
-    broken = problem is not None and not isinstance(problem, _BENIGN)
+    broken = problem is not None and not isinstance(problem, benign)
     found_entries = value(result, "entries")
     raw_entries: Sequence[Fields] = found_entries if isinstance(found_entries, fast.Items) \
         else records(result, "entries")

@@ -53,6 +53,9 @@ def test_every_golden_case_reads_the_same_both_ways(path):
     base = settings_.get("base_url", "https://anticapitalistresistance.org/feed/")
     quick, slow = _both(content, base)
     _same(quick, slow, language=settings_.get("language"))
+    # the lazy reading (items read when asked for: a read that may stop) gives the same too
+    lazy = parse_feed("f", content, base_url=base, stop_at=lambda entry: False)
+    _same(lazy, slow, language=settings_.get("language"))
 
 
 def test_the_fast_path_reads_the_golden_rss_cases():
@@ -187,6 +190,7 @@ def test_any_generated_rss_reads_the_same_both_ways(doc):
         return
     quick = parse_feed("f", content, base_url=BASE, headers=headers)
     _same(quick, slow)
+    _same(parse_feed("f", content, base_url=BASE, headers=headers, stop_at=lambda entry: False), slow)
 
 
 # -- stopping at known entries ------------------------------------------------------------

@@ -170,7 +170,7 @@ def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] 
         raise ParseError(feed, "empty response body")
     response_headers = _feed_headers(content, base_url, headers)
     base_url = response_headers["content-location"]
-    fast_result = fast.read(content, response_headers) if use_fast else None  # None: feedparser's
+    fast_result = fast.read(content, response_headers, lazy=stop_at is not None) if use_fast else None
     try:
         result: Fields = fast_result if fast_result is not None else feedparser.parse(
             io.BytesIO(content),  # bytes, never a URL or a file name

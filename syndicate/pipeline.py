@@ -314,13 +314,14 @@ class Ingester:
                           updated=counts.updated, queued=counts.queued, held=counts.held,
                           warnings=parsed.warnings, next_fetch_at=next_at)
 
-    def _known_unchanged(self, feed: FeedConfig) -> Callable[[Entry], bool]:
-        """Where a read of a feed read before may stop: the first entry ``plan_feed`` would skip
-        as known (its own, unchanged; or another feed's).  Newest first, the rest are older."""
-        def stop(entry: Entry) -> bool:
-            seen = self.store.known(feed.name, [(entry.id, entry.link)]).get(entry.id)
-            return seen is not None and (seen.feed != feed.name or seen.fingerprint == entry.fingerprint)
-        return stop
+    def _known_unchanged(self, feed: FeedConfig) -> Callable[[Sequence[Entry]], list[bool]]:
+        """``parse_feed``'s ``stop_at``: which of these entries ``plan_feed`` would skip as known
+        (its own, unchanged; or another feed's), in one query."""
+        def known_unchanged(entries: Sequence[Entry]) -> list[bool]:
+            by_guid = self.store.known(feed.name, [(e.id, e.link) for e in entries])
+            return [(seen := by_guid.get(e.id)) is not None
+                    and (seen.feed != feed.name or seen.fingerprint == e.fingerprint) for e in entries]
+        return known_unchanged
 
     def _known(self, feed: str, parsed: ParsedFeed) -> KnownEntries:
         """What the store knows of the entries: what ``plan_feed`` decides with."""

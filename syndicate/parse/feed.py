@@ -134,7 +134,7 @@ def _entry_link(raw: Fields, base_url: str) -> str:
 
 def parse_feed(feed: str, content: bytes, *, base_url: str,
                headers: Mapping[str, str] | None = None, use_fast: bool = True,
-               stop_at: Callable[[Entry], bool] | None = None) -> ParsedFeed:
+               stop_at: Callable[[Sequence[Entry]], Sequence[bool]] | None = None) -> ParsedFeed:
     """Parse fetched feed bytes into entries with ids, canonical links and fingerprints.
 
     ``base_url`` is the URL the bytes came from (after redirects); relative
@@ -145,8 +145,8 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
     document of the elements ``fast`` knows is read with lxml instead of
     feedparser, to the same result; ``use_fast=False`` always asks feedparser.
 
-    ``stop_at(entry)``: is this entry known and unchanged (the pipeline asks the
-    store, for a feed read before)?  A read of a feed whose entries come newest
+    ``stop_at(entries)``: is each of these entries known and unchanged (the pipeline
+    asks the store, for a feed read before)?  A read of a feed whose entries come newest
     first stops after a few of those in a row (``_Stop``: when it is safe to);
     with the fast path the entries after them are never read at all, so a
     changed feed costs what changed.
@@ -160,7 +160,7 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
 
 
 def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] | None, use_fast: bool,
-           stop_at: Callable[[Entry], bool] | None) -> ParsedFeed:
+           stop_at: Callable[[Sequence[Entry]], Sequence[bool]] | None) -> ParsedFeed:
     import feedparser
 
     from syndicate.parse import fast
@@ -251,6 +251,7 @@ def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] 
 
 
 STOP_RUN = 3  # known, unchanged entries in a row (newest first) after which a read may stop
+STOP_CHUNK = 4  # entries asked about at once at first; each later ask twice as many (at most 256)
 
 
 class _Stop:
@@ -258,25 +259,41 @@ class _Stop:
     ``STOP_RUN`` entries in a row that ``known_unchanged`` says are known and unchanged (a
     sticky post or two on top is not the end of the news), the entries read so far dated
     newest first, and the document's last entry known and unchanged as well (an oldest-first
-    feed has its news at the end, and is read whole)."""
+    feed has its news at the end, and is read whole).  The store is asked about the entries
+    a chunk at a time (4, then 8, 16, …): one query, not one per entry, for a feed of news."""
 
-    def __init__(self, known_unchanged: Callable[[Entry], bool], raw_entries: Sequence[Fields],
-                 base_url: str) -> None:
+    def __init__(self, known_unchanged: Callable[[Sequence[Entry]], Sequence[bool]],
+                 raw_entries: Sequence[Fields], base_url: str) -> None:
         self._known_unchanged = known_unchanged
         self._raw = raw_entries
         self._base = base_url
         self._run = 0
-        self._dates: list[tuple[int, ...]] = []
+        self._last_date: tuple[int, ...] | None = None
         self._last_ok: bool | None = None
+        self._pending: list[Entry] = []
+        self._chunk = STOP_CHUNK
+        self._off = False
 
     def after(self, entry: Entry) -> bool:
-        date = struct_time(entry.raw, "published_parsed") or struct_time(entry.raw, "updated_parsed")
-        if date is None or (self._dates and tuple(date) > self._dates[-1]):
-            self._run = -len(self._raw)  # undated, or not newest first: read it all
+        """Note ``entry`` (the next one read); True: stop reading after it."""
+        if self._off:
             return False
-        self._dates.append(tuple(date))
-        self._run = self._run + 1 if self._known_unchanged(entry) else 0
-        return self._run >= STOP_RUN and self._last_known()
+        self._pending.append(entry)
+        if len(self._pending) < self._chunk:
+            return False
+        batch, self._pending = self._pending, []
+        self._chunk = min(256, self._chunk * 2)
+        for known, read in zip(self._known_unchanged(batch), batch, strict=True):
+            raw = read.raw
+            date = struct_time(raw, "published_parsed") or struct_time(raw, "updated_parsed")
+            if date is None or (self._last_date is not None and tuple(date) > self._last_date):
+                self._off = True  # undated, or not newest first: read it all
+                return False
+            self._last_date = tuple(date)
+            self._run = self._run + 1 if known else 0
+            if self._run >= STOP_RUN:
+                return self._last_known()
+        return False
 
     def _last_known(self) -> bool:
         if self._last_ok is None:
@@ -284,7 +301,8 @@ class _Stop:
             link = _entry_link(raw, self._base)
             last = Entry(id=text(raw, "id").strip() or link, link=link, raw=raw,
                          fingerprint=fingerprint(link, raw))
-            self._last_ok = bool(link) and self._known_unchanged(last)
+            self._last_ok = bool(link) and bool(self._known_unchanged([last])[0])
+            self._off = not self._last_ok
         return self._last_ok
 
 

@@ -49,3 +49,21 @@ def test_posts_keep_one_connection_and_read_the_status_they_made(server):
     keys = [{k.lower(): v for k, v in r.headers.items()}.get("idempotency-key")
             for r in server.requests if r.method == "POST"]
     assert keys == [f"key-{i}" for i in range(5)]
+
+
+def test_the_certificates_requests_would_trust_are_the_ones_trusted(monkeypatch):
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    session = WireSession(5)
+    try:
+        assert session._pool._ssl_context.cert_store_stats()["x509_ca"] > 0
+    finally:
+        session.close()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    session = WireSession(5)  # a bundle that cannot be read: requests itself, which says so when asked
+    try:
+        with pytest.raises(OSError, match="CA certificate bundle"):
+            session.request("GET", "https://mastodon.example/api/v1/instance")
+    finally:
+        session.close()

@@ -13,6 +13,8 @@ there and back is cheaper:
   of requests' and urllib3's layers (adapters, cookie jar, ``PreparedRequest``,
   ``HTTPResponse``).  Anything else — a media upload (files), an HTTP proxy from
   the environment, a redirect — goes through requests itself (``DeadlineSession``).
+  The certificates trusted are the ones requests would trust (``REQUESTS_CA_BUNDLE``,
+  ``CURL_CA_BUNDLE``, else certifi).
 - Mastodon.py turns every JSON answer into typed objects (``AttribAccessDict``:
   every field of the type, nested accounts, media, cards, cast one by one), which
   costs more CPU than the whole HTTP exchange.  For the answers named in
@@ -31,6 +33,8 @@ Mastodon.py wraps in ``MastodonNetworkError`` as it does for its own session.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import threading
 import zlib
 from collections.abc import Iterable, Mapping
@@ -89,10 +93,14 @@ class WireSession(DeadlineSession):
                  = TRIMMED) -> None:
         super().__init__(total)
         self._trimmed = dict(trimmed)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
-            max_connections=4, max_keepalive_connections=1, keepalive_expiry=60.0,
-            network_backend=DeadlineBackend())
+        try:
+            context = _ssl_context()
+        except OSError:  # a CA bundle that cannot be read: requests says so, at the first request
+            self._pool: httpcore.ConnectionPool | None = None
+        else:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=context, max_connections=4, max_keepalive_connections=1, keepalive_expiry=60.0,
+                network_backend=DeadlineBackend())
         self._proxied: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -101,7 +109,8 @@ class WireSession(DeadlineSession):
                 timeout: Any = None, **kwargs: Any) -> requests.Response:
         method, url = str(method.decode() if isinstance(method, bytes) else method), \
             str(url.decode() if isinstance(url, bytes) else url)
-        plain = not files and not (data is not None and not isinstance(data, Mapping)) \
+        plain = self._pool is not None and not files \
+            and not (data is not None and not isinstance(data, Mapping)) \
             and set(kwargs) <= {"auth"} and not self._proxy_for(url)
         if not plain:
             return super().request(method, url, params=params, data=data, headers=headers, files=files,
@@ -114,7 +123,8 @@ class WireSession(DeadlineSession):
 
     def close(self) -> None:
         try:
-            self._pool.close()
+            if self._pool is not None:
+                self._pool.close()
         finally:
             super().close()
 
@@ -153,6 +163,7 @@ class WireSession(DeadlineSession):
         seconds = timeout if isinstance(timeout, (int, float)) else None
         extensions = {"timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}}
         with total_deadline(self.total) as deadline:
+            assert self._pool is not None
             try:
                 core = self._pool.request(method, url, headers=list(sent.items()), content=content,
                                           extensions=extensions)
@@ -199,6 +210,17 @@ class WireSession(DeadlineSession):
         typed = cls.__new__(cls)  # of the type, without the field-by-field cast of its __init__
         dict.update(typed, {k: value[k] for k in fields if k in value})
         return typed
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The certificates requests would trust: ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when
+    set (a private CA an operator gave requests), else certifi or ``SSL_CERT_FILE`` / ``_DIR``."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    return httpx.create_ssl_context()
 
 
 def _decoded(body: bytes, encoding: str) -> bytes:

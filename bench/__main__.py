@@ -31,6 +31,8 @@ FIGURES = {  # name → module with run(ctx) -> list[Line]
     "scaling": "bench.scaling",
     "startup": "bench.startup",
     "delivery": "bench.delivery",
+    "perpost": "bench.perpost",
+    "parse": "bench.parse",
     "compose": "bench.compose",
     "timeouts": "bench.timeouts",
     "hostile": "bench.hostile",

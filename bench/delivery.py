@@ -237,7 +237,7 @@ def run(ctx: Context) -> list[Line]:
         notes.append(f"Bluesky half skipped: {why_no_pds}")
     else:
         notes.append("Bluesky: the reference PDS (@atproto/pds, node, tests/pds) with its default limits; "
-                     "each post is getRecord + createRecord")
+                     "each post is one createRecord (a getRecord only before a retry at a key already sent)")
     return [
         Line("6a", f"delivery overhead/post, {n} x 2 targets", ms(per_null), f"target < {ms(TARGET)}",
              per_null / TARGET, per_null < TARGET and ours_real < TARGET, notes=notes),

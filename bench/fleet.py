@@ -1,10 +1,10 @@
-"""Figure 10: a fleet on one PostgreSQL state — 1, 2 and 4 ``syndicate run`` workers, same run.
+"""Figure 12: a fleet on one PostgreSQL state — 1, 2 and 4 ``syndicate run`` workers, same run.
 
-- 10a delivery: 4 Mastodon targets on one loopback server (its own process) that answers every
+- 12a delivery: 4 Mastodon targets on one loopback server (its own process) that answers every
   request after 50 ms; the workers are started and recorded first, then the posts are queued in
   one transaction (its NOTIFY wakes them) and the time until the last is sent is measured.
   Posts per second for each fleet size, and the ratio of 4 workers to 1.
-- 10b polling: 1,000 feeds, every one answering 304, one cycle split across the workers (each due
+- 12b polling: 1,000 feeds, every one answering 304, one cycle split across the workers (each due
   feed claimed by one of them), timed from "all due" to "all polled"; the feed server's request
   count says whether any feed was fetched twice.
 
@@ -228,7 +228,7 @@ def run(ctx: Context) -> list[Line]:
         dbs = Databases()
     except Exception as exc:
         why = f"no PostgreSQL server ({type(exc).__name__}): set SYNDICATE_TEST_POSTGRES or run one on :5432"
-        return [Line("10a", "fleet delivery, 4 workers / 1", "-", why), Line("10b", "fleet polling", "-", why)]
+        return [Line("12a", "fleet delivery, 4 workers / 1", "-", why), Line("12b", "fleet polling", "-", why)]
     token = secrets.token_hex(12)
     masto = MastodonProcess(token, latency=LATENCY)
     try:
@@ -241,7 +241,7 @@ def run(ctx: Context) -> list[Line]:
     wall_ratio = polls[1][0] / polls[4][0]
     twice = {n: requests - feeds for n, (_, requests) in polls.items()}
     return [
-        Line("10a", f"fleet delivery, {len(TARGETS)} targets, 4 workers / 1",
+        Line("12a", f"fleet delivery, {len(TARGETS)} targets, 4 workers / 1",
              f"{rates[4][0]:.1f} / {rates[1][0]:.1f} posts/s", "(no floor: a ratio, same run)", ratio, None, notes=[
                  "posts/s by workers: " + ", ".join(f"{n}: {rate:.1f}" for n, (rate, _) in rates.items()),
                  "the workers' CPU per post, all of them together: "
@@ -252,7 +252,7 @@ def run(ctx: Context) -> list[Line]:
                  "one row of a target is in flight at a time across the fleet, and one worker already sends to "
                  "every target at once (a thread each): more workers add availability, not speed per target",
              ]),
-        Line("10b", f"fleet polling, {feeds} feeds all 304, 4 workers / 1",
+        Line("12b", f"fleet polling, {feeds} feeds all 304, 4 workers / 1",
              f"{polls[4][0]:.2f} s / {polls[1][0]:.2f} s", "(no floor: a ratio of walls, same run)", wall_ratio,
              None, notes=[
                  "one cycle's wall by workers: " + ", ".join(f"{n}: {wall:.2f} s" for n, (wall, _) in polls.items()),

@@ -1,4 +1,5 @@
-"""Figure 3: peak RSS of the daemon with 100 feeds and 50,000 stored articles; no growth over cycles."""
+"""Figure 3: peak RSS of the daemon with 100 feeds and 50,000 stored articles; no growth over cycles;
+the peak of a first run of a 5,000-item feed (3c)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,40 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
+FIRST_RUN_MB = 100.0
+FIRST_RUN_ITEMS = 5000
+_PEAK_OF_CHILD = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True); "
+                  "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def first_run(ctx: Context) -> Line:
+    """3c: `syndicate run --once` on a fresh state and a 5,000-item feed: its peak RSS (a
+    parent of its own, so no other child's peak counts)."""
+    from bench.gen import wordpress_feed
+
+    d = ctx.tmp / "memory" / "first"
+    d.mkdir()
+    body = wordpress_feed(FIRST_RUN_ITEMS, seed=5, host="big.example.org")
+    (d / "big.rss").write_bytes(body)
+    ctx.server.set_feed("/big/feed/", d / "big.rss")
+    cfg = write_config(d / "feeds.yaml", state=d / "state.db", feeds=[("big", ctx.server.url("/big/feed/"))],
+                       out=d / "public")
+    proc = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, str(BIN / "syndicate"), "--config", str(cfg),
+                           "run", "--once"], capture_output=True, text=True, env=child_env(), timeout=600)
+    code, peak_kb = (int(x) for x in proc.stdout.split())
+    if code != 0:
+        raise RuntimeError(f"run --once exited {code}")
+    with sqlite3.connect(d / "state.db") as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    peak = peak_kb / 1024
+    return Line("3c", f"memory, first run of {FIRST_RUN_ITEMS} items", f"{peak:.1f} MB",
+                f"target < {FIRST_RUN_MB:.0f} MB", peak / FIRST_RUN_MB,
+                peak < FIRST_RUN_MB and stored == FIRST_RUN_ITEMS,
+                notes=[f"`syndicate run --once`, fresh state, one feed of {FIRST_RUN_ITEMS} items "
+                       f"({len(body) / 1e6:.1f} MB) served by the feed server: peak RSS (ru_maxrss), "
+                       f"{stored} articles stored"])
+
+
 def run(ctx: Context) -> list[Line]:
     sizes = ctx.sizes
     feeds = ctx.small_feeds()
@@ -154,4 +189,5 @@ def run(ctx: Context) -> list[Line]:
                  f"after cycle 1 (all fetched): {', '.join(f'{k} {v}' for k, v in sorted(later_statuses.items()))}"
                  f"; CPU {cpu_per_cycle * 1000:.1f} ms per cycle in the runner",
              ]),
+        first_run(ctx),
     ]

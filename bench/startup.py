@@ -1,4 +1,10 @@
-"""Figure 5: `syndicate --help` and `syndicate status` wall time (subprocess, best of N)."""
+"""Figure 5: start-up of the light commands against a bare `python -c pass` (subprocess, best of N).
+
+`syndicate --help`, `status`, `health`, `preview FEED` (a 304 from the feed server) and
+`run --once` on an unchanged feed (a 304): wall, best of N, each against the bare
+interpreter's start in the same run (target: within 3x).  Offenders (python -X importtime)
+are listed for a command over it.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,19 @@ import time
 
 from bench.common import BIN, Line, child_env, write_config
 from bench.context import Context
-from bench.gen import articles
+from bench.gen import articles, wordpress_feed
 
 TARGET = 0.300
+RATIO = 3.0  # within 3 x a bare `python -c pass`
 
 
-def _wall(cmd: list[str], reps: int) -> float:
+def _wall(cmd: list[str], reps: int, *, check: bool = True) -> float:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=60)
         times.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
+        if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[-2:])} exited {proc.returncode}: {proc.stderr[-400:]}")
     return min(times)
 
@@ -56,15 +63,31 @@ def run(ctx: Context) -> list[Line]:
         store.ingest(n, new=articles(n, 40, seed=6), updated=[], queue={})
     store.close()
 
+    # a feed that answers 304 (seen by a first run), for `preview` and `run --once`
+    file = folder / "one.rss"
+    file.write_bytes(wordpress_feed(20, seed=3, host="one.example.org"))
+    ctx.server.set_feed("/startup/one/", file)
+    live = write_config(folder / "live.yaml", state=folder / "live.db", feeds=[("one", ctx.server.url("/startup/one/"))],
+                        out=folder / "live-public", output=False)
     exe = str(BIN / "syndicate")
+    _wall([exe, "--config", str(live), "run", "--once"], 1)  # the first read: seeded, validators kept
+
     baseline = _wall([sys.executable, "-c", "pass"], reps)
     lines = []
-    for key, label, args in (("5a", "start-up `syndicate --help`", ["--help"]),
-                             ("5b", "start-up `syndicate status`", ["--config", str(cfg), "status"])):
-        wall = _wall([exe, *args], reps)
-        notes = [f"wall, best of {reps} subprocess runs; bare `python -c pass` takes {baseline * 1000:.0f} ms"]
-        if wall >= TARGET:
+    for key, label, args in (
+            ("5a", "start-up `syndicate --help`", ["--help"]),
+            ("5b", "start-up `syndicate status`", ["--config", str(cfg), "status"]),
+            ("5c", "start-up `syndicate health`", ["--config", str(cfg), "health"]),
+            ("5d", "start-up `syndicate preview`", ["--config", str(live), "preview",
+                                                    "https://one.example.org/?p=10019"]),
+            ("5e", "start-up `run --once`, unchanged", ["--config", str(live), "run", "--once"])):
+        wall = _wall([exe, *args], reps, check=key != "5c")
+        ratio = wall / baseline
+        notes = [f"wall, best of {reps} subprocess runs; floor: bare `python -c pass` {baseline * 1000:.0f} ms "
+                 f"in the same run"]
+        if ratio > RATIO:
             notes.append("slowest imports (python -X importtime, cumulative): " + import_offenders(args))
-        lines.append(Line(key, label, f"{wall * 1000:.0f} ms", f"target < {TARGET * 1000:.0f} ms", wall / TARGET,
-                          wall < TARGET, notes=notes))
+        lines.append(Line(key, label, f"{wall * 1000:.0f} ms",
+                          f"floor python -c pass {baseline * 1000:.0f} ms, <={RATIO:g}x", ratio, ratio <= RATIO,
+                          notes=notes))
     return lines

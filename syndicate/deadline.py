@@ -92,6 +92,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:  # h11's empty end of a bodiless request: nothing to send, nothing to clamp
+            return
         self._inner.write(buffer, clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:

@@ -497,15 +497,38 @@ def test_a_429_spends_the_rate_budget(proxy, account):
 @pytest.mark.parametrize("fault", [Fault(drop=True), Fault(status=500), Fault(status=502),
                                    Fault(delay=1.5)], ids=["drop", "500", "502", "timeout"])
 def test_network_faults_are_transient(proxy, account, fault):
+    # A lookup (the outbox's, after an outcome it did not hear, or deliver's own before a retry
+    # at a key it sent at) that meets a network fault is transient.
     adapter = make_adapter(proxy.url, account, timeout=1)
     key = new_key()
     adapter.lookup(attempted(key, draft("x")))  # logged in
     proxy.add_faults("com.atproto.repo.getRecord", fault)
     with pytest.raises(TransientError) as info:
-        adapter.deliver(draft("x"), key)
+        adapter.lookup(attempted(key, draft("x")))
+    assert type(info.value) is TransientError and "looking up the post" in str(info.value)
+    proxy.add_faults(CREATE, Fault(status=503))
+    with pytest.raises(TransientError, match="posting"):
+        adapter.deliver(draft("x"), key)  # the first request at the key: nothing to look up
+    proxy.add_faults("com.atproto.repo.getRecord", fault)
+    with pytest.raises(TransientError) as info:
+        adapter.deliver(draft("x"), key)  # a retry at it: looked up first
     assert type(info.value) is TransientError
     assert "looking up the post" in str(info.value)
     adapter.close()
+
+
+def test_a_first_attempt_is_one_create_record_and_a_retry_looks_first(pds, proxy, account):
+    adapter = make_adapter(proxy.url, account)
+    adapter.lookup(attempted(new_key(), draft("x")))  # logged in
+    gets = proxy.count("com.atproto.repo.getRecord")
+    key = new_key()
+    adapter.deliver(draft("One request, not two"), key)
+    assert proxy.count(CREATE) == 1 and proxy.count("com.atproto.repo.getRecord") == gets
+    again = adapter.deliver(draft("One request, not two"), key)  # a repeat at the key: found, not re-sent
+    adapter.close()
+    assert again.remote_id.endswith(f"/{key}")
+    assert proxy.count(CREATE) == 1 and proxy.count("com.atproto.repo.getRecord") == gets + 1
+    assert [r["uri"].rsplit("/", 1)[-1] for r in pds.list_records(account.did)].count(key) == 1
 
 
 # -- helpers without a PDS ---------------------------------------------------------------------

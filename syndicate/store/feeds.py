@@ -27,7 +27,7 @@ so it behaves as it did before claims.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from syndicate.intent import FeedRecord, NotModified
@@ -65,9 +65,16 @@ class FeedsPart(StorePart):
     def feed_states(self) -> list[FeedState]:
         return sorted(self.feed_state_map().values(), key=lambda s: s.name)
 
-    def feed_state_map(self) -> dict[str, FeedState]:
-        """Every feed's state, by name, in one query."""
-        return {r["name"]: _feed_state(r) for r in self.backend.query("SELECT * FROM feeds")}
+    def feed_state_map(self, names: Collection[str] | None = None) -> dict[str, FeedState]:
+        """Every feed's state (or only these feeds'), by name, in one query."""
+        if names is None:
+            return {r["name"]: _feed_state(r) for r in self.backend.query("SELECT * FROM feeds")}
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        rows = self.backend.query(f"SELECT * FROM feeds WHERE name IN ({', '.join('?' * len(wanted))})",
+                                  tuple(wanted))
+        return {r["name"]: _feed_state(r) for r in rows}
 
     def record_not_modified(self, feeds: Sequence[NotModified]) -> None:
         """Feeds that answered 304, in one transaction for all of them; a validator the server
@@ -108,21 +115,25 @@ class FeedsPart(StorePart):
             return []
         claimed: list[str] = []
         with self.backend.transaction() as db:
-            for url, names in by_url.items():
-                if not try_lock(db, CLAIM_FEED, url):  # another worker is claiming it right now
-                    continue
-                marks = ",".join("?" * len(names))
-                rows = {r["name"]: r for r in db.execute(
+            # one SELECT and one UPDATE for the whole batch (not one per URL): a 304 cycle's cost
+            mine = {url: names for url, names in by_url.items()
+                    if try_lock(db, CLAIM_FEED, url)}  # else another worker is claiming it right now
+            every = [name for names in mine.values() for name in names]
+            rows: dict[str, Row] = {}
+            for start in range(0, len(every), 500):  # bounded IN lists
+                part = every[start:start + 500]
+                rows.update({r["name"]: r for r in db.execute(
                     f"SELECT name, url, next_fetch_at, lease_owner, leased_until FROM feeds "
-                    f"WHERE name IN ({marks}){db.dialect.skip_locked}", names)}
-                taken = []
+                    f"WHERE name IN ({','.join('?' * len(part))}){db.dialect.skip_locked}", part)})
+            taken = []
+            for url, names in mine.items():
                 for name in names:
                     row = rows.get(name)
                     if row is None:
                         if db.execute("INSERT INTO feeds (name, url, lease_owner, leased_until) "
                                       "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING name",
                                       (name, url, owner, now + lease_seconds)).rows:
-                            taken.append(name)  # never polled: its row now, leased
+                            claimed.append(name)  # never polled: its row now, leased
                         continue
                     if row["lease_owner"] not in (None, owner) and (row["leased_until"] or 0) > now:
                         continue  # another worker's poll of it is under way
@@ -130,11 +141,12 @@ class FeedsPart(StorePart):
                             and row["next_fetch_at"] > now:
                         continue  # polled meanwhile (by another worker): not due any more
                     taken.append(name)
-                if taken:
-                    db.execute(f"UPDATE feeds SET lease_owner = ?, leased_until = ? "
-                               f"WHERE name IN ({','.join('?' * len(taken))})",
-                               (owner, now + lease_seconds, *taken))
-                claimed += taken
+            for start in range(0, len(taken), 500):
+                part = taken[start:start + 500]
+                db.execute(f"UPDATE feeds SET lease_owner = ?, leased_until = ? "
+                           f"WHERE name IN ({','.join('?' * len(part))})",
+                           (owner, now + lease_seconds, *part))
+            claimed += taken
         return claimed
 
     def release_feeds(self, owner: str, names: Iterable[str]) -> None:

@@ -3,8 +3,8 @@
 The client is made on first use (``import mastodon`` is slow) with
 ``ratelimit_method="throw"`` (the library never sleeps behind our back),
 ``request_timeout`` from the target's ``timeout`` and ``version_check_mode="none"``,
-on a ``DeadlineSession``: the same ``timeout`` is also a total deadline per request
-(Mastodon.py's own is per socket operation).
+on a ``mastodon_wire.WireSession``: the same ``timeout`` is also a total deadline per request
+(Mastodon.py's own is per socket operation), one kept-alive connection, no typed casts unread.
 
 - ``limits()`` reads (``mastodon_instance``) ``/api/v2/instance`` (``configuration.statuses``
   ``max_characters`` and ``characters_reserved_per_url``), falls back to
@@ -288,11 +288,11 @@ class MastodonAdapter:
         if self._client is None:
             from mastodon import Mastodon
 
-            from syndicate.deadline_requests import DeadlineSession
+            from syndicate.targets.mastodon_wire import WireSession
 
             # Mastodon.py's request_timeout is per socket operation: the session makes the
-            # target's timeout a total per request, so a trickling server cannot hold us.
-            session = DeadlineSession(self._cfg.timeout)
+            # target's timeout a total per request (and spares the casts we don't read).
+            session = WireSession(self._cfg.timeout)
             session.hooks["response"].append(self._remember)
             client = Mastodon(
                 api_base_url=self._cfg.instance,

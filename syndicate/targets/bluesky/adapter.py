@@ -1,8 +1,14 @@
 """``BlueskyAdapter``: the ``Target`` for one Bluesky account, in the order a delivery takes.
 
 It checks before any network call (a TID key, a draft within the limits),
-then, through its ``BlueskySession``, looks the record key up and posts
-only when nothing is there (``records``), with a link card (``cards``).
+then, through its ``BlueskySession``, posts at the record key (``records``),
+with a link card (``cards``).  A key this adapter has sent a post at before
+(a retry after a timeout, a 5xx, a dropped answer) is looked up first and
+posted only when nothing is there: a second ``createRecord`` at a key is
+refused with a 500, not answered with the first post.  A key an earlier
+process may have sent is the outbox's to look up (``lookup``, for a row whose
+``first_attempt_at`` is set) before it hands the row to ``deliver``; so a
+first attempt costs one request, not two.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__package__)  # the platform's one logger: syndicate.targets.bluesky
 
 RESET_MARGIN = 1.0  # seconds past ratelimit-reset (whole seconds, rounded down) before sending again
+SENT_KEYS = 4096  # record keys remembered as sent by this adapter (looked up before a repeat)
 
 
 class BlueskyAdapter:
@@ -50,6 +57,7 @@ class BlueskyAdapter:
         self._cfg = cfg
         self._session = BlueskySession(name, cfg, password, session_store)
         self._cards = LinkCards(name, fetch_image=fetch_image, page_image=page_image, clock=clock)
+        self._sent: dict[str, None] = {}  # keys a createRecord went out at, oldest first
 
     # -- the Target protocol --
 
@@ -65,13 +73,19 @@ class BlueskyAdapter:
         return self._session.call("looking up the post", lambda client: self._get_post(client, attempted.key))
 
     def deliver(self, draft: PostDraft, key: str) -> Posted:
-        """Post ``draft`` at record key ``key``, or return the post already there."""
+        """Post ``draft`` at record key ``key``; after an earlier request of ours at ``key``, the
+        post already there if it landed."""
         self._check_key(key)
         self._check_draft(draft)
-        existing = self._session.call("looking up the post", lambda client: self._get_post(client, key))
-        if existing is not None:
-            log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
-            return existing
+        if key in self._sent:  # a request at this key left before: it may have landed unheard
+            existing = self._session.call("looking up the post", lambda client: self._get_post(client, key))
+            if existing is not None:
+                log.info("target %s: post %s already exists (an earlier attempt landed)", self.name, key)
+                return existing
+        else:
+            self._sent[key] = None
+            while len(self._sent) > SENT_KEYS:
+                del self._sent[next(iter(self._sent))]
         return self._session.call("posting", lambda client: self._create_post(client, draft, key))
 
     def rate_budget(self) -> tuple[int, datetime | None] | None:

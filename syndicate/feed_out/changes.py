@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from syndicate.feed_out.items import Item, item_id, line, prepare, tag_uri, utc, web_link
+from syndicate.feed_out.items import Item, item_id, line, select, tag_uri, utc, web_link
 from syndicate.models import Article
 
 __all__ = ["TOMBSTONES_NS", "TOMBSTONE_DAYS", "ItemKey", "Life", "Tombstone", "life_of", "select_items",
@@ -115,15 +115,6 @@ def _lived(item: Item, key: ItemKey, life: Life) -> Item:
 def select_items(articles: Sequence[Article], max_items: int, site_names: Mapping[str, str] | None,
                  life: Life | None = None) -> list[Item]:
     """``items.select`` with ``life`` applied: the first ``max_items`` articles as items, one per id."""
-    names = site_names or {}
-    items: list[Item] = []
-    seen: set[str] = set()
-    for article in articles:
-        item = prepare(article, names.get(article.feed))
-        if item.id in seen:
-            continue
-        seen.add(item.id)
-        items.append(_lived(item, (article.feed, article.id), life) if life else item)
-        if len(items) >= max_items:
-            break
-    return items
+    if life is None:
+        return select(articles, max_items, site_names)
+    return select(articles, max_items, site_names, lambda item, a: _lived(item, (a.feed, a.id), life))

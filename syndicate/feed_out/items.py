@@ -21,7 +21,7 @@ import html
 import mimetypes
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -294,8 +294,10 @@ def prepare(article: Article, site_name: str | None) -> Item:
     )
 
 
-def select(articles: Sequence[Article], max_items: int, site_names: Mapping[str, str] | None) -> list[Item]:
-    """The first ``max_items`` articles as items, one per id, in the order given.
+def select(articles: Sequence[Article], max_items: int, site_names: Mapping[str, str] | None,
+           then: Callable[[Item, Article], Item] | None = None) -> list[Item]:
+    """The first ``max_items`` articles as items, one per id, in the order given; ``then``
+    finishes each item from its article (``changes.select_items``: what mirrors are told since).
 
     The order given is the feed's: most recently added first (what
     ``Store.latest_articles`` returns), whatever their original dates.
@@ -308,7 +310,7 @@ def select(articles: Sequence[Article], max_items: int, site_names: Mapping[str,
         if item.id in seen:
             continue
         seen.add(item.id)
-        items.append(item)
+        items.append(then(item, article) if then else item)
         if len(items) >= max_items:
             break
     return items

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def record_links(value: dict) -> set[str]:
     if external.get("uri"):
         uris.add(external["uri"])
     return uris
+
+
+def assert_posted_once(links: list[str], statuses: list[dict], records: list[dict], why: str = "") -> None:
+    """Exactly once on each platform, by what its server holds: every link in one Mastodon status
+    and in one Bluesky record (``record_links``), none twice, and no other post."""
+    for platform, posts, holds in (
+            ("mastodon", statuses, lambda post, link: link in post["text"]),
+            ("bluesky", records, lambda post, link: link in record_links(post["value"]))):
+        on = Counter(link for post in posts for link in links if holds(post, link))
+        missing = [link for link in links if on[link] == 0]
+        doubled = {link: n for link, n in on.items() if n > 1}
+        assert not missing and not doubled, f"{why} {platform}: missing {missing}, doubled {doubled}"
+        assert len(posts) == len(links), f"{why} {len(posts)} posts on {platform} for {len(links)} links"

@@ -27,7 +27,7 @@ from collections import Counter
 import pytest
 
 from tests.fakes import bluesky, mastodon, write_feeds_yaml
-from tests.helpers import record_links, run_cli, wait_until
+from tests.helpers import assert_posted_once, run_cli, wait_until
 from tests.servers.fault_proxy import Fault as ProxyFault
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.mastodon import Fault, MastodonServer
@@ -161,10 +161,7 @@ def test_copy_state_then_four_workers_post_exactly_the_pending_rows_once(
         assert not masto.errors, masto.errors[0]
     records = pds.list_records(did)
 
-    on_mastodon = Counter(link for s in statuses for link in links if link in s["text"])
-    on_bluesky = Counter(link for r in records for link in links if link in record_links(r["value"]))
-    assert on_mastodon == Counter(links) and len(statuses) == 10
-    assert on_bluesky == Counter(links) and len(records) == 10
+    assert_posted_once(links, statuses, records)
     everything = "\n".join(outputs)
     assert "Traceback" not in everything and "delivery crashed" not in everything
     assert sum(" started " in line for line in everything.splitlines()) == WORKERS

@@ -908,6 +908,23 @@ class MastodonServer:
         if scope not in scopes:
             raise _err(403, "This action is outside the authorized scopes")
 
+    def _valid_text(self, params: dict[str, Any], media_ids: list[str]) -> tuple[str, str]:
+        """A new or edited status's text and spoiler, validated as Mastodon does (a 422 otherwise):
+        a spoiler alone becomes the text (PostStatusService#preprocess_attributes!), a blank text
+        needs media, and the length counts URLs as ``characters_reserved_per_url``."""
+        text = str(params.get("status") or "")
+        spoiler = str(params.get("spoiler_text") or "")
+        if not text.strip() and spoiler.strip():
+            text, spoiler = spoiler, ""
+        problems = []
+        if not text.strip() and not media_ids:
+            problems.append("Text can't be blank")
+        if status_length(text, spoiler, self.characters_reserved_per_url, self.count_mode) > self.max_characters:
+            problems.append(f"Text character limit of {self.max_characters} exceeded")
+        if problems:
+            raise _err(422, "Validation failed: " + ", ".join(problems))
+        return text, spoiler
+
     def _post_status(self, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         key = headers.get("idempotency-key", "")
         now = self.clock()
@@ -926,20 +943,10 @@ class MastodonServer:
             raise _err(422, f"Media {', '.join(missing)} not found or already attached to another post")
         if any(self._media[m]["polls_left"] > 0 for m in media_ids):
             raise _err(422, "Cannot attach files that have not finished processing. Try again in a moment!")
-        text = str(params.get("status") or "")
-        spoiler = str(params.get("spoiler_text") or "")
-        if not text.strip() and spoiler.strip():
-            text, spoiler = spoiler, ""  # PostStatusService#preprocess_attributes!
         visibility = str(params.get("visibility") or "public").lower()
         if visibility not in self.VISIBILITIES:
             raise _err(422, "Validation failed: Visibility is not included in the list")
-        problems = []
-        if not text.strip() and not media_ids:
-            problems.append("Text can't be blank")
-        if status_length(text, spoiler, self.characters_reserved_per_url, self.count_mode) > self.max_characters:
-            problems.append(f"Text character limit of {self.max_characters} exceeded")
-        if problems:
-            raise _err(422, "Validation failed: " + ", ".join(problems))
+        text, spoiler = self._valid_text(params, media_ids)
         quote_policy = None  # an instance before api version 7 knows no quote policy: ignored, as any unknown
         if self.api_version >= QUOTES_API_VERSION:
             quote_policy = str(params.get("quote_approval_policy") or "public")  # the account's default
@@ -997,17 +1004,7 @@ class MastodonServer:
                    or self._media[m]["status_id"] not in (None, status["id"])]
         if missing:
             raise _err(422, f"Media {', '.join(missing)} not found or already attached to another post")
-        text = str(params.get("status") or "")
-        spoiler = str(params.get("spoiler_text") or "")
-        if not text.strip() and spoiler.strip():
-            text, spoiler = spoiler, ""
-        problems = []
-        if not text.strip() and not media_ids:
-            problems.append("Text can't be blank")
-        if status_length(text, spoiler, self.characters_reserved_per_url, self.count_mode) > self.max_characters:
-            problems.append(f"Text character limit of {self.max_characters} exceeded")
-        if problems:
-            raise _err(422, "Validation failed: " + ", ".join(problems))
+        text, spoiler = self._valid_text(params, media_ids)
         sensitive = _truthy(params.get("sensitive", False)) or bool(spoiler)
         language = str(params["language"]) if params.get("language") else status["language"]
         if (text, spoiler, sensitive, language, media_ids) == (

@@ -291,7 +291,16 @@ class Deliverer:
         taken = self.store.held_remote_ids(item.target, since - TAKEN_WINDOW, excluding=item.id)
         return Attempted(item.key, texts, datetime.fromtimestamp(since, UTC), taken)
 
+    def _adopt_shared_budget(self, name: str) -> None:
+        """Give a claimed row's adapter the fleet's budget (``store.budgets``), this claim's
+        request counted back in: what the server allows this row, though another worker heard it."""
+        adopt = getattr(self.targets[name], "adopt_budget", None)
+        shared = self.store.target_budget(name) if callable(adopt) else None
+        if adopt and shared and shared.reset_at is not None and shared.reset_at > self.clock():
+            adopt((shared.remaining + 1, datetime.fromtimestamp(shared.reset_at, UTC)))
+
     def deliver_one(self, item: OutboxItem) -> DeliveryResult:
+        self._adopt_shared_budget(item.target)
         if item.op != "post":  # an edit or a delete of a post made (``syndicate.operations``)
             return self._operate(item)
         target = self.targets[item.target]

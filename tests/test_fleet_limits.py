@@ -23,7 +23,7 @@ from syndicate.targets.bluesky import BlueskyAdapter
 from syndicate.targets.mastodon import MastodonAdapter
 from tests.fakes import FakeClock, make_config, mastodon
 from tests.servers.fault_proxy import FaultProxy
-from tests.servers.mastodon import MastodonServer
+from tests.servers.mastodon import Fault, MastodonServer
 
 TOKEN = "fleet-limits-token-0123456789"
 REFRESH = "com.atproto.server.refreshSession"
@@ -63,6 +63,32 @@ def test_workers_pace_a_target_by_the_budget_its_server_gave_any_of_them(tmp_pat
         assert [r.status for r in server.requests if r.status == 429] == []
         one.close()
         two.close()
+
+
+def test_a_fresh_worker_spends_only_what_the_fleet_left_though_an_answer_is_lost(tmp_path, state_db):
+    """A worker (re)started since the window opened has never heard the server; the store has. Its
+    adapter takes the fleet's word at each claim, so when the one request left is sent and its answer
+    lost, the retry waits for the window instead of being the request too many (found by the fleet
+    crash test: a window counted 13 of 12)."""
+    clock = FakeClock(1_750_000_000.0)
+    with MastodonServer(token=TOKEN, clock=clock, budget=3, window=2 * 3600) as server:
+        server.reset_window()
+        one = worker(tmp_path, state_db, server, clock)
+        one.store.ingest("f", new=[article(1), article(2)], updated=[], queue={"g1": ["masto"], "g2": ["masto"]})
+        [sent] = one.deliverer.deliver_due(limit=1)  # the instance's limits, then the post
+        assert sent.outcome == "sent" and server.remaining == 1
+        one.close()
+
+        fresh = worker(tmp_path, state_db, server, clock)  # as after a restart: its adapter knows nothing
+        server.queue_faults(Fault(accept_then_drop=True, method="POST", path="/api/v1/statuses"))
+        [second] = fresh.deliverer.deliver_due(limit=1)
+        assert server.peak_window <= 3, f"{server.peak_window} requests in a window of 3"
+        assert second.outcome == "rescheduled"  # the retry waits for the window: nothing doubled, nothing lost
+        assert len(server.statuses) == 2
+        clock.set(server.reset_at + timedelta(seconds=2))
+        [found] = fresh.deliverer.deliver_due()
+        assert found.outcome in ("sent", "found") and len(server.statuses) == 2
+        fresh.close()
 
 
 def test_a_claim_takes_a_request_off_the_shared_budget(state_db):

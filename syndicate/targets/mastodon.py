@@ -76,7 +76,13 @@ from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services, SharedValues
 from syndicate.targets.instance_limits import read_limits, share_limits
-from syndicate.targets.mastodon_instance import LIMITS_RETRY, QUOTES_API_VERSION, Instance, read_instance
+from syndicate.targets.mastodon_instance import (
+    LIMITS_RETRY,
+    QUOTES_API_VERSION,
+    Instance,
+    rate_reset,
+    read_instance,
+)
 from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits, reserve
 
 if TYPE_CHECKING:
@@ -262,6 +268,15 @@ class MastodonAdapter:
         remaining, reset = self._budget
         return remaining, (reset + timedelta(seconds=RESET_MARGIN) if reset else None)
 
+    def adopt_budget(self, budget: tuple[int, datetime]) -> None:
+        """Take the fleet's word (``store.budgets``) where it is newer than this adapter's, at a
+        claim: a worker that never heard the server spends no more than the fleet left."""
+        remaining, reset = budget[0], budget[1] - timedelta(seconds=RESET_MARGIN)  # as rate_budget gave it
+        own = self._budget
+        if own is None or own[1] is None or own[1] < reset - timedelta(milliseconds=1) or (
+                abs((own[1] - reset).total_seconds()) < 0.001 and own[0] > remaining):
+            self._budget = (remaining, reset)
+
     def verify(self) -> str:
         """Check the token against the instance and read its limits afresh: one line to show.
 
@@ -312,7 +327,7 @@ class MastodonAdapter:
         self._last.headers = response.headers
         remaining = response.headers.get("X-RateLimit-Remaining", "")
         if remaining.strip().isdigit():
-            self._budget = (int(remaining), self._believable(self._reset_time(response.headers)))
+            self._budget = (int(remaining), self._believable(rate_reset(response.headers)))
 
     def _call(self, action: str, fn: Callable[[Mastodon], T]) -> T:
         """Run one library call; every error leaves as a ``DeliveryError`` (``errors``' table)."""
@@ -383,7 +398,7 @@ class MastodonAdapter:
     def _retry_at(self) -> datetime | None:
         """When the server says to come back: X-RateLimit-Reset, else Retry-After."""
         headers = getattr(self._last, "headers", None) or {}
-        reset = self._believable(self._reset_time(headers))
+        reset = self._believable(rate_reset(headers))
         if reset is not None:
             return reset + timedelta(seconds=RESET_MARGIN)  # the new window, whatever the rounding
         after = headers.get("Retry-After")
@@ -405,19 +420,6 @@ class MastodonAdapter:
         latest = datetime.fromtimestamp(self._clock() + self._max_reset_wait, UTC)
         return min(when, latest)
 
-    @staticmethod
-    def _reset_time(headers: Any) -> datetime | None:
-        """X-RateLimit-Reset: ISO 8601 (Mastodon) or Unix seconds (GoToSocial and friends)."""
-        reset = (headers.get("X-RateLimit-Reset") or "").strip()
-        try:
-            if reset.isdigit():
-                return datetime.fromtimestamp(int(reset), UTC)
-            if reset:
-                when = datetime.fromisoformat(reset)
-                return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-        except (ValueError, OverflowError):
-            pass
-        return None
 
     # -- pieces --
 

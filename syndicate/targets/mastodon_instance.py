@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from syndicate.errors import DeliveryError, TransientError
 from syndicate.targets.mastodon_post import LIMITS
 
-__all__ = ["LIMITS_RETRY", "QUOTES_API_VERSION", "Instance", "read_instance"]
+__all__ = ["LIMITS_RETRY", "QUOTES_API_VERSION", "Instance", "rate_reset", "read_instance"]
 
 log = logging.getLogger("syndicate.targets.mastodon")
 
@@ -63,3 +64,17 @@ def read_instance(name: str, call: Callable[[str, Callable[[Any], Any]], Any]) -
                 name, LIMITS.max_length, LIMITS.url_length,
                 f"; asking again in {LIMITS_RETRY:g}s" if unreachable else "")
     return Instance(LIMITS.max_length, LIMITS.url_length or 23, not unreachable, api_version)
+
+
+def rate_reset(headers: Any) -> datetime | None:
+    """X-RateLimit-Reset: ISO 8601 (Mastodon) or Unix seconds (GoToSocial and friends)."""
+    reset = (headers.get("X-RateLimit-Reset") or "").strip()
+    try:
+        if reset.isdigit():
+            return datetime.fromtimestamp(int(reset), UTC)
+        if reset:
+            when = datetime.fromisoformat(reset)
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    return None

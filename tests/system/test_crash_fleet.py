@@ -195,7 +195,9 @@ def test_four_workers_sigkilled_at_random_post_every_article_exactly_once_within
                    timeout=DRAIN_TIMEOUT, step=0.2)
         assert outbox(postgres_url) == drained, (f"{why} not drained: {dict(outbox(postgres_url))}\n"
                                                  + "\n".join(w.output[-2000:] for w in workers))
-        for daemon in workers:
+        for daemon in workers:  # a worker restarted at the last kill may still be starting: its
+            # SIGTERM handler is not there before it says so, and a stop then is the default kill
+            assert daemon.wait_for_line(" started", timeout=30), f"{why}\n{daemon.output[-3000:]}"
             daemon.signal(signal.SIGTERM)
         for daemon in workers:
             assert daemon.wait(timeout=15) == 0, f"{why}\n{daemon.output[-3000:]}"

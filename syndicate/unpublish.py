@@ -216,9 +216,12 @@ class Unpublisher:
         return {t: (cfg[t].unpublished if t in cfg else "keep") for t in targets}
 
     def _gone(self, check: PageCheck) -> tuple[str, ...]:
-        posted = sorted({d.target for d in self.store.deliveries(check.article_id) if d.state == "sent"})
-        policies = self.policies(posted)
-        delete = [t for t in posted if policies[t] == "delete"]
+        deliveries = self.store.deliveries(check.article_id)
+        posted = sorted({d.target for d in deliveries if d.state == "sent"})
+        # under ``delete``, a post not sent yet is withdrawn too (``request_delete``): never posted now
+        unsent = {d.target for d in deliveries if d.state in ("pending", "sending")}
+        policies = self.policies(sorted(set(posted) | unsent))
+        delete = [t for t in sorted(set(posted) | unsent) if policies[t] == "delete"]
         if delete:
             self.store.request_delete(check.article_id, delete, requested_by=REQUESTED_BY)
         log.warning("article gone at source", extra={

@@ -17,6 +17,7 @@ import pytest
 
 from syndicate.app import App
 from syndicate.editors import Editors
+from syndicate.errors import TransientError
 from syndicate.store.unpublished import PageCheck
 from syndicate.unpublish import GONE_AFTER, MIN_NOT_FOUND, REQUESTED_BY, Answer, judge
 from tests.fakes import FakeClock, ScriptedTarget, make_config, mastodon
@@ -65,7 +66,7 @@ def setup(tmp_path, feed_server, state_db):
         config = make_config(tmp_path, {"review": {"url": feed_server.url("/feed"), "backfill": 3}},
                              targets={"t": mastodon("https://m.example", unpublished=policy)},
                              security={"allow_private_addresses": True, "allowed_ports": "any"}, state=state_db, poll_interval="10m")
-        app = App(config, targets={"t": ScriptedTarget(name="t")}, clock=clock)
+        app = App(config, targets={"t": ScriptedTarget(name="t")}, clock=clock, sleep=clock.sleep)
         made.append(app)
         app.unpublisher.rng = random.Random(7)
         app.run_cycle(all_feeds=True)
@@ -263,3 +264,47 @@ def test_the_api_and_the_editors_page_tell_the_editors(setup, feed_server):
             assert page.count('<div class="note">gone at source since') == 1
     finally:
         handle.stop()
+
+
+def test_a_post_not_sent_yet_of_an_article_gone_at_source_is_withdrawn_under_delete(setup, feed_server):
+    """``unpublished: delete`` deletes what was posted and withdraws what was not sent yet (here a
+    repost waiting out an outage): the article is never posted again once gone at source."""
+    start, run, _clock = setup
+    app = start("delete")
+    a2 = article_id(app, "a2", feed_server)
+    [target] = app.targets.values()
+    assert isinstance(target, ScriptedTarget)
+    target.script = [TransientError("HTTP 503: down")] * 1000  # the target is down from now on
+    assert app.store.request_repost(a2, ["t"], requested_by="sam", force=True).queued == ("t",)
+    feed_server.set_feed("/feed", rss(feed_server, ["a1", "a3"]))
+    feed_server.remove("/a2")
+    run(app, 150)
+    assert set(app.store.gone()) == {a2}
+    target.script = []  # back up: the delete goes out, the withdrawn repost does not
+    run(app, 60)
+    assert not [text for text in target.posts.values() if "Article a2" in text]
+    states = sorted(d.state for d in app.store.deliveries(a2))
+    assert "pending" not in states and "sending" not in states, states
+
+
+def test_an_article_gone_at_source_before_its_first_post_is_never_posted_under_delete(setup, feed_server):
+    """Gone at source while its target was down: under ``unpublished: delete`` its post is withdrawn,
+    never sent once the target is back."""
+    start, run, _clock = setup
+    app = start("delete")
+    [target] = app.targets.values()
+    assert isinstance(target, ScriptedTarget)
+    target.script = [TransientError("HTTP 503: down")] * 1000
+    page(feed_server, "a4")
+    feed_server.set_feed("/feed", rss(feed_server, ["a1", "a2", "a3", "a4"]))
+    run(app, 15)  # read, queued, tried: the target is down
+    a4 = article_id(app, "a4", feed_server)
+    assert [d.state for d in app.store.deliveries(a4)] == ["pending"]
+    feed_server.set_feed("/feed", rss(feed_server, ["a1", "a2", "a3"]))
+    feed_server.remove("/a4")
+    run(app, 150)
+    assert set(app.store.gone()) == {a4}
+    target.script = []
+    run(app, 60)
+    assert not [text for text in target.posts.values() if "Article a4" in text]
+    assert [d.state for d in app.store.deliveries(a4)] == ["failed"]  # withdrawn, saying why

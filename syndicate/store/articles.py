@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from syndicate.intent import EditedArticle, FeedPlan, NewArticle
 from syndicate.links import link_identity
@@ -38,13 +37,11 @@ from syndicate.store.mirror_items import record_signature
 from syndicate.store.operations import queue_edits
 from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
-from syndicate.store.part import StorePart
+from syndicate.store.part import StorePart, chunks
 from syndicate.store.sessions import write_meta
 
 __all__ = ["ArticlesPart", "IngestCounts", "Known"]
 
-_CHUNK = 500  # values per IN (…) list
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +66,6 @@ def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def _chunks(values: Sequence[_T]) -> Iterable[Sequence[_T]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
 class ArticlesPart(StorePart):
     """The articles' half of ``Store``."""
 
@@ -95,11 +87,11 @@ class ArticlesPart(StorePart):
                 by_ident.setdefault(ident, []).append(guid)
         found: dict[str, Known] = {}
         with self.backend.read() as db:
-            for chunk in _chunks(list(guids)):
+            for chunk in chunks(list(guids)):
                 for r in db.execute(f"SELECT id, guid, fingerprint, feed FROM articles WHERE feed = ? "
                                     f"AND guid IN ({','.join('?' * len(chunk))})", (feed, *chunk)):
                     found[r["guid"]] = Known(r["id"], r["guid"], r["fingerprint"], r["feed"])
-            for chunk in _chunks(list(by_ident)):
+            for chunk in chunks(list(by_ident)):
                 for r in db.execute(f"SELECT id, guid, fingerprint, feed, ident FROM articles "
                                     f"WHERE ident IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk):
                     for guid in by_ident[r["ident"]]:
@@ -150,7 +142,7 @@ class ArticlesPart(StorePart):
         """The stored articles with these row ids (those there are)."""
         found: dict[int, Article] = {}
         with self.backend.read() as db:
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
                 for r in db.execute(f"SELECT id, data FROM articles WHERE id IN ({marks})", chunk):
                     found[int(r["id"])] = article_from_json(r["data"])

@@ -25,12 +25,11 @@ from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import Connection
-from syndicate.store.part import StorePart
+from syndicate.store.part import StorePart, chunks, marks
 
 __all__ = ["CopiesPart", "CopyRecord", "Crediting", "Original", "credited_ident", "record_copy",
            "record_credit"]
 
-_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +91,12 @@ class CopiesPart(StorePart):
         wanted = sorted({i for i in idents if i})
         found: dict[str, Original] = {}
         with self.backend.read() as db:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
+            for chunk in chunks(wanted):
                 rows = db.execute(
                     f"""SELECT a.ident, o.id, o.feed, o.link, o.data FROM articles a
                         LEFT JOIN copies c ON c.article_id = a.id
                         JOIN articles o ON o.id = COALESCE(c.original_id, a.id)
-                        WHERE a.ident IN ({','.join('?' * len(chunk))}) ORDER BY a.id""", chunk).fetchall()
+                        WHERE a.ident IN ({marks(chunk)}) ORDER BY a.id""", chunk).fetchall()
                 for r in rows:
                     if r["ident"] in found:
                         continue
@@ -112,13 +110,12 @@ class CopiesPart(StorePart):
         wanted = sorted({i for i in idents if i})
         found: dict[str, list[Crediting]] = {}
         with self.backend.read() as db:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
+            for chunk in chunks(wanted):
                 rows = db.execute(
                     f"""SELECT k.source_ident, a.id, a.feed, a.link, a.data,
                                EXISTS (SELECT 1 FROM outbox o WHERE o.article_id = a.id) AS posted
                         FROM credits k JOIN articles a ON a.id = k.article_id
-                        WHERE k.source_ident IN ({','.join('?' * len(chunk))})
+                        WHERE k.source_ident IN ({marks(chunk)})
                           AND NOT EXISTS (SELECT 1 FROM copies c WHERE c.article_id = a.id)
                         ORDER BY a.id""", chunk).fetchall()
                 for r in rows:
@@ -131,23 +128,18 @@ class CopiesPart(StorePart):
     def copies_for(self, original_ids: Sequence[int]) -> dict[int, list[CopyRecord]]:
         """Of ``original_ids``, those with copies recorded: their copies, oldest first."""
         out: dict[int, list[CopyRecord]] = {}
-        ids = list(dict.fromkeys(original_ids))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            for r in self.backend.query(
-                    f"SELECT article_id, original_id, reason, recorded_at FROM copies "
-                    f"WHERE original_id IN ({','.join('?' * len(chunk))}) ORDER BY article_id", chunk):
-                out.setdefault(int(r[1]), []).append(CopyRecord(int(r[0]), int(r[1]), r[2], float(r[3])))
+        for record in self._copies("original_id", original_ids):
+            out.setdefault(record.original_id, []).append(record)
         return out
 
     def copies_of(self, article_ids: Sequence[int]) -> dict[int, CopyRecord]:
         """Of ``article_ids``, those recorded as a copy, with their original."""
-        out: dict[int, CopyRecord] = {}
-        ids = list(dict.fromkeys(article_ids))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            for r in self.backend.query(
+        return {record.article_id: record for record in self._copies("article_id", article_ids)}
+
+    def _copies(self, column: str, ids: Sequence[int]) -> list[CopyRecord]:
+        """The copies whose ``column`` (``article_id`` or ``original_id``) is one of ``ids``, oldest first."""
+        return [CopyRecord(int(r[0]), int(r[1]), r[2], float(r[3]))
+                for chunk in chunks(list(dict.fromkeys(ids)))
+                for r in self.backend.query(
                     f"SELECT article_id, original_id, reason, recorded_at FROM copies "
-                    f"WHERE article_id IN ({','.join('?' * len(chunk))})", chunk):
-                out[int(r[0])] = CopyRecord(int(r[0]), int(r[1]), r[2], float(r[3]))
-        return out
+                    f"WHERE {column} IN ({marks(chunk)}) ORDER BY article_id", chunk)]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from syndicate.intent import FeedRecord, NotModified
 from syndicate.store.backend import CLAIM_FEED, Connection, Row, try_lock
-from syndicate.store.part import StorePart
+from syndicate.store.part import StorePart, chunks, marks
 
 __all__ = ["FeedState", "FeedsPart", "record_read"]
 
@@ -120,11 +120,10 @@ class FeedsPart(StorePart):
                     if try_lock(db, CLAIM_FEED, url)}  # else another worker is claiming it right now
             every = [name for names in mine.values() for name in names]
             rows: dict[str, Row] = {}
-            for start in range(0, len(every), 500):  # bounded IN lists
-                part = every[start:start + 500]
+            for part in chunks(every):
                 rows.update({r["name"]: r for r in db.execute(
                     f"SELECT name, url, next_fetch_at, lease_owner, leased_until FROM feeds "
-                    f"WHERE name IN ({','.join('?' * len(part))}){db.dialect.skip_locked}", part)})
+                    f"WHERE name IN ({marks(part)}){db.dialect.skip_locked}", part)})
             taken = []
             for url, names in mine.items():
                 for name in names:
@@ -141,10 +140,9 @@ class FeedsPart(StorePart):
                             and row["next_fetch_at"] > now:
                         continue  # polled meanwhile (by another worker): not due any more
                     taken.append(name)
-            for start in range(0, len(taken), 500):
-                part = taken[start:start + 500]
+            for part in chunks(taken):
                 db.execute(f"UPDATE feeds SET lease_owner = ?, leased_until = ? "
-                           f"WHERE name IN ({','.join('?' * len(part))})",
+                           f"WHERE name IN ({marks(part)})",
                            (owner, now + lease_seconds, *part))
             claimed += taken
         return claimed

@@ -55,7 +55,7 @@ from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import CLAIM_TARGET, Connection, Row, notify, try_lock
 from syndicate.store.budgets import budget_spent, spend_one
 from syndicate.store.pacing import paced_at, paced_limit
-from syndicate.store.part import StorePart
+from syndicate.store.part import StorePart, chunks, marks
 from syndicate.tid import tid_for
 
 __all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record", "utc_text"]
@@ -176,10 +176,9 @@ def record(db: Connection, item_id: int, at: float, kind: str, detail: str | Non
 def history(db: Connection, ids: Sequence[int]) -> dict[int, list[OutboxEvent]]:
     """The history of each of these rows, oldest first."""
     out: dict[int, list[OutboxEvent]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for chunk in chunks(ids):
         for r in db.execute(f"SELECT outbox_id, at, kind, detail FROM outbox_events WHERE outbox_id IN "
-                            f"({','.join('?' * len(chunk))}) ORDER BY id", list(chunk)):
+                            f"({marks(chunk)}) ORDER BY id", list(chunk)):
             out.setdefault(r[0], []).append(OutboxEvent(r[1], r[2], r[3]))
     return out
 

@@ -15,7 +15,7 @@ it is run again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from syndicate.store.backend import Backend, ConflictError, Connection
@@ -24,6 +24,18 @@ log = logging.getLogger("syndicate.store")
 
 T = TypeVar("T")
 CONFLICT_TRIES = 5  # runs of one piece of work the engine aborted to break a deadlock
+IN_LIST = 500  # values per IN (…) list, within every engine's limit on parameters
+
+
+def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``values`` in runs of at most ``IN_LIST``, each one query's ``IN (…)`` list."""
+    for start in range(0, len(values), IN_LIST):
+        yield values[start:start + IN_LIST]
+
+
+def marks(values: Sequence[object]) -> str:
+    """The ``?, ?, …`` placeholders of an ``IN (…)`` list of ``values``."""
+    return ",".join("?" * len(values))
 
 
 class StorePart:

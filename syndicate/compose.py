@@ -96,8 +96,12 @@ def published_day(article: Article) -> str:
     """The day ``article`` was first published, as its source saw it: a date the feed gave in
     its zone (00:30 +02:00 is that day, not the UTC day before); a day-only date (a credit's,
     or a feed's without a time) as that day."""
-    from_feed = not article.date_only and article.published == article.feed_published
-    return format_date(article.published, article.utc_offset if from_feed else None)
+    return format_date(article.published, article.utc_offset if _dated_by_feed(article) else None)
+
+
+def _dated_by_feed(article: Article) -> bool:
+    """Is the article dated by its feed's own date and time (so in the zone the feed wrote it)?"""
+    return not article.date_only and article.published == article.feed_published
 
 
 # --- shortening ----------------------------------------------------------------
@@ -400,7 +404,7 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
         feeds = format_date(article.feed_published, article.utc_offset)
         if feeds != date:
             date_note += f"; the feed's own date is {feeds}"
-        if article.utc_offset and not article.date_only and article.published == article.feed_published:
+        if article.utc_offset and _dated_by_feed(article):
             hours, minutes = divmod(abs(article.utc_offset), 60)
             sign = "+" if article.utc_offset > 0 else "-"
             date_note += f" (the day in the feed's zone, UTC{sign}{hours:02d}:{minutes:02d})"

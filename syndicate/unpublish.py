@@ -176,9 +176,6 @@ class Unpublisher:
         self.rng = rng or random.Random()
         self.per_cycle = per_cycle
 
-    def first_check_at(self, _article_id: int) -> float:
-        return first_check_at(self.clock(), self.rng)
-
     def ask(self, link: str) -> Answer:
         """One GET of the page: its answer, never an exception."""
         try:

@@ -233,12 +233,14 @@ class Editors:
         return tuple(replace(d, planned_at=slots[d.id].at, planned_why=slots[d.id].why)
                      if d.id in slots and slots[d.id].why is not None else d for d in deliveries)
 
-    def _why(self, article: Article, name: str, article_id: int | None) -> tuple[str, ...]:
-        """Whether and when ``article`` goes out on ``name``: its filters' verdict, its pacing slot."""
+    def _why(self, article: Article, name: str, article_id: int | None,
+             notes: Sequence[str] = ()) -> tuple[str, ...]:
+        """Whether and when ``article`` goes out on ``name``: the article's ``notes``, its filters'
+        verdict, its pacing slot."""
         from syndicate.editors.as_json import minute
         from syndicate.filters import verdict
 
-        lines = list(self.notes([article_id]).get(article_id, ())) if article_id is not None else []
+        lines = list(notes)
         try:
             filters = self.config.filters_for(self.config.feed(article.feed), name)
         except KeyError:  # the feed was removed from the config since
@@ -266,8 +268,9 @@ class Editors:
             raise RuntimeError("previews need a composer (an App)")
         names = list(names) or self.config.targets_for_feed(article.feed) or list(self.config.targets)
         out = []
+        notes = self.notes([article_id]).get(article_id, ()) if article_id is not None else ()  # once
         for name in names:
-            why = self._why(article, name, article_id)
+            why = self._why(article, name, article_id, notes)
             kind = self.config.targets[name].kind
             try:
                 draft = self.composer.draft_for(article, name, intro)

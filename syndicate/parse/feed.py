@@ -188,8 +188,6 @@ def _parse(feed: str, content: bytes, base_url: str, headers: Mapping[str, str] 
     found_entries = value(result, "entries")
     raw_entries: Sequence[Fields] = found_entries if isinstance(found_entries, fast.Items) \
         else records(result, "entries")
-    if isinstance(found_entries, fast.Items) and stop_at is None:
-        found_entries.check()  # every item read: none the fast path cannot
     version = text(result, "version")
 
     if not raw_entries and (broken or not version):

@@ -73,13 +73,14 @@ def secs(seconds: float) -> str:
     return f"{seconds:.3f} s"
 
 
-def write_config(path: Path, *, state: Path, feeds: list[tuple[str, str]], out: Path,
+def write_config(path: Path, *, state: Path | str, feeds: list[tuple[str, str]], out: Path | None = None,
                  output: bool = True, extra: str = "", poll_interval: str = "15m") -> Path:
-    """A feeds.yaml for the benchmarks (``feeds``: (name, url) pairs)."""
+    """A feeds.yaml for the benchmarks (``feeds``: (name, url) pairs; ``state``: a path or a
+    database URL; ``out``: the feeds' output dir, or the default)."""
     lines = [f"state: {state}", f"poll_interval: {poll_interval}", "feeds:"]
     for name, url in feeds:
         lines += [f"  - name: {name}", f"    url: {url}"]
-    lines += ["output:", f"  enabled: {'true' if output else 'false'}", f"  dir: {out}",
+    lines += ["output:", f"  enabled: {'true' if output else 'false'}", *([f"  dir: {out}"] if out else []),
               "log:", "  level: WARNING"]
     path.write_text("\n".join(lines) + "\n" + extra)
     return path

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Line, child_env
+from bench.common import ROOT, Line, child_env, write_config
 from bench.context import Context
 from bench.gen import articles, wordpress_feed
 
@@ -85,15 +85,6 @@ def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-def _config(path: Path, url: str, feeds: list[tuple[str, str]], targets: str) -> Path:
-    lines = [f"state: {url}", "poll_interval: 1h", "feeds:"]
-    for name, feed_url in feeds:
-        lines += [f"  - name: {name}", f"    url: {feed_url}"]
-    lines += ["output:", "  enabled: false", "log:", "  level: WARNING", targets]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 class Fleet:
@@ -166,7 +157,8 @@ def _delivery(ctx: Context, dbs: Databases, masto_url: str, token: str,
         url = dbs.new()
         folder = ctx.tmp / f"fleet-delivery-{n}"
         folder.mkdir()
-        config = _config(folder / "feeds.yaml", url, ctx.small_feeds()[:1], targets)
+        config = write_config(folder / "feeds.yaml", state=url, feeds=ctx.small_feeds()[:1], output=False,
+                              poll_interval="1h", extra=targets)
         fleet = Fleet(config, n, {"BENCH_MASTODON_TOKEN": token})
         try:
             _until(_started(url, n, fleet, 1), 60, f"{n} workers to start")
@@ -201,7 +193,7 @@ def _polling(ctx: Context, dbs: Databases, count: int) -> dict[int, tuple[float,
         url = dbs.new()
         sub = folder / f"{n}"
         sub.mkdir()
-        config = _config(sub / "feeds.yaml", url, feeds, "")
+        config = write_config(sub / "feeds.yaml", state=url, feeds=feeds, output=False, poll_interval="1h")
         fleet = Fleet(config, n, {})
         try:
             _until(_started(url, n, fleet, count), 300, f"{n} workers to seed {count} feeds")  # the first reads: 200s

@@ -131,7 +131,7 @@ class App:
         self.config = config
         self.clock = clock
         self.environ = environ
-        owner = owner or default_owner()  # who leases outbox rows and claims polls
+        self.owner = owner = owner or default_owner()  # who leases outbox rows and claims polls
         self.stop = stop or threading.Event()
         self.store = store or Store(config.state, clock=clock)
         self.fetcher = fetcher or Fetcher(config.user_agent,
@@ -299,7 +299,7 @@ class App:
             written = self.write_output()
         else:
             self.sync_output_dir()  # another worker may have rebuilt them
-        self.store.set_meta("last_cycle_at", repr(self.clock()))
+        self.store.cycle_done(self.owner, self.clock())  # the state's last cycle, and this worker's
         return CycleResult(tuple(results), tuple(deliveries), tuple(written),
                            paused=tuple(sorted(self.deliverer.paused)))
 

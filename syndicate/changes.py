@@ -86,6 +86,7 @@ def recorded_only(policy: str, changed: tuple[str, ...]) -> str:
     return f"edited at source ({', '.join(changed)}): not carried over (edits: {policy})"
 
 
-def update_text(article: Article, link: str | None = None) -> str:
-    """A Bluesky self-reply's text for an edited article: ``Updated: <title> <link>``."""
-    return f"Updated: {_text(article.title)} {link or article.link}".strip()
+def update_text(article: Article) -> str:
+    """A Bluesky self-reply's text for an edited article: ``Updated: <title> <link>`` (the article's
+    own link, last: ``operations.reply_draft`` puts its facet there)."""
+    return f"Updated: {_text(article.title)} {article.link}".strip()

@@ -51,10 +51,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong, TransientError
+from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong
 from syndicate.models import Article, Attempted, PostDraft, Posted
+from syndicate.outcomes import Interrupted, LeaseLost, Outcome, end_pass, one_line
 from syndicate.pacing import Pacing
 from syndicate.retry import RetryPolicy
 from syndicate.store import OutboxItem, Store
@@ -62,7 +63,6 @@ from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.delivery")
 
-Outcome = Literal["sent", "found", "failed", "rescheduled", "released", "lost", "paused"]
 TAKEN_WINDOW = 86400.0  # remote ids other rows recorded this long before a row's first attempt
 
 
@@ -71,14 +71,6 @@ class DraftFor(Protocol):
 
     def __call__(self, article: Article, target: str, intro: str | None = None, *,
                  strict_limit: int | None = None) -> PostDraft: ...
-
-
-class _Interrupted(Exception):
-    """A stop was requested while waiting to retry."""
-
-
-class _LeaseLost(Exception):
-    """Another worker holds the row now: stop, send nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +118,10 @@ class Deliverer:
         if self._sleep is not None:
             self._sleep(seconds)
             if self.stop.is_set():
-                raise _Interrupted
+                raise Interrupted
             return
         if self.stop.wait(seconds):
-            raise _Interrupted
+            raise Interrupted
 
     def recover_leases(self) -> int:
         """Expire every lease not held by this deliverer (call holding the state's lock).
@@ -167,7 +159,7 @@ class Deliverer:
             live = [t for t in names if t not in self.paused]  # its credentials not refused
             try:
                 paused.update(t for t in live if t not in paused and not self._pace(t))
-            except _Interrupted:
+            except Interrupted:
                 break
             active = [t for t in live if t not in paused]
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
@@ -256,13 +248,19 @@ class Deliverer:
     def _operate(self, item: OutboxItem) -> DeliveryResult:
         return _operated(self, item)
 
+    def _pause(self, name: str, refused: AuthError) -> None:
+        """The target refused our credentials: none of its rows is claimed until it resumes."""
+        self.paused.add(name)
+        if self.on_auth_error is not None:
+            self.on_auth_error(name, refused)
+
     def _keeping_lease(self, item: OutboxItem) -> Callable[[float], None]:
         """A wait for ``item``'s retries that renews its lease every third of a lease."""
         step = max(1.0, self.lease_seconds / 3)
 
         def renew() -> None:
             if not self.store.renew_lease(item.id, self.owner, self.clock() + self.lease_seconds):
-                raise _LeaseLost
+                raise LeaseLost
 
         def wait(seconds: float) -> None:
             renew()
@@ -313,7 +311,7 @@ class Deliverer:
             if isinstance(exc, DeliveryError):
                 exc.target = exc.target or item.target
                 exc.article = exc.article or article.link
-            return _reason(exc)
+            return one_line(exc)
 
         def result(outcome: Outcome, url: str | None = None, error: str | None = None) -> DeliveryResult:
             return DeliveryResult(item.id, item.article_id, article.link, item.target, outcome, url, error,
@@ -331,7 +329,7 @@ class Deliverer:
             def attempt() -> Posted:
                 if not self.store.begin_attempt(item.id, self.owner, now=self.clock(),
                                                 lease_seconds=self.lease_seconds, text=draft.text):
-                    raise _LeaseLost
+                    raise LeaseLost
                 return target.deliver(draft, item.key)
 
             posted = call(attempt)
@@ -359,44 +357,14 @@ class Deliverer:
                     why = (f"the server counts more strictly than it says ({exc.reason}): re-composed "
                            f"at {strict} code points, URLs counted literally")
                     if not self.store.set_strict(item.id, self.owner, strict, why):
-                        raise _LeaseLost from None
+                        raise LeaseLost from None
                     log.warning("post re-composed for a stricter server", extra={**tag, "limit": strict})
                     draft = self._compose(item, strict)
-        except _LeaseLost:
-            log.error("delivery stopped: another worker holds the row now; nothing sent", extra=tag)
-            return result("lost")
-        except _Interrupted:
-            self.store.release(item.id, self.owner, budget=target.rate_budget())
-            log.info("delivery released on shutdown", extra=tag)
-            return result("released")
-        except TransientError as exc:
-            why = reason(exc)
-            next_at = self.policy.requeue_at(item.attempts, self.clock(), exc)
-            self.store.reschedule(item.id, self.owner, next_at, why, budget=target.rate_budget())
-            log.warning("delivery postponed",
-                        extra={**tag, "error": why, "retry_in": round(next_at - self.clock())})
-            return result("rescheduled", error=why)
-        except AuthError as exc:  # the target's credentials, not this post: the target pauses
-            why = reason(exc)
-            self.store.release_unsent(item.id, self.owner, why, budget=target.rate_budget())
-            self.paused.add(item.target)
-            if self.on_auth_error is not None:
-                self.on_auth_error(item.target, exc)
-            return result("paused", error=why)
-        except DeliveryError as exc:  # PermanentError, or the base class from an adapter: not retried
-            why = reason(exc)
-            self.store.mark_failed(item.id, self.owner, why, budget=target.rate_budget())
-            log.error("delivery failed", extra={**tag, "error": why})
-            return result("failed", error=why)
-        except StoreError:
-            raise  # the state database: the daemon pauses; the row's lease runs out, it is reconciled
-        except Exception as exc:
-            # A bug (in compose or an adapter): keep the row, try again later, say so loudly.
-            why = f"internal error: {type(exc).__name__}: {exc}"
-            next_at = self.policy.requeue_at(item.attempts, self.clock())
-            self.store.reschedule(item.id, self.owner, next_at, why, budget=target.rate_budget())
-            log.exception("delivery crashed", extra={**tag})
-            return result("rescheduled", error=why)
+        except Exception as exc:  # lost, released, rescheduled, paused or failed (``outcomes``)
+            ended = end_pass(exc, self, item, target, what="delivery", tag=tag, reason=reason)
+            if ended.auth_error is not None:
+                self._pause(item.target, ended.auth_error)
+            return result(ended.outcome, error=ended.error)
         try:
             recorded = self.store.mark_sent(item.id, self.owner, posted, found=outcome == "found",
                                             budget=target.rate_budget())
@@ -417,12 +385,7 @@ def _operated(d: Deliverer, item: OutboxItem) -> DeliveryResult:
 
     done = deliver_operation(d, item, d.targets[item.target], d._keeping_lease(item))
     if done.auth_error is not None:  # the target's credentials: it pauses, as for a post
-        d.paused.add(item.target)
-        if d.on_auth_error is not None:
-            d.on_auth_error(item.target, done.auth_error)
+        d._pause(item.target, done.auth_error)
     return DeliveryResult(item.id, item.article_id, item.article.link, item.target, done.outcome, done.url,
                           done.error)
 
-
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

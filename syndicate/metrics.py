@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from syndicate.app import CycleResult
+    from syndicate.editors.values import Fleet
     from syndicate.store import Store
 
 log = logging.getLogger("syndicate.metrics")
@@ -82,9 +83,10 @@ class _StoreCollector:
         try:
             if store is None:
                 raise LookupError("no store bound")
-            for target, states in sorted(store.outbox_depth().items()):
+            for queue in fleet.read(store).queues:  # the fleet's view holds the outbox's depth: read once
+                states = dict(queue.states)
                 for state in OUTBOX_STATES:
-                    depth.add_metric([target, state], float(states.get(state, 0)))
+                    depth.add_metric([queue.target, state], float(states.get(state, 0)))
             value = store.get_meta("last_cycle_at")
             if value is not None:
                 last.add_metric([], float(value))
@@ -97,7 +99,6 @@ class _StoreCollector:
                 paused.add_metric([name], 1.0 if name in pauses else 0.0)
             for feed_name, count in sorted(store.held_feeds().items()):
                 held.add_metric([feed_name], float(count))
-            fleet.read(store)
         except Exception as exc:  # a scrape must never fail: report the store as unreadable
             if store is not None:
                 log.warning("metrics: cannot read the store", extra={"error": str(exc)})
@@ -131,7 +132,8 @@ class _FleetFamilies:
     def families(self) -> tuple[Any, ...]:
         return self.workers, self.seen, self.leases, self.remaining, self.reset
 
-    def read(self, store: Store) -> None:
+    def read(self, store: Store) -> Fleet:
+        """Fill the families from ``store``'s fleet view, and answer the view (its queues too)."""
         import time
 
         from syndicate.editors.fleet import fleet_view
@@ -149,6 +151,7 @@ class _FleetFamilies:
             self.remaining.add_metric([b.target], float(b.remaining))
             if b.reset_at is not None:
                 self.reset.add_metric([b.target], b.reset_at)
+        return fleet
 
 
 class Metrics:

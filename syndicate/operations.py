@@ -9,8 +9,10 @@ while the row waited is one edit), with the post's own intro line; a
 ``begin_attempt`` is written before anything is sent, as for a post; the
 platform's operation (``targets.operations``) reads the post first and does
 only what is left, so a row reclaimed after a crash is applied once.  Then
-one transaction records the outcome on both rows (``finish_operation``);
-transient errors reschedule the row, permanent ones fail it, with the reason.
+one transaction records the outcome on both rows (``finish_operation``).
+Anything raised ends the pass as it ends a post's (``syndicate.outcomes``):
+lost to another worker, released at shutdown, rescheduled (transient, or a
+bug), the target paused (credentials refused) or failed, with the reason.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from syndicate.changes import update_text
-from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TransientError
+from syndicate.errors import AuthError, PermanentError
 from syndicate.models import Facet, PostDraft
+from syndicate.outcomes import LeaseLost, Outcome, end_pass
+from syndicate.outcomes import Worker as PassWorker
 from syndicate.store import OutboxItem
 from syndicate.targets.operations import OpDone, PostOps, PostRef
 
 if TYPE_CHECKING:
     from syndicate.models import Article
-    from syndicate.retry import RetryPolicy
-    from syndicate.store import Store
     from syndicate.targets import Target
 
 
@@ -86,25 +88,17 @@ def reply_draft(item: OutboxItem) -> PostDraft:
 class OpResult:
     """How an operation row ended, for the deliverer's ``DeliveryResult``."""
 
-    outcome: Literal["sent", "rescheduled", "failed", "paused", "lost"]
+    outcome: Outcome  # a post's outcomes but "found"
     url: str | None = None
     error: str | None = None
     auth_error: AuthError | None = None  # "paused": the target refused our credentials
 
 
-class Worker(Protocol):
+class Worker(PassWorker, Protocol):
     """What of the deliverer an operation uses (``delivery.Deliverer``)."""
 
-    store: Store
     draft_for: DraftFor
-    owner: str
     lease_seconds: float
-    clock: Callable[[], float]
-    policy: RetryPolicy
-
-
-def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def deliver_operation(d: Worker, item: OutboxItem, target: Target,
@@ -130,7 +124,7 @@ def deliver_operation(d: Worker, item: OutboxItem, target: Target,
                 text = draft.text if draft is not None else f"delete {post.remote_id}"
                 if not d.store.begin_attempt(item.id, d.owner, now=d.clock(), lease_seconds=d.lease_seconds,
                                              text=text):
-                    raise _Lost
+                    raise LeaseLost
                 assert ops is not None
                 if draft is None:
                     return ops.delete(post)
@@ -138,37 +132,12 @@ def deliver_operation(d: Worker, item: OutboxItem, target: Target,
                                 tried=item.may_have_landed)
 
             done = d.policy.call(attempt, sleep=keep_lease, clock=d.clock)
-    except _Lost:
-        log.error("operation stopped: another worker holds the row now; nothing sent", extra=tag)
-        return OpResult("lost")
-    except TransientError as exc:
-        why = _reason(exc)
-        next_at = d.policy.requeue_at(item.attempts, d.clock(), exc)
-        d.store.reschedule(item.id, d.owner, next_at, why, budget=target.rate_budget())
-        log.warning("operation postponed", extra={**tag, "error": why})
-        return OpResult("rescheduled", error=why)
-    except AuthError as exc:
-        why = _reason(exc)
-        d.store.release_unsent(item.id, d.owner, why, budget=target.rate_budget())
-        return OpResult("paused", error=why, auth_error=exc)
-    except DeliveryError as exc:
-        why = _reason(exc)
-        d.store.mark_failed(item.id, d.owner, why, budget=target.rate_budget())
-        log.error("operation failed", extra={**tag, "error": why})
-        return OpResult("failed", error=why)
-    except StoreError:
-        raise
-    except Exception as exc:  # a bug: keep the row, try again later, say so loudly
-        why = f"internal error: {type(exc).__name__}: {exc}"
-        d.store.reschedule(item.id, d.owner, d.policy.requeue_at(item.attempts, d.clock()), why)
-        log.exception("operation crashed", extra=tag)
-        return OpResult("rescheduled", error=why)
+    except Exception as exc:  # lost, released, rescheduled, paused or failed, as a post (``outcomes``)
+        ended = end_pass(exc, d, item, target, what="operation", tag=tag)
+        return OpResult(ended.outcome, error=ended.error, auth_error=ended.auth_error)
     if not d.store.finish_operation(item.id, d.owner, done.outcome, done.detail, posted=done.posted):
         log.error("operation lease lost before recording", extra=tag)
         return OpResult("lost")
     log.info(f"{item.op}: {done.outcome}", extra={**tag, "detail": done.detail})
     return OpResult("sent", url=done.posted.url if done.posted else (found[1] if found else None))
 
-
-class _Lost(Exception):
-    """Another worker holds the row now."""

@@ -8,6 +8,7 @@ shared by the app and the Mastodon server; nothing sleeps.
 
 from __future__ import annotations
 
+import threading
 import time
 from email.utils import formatdate
 
@@ -18,11 +19,12 @@ from mastodon import Mastodon
 
 from syndicate.app import App
 from syndicate.cli import main
+from syndicate.delivery import Deliverer
 from syndicate.editors import Editors
 from syndicate.retry import RetryPolicy
 from syndicate.web import create_app, serve
 from tests.fakes import FakeClock, bluesky, make_config, mastodon, write_feeds_yaml
-from tests.servers.mastodon import MastodonServer
+from tests.servers.mastodon import Fault, MastodonServer
 
 TOKEN = "loopback-token-1234567890"
 API_TOKEN = "s3cret-editors-token-0123456789"
@@ -295,6 +297,68 @@ def test_the_cli_says_it_waits_posts_now_and_asks_before_deleting(tmp_path, feed
         assert server.statuses == [] and server.deleted == [status["id"]]
         assert "mastodon (delete) sent" in run("show", "guid-1").output.replace("  ", " ")
         assert not server.errors
+
+
+# --- an operation's lease and shutdown, as a post's ---------------------------------------------------
+
+
+def waiting_delete(tmp_path, feed_server, server, clock):
+    """An app whose article 1 is posted and its delete queued; the status's DELETE answers 503
+    once, so the delete waits to retry (under ``keep_lease``) before it can go."""
+    app = seeded(tmp_path, feed_server, server, clock, settle=0)
+    cycle(app, feed_server, (1, "Delete me"))
+    [status] = server.statuses
+    assert editors(app).delete("guid-1", requester="tester", requested_by="Ann").queued == ("mastodon",)
+    server.queue_faults(Fault(status=503, method="DELETE", path=r"/api/v1/statuses/\w+"))
+    return app, status
+
+
+def worker(app: App, clock, owner: str, sleep, stop=None) -> Deliverer:
+    """A second worker on the app's state and targets, waiting by ``sleep``."""
+    return Deliverer(app.store, app.targets, app.draft_for, policy=RetryPolicy(jitter=0), owner=owner,
+                     lease_seconds=900, clock=clock, sleep=sleep, stop=stop)
+
+
+def test_a_delete_whose_row_is_taken_while_it_waits_stops_lost(tmp_path, feed_server, server, clock, caplog):
+    app, status = waiting_delete(tmp_path, feed_server, server, clock)
+    taken = []
+
+    def stalled(seconds):  # "me" stalls past its lease in the wait; another worker takes the row
+        clock.advance(seconds + 901)
+        taken.extend(app.store.claim_due("other", now=clock(), lease_seconds=900))
+
+    [result] = worker(app, clock, "me", stalled).deliver_due()
+    assert result.outcome == "lost" and result.error is None
+    assert [(t.op, t.attempts) for t in taken] == [("delete", 2)]
+    assert "operation crashed" not in caplog.text and "internal error" not in caplog.text
+    assert "operation stopped: another worker holds the row now; nothing sent" in caplog.text
+    post, delete = app.store.deliveries(app.store.find_article_id("guid-1"))
+    assert (delete.op, delete.state, delete.last_error) == ("delete", "sending", None)  # the other's still
+    assert [e.kind for e in delete.history if e.kind in ("postponed", "released", "failed")] == []
+    assert server.statuses == [status] and server.deleted == []
+    assert app.store.finish_operation(taken[0].id, "other", "deleted", "by the other worker")
+
+
+def test_a_delete_waiting_to_retry_at_shutdown_is_released_unsent(tmp_path, feed_server, server, clock,
+                                                                   caplog):
+    app, status = waiting_delete(tmp_path, feed_server, server, clock)
+    stop = threading.Event()
+
+    def stopping(seconds):  # SIGTERM arrives while the delete waits to retry
+        clock.sleep(seconds)
+        stop.set()
+
+    [result] = worker(app, clock, "me", stopping, stop).deliver_due()
+    assert result.outcome == "released" and result.error is None
+    assert "operation crashed" not in caplog.text and "internal error" not in caplog.text
+    assert "operation released on shutdown" in caplog.text
+    post, delete = app.store.deliveries(app.store.find_article_id("guid-1"))
+    assert (delete.state, delete.last_error) == ("pending", None)
+    assert delete.next_attempt_at <= clock()  # due again at once: no backoff spent on our shutdown
+    assert [e.kind for e in delete.history if e.kind in ("postponed", "released")] == ["released"]
+    assert server.statuses == [status]
+    [again] = worker(app, clock, "next", clock.sleep).deliver_due()  # the next start deletes it
+    assert again.outcome == "sent" and server.statuses == [] and server.deleted == [status["id"]]
 
 
 # --- Bluesky: replace, reply, keep ------------------------------------------------------------------

@@ -108,3 +108,56 @@ def test_not_found_says_where_it_looked(parts):
         editors.retry("nope")
     assert editors.recorded("https://example.org/1").article_id == 1
     editors.close()
+
+
+# --- health is this worker's, on a fleet ------------------------------------------------------------
+
+
+FLEET = """
+state: {tmp}/state.db
+feeds:
+  - name: acr
+    url: {feed}
+    poll_interval: 5m
+"""
+
+
+def test_a_worker_whose_loop_stopped_is_unhealthy_though_another_worker_cycles(tmp_path, feed_server,
+                                                                              acr_rss):
+    """Two workers on one state, ``here`` on this host and ``there`` on another: the loop of
+    ``here`` stops (hung; its heartbeat thread still says it is alive) while ``there`` goes on
+    cycling.  The health check of ``here`` — ``syndicate health`` in its container, its
+    listener's /healthz — must say so, not report the other worker's cycles as its own."""
+    import socket
+
+    import httpx
+
+    from syndicate.app import App
+    from syndicate.editors import state_health
+    from syndicate.web import create_app, serve
+
+    feed_server.set_feed("/feed/", acr_rss)
+    config = parse_config(FLEET.format(tmp=tmp_path, feed=feed_server.url("/feed/")), environ={})
+    clock = FakeClock(1_800_000_000.0)
+    here = App(config, targets={}, clock=clock, owner="here:1:aaaa")
+    there = App(config, targets={}, clock=clock, owner="there:2:bbbb")
+    try:
+        here.store.worker_started("here:1:aaaa", host=socket.gethostname(), pid=1)
+        there.store.worker_started("there:2:bbbb", host="a-host-elsewhere", pid=2)
+        here.run_cycle(all_feeds=True)
+        there.run_cycle(all_feeds=True)
+        assert state_health(config, clock=clock).status == "ok"
+        clock.advance(1200 + 60)  # the limit is 3 × 5 min + 5 min; "here" cycled last that long ago
+        assert here.store.worker_seen("here:1:aaaa") and there.store.worker_seen("there:2:bbbb")
+        there.run_cycle()
+        report = state_health(config, clock=clock)
+        assert (report.status, report.reason) == ("unhealthy", "last cycle 1260s ago (limit 1200s)")
+        with serve(create_app(here, api_token=None), "127.0.0.1", 0) as mine, \
+                serve(create_app(there, api_token=None), "127.0.0.1", 0) as theirs:
+            assert httpx.get(f"{mine.url}/healthz", timeout=10).status_code == 503
+            assert httpx.get(f"{theirs.url}/healthz", timeout=10).json()["status"] == "ok"
+        here.run_cycle()  # its loop goes on: healthy again
+        assert state_health(config, clock=clock).status == "ok"
+    finally:
+        here.close()
+        there.close()

@@ -162,3 +162,24 @@ def test_metrics_of_a_state_no_worker_ran_on_have_no_fleet_rows(tmp_path):
     assert 'syndicate_workers{state="running"} 0.0' in text
     assert "syndicate_worker_leases{" not in text and "syndicate_target_budget_remaining{" not in text
     assert "syndicate_store_readable 1.0" in text
+
+
+def test_a_scrape_reads_the_outbox_depth_once(tmp_path):
+    """The depth gauge and the fleet's gauges come from one read of the outbox's counts."""
+    store = Store(tmp_path / "state.db")
+    try:
+        store.ingest("f", new=[article(1)], updated=[], queue={"g1": ["mastodon"]})
+        reads = []
+        depth = store.outbox_depth
+
+        def counted() -> dict[str, dict[str, int]]:
+            reads.append(1)
+            return depth()
+
+        store.outbox_depth = counted  # type: ignore[method-assign]
+        text = Metrics(store).render().decode()
+    finally:
+        store.close()
+    assert 'syndicate_outbox_depth{state="pending",target="mastodon"} 1.0' in text
+    assert 'syndicate_outbox_depth{state="failed",target="mastodon"} 0.0' in text
+    assert len(reads) == 1

@@ -29,7 +29,13 @@ listener's App), else the credentials in this environment.
 
 **Health**: the last cycle is at most 3 × the shortest poll interval + 300 s
 old (or ``max_age``) and the store is readable; a paused target makes it
-``degraded``, still healthy for a supervisor.
+``degraded``, still healthy for a supervisor.  The last cycle is the
+worker's own: the listener's (``worker``, its App's lease owner), or for
+``syndicate health`` this host's newest worker that has not stopped (a
+container's own; ``state_health``) — on a fleet any worker's cycle moves
+the state's ``last_cycle_at``, and one worker's loop may hang while the
+others go on.  With no worker recorded (``run --once``, ``feed``, a check
+from another machine) it is the state's last cycle, any worker's.
 """
 
 from __future__ import annotations
@@ -93,9 +99,11 @@ class Editors:
 
     def __init__(self, config: Config, store: Store, *, composer: Composer | None = None,
                  fetcher: Fetcher | None = None, cannot_post_here: Mapping[str, str] | None = None,
-                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 environ: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
+                 worker: str | None = None) -> None:
         self.config = config
         self.store = store
+        self.worker = worker  # the worker this face runs in (its lease owner): health is its own
         self.composer = composer
         self.clock = clock
         self._fetcher = fetcher
@@ -409,7 +417,7 @@ class Editors:
     def health(self, max_age: float | None = None) -> Health:
         limit = max_age if max_age is not None else self.health_limit()
         try:
-            last = self.store.get_meta("last_cycle_at")
+            last = self._last_cycle()
             pauses: tuple[TargetPause, ...] = tuple(self.store.paused_targets().values())
         except StoreError as exc:
             return Health("unhealthy", f"store unreadable: {exc}")
@@ -425,10 +433,28 @@ class Editors:
             return Health("degraded", "; ".join(pause_line(p) for p in pauses), age, pauses)
         return Health("ok", None, age)
 
+    def _last_cycle(self) -> str | None:
+        """When the last cycle ended (as stored): this worker's, if it is recorded, else the
+        state's (see the module docstring)."""
+        mine = [w for w in self.store.workers() if w.owner == self.worker] if self.worker else []
+        if mine:
+            return None if mine[0].last_cycle_at is None else repr(mine[0].last_cycle_at)
+        return self.store.get_meta("last_cycle_at")
+
+
+def host_worker(store: Store, host: str) -> str | None:
+    """The worker of ``host`` a health check there speaks for: its newest that has not said it
+    stopped (a container's own process; an older one not stopped was killed)."""
+    running = [w for w in store.workers() if w.host == host and w.stopped_at is None]
+    return max(running, key=lambda w: w.started_at).owner if running else None
+
 
 def state_health(config: Config, *, max_age: float | None = None,
                  clock: Callable[[], float] = time.time) -> Health:
-    """``Editors.health`` of the state ``config`` names, opened here (and never created)."""
+    """``Editors.health`` of the state ``config`` names, opened here (and never created), for this
+    host's worker (``host_worker``), if one is recorded."""
+    import socket
+
     from syndicate.store import Store
 
     if isinstance(config.state, Path) and str(config.state) != ":memory:" and not config.state.exists():
@@ -438,6 +464,10 @@ def state_health(config: Config, *, max_age: float | None = None,
     except StoreError as exc:
         return Health("unhealthy", f"store unreadable: {exc}")
     try:
-        return Editors(config, store, clock=clock).health(max_age)
+        try:
+            worker = host_worker(store, socket.gethostname())
+        except StoreError as exc:
+            return Health("unhealthy", f"store unreadable: {exc}")
+        return Editors(config, store, clock=clock, worker=worker).health(max_age)
     finally:
         store.close()

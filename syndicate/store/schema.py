@@ -361,6 +361,12 @@ def step_18_article_life(db: Connection) -> None:
         last = rows[-1][0]
 
 
+def step_19_worker_cycles(db: Connection) -> None:
+    """When each worker's own last cycle ended: on a fleet, a worker's health is its own, not the
+    state's last cycle (``meta.last_cycle_at``), which any worker's cycle moves."""
+    db.execute(f"ALTER TABLE workers ADD COLUMN last_cycle_at {db.dialect.real}")
+
+
 MIGRATIONS: tuple[Step, ...] = (
     step_1_initial,
     step_2_out_of_line,
@@ -380,6 +386,7 @@ MIGRATIONS: tuple[Step, ...] = (
     step_16_posts_by_time,
     step_17_operations,
     step_18_article_life,
+    step_19_worker_cycles,
 )
 LATEST = len(MIGRATIONS)
 

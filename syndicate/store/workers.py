@@ -5,7 +5,10 @@ One row per running process (table ``workers``), keyed by its lease owner
 here.  A worker records itself as it starts (``worker_started``), says it
 is alive on a heartbeat (``worker_seen``, see ``syndicate.daemon``) and
 that it stopped as it exits (``worker_stopped``); one killed never says so,
-and its ``last_seen_at`` ages.  With a PostgreSQL state several workers
+and its ``last_seen_at`` ages.  The heartbeat is a thread of its own, so
+each cycle's end is recorded too (``cycle_done``: the worker's
+``last_cycle_at``, and the state's, in ``meta``): a worker whose loop hangs
+still beats, but its last cycle ages.  With a PostgreSQL state several workers
 share the outbox, and no flock can say which are gone: their leases run out
 (``outbox``), and this table is what the fleet's status is read from.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syndicate.store.part import StorePart
+from syndicate.store.sessions import write_meta
 
 __all__ = ["FORGET_AFTER", "Lease", "Worker", "WorkersPart"]
 
@@ -32,6 +36,7 @@ class Worker:
     started_at: float
     last_seen_at: float
     stopped_at: float | None  # None: running, or killed (then last_seen_at stops moving)
+    last_cycle_at: float | None = None  # when its last cycle ended; None: none has yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,13 @@ class WorkersPart(StorePart):
             return db.execute("UPDATE workers SET last_seen_at = ? WHERE owner = ?",
                               (self._clock(), owner)).rowcount == 1
 
+    def cycle_done(self, owner: str, at: float) -> None:
+        """A cycle of ``owner`` ended at ``at``: the state's last cycle (``meta.last_cycle_at``, any
+        worker's) and the worker's own (if it is recorded), in one transaction."""
+        with self.backend.transaction() as db:
+            write_meta(db, "last_cycle_at", repr(at))
+            db.execute("UPDATE workers SET last_cycle_at = ? WHERE owner = ?", (at, owner))
+
     def worker_stopped(self, owner: str) -> None:
         with self.backend.transaction() as db:
             now = self._clock()
@@ -72,8 +84,8 @@ class WorkersPart(StorePart):
 
     def workers(self) -> list[Worker]:
         """Every worker recorded, the most recently started first."""
-        return [Worker(r[0], r[1], r[2], r[3], r[4], r[5]) for r in self.backend.query(
-            "SELECT owner, host, pid, started_at, last_seen_at, stopped_at FROM workers "
+        return [Worker(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in self.backend.query(
+            "SELECT owner, host, pid, started_at, last_seen_at, stopped_at, last_cycle_at FROM workers "
             "ORDER BY started_at DESC, owner")]
 
     def leases(self) -> list[Lease]:

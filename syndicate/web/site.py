@@ -87,7 +87,7 @@ class Site:
 
         app = self.app()
         return Editors(app.config, app.store, composer=app, fetcher=app.fetcher,
-                       cannot_post_here=app.no_credentials, clock=app.clock)
+                       cannot_post_here=app.no_credentials, clock=app.clock, worker=app.owner)
 
     def off_message(self) -> str:
         return f"the editors' API is off: set {self.app().config.listen.api_token_env}"

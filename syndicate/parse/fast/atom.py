@@ -74,6 +74,8 @@ class AtomReader:
         self.base = doc_base(headers)
         self.lang: str | None = headers.get("content-language") or None
         self.feed: dict[str, Any] = {}
+        if self.lang:  # feedparser's __init__: the header's language is the feed's until it says another
+            self.feed["language"] = self.lang.replace("_", "-")
         self._title_done = False
         self._entries_begun = False
 

@@ -110,6 +110,8 @@ class Channel:
         self.base = doc_base(headers)
         self.lang: str | None = headers.get("content-language") or None
         self.feed: dict[str, Any] = {}
+        if self.lang:  # feedparser's __init__: the header's language is the feed's until it says another
+            self.feed["language"] = self.lang.replace("_", "-")
         self._title_done = False
 
     def result(self, entries: Sequence[dict[str, Any]], version: str) -> dict[str, Any]:

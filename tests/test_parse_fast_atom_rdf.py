@@ -390,3 +390,23 @@ def test_a_known_atom_or_rdf_feed_with_one_new_entry_stops_after_a_few_known_one
     assert len(after.entries) == 4 and after.entries[0].link == "https://example.org/21"
     assert len(asked) == 5  # four read, and the last, to be sure of the order
     assert _taken(make([21, 20]))
+
+
+# -- feedparser's _urljoin, taken at once for a URL it gives back unchanged ------------------
+
+URL_PARTS = st.sampled_from(["https://", "http://", "HTTP://", "https:///", "ftp://", "", "//", "/", "a", "b.c",
+                             ":8080", "@", "[::1]", "é", "?", "#", ";", ";p", "&amp;", " ", "\t", "%20", ".",
+                             "..", "/x", "?", "=", "\\", "~", "\x00", "\x7f", "'", "(", "*"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(URL_PARTS, max_size=10).map("".join),
+       st.sampled_from(["", "https://example.org/feed/", "http://example.org/a/b?c#d", "https://h",
+                        "file:///x/", "tag:example.org,2026:x"]))
+def test_join_is_feedparsers_urljoin(uri, base):
+    from feedparser.urls import _urljoin
+
+    from syndicate.parse.fast.common import join
+
+    assert join(base, uri) == _urljoin(base, uri)
+    assert join(base, "https://example.org" + uri) == _urljoin(base, "https://example.org" + uri)

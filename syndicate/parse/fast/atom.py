@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedparser.datetimes import _parse_date
-from feedparser.urls import _urljoin
 
 from syndicate.parse.fast.common import (
     ATOM,
@@ -35,6 +34,7 @@ from syndicate.parse.fast.common import (
     end_author,
     fixed,
     is_element,
+    join,
     lang_of,
     save_author,
     value_of,
@@ -164,7 +164,7 @@ def _common(c: dict[str, Any], tag: str, el: Any, base: str, lang: str | None) -
         _scope_only(el)
         out = value_of(el)
         if out:
-            out = _urljoin(base, out)  # guidislink: an Atom id is a permalink to feedparser
+            out = join(base, out)  # guidislink: an Atom id is a permalink to feedparser
         c["id"] = out = fixed(out)
         c.setdefault("guidislink", "link" not in c)
         c.setdefault("link", out)
@@ -241,7 +241,7 @@ def _link(c: dict[str, Any], el: Any, base: str) -> None:
     attrs = {k: (v.lower() if k in ("rel", "type") else v) for k, v in el.attrib.items() if k[0] != "{"}
     attrs.setdefault("rel", "alternate")
     attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-    attrs["href"] = href = _urljoin(base, attrs["href"])
+    attrs["href"] = href = join(base, attrs["href"])
     c.setdefault("links", []).append(attrs)
     if attrs["rel"] == "alternate" and _MAPPED.get(attrs["type"], attrs["type"]) in _HTML_TYPES:
         c["link"] = href
@@ -269,7 +269,7 @@ def _person(c: dict[str, Any], el: Any, base: str, *, author: bool) -> None:
             _scope_only(child)
             key, out = "href", value_of(child)
             if out:
-                out = _urljoin(child_base(base, child), out)
+                out = join(child_base(base, child), out)
             c["href"] = out = fixed(out)  # what feedparser's pop of an ``href`` keeps, too
         elif author and _foreign(c, child):
             continue

@@ -15,12 +15,12 @@ from functools import lru_cache
 from typing import Any, Protocol, overload
 
 from feedparser.mixin import _cp1252, _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import ACCEPTABLE_URI_SCHEMES, _urljoin
 from lxml import etree
 
 __all__ = ["ATOM", "CONTENT", "DC", "EMAIL", "RDF", "RSS10", "SLASH", "SY", "WFW", "XML_BASE", "XML_LANG",
            "Items", "Reader", "Refused", "Unsupported", "add_tag", "category", "child_base", "child_lang",
-           "end_author", "fixed", "has_base_or_lang", "is_element", "lang_of", "looks_like_html",
+           "end_author", "fixed", "has_base_or_lang", "is_element", "join", "lang_of", "looks_like_html",
            "save_author", "text_of", "value_of"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -39,6 +39,11 @@ XML_LANG = f"{XML_NS}lang"
 EMAIL = re.compile(r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|"
                     r"(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?")
 looks_like_html = _FeedParserMixin.looks_like_html
+# An absolute http(s) URL that urllib's urlsplit/urlunsplit give back as it is (no whitespace or
+# control characters, no IPv6 or non-ASCII host, no empty query or fragment, no ";" parameters in
+# the path, a host right after "//"): what feedparser's ``_urljoin`` makes of it against any base.
+_CANONICAL = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+(?:/[^?#;\x00-\x20\x7f-\U0010ffff]*)?"
+                        r"(?:\?[^#\x00-\x20\x7f-\U0010ffff]+)?(?:#[^\x00-\x20\x7f-\U0010ffff]+)?")
 
 
 class Refused(Exception):
@@ -107,16 +112,25 @@ class Items(Sequence[dict[str, Any]]):
 # --- scopes: xml:base and xml:lang, as feedparser's unknown_starttag tracks them ---------------
 
 
+def join(base: str, uri: str) -> str:
+    """feedparser's ``_urljoin(base, uri)``, at once for a URL it would give back unchanged."""
+    if _CANONICAL.fullmatch(uri):
+        return uri
+    joined: str = _urljoin(base, uri)
+    return joined
+
+
 @lru_cache(maxsize=256)
 def _step(base: str, given: str | None) -> str:
+    """What feedparser's ``unknown_starttag`` makes its base: ``make_safe_absolute_uri(base,
+    given or base) or base`` (with a base), or ``_urljoin``."""
     new = given or base
     if base:
-        joined: str = make_safe_absolute_uri(base, new)
-        return joined or base
+        uri = join(base, new)  # make_safe_absolute_uri, with a base and something to join to it
+        return base if uri.strip().split(":", 1)[0] not in ACCEPTABLE_URI_SCHEMES else uri or base
     if given:
         raise Refused  # with no base, feedparser's basestack lets an xml:base outlive its element
-    joined = _urljoin(base, new)
-    return joined
+    return join(base, new)
 
 
 def child_base(base: str, el: Any) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedparser.datetimes import _parse_date
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import make_safe_absolute_uri
 
 from syndicate.parse.fast.common import (
     ATOM,
@@ -38,6 +38,7 @@ from syndicate.parse.fast.common import (
     fixed,
     has_base_or_lang,
     is_element,
+    join,
     lang_of,
     looks_like_html,
     text_of,
@@ -139,7 +140,7 @@ class Channel:
             feed["title_detail"] = {"type": kind, "language": lang_of(lang), "base": base, "value": out}
             self._title_done = bool(out)
         elif tag == "link":
-            out = fixed(_urljoin(base, out) if out else out)
+            out = fixed(join(base, out) if out else out)
             out = _ENTITY_REF.sub(r"&\g<1>", out)
             feed["link"] = out
             feed.setdefault("links", []).append({"rel": "alternate", "type": "text/html", "href": out})
@@ -185,7 +186,7 @@ def item_entry(item: Any, base: str, lang: str | None, *, rdf: bool) -> dict[str
             guidislink = child.get("isPermaLink", "true") == "true"
             out = text_of(child, attrs=True)
             if guidislink and out:
-                out = _urljoin(base, out)
+                out = join(base, out)
             e["id"] = out = fixed(out)
             e.setdefault("guidislink", guidislink and "link" not in e)
             if guidislink:
@@ -202,7 +203,7 @@ def item_entry(item: Any, base: str, lang: str | None, *, rdf: bool) -> dict[str
             e["title_detail"] = {"type": kind, "language": lang, "base": base, "value": out}
             title_done = bool(out)
         elif tag == "link":
-            out = fixed(_urljoin(base, out) if out else out)
+            out = fixed(join(base, out) if out else out)
             out = _ENTITY_REF.sub(r"&\g<1>", out.replace("&amp;", "&"))
             e.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
             e["link"] = out
@@ -270,5 +271,5 @@ def _atom_link(link: Any, base: str) -> dict[str, Any]:
     if attrs["rel"] == "alternate" or len(link) or (link.text or "").strip():
         raise Refused  # it would be the feed's link
     attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-    attrs["href"] = _urljoin(base, attrs["href"])
+    attrs["href"] = join(base, attrs["href"])
     return attrs

@@ -314,6 +314,8 @@ ODD_ATOM_ENTRIES = [
     '<x:y xmlns:x="https://unknown.example/">z</x:y>',
     "<dc:creator xmlns:dc=\"http://purl.org/dc/elements/1.1/\">Dee</dc:creator>",
     "<issued>2026-11-01T10:00:00Z</issued>",
+    # a skipped namespace under a prefix one of feedparser's handlers answers to: itunes:image is an image
+    '<itunes:image xmlns:itunes="http://purl.org/syndication/thread/1.0" href="https://example.org/i.jpg"/>',
 ]
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedparser.datetimes import _parse_date
+from feedparser.mixin import _FeedParserMixin
 
 from syndicate.parse.fast.common import (
     ATOM,
@@ -45,10 +46,12 @@ __all__ = ["AtomReader"]
 
 _VERSIONS = ("http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/")  # feedparser's others
 _THREAD = "{http://purl.org/syndication/thread/1.0}"
-# Namespaces whose elements feedparser keeps as ``<prefix>_<name>`` (from the document's prefix)
-# and nothing here reads: skipped when their key is not one that is read.
-_FOREIGN = frozenset({_THREAD[1:-1], "http://a9.com/-/spec/opensearchrss/1.0/", "http://a9.com/-/spec/opensearch/1.1/",
-                      "http://schemas.google.com/g/2005", "http://schemas.google.com/blogger/2008"})
+# Namespaces whose elements feedparser keeps as ``<prefix>_<name>`` (from the document's own
+# prefix) and nothing here reads, with the prefixes they are written with: skipped, unless the key
+# is one that is read or one of feedparser's handlers would take it.
+_FOREIGN = {_THREAD[1:-1]: {"thr"}, "http://a9.com/-/spec/opensearchrss/1.0/": {"openSearch", "opensearch"},
+            "http://a9.com/-/spec/opensearch/1.1/": {"openSearch", "opensearch"},
+            "http://schemas.google.com/g/2005": {"gd"}, "http://schemas.google.com/blogger/2008": {"blogger"}}
 _READ_KEYS = frozenset({"media_content", "media_thumbnail", "dc_source", "title_detail", "summary_detail",
                         "author_detail", "published_parsed", "updated_parsed", "rights_detail"})
 _PLAIN, _HTML = "text/plain", "text/html"
@@ -190,10 +193,11 @@ def _common(c: dict[str, Any], tag: str, el: Any, base: str, lang: str | None) -
 def _foreign(c: dict[str, Any], el: Any) -> bool:
     """A foreign element feedparser keeps where nothing here reads it: skipped (True)."""
     tag = el.tag
-    if not tag.startswith("{") or tag[1:].split("}", 1)[0] not in _FOREIGN or len(el):
+    if not tag.startswith("{") or len(el) or el.prefix not in _FOREIGN.get(tag[1:].split("}", 1)[0], ()):
         return False
-    key = f"{(el.prefix or '').lower()}_{tag.rsplit('}', 1)[1].lower()}"
-    if not el.prefix or key in _READ_KEYS or key in c:
+    key = f"{el.prefix.lower()}_{tag.rsplit('}', 1)[1].lower()}"
+    if key in _READ_KEYS or key in c or hasattr(_FeedParserMixin, f"_start_{key}") \
+            or hasattr(_FeedParserMixin, f"_end_{key}"):
         return False
     if el.attrib and ((el.text or "").strip() or set(el.attrib) & {XML_BASE, XML_LANG}):
         return False  # feedparser gives the text of an element with attributes to its parent

@@ -4,7 +4,7 @@ A Hypothesis corpus of each format is parsed both ways (``parse_feed(use_fast=Tr
 the same ``Entry``s and ``Article``s, and the same values under every key ``parse`` reads of
 feedparser's dicts.  Plain Atom and RDF go the fast way (``fast.read`` answers, and every entry
 reads); a document with something it does not fully read (xhtml, ``<source>``, Media RSS, a
-second summary, …) falls back, whole, to feedparser and still gives the right articles; and a
+second summary, Media RSS beyond empty media:content/thumbnail, …) falls back, whole, to feedparser and still gives the right articles; and a
 read of a known feed stops at its known entries in these formats too.  The golden cases go
 through ``tests/test_parse_fast.py``.
 """
@@ -23,6 +23,7 @@ from tests.test_parse_fast import BASE, CASES, MARKUP, TEXT, _same, documents
 
 HEADERS = {"content-type": "application/xml; charset=utf-8", "content-location": BASE}
 ENTRY_KEYS = ("id", "link", "title", "title_detail", "summary", "summary_detail", "content", "published",
+              "media_content", "media_thumbnail",
               "published_parsed", "updated", "updated_parsed", "authors", "author_detail", "author", "tags",
               "language", "rights", "rights_detail", "dc_source")
 FEED_KEYS = ("title", "title_detail", "link", "language", "rights", "rights_detail", "authors",
@@ -77,7 +78,8 @@ def _taken(content: bytes) -> bool:
 
 # -- Atom ------------------------------------------------------------------------------------
 
-ATOM_NS = 'xmlns="http://www.w3.org/2005/Atom" xmlns:thr="http://purl.org/syndication/thread/1.0"'
+ATOM_NS = ('xmlns="http://www.w3.org/2005/Atom" xmlns:thr="http://purl.org/syndication/thread/1.0" '
+           'xmlns:media="http://search.yahoo.com/mrss/"')
 
 
 def _atom(entries: str, *, feed: str = "", attrs: str = "") -> bytes:
@@ -166,6 +168,13 @@ def atom_entry(draw: st.DrawFn, n: int) -> str:
         parts.append(draw(_construct("rights")))
     if draw(st.booleans()):
         parts.append("<thr:total>2</thr:total>")
+    for _ in range(draw(st.integers(0, 2))):
+        tag = draw(st.sampled_from(["media:content", "media:thumbnail"]))
+        url = draw(st.sampled_from(["https://example.org/i.jpg", "/rel/i.png", "https://www.gravatar.com/avatar/x",
+                                    "https://example.org/v.mp4", ""]))
+        attrs = draw(st.sampled_from(["", ' medium="image"', ' type="IMAGE/JPEG"', ' width="72" height="72"',
+                                      ' type="video/mp4" fileSize="10"']))
+        parts.append(f'<{tag} url="{url}"{attrs}/>')
     parts = draw(st.permutations(parts))
     return f"<entry{draw(BASES)}{draw(LANGS)}>\n" + "\n".join(parts) + "</entry>"
 
@@ -295,7 +304,7 @@ def test_plain_atom_and_rdf_go_the_fast_way():
     assert _taken(atom) and _taken(rdf)
     assert fast.read(atom, HEADERS)["version"] == "atom10" and fast.read(rdf, HEADERS)["version"] == "rss10"
     golden = {p.name for p in CASES.iterdir() if p.suffix in (".atom", ".rdf", ".xml") and _taken(p.read_bytes())}
-    assert {"atom-wordpress.atom", "atom-authors-categories.atom", "credit-dc-source.rdf", "rdf-ojs-day-only.rdf",
+    assert {"atom-wordpress.atom", "atom-authors-categories.atom", "atom-blogger.xml", "credit-dc-source.rdf", "rdf-ojs-day-only.rdf",
             "rdf-dc-creator-date.rdf"} <= golden, golden
 
 
@@ -306,7 +315,11 @@ ODD_ATOM_ENTRIES = [
     '<content src="https://example.org/c"/>',
     '<summary>one</summary><summary>two</summary>',
     '<source><id>urn:s</id><title>Elsewhere</title></source>',
-    '<media:thumbnail xmlns:media="http://search.yahoo.com/mrss/" url="https://example.org/i.jpg"/>',
+    '<media:content xmlns:media="http://search.yahoo.com/mrss/" url="https://example.org/i.jpg">'
+    "<media:title>T</media:title></media:content>",
+    '<media:group xmlns:media="http://search.yahoo.com/mrss/"><media:content url="https://example.org/i.jpg"/>'
+    "</media:group>",
+    '<media:thumbnail xmlns:media="http://search.yahoo.com/mrss/" url="https://example.org/i.jpg" lang="fr"/>',
     '<link rel="alternate">https://example.org/text-link</link>',
     '<link base="https://other.example/" href="x"/>',
     '<title type="html"><b>markup</b> not escaped</title>',

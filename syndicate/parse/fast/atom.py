@@ -12,7 +12,9 @@ constructs of ``type`` text or html only (``xhtml``, another media type, ``src``
 are feedparser's to read), and a few foreign elements feedparser keeps under keys nothing here
 reads (``thr:total``, openSearch, Blogger's and GData's), as text or attributes alone.
 
-Not taken (feedparser reads them): ``source``, Media RSS, any other namespace, and an element
+An entry may hold empty ``media:content`` and ``media:thumbnail`` elements (Blogger's).
+
+Not taken (feedparser reads them): ``source``, the rest of Media RSS, any other namespace, and an element
 with children or attributes other than those named.
 """
 
@@ -64,6 +66,10 @@ _TYPED = _SCOPE | {"type"}
 _LINK_ATTRS = _SCOPE | {"rel", "type", "href", "hreflang", "title", "length", f"{_THREAD}count",
                         f"{_THREAD}updated"}
 _CATEGORY_ATTRS = _SCOPE | {"term", "scheme", "label"}
+_MEDIA = {f"{{{ns}}}{name}": f"media_{name}" for ns in ("http://search.yahoo.com/mrss/", "http://search.yahoo.com/mrss")
+          for name in ("content", "thumbnail")}
+_MEDIA_ATTRS = frozenset({"url", "type", "medium", "width", "height", "filesize", "fileSize", "duration",
+                          "bitrate", "isDefault", "isdefault", "expression", "time"})
 _IGNORED_IN_FEED = frozenset({f"{ATOM}generator", f"{ATOM}icon", f"{ATOM}logo"})
 
 
@@ -149,6 +155,8 @@ class AtomReader:
                 e.setdefault("summary", out)  # text and html are copied to the summary when it has none
             elif tag == f"{ATOM}published":
                 _date(e, "published", child)
+            elif tag in _MEDIA:
+                _media(e, _MEDIA[tag], child)
             elif not _common(e, tag, child, base, lang):
                 raise Refused
         return e
@@ -249,6 +257,17 @@ def _link(c: dict[str, Any], el: Any, base: str) -> None:
     c.setdefault("links", []).append(attrs)
     if attrs["rel"] == "alternate" and _MAPPED.get(attrs["type"], attrs["type"]) in _HTML_TYPES:
         c["link"] = href
+
+
+def _media(e: dict[str, Any], key: str, el: Any) -> None:
+    """An empty ``media:content`` or ``media:thumbnail``: its attributes, as feedparser keeps them
+    (names lower-cased, ``type`` too); one with children, text or a ``lang`` is feedparser's."""
+    if len(el) or (el.text or "").strip() or set(el.attrib) - _MEDIA_ATTRS:
+        raise Refused
+    attrs = {k.lower(): (v.lower() if k.lower() == "type" else v) for k, v in el.attrib.items()}
+    if len(attrs) != len(el.attrib):
+        raise Refused  # the same attribute twice, in two cases
+    e.setdefault(key, []).append(attrs)
 
 
 def _person(c: dict[str, Any], el: Any, base: str, *, author: bool) -> None:

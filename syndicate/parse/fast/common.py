@@ -182,7 +182,9 @@ def has_base_or_lang(el: Any) -> bool:
 
 def fixed(text: str) -> str:
     """What feedparser's ``pop`` does last to a UTF-8 document's text: UTF-8 read as latin-1
-    put right, then the cp1252 code points mapped."""
+    put right, then the cp1252 code points mapped (ASCII is left as it is by both)."""
+    if text.isascii():
+        return text
     try:
         text = text.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):

@@ -1,4 +1,4 @@
-"""Deterministic inputs: WordPress-style RSS feeds and stored articles.
+"""Deterministic inputs: WordPress-style RSS (and the same posts as Atom and RDF) feeds, stored articles.
 
 Everything is drawn from ``random.Random(seed)``, so the same arguments give
 the same bytes on every run and every machine.
@@ -7,6 +7,7 @@ the same bytes on every run and every machine.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -42,7 +43,22 @@ def _title(rng: random.Random) -> str:
     return t[0].upper() + t[1:]
 
 
-def _item(rng: random.Random, site: str, host: str, n: int, when: datetime) -> str:
+@dataclass(frozen=True)
+class _Post:
+    """One generated post, whatever format writes it."""
+
+    title: str
+    link: str
+    n: int
+    when: datetime
+    author: str
+    cats: list[str]
+    description: str
+    content: str
+    comments: int
+
+
+def _post(rng: random.Random, site: str, host: str, n: int, when: datetime) -> _Post:
     title = _title(rng)
     slug = title.lower().replace(" ", "-")[:32] + f"-{n}"
     link = f"https://{host}/{slug}/"
@@ -63,22 +79,75 @@ def _item(rng: random.Random, site: str, host: str, n: int, when: datetime) -> s
     excerpt = (lead + " " + paras[0])[:110].rsplit(" ", 1)[0]
     description = (f"<p>{excerpt} [&#8230;]</p>\n<p>The post <a href=\"{link}\">{title}</a> appeared "
                    f"first on <a href=\"https://{host}\">{site}</a>.</p>\n")
-    cat_xml = "".join(f"\t\t<category><![CDATA[{c}]]></category>\n" for c in cats)
+    return _Post(title, link, n, when, author, cats, description, content, rng.randint(0, 9))
+
+
+def _item(p: _Post, host: str) -> str:
+    cat_xml = "".join(f"\t\t<category><![CDATA[{c}]]></category>\n" for c in p.cats)
     return (
         "\t<item>\n"
-        f"\t\t<title>{title}</title>\n"
-        f"\t\t<link>{link}</link>\n"
-        f"\t\t<comments>{link}#respond</comments>\n"
-        f"\t\t<dc:creator><![CDATA[{author}]]></dc:creator>\n"
-        f"\t\t<pubDate>{format_datetime(when)}</pubDate>\n"
+        f"\t\t<title>{p.title}</title>\n"
+        f"\t\t<link>{p.link}</link>\n"
+        f"\t\t<comments>{p.link}#respond</comments>\n"
+        f"\t\t<dc:creator><![CDATA[{p.author}]]></dc:creator>\n"
+        f"\t\t<pubDate>{format_datetime(p.when)}</pubDate>\n"
         f"{cat_xml}"
-        f'\t\t<guid isPermaLink="false">https://{host}/?p={n}</guid>\n'
-        f"\t\t<description><![CDATA[{description}]]></description>\n"
-        f"\t\t<content:encoded><![CDATA[{content}]]></content:encoded>\n"
-        f"\t\t<wfw:commentRss>{link}feed/</wfw:commentRss>\n"
-        f"\t\t<slash:comments>{rng.randint(0, 9)}</slash:comments>\n"
+        f'\t\t<guid isPermaLink="false">https://{host}/?p={p.n}</guid>\n'
+        f"\t\t<description><![CDATA[{p.description}]]></description>\n"
+        f"\t\t<content:encoded><![CDATA[{p.content}]]></content:encoded>\n"
+        f"\t\t<wfw:commentRss>{p.link}feed/</wfw:commentRss>\n"
+        f"\t\t<slash:comments>{p.comments}</slash:comments>\n"
         "\t</item>\n"
     )
+
+
+def _entry(p: _Post, host: str) -> str:
+    """An Atom entry as WordPress's wp-atom.php writes it."""
+    stamp = p.when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    cat_xml = "".join(f'<category scheme="https://{host}" term="{c}" />' for c in p.cats)
+    return (
+        "\t<entry>\n"
+        f"\t\t<author>\n\t\t\t<name>{p.author}</name>\n\t\t\t\t\t</author>\n\n"
+        f"\t\t<title type=\"html\"><![CDATA[{p.title}]]></title>\n"
+        f'\t\t<link rel="alternate" type="text/html" href="{p.link}" />\n\n'
+        f"\t\t<id>https://{host}/?p={p.n}</id>\n"
+        f"\t\t<updated>{stamp}</updated>\n"
+        f"\t\t<published>{stamp}</published>\n"
+        f"\t\t{cat_xml}\n"
+        f'\t\t<summary type="html"><![CDATA[{p.description}]]></summary>\n\n'
+        f'\t\t\t\t\t<content type="html" xml:base="{p.link}"><![CDATA[{p.content}]]></content>\n\t\t\n'
+        f'\t\t\t\t\t<link rel="replies" type="text/html" href="{p.link}#comments" thr:count="{p.comments}" />\n'
+        f'\t\t\t<link rel="replies" type="application/atom+xml" href="{p.link}feed/atom/" '
+        f'thr:count="{p.comments}" />\n'
+        f"\t\t\t<thr:total>{p.comments}</thr:total>\n"
+        "\t\t\t</entry>\n"
+    )
+
+
+def _rdf_item(p: _Post, host: str) -> str:
+    """An RSS 1.0 item, as an RDF feed (Drupal, OJS, arXiv-style) writes one."""
+    subjects = "".join(f"\t\t<dc:subject>{c}</dc:subject>\n" for c in p.cats)
+    return (
+        f'\t<item rdf:about="{p.link}">\n'
+        f"\t\t<title>{p.title}</title>\n"
+        f"\t\t<link>{p.link}</link>\n"
+        f"\t\t<description><![CDATA[{p.description}]]></description>\n"
+        f"\t\t<content:encoded><![CDATA[{p.content}]]></content:encoded>\n"
+        f"\t\t<dc:creator>{p.author}</dc:creator>\n"
+        f"\t\t<dc:date>{p.when.strftime('%Y-%m-%dT%H:%M:%SZ')}</dc:date>\n"
+        f"{subjects}"
+        "\t</item>\n"
+    )
+
+
+def _posts(items: int, seed: int, site: str, host: str, first_id: int) -> tuple[datetime, list[_Post]]:
+    rng = random.Random(f"{seed}:{first_id}:{host}")
+    newest = BASE_DATE + timedelta(hours=first_id)
+    posts = []
+    for k in range(items):
+        n = first_id + items - 1 - k  # newest first
+        posts.append(_post(rng, site, host, n, newest - timedelta(hours=k * 3, minutes=rng.randint(0, 59))))
+    return newest, posts
 
 
 def wordpress_feed(items: int, *, seed: int = 1, site: str = "Anti*Capitalist Resistance",
@@ -88,8 +157,7 @@ def wordpress_feed(items: int, *, seed: int = 1, site: str = "Anti*Capitalist Re
     Entry ``k`` has guid ``https://HOST/?p=FIRST_ID+k``; a different
     ``first_id`` gives entries the store has never seen.
     """
-    rng = random.Random(f"{seed}:{first_id}:{host}")
-    newest = BASE_DATE + timedelta(hours=first_id)
+    newest, posts = _posts(items, seed, site, host, first_id)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"\n'
         '\txmlns:content="http://purl.org/rss/1.0/modules/content/"\n'
@@ -107,10 +175,52 @@ def wordpress_feed(items: int, *, seed: int = 1, site: str = "Anti*Capitalist Re
         "\t<sy:updatePeriod>\n\thourly\t</sy:updatePeriod>\n\t<sy:updateFrequency>\n\t1\t</sy:updateFrequency>\n",
         "\t<generator>https://wordpress.org/?v=6.1.1</generator>\n",
     ]
-    for k in range(items):
-        n = first_id + items - 1 - k  # newest first
-        out.append(_item(rng, site, host, n, newest - timedelta(hours=k * 3, minutes=rng.randint(0, 59))))
+    out.extend(_item(p, host) for p in posts)
     out.append("</channel>\n</rss>\n")
+    return "".join(out).encode("utf-8")
+
+
+def wordpress_atom_feed(items: int, *, seed: int = 1, site: str = "Anti*Capitalist Resistance",
+                        host: str = "acr.example.org", first_id: int = 10_000) -> bytes:
+    """The same posts as ``wordpress_feed``, as WordPress's Atom feed writes them (``xml:base`` and
+    ``xml:lang`` on the feed, html title, summary and content, threading links)."""
+    newest, posts = _posts(items, seed, site, host, first_id)
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?><feed\n\txmlns="http://www.w3.org/2005/Atom"\n'
+        '\txmlns:thr="http://purl.org/syndication/thread/1.0"\n\txml:lang="en-GB"\n'
+        f'\txml:base="https://{host}/wp-atom.php"\n\t>\n',
+        f'\t<title type="text">{site}</title>\n',
+        '\t<subtitle type="text">Ecosocialist, internationalist, feminist, anti-racist</subtitle>\n\n',
+        f"\t<updated>{newest.strftime('%Y-%m-%dT%H:%M:%SZ')}</updated>\n\n",
+        f'\t<link rel="alternate" type="text/html" href="https://{host}" />\n',
+        f"\t<id>https://{host}/feed/atom/</id>\n",
+        f'\t<link rel="self" type="application/atom+xml" href="https://{host}/feed/atom/" />\n\n',
+        '\t<generator uri="https://wordpress.org/" version="6.1.1">WordPress</generator>\n',
+    ]
+    out.extend(_entry(p, host) for p in posts)
+    out.append("</feed>\n")
+    return "".join(out).encode("utf-8")
+
+
+def rdf_feed(items: int, *, seed: int = 1, site: str = "Anti*Capitalist Resistance",
+             host: str = "acr.example.org", first_id: int = 10_000) -> bytes:
+    """The same posts as ``wordpress_feed``, as an RSS 1.0 (RDF) feed."""
+    newest, posts = _posts(items, seed, site, host, first_id)
+    seq = "".join(f'\t\t\t\t<rdf:li rdf:resource="{p.link}"/>\n' for p in posts)
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n<rdf:RDF\n'
+        '  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n  xmlns="http://purl.org/rss/1.0/"\n'
+        '  xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '  xmlns:content="http://purl.org/rss/1.0/modules/content/"\n'
+        '  xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">\n',
+        f'\t<channel rdf:about="https://{host}/">\n\t\t<title>{site}</title>\n\t\t<link>https://{host}/</link>\n'
+        "\t\t<description>Ecosocialist, internationalist, feminist, anti-racist</description>\n"
+        f"\t\t<dc:language>en-GB</dc:language>\n\t\t<dc:date>{newest.strftime('%Y-%m-%dT%H:%M:%SZ')}</dc:date>\n"
+        "\t\t<sy:updatePeriod>hourly</sy:updatePeriod>\n"
+        f"\t\t<items>\n\t\t\t<rdf:Seq>\n{seq}\t\t\t</rdf:Seq>\n\t\t</items>\n\t</channel>\n",
+    ]
+    out.extend(_rdf_item(p, host) for p in posts)
+    out.append("</rdf:RDF>\n")
     return "".join(out).encode("utf-8")
 
 

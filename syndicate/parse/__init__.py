@@ -15,9 +15,10 @@ Pure: no network, no database.  Two steps, so the pipeline can skip work:
     fingerprint changed): plain-text title, dates as aware UTC, standfirst,
     sanitised content, image and original source.
 
-``fast.py`` reads well-formed RSS 2.0 of the elements it knows with lxml, to
-the very dicts feedparser would give (``tests/test_parse_fast.py`` holds the
-two to the same entries and articles); anything else goes to feedparser whole.
+``fast/`` reads well-formed RSS 2.0, Atom 1.0 and RSS 1.0 (RDF) of the elements
+it knows with lxml, to the very dicts feedparser would give
+(``tests/test_parse_fast.py`` holds the two to the same entries and articles);
+anything else goes to feedparser whole.
 A feed read before stops after its known, unchanged entries (``stop_at``).
 
 ``fields.py`` is the one typed way into feedparser's dicts (``dict.get``,

@@ -141,8 +141,8 @@ def parse_feed(feed: str, content: bytes, *, base_url: str,
     links resolve against it.  ``headers`` are the response headers (their
     charset and Content-Location are used).  Raises ``ParseError`` when the
     bytes hold nothing usable: an empty body, an HTML page, or a document
-    that is not well-formed and yields no entries.  A well-formed RSS 2.0
-    document of the elements ``fast`` knows is read with lxml instead of
+    that is not well-formed and yields no entries.  A well-formed RSS 2.0,
+    Atom 1.0 or RSS 1.0 document of the elements ``fast`` knows is read with lxml instead of
     feedparser, to the same result; ``use_fast=False`` always asks feedparser.
 
     ``stop_at(entries)``: is each of these entries known and unchanged (the pipeline

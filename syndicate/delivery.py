@@ -51,14 +51,17 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong, TransientError
-from syndicate.models import Article, Attempted, PostDraft, Posted
-from syndicate.pacing import Pacing
+from syndicate.models import Attempted
 from syndicate.retry import RetryPolicy
-from syndicate.store import OutboxItem, Store
-from syndicate.targets import Target
+
+if TYPE_CHECKING:
+    from syndicate.models import Article, PostDraft, Posted
+    from syndicate.pacing import Pacing
+    from syndicate.store import OutboxItem, Store
+    from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.delivery")
 

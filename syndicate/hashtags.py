@@ -14,11 +14,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import regex
+from syndicate.patterns import compiled
+from syndicate.textlen import count_graphemes
 
 __all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
 
@@ -40,19 +38,11 @@ class HashtagRules:
         return not self.enabled or self.limit <= 0
 
 
-# The patterns are compiled (and ``regex`` imported) when a first tag is made, not when the config
-# imports ``HashtagRules``.
+# (compiled when a first tag is made, not when the config imports ``HashtagRules``: ``patterns``)
 _TAG_SPLIT = r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+"
 _APOSTROPHES = r"(?<=\p{L})['’](?=\p{L})"
 _LEADING_MARKS = r"^[\p{Mn}\p{Mc}]+"
 _HAS_LETTER = r"\p{L}"
-
-
-@cache
-def _pattern(expression: str) -> regex.Pattern[str]:
-    import regex
-
-    return regex.compile(expression)
 
 
 def _capitalise(word: str) -> str:
@@ -75,7 +65,7 @@ _SPELT = (
 
 def _spelt(text: str) -> str:
     for pattern, words in _SPELT:
-        text = _pattern(pattern).sub(words, text)
+        text = compiled(pattern).sub(words, text)
     return text
 
 
@@ -83,19 +73,17 @@ def _tagify(raw: str, *, capitalise_first: bool) -> str:
     """``"Climate change"`` → ``"ClimateChange"``, ``"C++"`` → ``"Cpp"``; ``""`` when no valid tag
     can be made."""
     text = unicodedata.normalize("NFC", raw).strip().lstrip("#＃")
-    text = _pattern(_APOSTROPHES).sub("", text)  # "Women's rights" → "WomensRights"
+    text = compiled(_APOSTROPHES).sub("", text)  # "Women's rights" → "WomensRights"
     text = _spelt(text)
-    words = [w for w in _pattern(_TAG_SPLIT).split(text) if w]
+    words = [w for w in compiled(_TAG_SPLIT).split(text) if w]
     if not words:
         return ""
     first, rest = words[0], words[1:]
     if capitalise_first:
         first = _capitalise(first)
-    tag = _pattern(_LEADING_MARKS).sub("", first + "".join(_capitalise(w) for w in rest))
-    if not tag or not _pattern(_HAS_LETTER).search(tag):
+    tag = compiled(_LEADING_MARKS).sub("", first + "".join(_capitalise(w) for w in rest))
+    if not tag or not compiled(_HAS_LETTER).search(tag):
         return ""
-    from syndicate.textlen import count_graphemes
-
     if count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES:
         return ""
     return tag

@@ -26,6 +26,7 @@ from syndicate.netguard import AddressPolicy
 from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
+from syndicate.store.mirror import etag_of
 from syndicate.unpublish import Unpublisher
 
 if TYPE_CHECKING:  # the platforms (``syndicate.targets``) are imported when a target is built or drafted for
@@ -126,6 +127,14 @@ def check_online(config: Config, name: str, secret: Secret) -> tuple[str, bool]:
     finally:
         adapter.close()
         fetcher.close()
+
+
+def _holds(path: Path, etag: str) -> bool:
+    """Does the file at ``path`` hold the bytes whose ETag (``store.mirror.etag_of``) is ``etag``?"""
+    try:
+        return etag_of(path.read_bytes()) == etag
+    except OSError:
+        return False
 
 
 class App:
@@ -281,12 +290,15 @@ class App:
         stamps = self.store.mirror_stamps()
         if stamps == self._synced and all((out.dir / name).is_file() for name in stamps):
             return []
+        if stamps and all(_holds(out.dir / name, etag) for name, (etag, _updated) in stamps.items()):
+            self._synced = stamps  # (a process's first look: the files there are the published ones)
+            return []
         files = {}
         for name in stamps:
             published = self.store.mirror_file(name)
             if published is not None:
                 files[name] = published.data
-        from syndicate.feed_out import write_files  # (not for the usual answer: nothing to write)
+        from syndicate.feed_out import write_files  # (the renderers too: only when a file is to be written)
 
         written = write_files(out.dir, files)
         self._synced = stamps

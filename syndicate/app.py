@@ -15,19 +15,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from syndicate.config import Config, DeliveryConfig, HashtagConfig, Secret, TargetConfig
+from syndicate.config import HashtagConfig
 from syndicate.credentials import CredentialWatch
 from syndicate.delivery import Deliverer, DeliveryResult, default_owner
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
-from syndicate.models import Article, PostDraft, TargetLimits
 from syndicate.netguard import AddressPolicy
 from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
-from syndicate.targets import Services, Target, draft_post, platform_of
+from syndicate.store.mirror import etag_of
 from syndicate.unpublish import Unpublisher
+
+if TYPE_CHECKING:  # the platforms (``syndicate.targets``) are imported when a target is built or drafted for
+    from syndicate.config import Config, DeliveryConfig, Secret, TargetConfig
+    from syndicate.models import Article, PostDraft, TargetLimits
+    from syndicate.targets import Target
 
 log = logging.getLogger("syndicate")
 
@@ -46,6 +51,8 @@ class CycleResult:
 
 def platform_limits(cfg: TargetConfig) -> TargetLimits:
     """The platform's default limits, with the config's override."""
+    from syndicate.targets import platform_of
+
     return platform_of(cfg).offline_limits(cfg)
 
 
@@ -76,6 +83,8 @@ def build_target(name: str, cfg: TargetConfig, secret: Secret, *, store: Store |
                  fetcher: Fetcher, delivery: DeliveryConfig,
                  clock: Callable[[], float] = time.time) -> Target:
     """The adapter for one target, with its secret (already resolved)."""
+    from syndicate.targets import Services, platform_of
+
     redact(secret.reveal())
     fetch_image, page_image = _page_fetchers(fetcher)
     services = Services(fetch_image=fetch_image, page_image=page_image, session_store=store, shared=store,
@@ -118,6 +127,14 @@ def check_online(config: Config, name: str, secret: Secret) -> tuple[str, bool]:
     finally:
         adapter.close()
         fetcher.close()
+
+
+def _holds(path: Path, etag: str) -> bool:
+    """Does the file at ``path`` hold the bytes whose ETag (``store.mirror.etag_of``) is ``etag``?"""
+    try:
+        return etag_of(path.read_bytes()) == etag
+    except OSError:
+        return False
 
 
 class App:
@@ -196,6 +213,8 @@ class App:
         ``strict_limit``: the server refused it as too long, so measure as the strictest
         servers do — at most this many code points, every URL counted literally.
         """
+        from syndicate.targets import draft_post
+
         tcfg = self.config.targets[target]
         try:
             feed = self.config.feed(article.feed)
@@ -265,19 +284,22 @@ class App:
         """Write the published feeds into ``output.dir`` where they differ from what is there (another
         worker rebuilt them, or the files were removed); the paths written.  One cheap query when
         nothing changed."""
-        from syndicate.feed_out import write_files
-
         out = self.config.output
         if not (out.enabled and out.write_dir):
             return []
         stamps = self.store.mirror_stamps()
         if stamps == self._synced and all((out.dir / name).is_file() for name in stamps):
             return []
+        if stamps and all(_holds(out.dir / name, etag) for name, (etag, _updated) in stamps.items()):
+            self._synced = stamps  # (a process's first look: the files there are the published ones)
+            return []
         files = {}
         for name in stamps:
             published = self.store.mirror_file(name)
             if published is not None:
                 files[name] = published.data
+        from syndicate.feed_out import write_files  # (the renderers too: only when a file is to be written)
+
         written = write_files(out.dir, files)
         self._synced = stamps
         return written

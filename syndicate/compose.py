@@ -32,10 +32,10 @@ import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import regex
 
+from syndicate.dates import dated_by_feed, format_date, published_day
 from syndicate.hashtags import HashtagRules, hashtag_text, hashtags_for, split_extras
 from syndicate.models import Article, Facet, LinkCard, PostDraft, TargetLimits
 from syndicate.summary import web_url
@@ -53,11 +53,6 @@ __all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date"
            "shorten_to"]
 
 ELLIPSIS = "…"
-
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
 
 # --- mentions ------------------------------------------------------------------
 
@@ -77,31 +72,6 @@ def defuse_mentions(text: str) -> str:
     """``text`` with every would-be mention ("@user", "@user@instance", "@handle.example")
     made inert by a word joiner after its "@"; it reads the same."""
     return _MENTION_START.sub("@" + WORD_JOINER, text) if "@" in text else text
-
-
-# --- dates -----------------------------------------------------------------------
-
-
-def format_date(dt: datetime, utc_offset: int | None = None) -> str:
-    """``13 October 2022``: day without a leading zero, English month, in UTC, or in the zone
-    ``utc_offset`` minutes east of it."""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC)
-    if utc_offset:
-        dt += timedelta(minutes=utc_offset)
-    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
-
-
-def published_day(article: Article) -> str:
-    """The day ``article`` was first published, as its source saw it: a date the feed gave in
-    its zone (00:30 +02:00 is that day, not the UTC day before); a day-only date (a credit's,
-    or a feed's without a time) as that day."""
-    return format_date(article.published, article.utc_offset if _dated_by_feed(article) else None)
-
-
-def _dated_by_feed(article: Article) -> bool:
-    """Is the article dated by its feed's own date and time (so in the zone the feed wrote it)?"""
-    return not article.date_only and article.published == article.feed_published
 
 
 # --- shortening ----------------------------------------------------------------
@@ -404,7 +374,7 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
         feeds = format_date(article.feed_published, article.utc_offset)
         if feeds != date:
             date_note += f"; the feed's own date is {feeds}"
-        if article.utc_offset and _dated_by_feed(article):
+        if article.utc_offset and dated_by_feed(article):
             hours, minutes = divmod(abs(article.utc_offset), 60)
             sign = "+" if article.utc_offset > 0 else "-"
             date_note += f" (the day in the feed's zone, UTC{sign}{hours:02d}:{minutes:02d})"

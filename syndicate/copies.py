@@ -36,13 +36,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from syndicate.config import FeedConfig
-from syndicate.intent import FeedPlan, NewArticle
 from syndicate.links import link_identity
-from syndicate.models import Article
-from syndicate.store import Store
 from syndicate.store.copies import Crediting, Original, credited_ident
+
+if TYPE_CHECKING:  # the plan's values (``intent``) are imported where a plan is marked: status never does
+    from syndicate.config import FeedConfig
+    from syndicate.intent import FeedPlan, NewArticle
+    from syndicate.models import Article
+    from syndicate.store import Store
 
 __all__ = ["copy_notes", "credited_ident", "is_translation", "mark_copies", "merge_copies"]
 
@@ -72,6 +75,8 @@ def _reason(link: str, feed: str) -> str:
 
 
 def _as_copy(intent: NewArticle, originals: Mapping[str, Original]) -> NewArticle | None:
+    from syndicate.intent import NewArticle
+
     original = originals.get(credited_ident(intent.article))
     if original is None or link_identity(intent.article.link) == link_identity(original.link) \
             or is_translation(intent.article, original):
@@ -81,6 +86,8 @@ def _as_copy(intent: NewArticle, originals: Mapping[str, Original]) -> NewArticl
 
 
 def _as_original(intent: NewArticle, crediting: Mapping[str, Sequence[Crediting]]) -> NewArticle | None:
+    from syndicate.intent import NewArticle
+
     article = intent.article
     copies = [c for c in crediting.get(link_identity(article.link), ())
               if link_identity(c.link) != link_identity(article.link)
@@ -98,6 +105,8 @@ def mark_copies(plan: FeedPlan, originals: Mapping[str, Original],
     """``plan`` with each new article that copies one of ``originals`` (by its credited source's
     link identity) recorded as a copy, with no deliveries; and each that ``crediting`` articles
     copy recorded as their original (not posted when one of them was)."""
+    from syndicate.intent import NewArticle
+
     intents = []
     changed = False
     for intent in plan.intents:

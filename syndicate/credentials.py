@@ -27,15 +27,18 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, TypeAlias
 
-from syndicate.config import TargetConfig
 from syndicate.errors import AuthError, ConfigError, DeliveryError
-from syndicate.store import Store
-from syndicate.targets import Target
+
+if TYPE_CHECKING:  # the adapters' modules are imported by the App that builds them
+    from syndicate.config import TargetConfig
+    from syndicate.store import Store
+    from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.credentials")
 
-Rebuild = Callable[[str], Target | None]  # target name → an adapter with the secret read afresh
+Rebuild: TypeAlias = "Callable[[str], Target | None]"  # target name → an adapter with the secret read afresh
 
 
 def secret_hint(cfg: TargetConfig, environ: Mapping[str, str] | None = None) -> str:

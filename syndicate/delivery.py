@@ -51,15 +51,18 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreError, TooLong
-from syndicate.models import Article, Attempted, PostDraft, Posted
+from syndicate.models import Attempted
 from syndicate.outcomes import Interrupted, LeaseLost, Outcome, end_pass, one_line
-from syndicate.pacing import Pacing
 from syndicate.retry import RetryPolicy
-from syndicate.store import OutboxItem, Store
-from syndicate.targets import Target
+
+if TYPE_CHECKING:
+    from syndicate.models import Article, PostDraft, Posted
+    from syndicate.pacing import Pacing
+    from syndicate.store import OutboxItem, Store
+    from syndicate.targets import Target
 
 log = logging.getLogger("syndicate.delivery")
 

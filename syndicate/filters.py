@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import regex
+if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterion is compiled
+    import regex
 
-from syndicate.models import Article
+    from syndicate.models import Article
 
 __all__ = ["FIELDS", "MATCH_TIMEOUT", "Criteria", "Field", "Filter", "compile_pattern", "judge", "verdict"]
 
@@ -45,6 +46,8 @@ _FIELD_NAMES = {"title": "the title", "standfirst": "the standfirst", "content":
 
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
     """``pattern`` compiled; ``ValueError`` naming what is wrong (for the config's one line)."""
+    import regex
+
     try:
         return regex.compile(pattern)
     except regex.error as exc:
@@ -52,6 +55,8 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
 
 
 def _keyword(word: str) -> regex.Pattern[str]:
+    import regex
+
     return regex.compile(r"(?<!\w)" + regex.escape(word.strip()) + r"(?!\w)", regex.IGNORECASE)
 
 

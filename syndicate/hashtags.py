@@ -15,8 +15,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import regex
-
+from syndicate.patterns import compiled
 from syndicate.textlen import count_graphemes
 
 __all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
@@ -39,10 +38,11 @@ class HashtagRules:
         return not self.enabled or self.limit <= 0
 
 
-_TAG_SPLIT = regex.compile(r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+")
-_APOSTROPHES = regex.compile(r"(?<=\p{L})['’](?=\p{L})")
-_LEADING_MARKS = regex.compile(r"^[\p{Mn}\p{Mc}]+")
-_HAS_LETTER = regex.compile(r"\p{L}")
+# (compiled when a first tag is made, not when the config imports ``HashtagRules``: ``patterns``)
+_TAG_SPLIT = r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+"
+_APOSTROPHES = r"(?<=\p{L})['’](?=\p{L})"
+_LEADING_MARKS = r"^[\p{Mn}\p{Mc}]+"
+_HAS_LETTER = r"\p{L}"
 
 
 def _capitalise(word: str) -> str:
@@ -54,18 +54,18 @@ def _capitalise(word: str) -> str:
 # not "C" and "C#" not "C" either ("Q&A" → "QAndA"; an "&" between words, as in "Arts & Culture",
 # is a conjunction and goes).
 _SPELT = (
-    (regex.compile(r"(?<=\w)\+\+(?!\w)"), "pp"),  # C++, Notepad++ → Cpp
-    (regex.compile(r"(?<=\b\p{L})[#＃](?!\w)"), " Sharp"),  # C#, F# → CSharp, FSharp
-    (regex.compile(r"(?<=\w)\+(?!\w)"), " Plus"),  # LGBTQ+, Disney+ → LGBTQPlus
-    (regex.compile(r"(?<=\w)&(?=\w)"), " And "),  # Q&A, R&D → QAndA, RAndD ("Arts & Culture": ArtsCulture)
-    (regex.compile(r"(?:^|(?<=\s))\.(?=\p{L})"), "Dot "),  # .NET → DotNET
-    (regex.compile(r"(?<=\d)\s*%"), " Percent"),  # 99% → 99Percent
+    (r"(?<=\w)\+\+(?!\w)", "pp"),  # C++, Notepad++ → Cpp
+    (r"(?<=\b\p{L})[#＃](?!\w)", " Sharp"),  # C#, F# → CSharp, FSharp
+    (r"(?<=\w)\+(?!\w)", " Plus"),  # LGBTQ+, Disney+ → LGBTQPlus
+    (r"(?<=\w)&(?=\w)", " And "),  # Q&A, R&D → QAndA, RAndD ("Arts & Culture": ArtsCulture)
+    (r"(?:^|(?<=\s))\.(?=\p{L})", "Dot "),  # .NET → DotNET
+    (r"(?<=\d)\s*%", " Percent"),  # 99% → 99Percent
 )
 
 
 def _spelt(text: str) -> str:
     for pattern, words in _SPELT:
-        text = pattern.sub(words, text)
+        text = compiled(pattern).sub(words, text)
     return text
 
 
@@ -73,16 +73,16 @@ def _tagify(raw: str, *, capitalise_first: bool) -> str:
     """``"Climate change"`` → ``"ClimateChange"``, ``"C++"`` → ``"Cpp"``; ``""`` when no valid tag
     can be made."""
     text = unicodedata.normalize("NFC", raw).strip().lstrip("#＃")
-    text = _APOSTROPHES.sub("", text)  # "Women's rights" → "WomensRights"
+    text = compiled(_APOSTROPHES).sub("", text)  # "Women's rights" → "WomensRights"
     text = _spelt(text)
-    words = [w for w in _TAG_SPLIT.split(text) if w]
+    words = [w for w in compiled(_TAG_SPLIT).split(text) if w]
     if not words:
         return ""
     first, rest = words[0], words[1:]
     if capitalise_first:
         first = _capitalise(first)
-    tag = _LEADING_MARKS.sub("", first + "".join(_capitalise(w) for w in rest))
-    if not tag or not _HAS_LETTER.search(tag):
+    tag = compiled(_LEADING_MARKS).sub("", first + "".join(_capitalise(w) for w in rest))
+    if not tag or not compiled(_HAS_LETTER).search(tag):
         return ""
     if count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES:
         return ""

@@ -34,7 +34,7 @@ class Article:
     no time of day (a credit's "13 October 2022", a feed date without a time),
     held as UTC midnight; whoever shows it must not shift it to another day.
     ``utc_offset``: the zone the feed wrote its own date in (``feed_published``
-    is UTC), so the day is shown as the source saw it (``compose.published_day``).
+    is UTC), so the day is shown as the source saw it (``dates.published_day``).
     """
 
     feed: str  # name of the feed in feeds.yaml

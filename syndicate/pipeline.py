@@ -43,14 +43,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from syndicate.config import Config, FeedConfig
 from syndicate.copies import merge_copies
 from syndicate.errors import FeedError, FeedRateLimited
-from syndicate.fetch import Fetcher, FetchResult
-from syndicate.intent import FeedPlan, NotModified
-from syndicate.parse import Entry, ParsedFeed, parse_feed
+from syndicate.fetch import FetchResult
 from syndicate.plan import (
     KnownEntries,
     not_modified,
@@ -59,8 +56,14 @@ from syndicate.plan import (
     same_body,
     stored_for_edits,
 )
-from syndicate.store import FeedState, IngestCounts, Store
 from syndicate.unpublish import first_check_at, log_listing
+
+if TYPE_CHECKING:  # the parser is imported when a body must be parsed (not for a 304)
+    from syndicate.config import Config, FeedConfig
+    from syndicate.fetch import Fetcher
+    from syndicate.intent import FeedPlan, NotModified
+    from syndicate.parse import Entry, ParsedFeed
+    from syndicate.store import FeedState, IngestCounts, Store
 
 log = logging.getLogger("syndicate.pipeline")
 
@@ -301,6 +304,8 @@ class Ingester:
         if same_body(state, fetched):
             self.store.apply(plan_unchanged(feed, state, fetched, next_fetch_at=next_at))
             return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
+
+        from syndicate.parse import parse_feed
 
         stop_at = self._known_unchanged(feed) if state is not None and state.seeded else None
         parsed = parse_feed(feed.name, fetched.content or b"", base_url=fetched.url, headers=fetched.headers,

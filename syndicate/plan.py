@@ -35,11 +35,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from syndicate.changes import substantive
-from syndicate.config import FeedConfig
-from syndicate.fetch import FetchResult
-from syndicate.filters import Filter, judge
+from syndicate.filters import judge
 from syndicate.intent import (
     EditedArticle,
     EntryIntent,
@@ -50,9 +49,14 @@ from syndicate.intent import (
     SkippedEntry,
 )
 from syndicate.links import link_identity
-from syndicate.models import Article
-from syndicate.parse import Entry, ParsedFeed, normalise
-from syndicate.store import FeedState, Known
+
+if TYPE_CHECKING:  # a 304 or the same bytes (not_modified, plan_unchanged) never loads the parser
+    from syndicate.config import FeedConfig
+    from syndicate.fetch import FetchResult
+    from syndicate.filters import Filter
+    from syndicate.models import Article
+    from syndicate.parse import Entry, ParsedFeed
+    from syndicate.store import FeedState, Known
 
 __all__ = ["REDATE_SLACK", "KnownEntries", "feed_record", "not_modified", "plan_feed", "plan_unchanged",
            "revised", "same_body", "stored_for_edits", "undated"]
@@ -170,6 +174,8 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
     ``filters``: each target's (``Config.filters_for``), none by default;
     ``edits``: each target's ``edits:`` policy (none: an edit is only stored).
     """
+    from syndicate.parse import normalise
+
     now_dt = datetime.fromtimestamp(now, UTC)
     intents: list[EntryIntent | None] = []  # None: a new article, its deliveries decided below
     new: list[Article] = []

@@ -26,12 +26,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import tenacity
-
-from syndicate.config import DeliveryConfig
 from syndicate.errors import RateLimited, TransientError
+
+if TYPE_CHECKING:
+    from syndicate.config import DeliveryConfig
 
 T = TypeVar("T")
 
@@ -80,6 +80,8 @@ class RetryPolicy:
              clock: Callable[[], float] = time.time,
              before_sleep: Callable[[BaseException, float], None] | None = None) -> T:
         """Run ``fn`` under this policy; re-raises the last error when it gives up."""
+        import tenacity  # when a first post is sent, not when the daemon starts
+
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

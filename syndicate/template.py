@@ -15,12 +15,10 @@ each with the field it came from, so a platform can place rich-text spans
 
 from __future__ import annotations
 
-import difflib
+import re
 import string
 from collections.abc import Mapping
 from functools import lru_cache
-
-import regex
 
 __all__ = ["DEFAULT_TEMPLATE", "FIELDS", "MINIMAL_TEMPLATE", "Part", "render", "render_parts",
            "validate_template"]
@@ -51,7 +49,7 @@ Part = tuple[str | None, str]
 
 _FORMATTER = string.Formatter()
 _SENTINEL_BASE = 0xF0000  # Supplementary Private Use Area-A: one code point per field
-_SENTINELS = regex.compile(r"([\U000F0000-\U000F00FF])")
+_SENTINELS = re.compile(r"([\U000F0000-\U000F00FF])")  # (re, not regex: config checks templates)
 
 
 @lru_cache(maxsize=128)
@@ -73,6 +71,8 @@ def _parse(template: str) -> tuple[tuple[str, str | None], ...]:
                 f"template: positional field {{{name}}} is not allowed; use a named field ({known})"
             )
         if name not in FIELDS:
+            import difflib  # only to say what was meant
+
             close = difflib.get_close_matches(name, FIELDS, n=1)
             hint = f" (did you mean {{{close[0]}}}?)" if close else ""
             raise ValueError(f"template: unknown field {{{name}}}{hint}; known fields: {known}")

@@ -20,21 +20,29 @@ measured are remembered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import regex
+from syndicate.patterns import compiled
 
-from syndicate.models import TargetLimits
+if TYPE_CHECKING:
+    import regex
+
+    from syndicate.models import TargetLimits
 
 __all__ = ["clusters", "count_graphemes", "graphemes", "is_simple", "overflow", "post_length",
            "remember_count", "url_spans"]
 
-_GRAPHEME = regex.compile(r"\X")
+# \X and _URL are regex patterns, compiled when first measured (``patterns``), not when a
+# platform's module (or the config, through ``hashtags``) imports this one.
+_GRAPHEME = r"\X"
 # Text made only of these code points has one grapheme per code point (no
 # Extend, ZWJ, SpacingMark, Prepend, regional indicators, Hangul, CR), so it
 # can be counted with len(): the common case of English text costs no \X scan.
-_NOT_SIMPLE = regex.compile(r"[^\t\n\x20-\x7e\xa0-\u024f\u2010-\u2027\u2030-\u205e]")
+# (A plain code-point class: stdlib re, so a platform's module loads without regex.)
+_NOT_SIMPLE = re.compile(r"[^\t\n\x20-\x7e\xa0-\u024f\u2010-\u2027\u2030-\u205e]")
 
 # twitter-text's path and query characters (no parentheses: only balanced pairs).
 _PATH_CHARS = r"a-z0-9\p{Cyrillic}\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f!*';:=+,.$/%#\[\]\-\u2013_~&|@?"
@@ -44,13 +52,12 @@ _PATH_CHARS = r"a-z0-9\p{Cyrillic}\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f!*';:=+
 # Trailing punctuation is not part of the URL (see _url_end).  Where this
 # differs from twitter-text it should find a shorter URL, never a longer one,
 # so that our count errs high.
-_URL = regex.compile(
-    r"(?<![A-Za-z0-9@＠$#＃])https?://"
+_URL = (
+    r"(?i)(?<![A-Za-z0-9@＠$#＃])https?://"
     r"(?:[\p{L}\p{N}](?:[\p{L}\p{N}_-]{0,61}[\p{L}\p{N}])?\.)+"
     r"(?P<tld>\p{L}{2,63}|xn--[a-z0-9-]{1,59})(?![\p{L}\p{N}_-])"
     r"(?::[0-9]{1,5})?"
-    r"(?:[/?#](?:[{path}]|\([{path}]*\))*)?".replace("{path}", _PATH_CHARS),
-    regex.IGNORECASE,
+    r"(?:[/?#](?:[{path}]|\([{path}]*\))*)?".replace("{path}", _PATH_CHARS)
 )
 # Special-use names that are not in the root zone: twitter-text does not link
 # them, so Mastodon counts them literally.
@@ -72,7 +79,7 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     """Where the http(s) URLs in ``text`` are, as (start, end) code point offsets, trailing
     punctuation left out: the URLs twitter-text would find (any TLD, reserved ones too)."""
     spans = []
-    for m in _URL.finditer(text):
+    for m in compiled(_URL).finditer(text):
         end = m.start() + _url_end(m.group(0))
         if end > m.start():
             spans.append((m.start(), end))
@@ -81,7 +88,7 @@ def url_spans(text: str) -> list[tuple[int, int]]:
 
 def graphemes(text: str) -> list[str]:
     """The extended grapheme clusters of ``text``."""
-    return list(_GRAPHEME.findall(text))
+    return list(compiled(_GRAPHEME).findall(text))
 
 
 def is_simple(text: str) -> bool:
@@ -106,7 +113,7 @@ def clusters(text: str) -> tuple[str, ...]:
     if found is None:
         if len(_CLUSTER_MEMO) >= _CACHE_SIZE:
             _CLUSTER_MEMO.clear()
-        found = _CLUSTER_MEMO[text] = tuple(_GRAPHEME.findall(text))
+        found = _CLUSTER_MEMO[text] = tuple(compiled(_GRAPHEME).findall(text))
     return found
 
 
@@ -132,7 +139,7 @@ def count_graphemes(text: str) -> int:
     if is_simple(text):
         return len(text)
     if "\r" in text:
-        return len(_GRAPHEME.findall(text))
+        return len(compiled(_GRAPHEME).findall(text))
     # LF is always a cluster of its own (only CR LF joins), so lines count
     # independently.
     lines = text.split("\n")
@@ -162,7 +169,7 @@ def post_length(text: str, limits: TargetLimits) -> int:
     count higher than Mastodon's, never lower).
     """
     if limits.url_length is not None and "://" in text:
-        text = _URL.sub(_url_placeholder(limits.url_length), text)
+        text = compiled(_URL).sub(_url_placeholder(limits.url_length), text)
     if limits.unit == "chars":
         return len(text)
     return count_graphemes(text)

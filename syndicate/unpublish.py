@@ -38,13 +38,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from syndicate.config import Config
 from syndicate.errors import FetchError
-from syndicate.fetch import Fetcher
-from syndicate.store import Store
-from syndicate.store.unpublished import ListingChange, PageCheck
+
+if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher
+    from syndicate.config import Config
+    from syndicate.fetch import Fetcher
+    from syndicate.store import Store
+    from syndicate.store.unpublished import ListingChange, PageCheck
 
 __all__ = ["FIRST_CHECK", "GONE_AFTER", "MIN_NOT_FOUND", "NOT_FOUND_EVERY", "PER_CYCLE", "REQUESTED_BY",
            "TOMBSTONE_DAYS", "Answer", "CheckResult", "Unpublisher", "Verdict", "first_check_at",

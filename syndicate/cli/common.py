@@ -50,12 +50,13 @@ def setup_logs(ctx: click.Context, config: Config | None = None) -> None:
 @contextmanager
 def errors() -> Iterator[None]:
     """A library error is one line on stderr and exit status 1 (what it could not read first)."""
-    from syndicate.editors import NotFound
     from syndicate.errors import SyndicateError
 
     try:
         yield
     except SyndicateError as exc:
+        from syndicate.editors import NotFound  # (not before: ``run`` never loads the editors' service)
+
         for problem in exc.problems if isinstance(exc, NotFound) else ():
             warn(problem)
         fail(str(exc))

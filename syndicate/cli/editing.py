@@ -205,7 +205,7 @@ def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | No
     article = shown.found.article
     click.echo(f"article: {article.title}")
     click.echo(f"link:    {article.link}")
-    from syndicate.compose import published_day  # the CLI imports what a command uses, when it does
+    from syndicate.dates import published_day  # the CLI imports what a command uses, when it does
 
     click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if article.source:
@@ -235,7 +235,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     click.echo(f"#{detail.article_id} {article.title}")
     click.echo(f"link:    {article.link}")
     click.echo(f"feed:    {article.feed}, guid {article.id}")
-    from syndicate.compose import published_day  # the CLI imports what a command uses, when it does
+    from syndicate.dates import published_day  # the CLI imports what a command uses, when it does
 
     click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if not detail.deliveries:

@@ -107,13 +107,12 @@ class Fetcher:
         self._other_headers = (*base, encoding)  # + Accept, last
         self._transport = transport  # someone else's transport: sent through it, as httpx.Client did
         self.content_policy = content_policy or AddressPolicy()
+        # Both pools and their SSL context are made on first use: loading the CA bundle costs ≈35 ms,
+        # which a command that builds an App and fetches nothing (preview of a stored article) skips.
         self._ssl_context: ssl.SSLContext | None = None
         self._pool: httpcore.ConnectionPool | None = None  # feeds: the operator's URLs
-        self._content_pool: httpcore.ConnectionPool | None = None  # what content names (made on first use)
+        self._content_pool: httpcore.ConnectionPool | None = None  # what content names
         self._pool_lock = threading.Lock()
-        if transport is None:
-            self._ssl_context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
-            self._pool = default_pool(self._ssl_context)
         self._closed = False
 
     def __enter__(self) -> Fetcher:
@@ -125,11 +124,11 @@ class Fetcher:
     def close(self) -> None:
         self._closed = True
         with self._pool_lock:
-            content, self._content_pool = self._content_pool, None
+            pool, content, self._pool, self._content_pool = self._pool, self._content_pool, None, None
         if content is not None:
             content.close()
-        if self._pool is not None:
-            self._pool.close()
+        if pool is not None:
+            pool.close()
         elif self._transport is not None:
             self._transport.close()
 
@@ -147,7 +146,7 @@ class Fetcher:
         if last_modified:
             headers += ((b"If-Modified-Since", header_value(last_modified)),)
         resp, target, body, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes,
-                                                             pool=self._pool)
+                                                             pool=self._feeds())
         hdrs = resp.headers
         final = target.text
         if resp.status == 304:
@@ -182,14 +181,29 @@ class Fetcher:
 
     # -- internals --
 
+    def _feeds(self) -> httpcore.ConnectionPool | None:
+        """The feed pool (None when sending through the caller's transport, or once closed)."""
+        if self._pool is not None or self._transport is not None:
+            return self._pool  # (the steady state: no lock per poll)
+        with self._pool_lock:
+            if self._pool is None and not self._closed:
+                self._pool = default_pool(self._context())
+            return self._pool
+
     def _content(self) -> httpcore.ConnectionPool | None:
-        """The content pool (None when sending through the caller's transport)."""
-        if self._ssl_context is None:
+        """The content pool (None when sending through the caller's transport, or once closed)."""
+        if self._transport is not None:
             return None
         with self._pool_lock:
             if self._content_pool is None and not self._closed:
-                self._content_pool = default_pool(self._ssl_context, self.content_policy)
+                self._content_pool = default_pool(self._context(), self.content_policy)
             return self._content_pool
+
+    def _context(self) -> ssl.SSLContext:
+        """The pools' SSL context (under ``_pool_lock``): certifi, or SSL_CERT_FILE / SSL_CERT_DIR."""
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     def _send(self, target: Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
               pool: httpcore.ConnectionPool | None) -> Response:

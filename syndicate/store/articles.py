@@ -25,12 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from syndicate.intent import EditedArticle, FeedPlan, NewArticle
 from syndicate.links import link_identity
-from syndicate.models import Article
 from syndicate.store.article_json import article_from_json, article_to_json
-from syndicate.store.backend import Connection
 from syndicate.store.copies import record_copy, record_credit
 from syndicate.store.feeds import record_read
 from syndicate.store.mirror_items import record_signature
@@ -39,6 +37,11 @@ from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart, chunks
 from syndicate.store.sessions import write_meta
+
+if TYPE_CHECKING:  # a poll's plan (``intent``) is imported by whoever plans; the editors' commands never do
+    from syndicate.intent import EditedArticle, FeedPlan, NewArticle
+    from syndicate.models import Article
+    from syndicate.store.backend import Connection
 
 __all__ = ["ArticlesPart", "IngestCounts", "Known"]
 
@@ -126,6 +129,8 @@ class ArticlesPart(StorePart):
         stored as given (the rules of an edit are the plan's: ``plan.revised``).
         ``seeded``: mark the feed's row, if it has one, as seeded.
         """
+        from syndicate.intent import EditedArticle, NewArticle
+
         held = held or {}
         intents = [NewArticle(a, "queued", tuple(queue[a.id])) if a.id in queue
                    else NewArticle(a, "held", tuple(held[a.id])) if a.id in held

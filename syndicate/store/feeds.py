@@ -29,10 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from syndicate.intent import FeedRecord, NotModified
 from syndicate.store.backend import CLAIM_FEED, Connection, Row, try_lock
 from syndicate.store.part import StorePart, chunks, marks
+
+if TYPE_CHECKING:
+    from syndicate.intent import FeedRecord, NotModified
 
 __all__ = ["FeedState", "FeedsPart", "record_read"]
 
@@ -97,6 +100,8 @@ class FeedsPart(StorePart):
                         body_hash: str | None, final_url: str | None, next_fetch_at: float,
                         seeded: bool | None = None) -> None:
         """A read succeeded, with no articles to record: ``record_read`` in a transaction of its own."""
+        from syndicate.intent import FeedRecord
+
         record = FeedRecord(name=name, url=url, final_url=final_url, etag=etag, last_modified=last_modified,
                             body_hash=body_hash, next_fetch_at=next_fetch_at, seeded=bool(seeded))
         with self.backend.transaction() as db:

@@ -21,14 +21,15 @@ to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from syndicate.compose import compose
-from syndicate.config import TargetBase
-from syndicate.hashtags import HashtagRules
-from syndicate.models import Article, PostDraft, TargetLimits
 from syndicate.targets import bluesky, mastodon
 from syndicate.targets.base import Platform, Services, SessionStore, Target
+
+if TYPE_CHECKING:
+    from syndicate.config import TargetBase
+    from syndicate.hashtags import HashtagRules
+    from syndicate.models import Article, PostDraft, TargetLimits
 
 __all__ = ["PLATFORMS", "Platform", "Services", "SessionStore", "Target", "draft_post", "platform_of"]
 
@@ -53,6 +54,8 @@ def draft_post(article: Article, target: str, cfg: TargetBase, *, limits: Target
     """What ``article`` would be posted as on target ``target`` (``cfg``): the text composed
     within ``limits`` (default: the platform's, with the config's overrides), then drafted as
     its platform does.  Pure; raises ``ValueError`` as ``compose`` does."""
+    from syndicate.compose import compose  # (and the summary's lxml): when a first post is drafted
+
     platform = platform_of(cfg)
     limits = limits or platform.offline_limits(cfg)
     if platform.reserve is not None:  # what the draft adds itself (a content warning) is budgeted too

@@ -10,18 +10,20 @@ The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import regex
-
-from syndicate.compose import Composed, card_title, shorten_to
 from syndicate.config import BlueskyTarget
 from syndicate.content_warnings import SELF_LABELS, warning_for, warning_line
 from syndicate.errors import PermanentError
 from syndicate.images import fit_image
-from syndicate.models import Article, Facet, ImageRules, LinkCard, PostDraft, TargetLimits
-from syndicate.summary import web_url
+from syndicate.models import Facet, ImageRules, LinkCard, TargetLimits
+from syndicate.patterns import compiled
 from syndicate.textlen import clusters, count_graphemes, url_spans
+
+if TYPE_CHECKING:  # the composer is imported when a post is drafted, not when the adapter is built
+    from syndicate.compose import Composed
+    from syndicate.models import Article, PostDraft
 
 __all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets", "gate_notes",
            "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
@@ -41,9 +43,9 @@ _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
 # @atproto/api's RichText.detectFacets: "#" or "＃" after a space (or at the start), then a word with
 # something not a digit or punctuation in it; trailing punctuation is not part of the tag.
 _NOT_IN_TAG = r"\s" + _INVISIBLE
-_TAG = regex.compile(r"(?:^|(?<=\s))[#＃](?P<tag>(?!\ufe0f)[^" + _NOT_IN_TAG + r"]*[^\d\p{P}" + _NOT_IN_TAG
-                     + r"]+[^" + _NOT_IN_TAG + r"]*)")
-_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+_TAG = (r"(?:^|(?<=\s))[#＃](?P<tag>(?!\ufe0f)[^" + _NOT_IN_TAG + r"]*[^\d\p{P}" + _NOT_IN_TAG
+        + r"]+[^" + _NOT_IN_TAG + r"]*)")
+_TRAILING_PUNCTUATION = r"\p{P}+$"
 
 
 def short_url(url: str) -> str:
@@ -85,6 +87,9 @@ def draft(article: Article, composed: Composed, cfg: BlueskyTarget) -> PostDraft
     The card is always drafted (``preview`` shows it); ``link_card: false``
     leaves it out when posting.
     """
+    from syndicate.compose import card_title, shorten_to
+    from syndicate.summary import web_url
+
     fields = composed.fields
     card = LinkCard(
         uri=fields["link"],
@@ -145,8 +150,8 @@ def _in_text(text: str, offset: int) -> list[Facet]:
     urls = url_spans(text)
     for start, end in urls:
         out.append(Facet(at(start), at(end), "link", text[start:end]))
-    for m in _TAG.finditer(text):
-        tag = _TRAILING_PUNCTUATION.sub("", m.group("tag"))
+    for m in compiled(_TAG).finditer(text):
+        tag = compiled(_TRAILING_PUNCTUATION).sub("", m.group("tag"))
         start, end = m.start(), m.start("tag") + len(tag)
         if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
                 or any(s < end and start < e for s, e in urls)):

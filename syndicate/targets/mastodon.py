@@ -59,8 +59,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import regex
-
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
 from syndicate.errors import (
     AuthError,
@@ -74,6 +72,7 @@ from syndicate.errors import (
 )
 from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
+from syndicate.patterns import compiled
 from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services, SharedValues
 from syndicate.targets.instance_limits import read_limits, share_limits
 from syndicate.targets.mastodon_instance import (
@@ -97,11 +96,11 @@ LOOKUP_PAGE = 40  # the most GET /api/v1/accounts/:id/statuses gives in one page
 CLOCK_SKEW = 60.0  # seconds our clock and the server's may differ by, for "made since"
 ALT_TEXT_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
 RESET_MARGIN = 1.0  # seconds past X-RateLimit-Reset before the next request
-_TAG = regex.compile(r"<[^>]*>")
-_MENTION_DOMAIN = regex.compile(r"(?<![=/\w])(@[\w.-]*\w)@[\w.-]*\w")  # shown as @user alone
-_TOO_LONG = regex.compile(r"character limit|too long|over the (?:character )?limit", regex.IGNORECASE)
-_LIMIT_IN = regex.compile(r"(?:character limit of|maximum is|limit is|max(?:imum)? of) (\d+)",
-                          regex.IGNORECASE)
+_BREAK = r"<br\s*/?>|</p>\s*<p>"  # (these are compiled when first used: ``patterns``)
+_TAG = r"<[^>]*>"
+_MENTION_DOMAIN = r"(?<![=/\w])(@[\w.-]*\w)@[\w.-]*\w"  # shown as @user alone
+_TOO_LONG = r"(?i)character limit|too long|over the (?:character )?limit"
+_LIMIT_IN = r"(?i)(?:character limit of|maximum is|limit is|max(?:imum)? of) (\d+)"
 
 T = TypeVar("T")
 
@@ -109,14 +108,14 @@ T = TypeVar("T")
 def _plain(content: str) -> str:
     """A status's HTML content as the text that was posted: tags dropped (a link's hidden
     spans hold the rest of its address, so the whole URL comes back), entities decoded."""
-    content = regex.sub(r"<br\s*/?>|</p>\s*<p>", "\n", content)
-    return html.unescape(_TAG.sub("", content))
+    content = compiled(_BREAK).sub("\n", content)
+    return html.unescape(compiled(_TAG).sub("", content))
 
 
 def _normalise(text: str) -> str:
     """Text as compared for "is this the post we sent": whitespace collapsed, and a mention
     ``@user@domain`` as Mastodon shows it (``@user``)."""
-    return " ".join(_MENTION_DOMAIN.sub(r"\1", text).split())
+    return " ".join(compiled(_MENTION_DOMAIN).sub(r"\1", text).split())
 
 
 def _next_page(page: Any) -> Callable[[Mastodon], Any]:
@@ -366,7 +365,8 @@ class MastodonAdapter:
         if isinstance(exc, MastodonAPIError) and len(exc.args) >= 4 and isinstance(exc.args[1], int):
             status, reason, message = exc.args[1], exc.args[2], exc.args[3]
             text = self._redact(f"HTTP {status}: {message or reason} ({where})")
-            if action == "posting the status" and status in (400, 422) and _TOO_LONG.search(str(message)):
+            too_long = status in (400, 422) and compiled(_TOO_LONG).search(str(message))
+            if action == "posting the status" and too_long:
                 return TooLong(text, limit=self._strict_budget(str(message)))
             return delivery_error(status, text, retry_at=self._retry_at() if status == 429 else None)
         if isinstance(exc, MastodonAPIError):  # a 2xx whose body is not JSON: a proxy's page
@@ -377,7 +377,7 @@ class MastodonAdapter:
         """The code points a text may have on a server that called it too long: its own limit
         (or the one it advertised) less the content warning, which it counts too."""
         warning = len(self._cfg.content_warning or "")
-        found = _LIMIT_IN.search(message)
+        found = compiled(_LIMIT_IN).search(message)
         limit = int(found.group(1)) if found else self.limits().max_length + warning
         return max(1, limit - warning)
 

@@ -9,13 +9,16 @@ they are taken to be without asking.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from syndicate.compose import Composed, card_title
 from syndicate.config import MastodonTarget
 from syndicate.content_warnings import alt_text, warning_for
 from syndicate.images import SAFE_FORMATS
 from syndicate.models import Article, ImageRules, LinkCard, PostDraft, TargetLimits
 from syndicate.textlen import count_graphemes
+
+if TYPE_CHECKING:
+    from syndicate.compose import Composed
 
 __all__ = ["IMAGES", "LIMITS", "draft", "mastodon_limits", "offline_limits", "reserve"]
 
@@ -59,6 +62,8 @@ def draft(article: Article, composed: Composed, cfg: MastodonTarget) -> PostDraf
     """The status: the composed text; with ``thumbnail: true``, a card naming the article's image,
     uploaded with its alt text (the feed's description of it, else the title; Mastodon makes
     its own link cards); the article's content warning (``content_warnings``), else the target's."""
+    from syndicate.compose import card_title  # (when a post is drafted, not when the adapter is built)
+
     card = None
     notes: list[str] = []
     alt = None

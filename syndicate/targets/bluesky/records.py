@@ -11,11 +11,10 @@ delivery looks the key up first.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import regex
 
 from syndicate.errors import PermanentError, TransientError
 from syndicate.models import Facet, PostDraft, Posted
@@ -30,7 +29,7 @@ log = logging.getLogger(__package__)  # the platform's one logger: syndicate.tar
 POST_COLLECTION = "app.bsky.feed.post"
 THREADGATE_COLLECTION = "app.bsky.feed.threadgate"  # who may reply: at the post's rkey
 POSTGATE_COLLECTION = "app.bsky.feed.postgate"  # who may quote (embed) it: at the post's rkey
-LANGUAGE_TAG = regex.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")  # BCP 47, loosely (ASCII: stdlib re)
 
 
 def post_url(author: str, rkey: str) -> str:

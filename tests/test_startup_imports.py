@@ -1,0 +1,129 @@
+"""What the light commands import: start-up stays cheap because each command imports what it uses.
+
+``syndicate --help``, ``status``, ``health``, ``preview`` and ``run --once`` on
+an unchanged feed (a 304) each run in a fresh interpreter, against a config
+with a Mastodon and a Bluesky target that have credentials (so their adapters
+are built), and say which modules they loaded.  None of them loads an SDK
+(Mastodon.py, atproto: imported when a target first sends or checks its
+credentials), the listener (Starlette, Jinja2, the editors' page) or the
+parser (feedparser: a 304 has no body).  The editors' commands do not load
+the fetcher (httpx, httpcore) either, and ``run --once`` on a 304 neither
+composes nor parses (compose, the summary's lxml, tenacity for the retries).
+
+How long they take is bench figure 5 (``python -m bench --only startup``);
+this pins the reason they are fast, not the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.servers.feeds import FeedServer
+
+# pydantic is not listed: syndicate.config still validates with it here (issue 18 item 4 removes it
+# there; add "pydantic" to NEVER once the config no longer imports it).
+NEVER = ("mastodon", "atproto", "starlette", "jinja2", "uvicorn", "feedparser", "syndicate.web",
+         "syndicate.parse")
+EDITORS_NEVER = (*NEVER, "httpx", "httpcore", "lxml", "syndicate.fetch", "syndicate.app", "syndicate.compose")
+UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndicate.summary",
+                       "syndicate.editors", "syndicate.feed_out")
+
+# The command, in-process in a fresh interpreter; then every module it loaded, as JSON, to a file.
+PROBE = """
+import json, sys
+out = sys.argv.pop(1)
+from syndicate.cli import main
+try:
+    main(prog_name="syndicate")
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+with open(out, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+@pytest.fixture
+def unchanged(tmp_path, acr_rss):
+    """A config whose one feed answers 304 (read once before), and a runner of the probe."""
+    with FeedServer() as server:
+        server.set_feed("/feed/", acr_rss)
+        config = tmp_path / "feeds.yaml"
+        config.write_text(f"""
+state: {tmp_path / 'state.db'}
+feeds:
+  - name: acr
+    url: {server.url('/feed/')}
+targets:
+  mastodon:
+    kind: mastodon
+    instance: https://mastodon.invalid
+  bluesky:
+    kind: bluesky
+    handle: acrbot.test
+    password_env: STARTUP_TEST_BSKY
+output:
+  dir: {tmp_path / 'public'}
+""")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+        env.update(SYNDICATE_MASTODON_TOKEN="startup-test-token", STARTUP_TEST_BSKY="app-password")
+
+        def loaded(*args: str) -> tuple[int, set[str]]:
+            out = tmp_path / "modules.json"
+            done = subprocess.run([sys.executable, "-c", PROBE, str(out), "--config", str(config), *args],
+                                  capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+            assert out.is_file(), done.stderr
+            answer = json.loads(out.read_text())
+            out.unlink()
+            return answer["code"], set(answer["modules"])
+
+        code, first = loaded("run", "--once")  # the first read: the body parsed, its validators kept
+        assert code == 0 and "syndicate.parse" in first  # (so the probe does see a lazy import)
+        server.clear_requests()
+        yield loaded, server
+
+
+def _among(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """The ``names`` loaded, as packages: "lxml" counts when any lxml.* module is."""
+    return sorted(n for n in names if any(m == n or m.startswith(n + ".") for m in modules))
+
+
+def test_run_once_on_an_unchanged_feed_loads_no_sdk_parser_or_composer(unchanged):
+    loaded, server = unchanged
+    code, modules = loaded("run", "--once")
+    assert code == 0
+    [seen] = server.requests_for("/feed/")
+    assert seen.headers.get("if-none-match")  # a conditional GET, answered 304
+    assert "syndicate.targets.mastodon" in modules and "syndicate.targets.bluesky" in modules  # adapters built
+    assert _among(modules, UNCHANGED_RUN_NEVER) == []
+
+
+@pytest.mark.parametrize("args", [("status",), ("health",)])
+def test_the_editors_light_commands_load_neither_the_fetcher_nor_an_sdk(unchanged, args):
+    loaded, _server = unchanged
+    code, modules = loaded(*args)
+    assert code in (0, 1)  # health: 1 when no daemon ran recently
+    assert "syndicate.editors" in modules
+    assert _among(modules, EDITORS_NEVER) == []
+
+
+def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
+    loaded, _server = unchanged
+    code, modules = loaded("preview", "1")
+    assert code == 0
+    assert "syndicate.compose" in modules  # it composed each target's post
+    assert _among(modules, NEVER) == []
+
+
+def test_help_loads_click_and_the_cli_only(unchanged):
+    loaded, _server = unchanged
+    code, modules = loaded("--help")
+    assert code == 0
+    assert sorted(m for m in modules if m.startswith("syndicate.") and not m.startswith("syndicate.cli")) == []
+    assert _among(modules, (*NEVER, "yaml", "pydantic", "httpx", "sqlite3")) == []

@@ -230,12 +230,15 @@ class LogConfig(Section):
 
 def _state(value: object) -> Path | str:
     """A SQLite file's path (a ``Path``), or a PostgreSQL URL (kept as the ``str`` it is)."""
-    from syndicate.store.location import is_database_url
-
     if isinstance(value, Path):
         return value
     if isinstance(value, str) and value.strip():
-        return value.strip() if is_database_url(value.strip()) else Path(value)
+        if "://" in value:  # only a URL can be a database's: a path never imports the store
+            from syndicate.store.location import is_database_url
+
+            if is_database_url(value.strip()):
+                return value.strip()
+        return Path(value)
     raise ValueError("expected a SQLite file's path or a postgresql:// URL")
 
 

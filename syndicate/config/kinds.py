@@ -12,7 +12,6 @@ pydantic checked feeds.yaml, so every line a user sees stays the same.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -35,14 +34,17 @@ class _Bad:
 BAD: Any = _Bad()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Issue:
     """One problem: where (``loc``, the key path), and what was expected; ``at``: the key path
     whose line to name, when it is not ``loc`` (a section's wrong ``kind:``)."""
 
-    loc: Loc
-    reason: str
-    at: Loc | None = None
+    __slots__ = ("at", "loc", "reason")
+
+    def __init__(self, loc: Loc, reason: str, at: Loc | None = None) -> None:
+        self.loc, self.reason, self.at = loc, reason, at
+
+    def __repr__(self) -> str:
+        return f"Issue({self.loc!r}, {self.reason!r})"
 
     @property
     def path(self) -> str:
@@ -64,46 +66,64 @@ class Invalid(ValueError):
         super().__init__("; ".join(f"{i.path}: {i.reason}" if i.path else i.reason for i in issues))
 
 
-# --- the marks -----------------------------------------------------------------------------------
+# --- the marks (plain classes: a dataclass apiece would cost more to import than the checks) ----
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Bounds:
-    ge: int | None = None
-    le: int | None = None
+    __slots__ = ("ge", "le")
+
+    def __init__(self, ge: int | None = None, le: int | None = None) -> None:
+        self.ge, self.le = ge, le
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class MinLen:
-    n: int
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Match:
     """A string matching ``pattern`` whole; ``reason``: what a string that does not was expected to be."""
 
-    pattern: str
-    reason: str
+    __slots__ = ("pattern", "reason")
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        self.pattern, self.reason = pattern, reason
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Before:
-    fn: Callable[[Any], Any]
+class _Calls:
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class After:
-    fn: Callable[[Any], Any]
+class Before(_Calls):
+    """``fn`` turns the value into what the type's check takes (``"15m"`` → ``900.0``)."""
+
+    __slots__ = ()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Plain:
-    fn: Callable[[Any], Any]
+class After(_Calls):
+    """``fn`` checks (or normalises) the value once the type's check took it."""
+
+    __slots__ = ()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+class Plain(_Calls):
+    """``fn`` is the whole check: it returns the value or raises ``ValueError``."""
+
+    __slots__ = ()
+
+
 class Tag:
-    key: str
+    """The key whose value tells a union's sections apart (each section's ``Literal``)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
 
 
 def value_reason(exc: ValueError) -> str:
@@ -214,8 +234,16 @@ _BOOLS = {"0": False, "off": False, "f": False, "false": False, "n": False, "no"
 
 
 def _str(value: Any, loc: Loc, issues: list[Issue]) -> Any:
+    """A string; YAML's ``!!binary`` too, as its UTF-8 text."""
     if isinstance(value, str):
         return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            reason = "input should be a valid string, unable to parse raw data as a unicode string"
+            issues.append(Issue(loc, reason))
+            return BAD
     issues.append(Issue(loc, "input should be a valid string"))
     return BAD
 

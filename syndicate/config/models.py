@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicate.config.check import After, Bounds, MinLen, Plain, Section, Tag, dump_section
 from syndicate.config.control import FilterConfig, PacingConfig, Replies
 from syndicate.config.fields import Duration, HttpUrl, Name, Ports, Template, Wait
 from syndicate.config.secret import SecretRef
-from syndicate.filters import Filter
-from syndicate.hashtags import HashtagRules
-from syndicate.pacing import Pacing
+
+if TYPE_CHECKING:  # the plain values the sections become; hashtags (and its graphemes) only when asked
+    from syndicate.filters import Filter
+    from syndicate.hashtags import HashtagRules
+    from syndicate.pacing import Pacing
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_STATE = "state/syndicate.db"
@@ -37,6 +39,8 @@ class HashtagConfig(Section):
 
     def rules(self) -> HashtagRules:
         """These settings as the plain value ``compose`` takes."""
+        from syndicate.hashtags import HashtagRules
+
         return HashtagRules(enabled=self.enabled, limit=self.limit, map=dict(self.map),
                             extra=tuple(self.extra))
 

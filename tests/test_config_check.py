@@ -234,3 +234,13 @@ def test_importing_the_config_and_reading_a_file_never_imports_pydantic(tmp_path
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "feeds.yaml")], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("feeds: [\n", "f.yaml:2: invalid YAML: expected the node content, but found '<stream end>'"),
+    ("feeds:\n\t- a\n", "f.yaml:2: invalid YAML: found character '\\t' that cannot start any token"),
+    ("a: b: c\n", "f.yaml:1: invalid YAML: mapping values are not allowed here"),
+])
+def test_invalid_yaml_is_told_in_the_words_it_always_was(text, line):
+    # libyaml reads the file when it can; what it refuses, the pure-Python parser words
+    assert problems(text) == [line]

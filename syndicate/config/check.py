@@ -263,11 +263,12 @@ def _annotated(base: Any, marks: list[Any]) -> Checker:
 
 def _tagged(key: str, members: tuple[type[Section], ...]) -> Checker:
     """One of ``members``, chosen by the value of ``key`` (each member's ``Literal``)."""
-    kinds: dict[str, type[Section]] = {}
+    made: list[dict[str, type[Section]]] = []  # the tags, read from the members on first use
 
     def tagged(value: Any, loc: Loc, issues: list[Issue]) -> Any:
-        if not kinds:
-            kinds.update((get_args(m.types()[key])[0], m) for m in members)
+        if not made:  # a whole dict or none: another thread never sees it half made
+            made.append({get_args(m.types()[key])[0]: m for m in members})
+        kinds = made[0]
         if isinstance(value, members):
             return value
         if not isinstance(value, Mapping):

@@ -213,6 +213,9 @@ def test_sections_are_frozen_and_compare_by_value():
     with pytest.raises(FrozenInstanceError):
         pacing.max_per_hour = 7  # type: ignore[misc]
     assert pacing == PacingConfig(max_per_hour="6") != PacingConfig()
+    assert pacing != FilterConfig() and pacing != 6
+    assert hash(pacing) == hash(PacingConfig(max_per_hour=6)) and len({pacing, PacingConfig(max_per_hour=6)}) == 1
+    assert repr(pacing) == "PacingConfig(max_per_hour=6, quiet_hours=None, time_zone='UTC', quiet_release=4)"
     assert isinstance(pacing, Section)
 
 

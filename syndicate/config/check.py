@@ -78,14 +78,31 @@ class Section:
 
     A subclass is made a frozen keyword-only dataclass; ``field(metadata={"dump": False})``
     leaves a key out of ``dump_section``.  ``_validate`` (raising ``ValueError``) checks what
-    spans the keys, once each key is fine.
+    spans the keys, once each key is fine.  ``==``, ``hash`` and ``repr`` are a dataclass's,
+    written once here rather than generated (compiled) for each section at import.
     """
 
     __slots__ = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+        dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
+                          for f in dataclasses.fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{type(self).__qualname__}({shown})"
 
     def __post_init__(self) -> None:
         issues: list[Issue] = []

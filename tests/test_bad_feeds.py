@@ -473,7 +473,7 @@ def test_memory_stays_bounded(tmp_path, feed_server, captured, name):
     case = next(c for c in CASES if c.name == name)
     feed_server.set_feed("/small", rss(item(1, "Small and good", base=host("small"))).encode())
     ROUTES[name](feed_server, name, tmp_path / "secret.txt")
-    config = Config.model_validate({
+    config = Config.validate({
         "state": str(tmp_path / "state.db"), "output": {"enabled": False},
         "feeds": [{"name": "small", "url": feed_server.url("/small")},
                   {"name": name, "url": feed_server.url(f"/{name}")}],

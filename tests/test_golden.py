@@ -99,7 +99,7 @@ def read_case(feed_file: Path) -> Rendered:
     parsed = parse_feed(name, feed_file.read_bytes(), base_url=settings.base_url)
     articles = tuple(normalise(name, e, parsed, now=now, language=settings.language)
                      for e in parsed.entries)
-    rules = FilterConfig.model_validate(settings.filters or {}).rules()
+    rules = FilterConfig.validate(settings.filters or {}).rules()
     filtered = {a.id: why for a in articles if (why := judge(a, [rules])) is not None}
     return Rendered(name=name, parsed=parsed, articles=articles, now=now, filtered=filtered)
 

@@ -11,6 +11,7 @@ import itertools
 import logging
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -224,9 +225,9 @@ CLUSTERS = "👩‍👩‍👧🇫🇷é✊🏽"  # 4 graphemes (é decomposed: 
 def test_limits():
     cfg = BlueskyTarget(kind="bluesky", handle="acrbot.test")
     assert make_adapter("http://x.test", Account("d", "acrbot.test", "p")).limits().max_length == 300
-    lower = BlueskyAdapter("b", cfg.model_copy(update={"max_length": 280}), Secret("p", "t"))
+    lower = BlueskyAdapter("b", replace(cfg, max_length=280), Secret("p", "t"))
     assert lower.limits().max_length == 280
-    higher = BlueskyAdapter("b", cfg.model_copy(update={"max_length": 500}), Secret("p", "t"))
+    higher = BlueskyAdapter("b", replace(cfg, max_length=500), Secret("p", "t"))
     assert higher.limits().max_length == 300  # the PDS would refuse more
     assert higher.limits().url_length is None
 

@@ -1,6 +1,8 @@
 """feeds.yaml → typed, validated configuration.
 
-By job: ``fields`` (the kinds of value keys hold: durations, names, URLs,
+By job: ``check`` (``Section``, the frozen dataclass every section is, and the
+checker that reads one from YAML's mappings: key paths, limits, coercions),
+``fields`` (the kinds of value keys hold: durations, names, URLs,
 templates, ports), ``secret`` (``Secret`` and where it comes from),
 ``models`` (the sections, the targets and ``Config``) and ``loading``
 (``load_config``, ``parse_config``: one line per problem, naming the file,
@@ -10,7 +12,8 @@ use is importable from here.
 
 from __future__ import annotations
 
-from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template, parse_duration
+from syndicate.config.check import Invalid, Issue, Section
+from syndicate.config.fields import Duration, HttpUrl, Name, Ports, Template, parse_duration
 from syndicate.config.loading import load_config, parse_config
 from syndicate.config.models import (
     DEFAULT_CONFIG,
@@ -47,6 +50,8 @@ __all__ = [
     "FeedConfig",
     "HashtagConfig",
     "HttpUrl",
+    "Invalid",
+    "Issue",
     "ListenConfig",
     "LogConfig",
     "MastodonTarget",
@@ -55,8 +60,8 @@ __all__ = [
     "Ports",
     "Secret",
     "SecretRef",
+    "Section",
     "SecurityConfig",
-    "StrictModel",
     "TargetBase",
     "TargetConfig",
     "Template",

@@ -6,12 +6,11 @@ and made into the plain value the pure modules take (``syndicate.filters.Filter`
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, PlainValidator, field_validator
-
-from syndicate.config.fields import StrictModel
+from syndicate.config.check import After, Bounds, Plain, Section
 from syndicate.filters import FIELDS, Criteria, Filter, compile_pattern
 from syndicate.filters import Field as TextField
 from syndicate.pacing import Pacing, parse_quiet_hours
@@ -24,59 +23,57 @@ def _pattern(value: str) -> str:
     return value
 
 
-Pattern = Annotated[str, AfterValidator(_pattern)]
+Pattern = Annotated[str, After(_pattern)]
 
 
-class FilterCriteria(StrictModel):
+class FilterCriteria(Section):
     """One list of an ``include:`` or ``exclude:``: any one criterion matching is a match."""
 
-    categories: list[str] = Field(default_factory=list)  # whole, ignoring case
-    authors: list[str] = Field(default_factory=list)  # whole, ignoring case
-    keywords: list[str] = Field(default_factory=list)  # whole words or phrases, ignoring case
-    patterns: list[Pattern] = Field(default_factory=list)  # regular expressions, as written
-    fields: list[TextField] = Field(default_factory=lambda: list(FIELDS))  # where keywords/patterns look
+    categories: list[str] = field(default_factory=list)  # whole, ignoring case
+    authors: list[str] = field(default_factory=list)  # whole, ignoring case
+    keywords: list[str] = field(default_factory=list)  # whole words or phrases, ignoring case
+    patterns: list[Pattern] = field(default_factory=list)  # regular expressions, as written
+    fields: list[TextField] = field(default_factory=lambda: list(FIELDS))  # where keywords/patterns look
 
     def rules(self) -> Criteria:
         return Criteria(tuple(self.categories), tuple(self.authors), tuple(self.keywords),
                         tuple(self.patterns), tuple(self.fields))
 
 
-class FilterConfig(StrictModel):
+class FilterConfig(Section):
     """What a feed or a target posts: everything but ``exclude``'s matches, and with ``include``
     only what matches it (see ``syndicate.filters``)."""
 
     include: FilterCriteria | None = None
-    exclude: FilterCriteria = Field(default_factory=FilterCriteria)
+    exclude: FilterCriteria = field(default_factory=FilterCriteria)
 
     def rules(self, where: str = "") -> Filter:
         return Filter(self.include.rules() if self.include is not None else None, self.exclude.rules(),
                       where)
 
 
-class PacingConfig(StrictModel):
+def _quiet(value: str | None) -> str | None:
+    if value is not None:
+        parse_quiet_hours(value)
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
+                         f"Europe/London)") from None
+    return value
+
+
+class PacingConfig(Section):
     """How fast a target posts (see ``syndicate.pacing``); every key optional."""
 
-    max_per_hour: int | None = Field(default=None, ge=1, le=3600)
-    quiet_hours: str | None = None  # "22:00-07:00", local time in ``time_zone``
-    time_zone: str = "UTC"  # an IANA name: "Europe/London"
-    quiet_release: int = Field(default=4, ge=1)  # posts in the hour after quiet hours end
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_quiet_hours(value)
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
-                             f"Europe/London)") from None
-        return value
+    max_per_hour: Annotated[int, Bounds(ge=1, le=3600)] | None = None
+    quiet_hours: Annotated[str | None, After(_quiet)] = None  # "22:00-07:00", local time in ``time_zone``
+    time_zone: Annotated[str, After(_zone)] = "UTC"  # an IANA name: "Europe/London"
+    quiet_release: Annotated[int, Bounds(ge=1)] = 4  # posts in the hour after quiet hours end
 
     def rules(self) -> Pacing:
         quiet = parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
@@ -105,4 +102,4 @@ def _replies(value: object) -> str | list[str]:
     return list(dict.fromkeys(value))
 
 
-Replies = Annotated[str | list[str], PlainValidator(_replies)]
+Replies = Annotated[str | list[str], Plain(_replies)]

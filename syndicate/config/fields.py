@@ -1,9 +1,8 @@
-"""The kinds of value feeds.yaml's keys hold, and the base of every section's model.
+"""The kinds of value feeds.yaml's keys hold.
 
-A duration (``90``, ``"15m"``, ``"1h"``), a name, an http(s) URL, a post
-template (checked when the file is read), a list of ports; ``StrictModel``
-refuses unknown keys (a misspelt key is an error, not a silent default) and
-is frozen.
+A duration (``90``, ``"15m"``, ``"1h"``), a wait (a duration, or 0), a name, an http(s) URL,
+a post template (checked when the file is read), a list of ports: each an ``Annotated`` type
+that ``syndicate.config.check`` knows how to check.
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
-
-from syndicate.template import validate_template
+from syndicate.config.check import After, Before, Match, Plain
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -42,25 +39,22 @@ def parse_wait(value: Any) -> float:
     return parse_duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Wait = Annotated[float, BeforeValidator(parse_wait)]  # a duration, or 0
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")]
-
-
-class StrictModel(BaseModel):
-    """A section of feeds.yaml: unknown keys refused, frozen once read."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Duration = Annotated[float, Before(parse_duration)]
+Wait = Annotated[float, Before(parse_wait)]  # a duration, or 0
+Name = Annotated[str, Match(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+                            "expected a name of letters, digits, '.', '_' or '-'")]
+HttpUrl = Annotated[str, Match(r"https?://[^\s/$.?#][^\s]*", "expected an http(s) URL")]
 
 
 def _check_template(template: str | None) -> str | None:
     if template is not None:
+        from syndicate.template import validate_template
+
         validate_template(template)
     return template
 
 
-Template = Annotated[str, AfterValidator(_check_template)]
+Template = Annotated[str, After(_check_template)]
 
 
 def _ports(value: Any) -> list[int] | Literal["any"]:
@@ -72,4 +66,4 @@ def _ports(value: Any) -> list[int] | Literal["any"]:
     raise ValueError('expected a list of port numbers such as [80, 443], or "any"')
 
 
-Ports = Annotated[list[int] | Literal["any"], PlainValidator(_ports)]
+Ports = Annotated[list[int] | Literal["any"], Plain(_ports)]

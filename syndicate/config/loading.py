@@ -14,23 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from syndicate.config.models import DEFAULT_CONFIG, TARGET_KINDS, Config
+from syndicate.config.check import Invalid, Loc
+from syndicate.config.models import DEFAULT_CONFIG, Config
 from syndicate.errors import ConfigError
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or of its nearest parent)."""
     if node is None:
         return None
@@ -53,24 +43,26 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def _reason(err: Mapping[str, Any]) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see feeds.yaml in the README)"
-    if kind == "string_pattern_mismatch":
-        pattern = err.get("ctx", {}).get("pattern", "")
-        if "https?" in pattern:
-            return "expected an http(s) URL"
-        return "expected a name of letters, digits, '.', '_' or '-'"
-    if kind == "union_tag_invalid":
-        return "expected " + " or ".join(f"kind: {k}" for k in TARGET_KINDS)
-    if kind == "union_tag_not_found":
-        return f"missing kind: ({' or '.join(TARGET_KINDS)})"
-    msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    return msg[0].lower() + msg[1:] if msg else kind
+def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's root node (for the lines) and its data, composed once.
+
+    libyaml (ten times quicker) reads it when PyYAML has it; a document libyaml refuses is
+    read again by the pure-Python parser, whose messages and lines the errors have always had.
+    """
+    loaders: list[type[yaml.SafeLoader]] = [yaml.SafeLoader]
+    if getattr(yaml, "__with_libyaml__", False):
+        loaders.insert(0, yaml.CSafeLoader)  # type: ignore[arg-type]
+    for loader_class in loaders:
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+            return node, loader.construct_document(node) if node is not None else None
+        except yaml.YAMLError:
+            if loader_class is loaders[-1]:
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -98,8 +90,7 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
     """Validate configuration text; ``file`` is used in error messages."""
     environ = os.environ if environ is None else environ
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _read_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -119,15 +110,10 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
             raise ConfigError(file, "state",
                               f"cannot read SYNDICATE_STATE_FILE {state_file}: {reason}") from None
     try:
-        cfg = Config.model_validate({**data, "source": file})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = tuple(e["loc"])
-            if loc[:1] == ("targets",) and len(loc) > 2 and loc[2] in TARGET_KINDS:
-                loc = loc[:2] + loc[3:]  # drop pydantic's discriminator tag
-            where = loc + ("kind",) if e["type"] == "union_tag_invalid" else loc
-            problems.append(ConfigError(file, _loc_to_path(loc), _reason(e), _line_of(node, where)))
+        cfg = Config.validate({**data, "source": file})
+    except Invalid as exc:
+        problems = [ConfigError(file, issue.path, issue.reason, _line_of(node, issue.at or issue.loc))
+                    for issue in exc.issues]
         first = problems[0]
         first.problems = problems
         raise first from None

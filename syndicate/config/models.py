@@ -9,40 +9,43 @@ effective configuration with every secret redacted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-from pydantic import Field, PlainValidator, field_validator, model_validator
-
+from syndicate.config.check import After, Bounds, MinLen, Plain, Section, Tag, dump_section
 from syndicate.config.control import FilterConfig, PacingConfig, Replies
-from syndicate.config.fields import Duration, HttpUrl, Name, Ports, StrictModel, Template, Wait
+from syndicate.config.fields import Duration, HttpUrl, Name, Ports, Template, Wait
 from syndicate.config.secret import SecretRef
-from syndicate.filters import Filter
-from syndicate.hashtags import HashtagRules
-from syndicate.pacing import Pacing
+
+if TYPE_CHECKING:  # the plain values the sections become; hashtags (and its graphemes) only when asked
+    from syndicate.filters import Filter
+    from syndicate.hashtags import HashtagRules
+    from syndicate.pacing import Pacing
 
 DEFAULT_CONFIG = "feeds.yaml"
 DEFAULT_STATE = "state/syndicate.db"
 USER_AGENT = "syndicate/0.1 (+https://github.com/syndicate-bot/syndicate; feed cross-poster)"
 
 
-class HashtagConfig(StrictModel):
+class HashtagConfig(Section):
     """Hashtags made from the article's categories."""
 
     enabled: bool = True
-    limit: int = Field(default=3, ge=0, le=30)
-    map: dict[str, str] = Field(default_factory=dict)  # category → tag ("" drops it)
-    extra: list[str] = Field(default_factory=list)  # always added, e.g. ["ACR"]
+    limit: Annotated[int, Bounds(ge=0, le=30)] = 3
+    map: dict[str, str] = field(default_factory=dict)  # category → tag ("" drops it)
+    extra: list[str] = field(default_factory=list)  # always added, e.g. ["ACR"]
 
     def rules(self) -> HashtagRules:
         """These settings as the plain value ``compose`` takes."""
+        from syndicate.hashtags import HashtagRules
+
         return HashtagRules(enabled=self.enabled, limit=self.limit, map=dict(self.map),
                             extra=tuple(self.extra))
 
 
-class TargetBase(StrictModel):
+class TargetBase(Section):
     """What every target has, whatever its platform (``kind``).
 
     A platform's model adds its own keys, ``kind: Literal["name"]``, the
@@ -58,10 +61,10 @@ class TargetBase(StrictModel):
     enabled: bool = True
     template: Template | None = None  # overrides the default template for this target
     timeout: Duration = 30.0
-    max_length: int | None = Field(default=None, ge=50)  # override the platform limit
-    filters: FilterConfig = Field(default_factory=FilterConfig)  # what this target posts, of every feed
-    pacing: PacingConfig = Field(default_factory=PacingConfig)  # how fast it posts
-    content_warnings: dict[str, str] = Field(default_factory=dict)  # category → its warning (first match)
+    max_length: Annotated[int, Bounds(ge=50)] | None = None  # override the platform limit
+    filters: FilterConfig = field(default_factory=FilterConfig)  # what this target posts, of every feed
+    pacing: PacingConfig = field(default_factory=PacingConfig)  # how fast it posts
+    content_warnings: dict[str, str] = field(default_factory=dict)  # category → its warning (first match)
     # an article gone at source (``syndicate.unpublish``): its post kept (editors told) or deleted
     unpublished: Literal["keep", "delete"] = "keep"
 
@@ -100,7 +103,7 @@ class BlueskyTarget(TargetBase):
 
     kind: Literal["bluesky"]
     service: HttpUrl = "https://bsky.social"
-    handle: str = Field(min_length=3)
+    handle: Annotated[str, MinLen(3)]
     password_env: str = "SYNDICATE_BLUESKY_APP_PASSWORD"
     password_file: Path | None = None
     link_card: bool = True
@@ -118,26 +121,26 @@ class BlueskyTarget(TargetBase):
 
 
 #: Every kind of target feeds.yaml may name; its platform is in ``syndicate.targets.PLATFORMS``.
-TargetConfig = Annotated[MastodonTarget | BlueskyTarget, Field(discriminator="kind")]
+TargetConfig = Annotated[MastodonTarget | BlueskyTarget, Tag("kind")]
 TARGET_KINDS: tuple[str, ...] = tuple(
-    get_args(model.model_fields["kind"].annotation)[0] for model in get_args(get_args(TargetConfig)[0]))
+    get_args(model.types()["kind"])[0] for model in get_args(get_args(TargetConfig)[0]))
 
 
-class FeedConfig(StrictModel):
+class FeedConfig(Section):
     name: Name
     url: HttpUrl
     poll_interval: Duration | None = None  # None: the top-level poll_interval
-    backfill: int = Field(default=0, ge=0)  # on first sight, queue only the N newest
+    backfill: Annotated[int, Bounds(ge=0)] = 0  # on first sight, queue only the N newest
     # a poll with more new entries than this, none newer than the newest known: held, not queued
-    hold_suspected_migration: int = Field(default=10, ge=0)  # 0: never hold
+    hold_suspected_migration: Annotated[int, Bounds(ge=0)] = 10  # 0: never hold
     targets: list[str] | None = None  # None: every configured target
     language: str | None = None  # None: the feed's own language; an item's own language still wins
     force_language: bool = False  # True: ``language`` for every item, whatever the item says
-    hashtags: HashtagConfig = Field(default_factory=HashtagConfig)
-    templates: dict[str, Template] = Field(default_factory=dict)  # target name → template
-    filters: FilterConfig = Field(default_factory=FilterConfig)  # what of this feed is posted
+    hashtags: HashtagConfig = field(default_factory=HashtagConfig)
+    templates: dict[str, Template] = field(default_factory=dict)  # target name → template
+    filters: FilterConfig = field(default_factory=FilterConfig)  # what of this feed is posted
     timeout: Duration = 20.0
-    max_bytes: int = Field(default=10_000_000, ge=1024)
+    max_bytes: Annotated[int, Bounds(ge=1024)] = 10_000_000
     # a new article's posts wait this long from first sight (an edit meanwhile changes what is
     # posted), and a post's edits are carried over at most once per this window; 0: at once
     settle: Wait = 600.0
@@ -171,7 +174,11 @@ def feed_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-class OutputConfig(StrictModel):
+def _base_url(url: str | None) -> str | None:
+    return feed_base_url(url) if url else None
+
+
+class OutputConfig(Section):
     """The re-generated feed for mirror sites."""
 
     enabled: bool = True
@@ -182,32 +189,27 @@ class OutputConfig(StrictModel):
     description: str = "Articles with their original publication dates and sources."
     # Where the files are published: a base URL (with or without a trailing
     # slash) or the URL of one of them; held as the base URL, ending in "/".
-    self_url: HttpUrl | None = None
+    self_url: Annotated[HttpUrl | None, After(_base_url)] = None
     language: str | None = "en"
-    max_items: int = Field(default=50, ge=1, le=10_000)  # the most recently added
+    max_items: Annotated[int, Bounds(ge=1, le=10_000)] = 50  # the most recently added
     websub_hub: HttpUrl | None = None
     rights: str | None = None  # licence of the feed, e.g. "CC BY-NC-ND 4.0 …"
 
-    @field_validator("self_url")
-    @classmethod
-    def _base_self_url(cls, url: str | None) -> str | None:
-        return feed_base_url(url) if url else None
 
-
-class ListenConfig(StrictModel):
+class ListenConfig(Section):
     """The optional HTTP listener (health, metrics, feeds, editors' API)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: Annotated[int, Bounds(ge=0, le=65535)] = 8080
     api_token_env: str = "SYNDICATE_API_TOKEN"
     session_ttl: Duration = 12 * 3600.0  # how long a sign-in to the editors' page lasts
 
 
-class DeliveryConfig(StrictModel):
+class DeliveryConfig(Section):
     """How hard and how fast to retry a delivery (see syndicate.retry)."""
 
-    attempts: int = Field(default=4, ge=1, le=20)  # tries within one pass
+    attempts: Annotated[int, Bounds(ge=1, le=20)] = 4  # tries within one pass
     backoff: Duration = 2.0  # first wait after a transient error, doubling
     max_backoff: Duration = 60.0
     max_rate_wait: Duration = 900.0  # wait in-process for a rate-limit reset up to this
@@ -218,60 +220,65 @@ class DeliveryConfig(StrictModel):
 
 
 
-class SecurityConfig(StrictModel):
+class SecurityConfig(Section):
     """Where fetches that feed content asks for (pages, images) may connect (see syndicate.netguard)."""
 
     allow_private_addresses: bool = False  # loopback, private, link-local, …: for intranets and tests
-    allowed_ports: Ports = Field(default_factory=lambda: [80, 443])  # or "any"
+    allowed_ports: Ports = field(default_factory=lambda: [80, 443])  # or "any"
 
 
-class LogConfig(StrictModel):
+class LogConfig(Section):
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 def _state(value: object) -> Path | str:
     """A SQLite file's path (a ``Path``), or a PostgreSQL URL (kept as the ``str`` it is)."""
-    from syndicate.store.location import is_database_url
-
     if isinstance(value, Path):
         return value
     if isinstance(value, str) and value.strip():
-        return value.strip() if is_database_url(value.strip()) else Path(value)
+        if "://" in value:  # only a URL can be a database's: a path never imports the store
+            from syndicate.store.location import is_database_url
+
+            if is_database_url(value.strip()):
+                return value.strip()
+        return Path(value)
     raise ValueError("expected a SQLite file's path or a postgresql:// URL")
 
 
-State = Annotated[Path | str, PlainValidator(_state)]
+State = Annotated[Path | str, Plain(_state)]
 
 
-class Config(StrictModel):
+def _unique_feed_names(feeds: list[FeedConfig]) -> list[FeedConfig]:
+    seen: set[str] = set()
+    for feed in feeds:
+        if feed.name in seen:
+            raise ValueError(f"feed name {feed.name!r} is used twice")
+        seen.add(feed.name)
+    return feeds
+
+
+class Config(Section):
     state: State = Path(DEFAULT_STATE)  # a path: SQLite; postgresql://…: PostgreSQL, shared by workers
     poll_interval: Duration = 900.0
     user_agent: str = USER_AGENT
     # feeds fetched at once in a cycle: measured (bench figure 2a), one at a time costs the least
     # CPU on a 304 cycle; more threads only pay when the feeds' servers are slow to answer
-    fetch_concurrency: int = Field(default=1, ge=1, le=64)
-    feeds: list[FeedConfig] = Field(min_length=1)
-    targets: dict[Name, TargetConfig] = Field(default_factory=dict)
-    output: OutputConfig = Field(default_factory=OutputConfig)
-    listen: ListenConfig = Field(default_factory=ListenConfig)
-    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
-    log: LogConfig = Field(default_factory=LogConfig)
-    source: str = Field(default=DEFAULT_CONFIG, exclude=True)  # the file it came from
+    fetch_concurrency: Annotated[int, Bounds(ge=1, le=64)] = 1
+    feeds: Annotated[list[FeedConfig], MinLen(1), After(_unique_feed_names)]
+    targets: dict[Name, TargetConfig] = field(default_factory=dict)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str = field(default=DEFAULT_CONFIG, metadata={"dump": False})  # the file it came from
 
-    @field_validator("feeds")
-    @classmethod
-    def _unique_feed_names(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
-        seen: set[str] = set()
-        for feed in feeds:
-            if feed.name in seen:
-                raise ValueError(f"feed name {feed.name!r} is used twice")
-            seen.add(feed.name)
-        return feeds
+    def _validate(self) -> None:
+        self._lease_covers_every_wait()
+        self._known_targets()
 
-    @model_validator(mode="after")
-    def _lease_covers_every_wait(self) -> Config:
+    def _lease_covers_every_wait(self) -> None:
         """A lease shorter than a wait or a request it covers would let a second worker take a
         row in flight (the lease is renewed between them, not during one)."""
         d = self.delivery
@@ -281,10 +288,8 @@ class Config(StrictModel):
             if d.lease <= seconds:
                 raise ValueError(f"delivery.lease ({d.lease:g}s) must be longer than {name} ({seconds:g}s), "
                                  f"the longest wait it covers, or a second worker could post the same row")
-        return self
 
-    @model_validator(mode="after")
-    def _known_targets(self) -> Config:
+    def _known_targets(self) -> None:
         for i, feed in enumerate(self.feeds):
             for name in list(feed.targets or []) + list(feed.templates):
                 if name not in self.targets:
@@ -293,7 +298,6 @@ class Config(StrictModel):
                         f"feeds[{i}] names target {name!r}, which is not under targets: "
                         f"(known: {known})"
                     )
-        return self
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:
@@ -340,7 +344,9 @@ class Config(StrictModel):
 
     def dump(self) -> str:
         """The effective configuration as YAML, secrets shown only by where they come from."""
-        data = self.model_dump(mode="json")
+        import yaml
+
+        data = dump_section(self)
         data = {"# source": self.source, **data}
         if isinstance(self.state, str):
             from syndicate.store.location import redacted

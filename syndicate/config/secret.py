@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from syndicate.config.fields import StrictModel
+from syndicate.config.check import Section
 from syndicate.errors import ConfigError
 
 
@@ -33,7 +33,7 @@ class Secret:
     __str__ = __repr__
 
 
-class SecretRef(StrictModel):
+class SecretRef(Section):
     """Where a target's secret comes from: an env var, its ``_FILE`` twin, or a file."""
 
     env: str

@@ -247,3 +247,18 @@ def test_importing_the_config_and_reading_a_file_never_imports_pydantic(tmp_path
 def test_invalid_yaml_is_told_in_the_words_it_always_was(text, line):
     # libyaml reads the file when it can; what it refuses, the pure-Python parser words
     assert problems(text) == [line]
+
+
+@pytest.mark.parametrize("written", [0, 0.0, "0", "0s", "0m", "0h", "0d", "0.0", "0ms", " 0 s "])
+def test_a_wait_of_zero_reads_alike_in_every_unit(written):
+    from syndicate.config.fields import parse_wait
+
+    assert parse_wait(written) == 0.0
+
+
+@pytest.mark.parametrize("written", [-1, "-1s", True, "soon"])
+def test_a_wait_is_zero_or_more(written):
+    from syndicate.config.fields import parse_wait
+
+    with pytest.raises(ValueError):
+        parse_wait(written)

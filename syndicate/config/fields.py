@@ -16,8 +16,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
-def parse_duration(value: Any) -> float:
-    """``90``, ``"90s"``, ``"15m"``, ``"1h"`` → seconds."""
+def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
+    """``90``, ``"90s"``, ``"15m"``, ``"1h"`` → seconds; ``allow_zero``: zero, in any unit, too."""
     if isinstance(value, bool):
         raise ValueError('expected a duration such as 90, "15m" or "1h"')
     if isinstance(value, int | float):
@@ -27,16 +27,15 @@ def parse_duration(value: Any) -> float:
         if not m:
             raise ValueError('expected a duration such as 90, "15m" or "1h"')
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ValueError("expected a duration greater than zero")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError("expected a duration of zero or more" if allow_zero
+                         else "expected a duration greater than zero")
     return seconds
 
 
 def parse_wait(value: Any) -> float:
-    """A duration that may be zero (``0``: no wait at all), else as ``parse_duration``."""
-    if not isinstance(value, bool) and (value == 0 or str(value).strip() in ("0", "0s", "0m")):
-        return 0.0
-    return parse_duration(value)
+    """A duration that may be zero (``0``, ``"0s"``, ``"0h"``: no wait at all), else as ``parse_duration``."""
+    return parse_duration(value, allow_zero=True)
 
 
 Duration = Annotated[float, Before(parse_duration)]

@@ -13,6 +13,8 @@ import pytest
 
 from syndicate.app import App
 from syndicate.errors import StoreError
+from syndicate.intent import FeedRecord, NotModified
+from syndicate.store import Store
 from tests.fakes import ScriptedTarget, make_config
 from tests.helpers import rss
 from tests.servers.feeds import Fault
@@ -99,3 +101,26 @@ def test_a_batch_whose_record_fails_gives_every_claim_back(tmp_path, state_db, f
         "not-modified", "unchanged", "unchanged"]  # claimed again at once, by anyone
     app.close()
     other.close()
+
+
+def test_a_claim_reads_the_claimed_feeds_state_and_one_record_ends_every_claim(state_db):
+    store = Store(state_db, clock=lambda: 1000.0)
+    store.record_fetch_ok("acr", "https://acr.example/feed/", etag='"e1"', last_modified=None,
+                          body_hash="h1", final_url=None, next_fetch_at=900.0, seeded=True)
+    wanted = [("acr", "https://acr.example/feed/"), ("new", "https://new.example/feed/")]
+    states = store.claim_feed_states("w1", wanted, now=1000.0, lease_seconds=60)
+    assert states == {"acr": store.feed_state("acr"), "new": store.feed_state("new")}
+    assert (states["acr"].etag, states["acr"].body_hash, states["acr"].seeded) == ('"e1"', "h1", True)
+    assert (states["new"].url, states["new"].seeded, states["new"].body_hash) == (
+        "https://new.example/feed/", False, None)  # never polled: its row made by the claim
+    assert store.claim_feed_states("w2", wanted, now=1000.0, lease_seconds=60, due_only=False) == {}
+
+    store.record_polls([NotModified("acr", 1900.0, None, None, None)],
+                       [FeedRecord(name="new", url="https://new.example/feed/", final_url=None, etag=None,
+                                   last_modified=None, body_hash="h2", next_fetch_at=1950.0, seeded=False)])
+    acr, new = store.feed_state("acr"), store.feed_state("new")
+    assert (acr.etag, acr.next_fetch_at, acr.last_fetch_at) == ('"e1"', 1900.0, 1000.0)
+    assert (new.body_hash, new.next_fetch_at, new.last_success_at) == ("h2", 1950.0, 1000.0)
+    assert sorted(store.claim_feed_states("w2", wanted, now=1000.0, lease_seconds=60, due_only=False)) == [
+        "acr", "new"]  # the record ended w1's claims
+    store.close()

@@ -5,14 +5,16 @@
 0. **claim**: the batch's polls no other worker is making (``Store.claim_feeds``:
    with several workers on one state, each due feed is fetched by one of
    them per interval; config entries with the same URL cost one fetch);
-1. **state**: the claimed feeds' state, read once (``Store.feed_state_map``);
+1. **state**: the claimed feeds' state, read by the claim, after its lock
+   (``Store.claim_feed_states``: the feeds' rows are read once);
 2. **fetch**: the feeds concurrently, each URL once, a conditional GET
    (``Fetcher.fetch_feed``: the bytes and their ``body_hash``, or a 304);
 3. per feed, in turn:
 
-   - 304 → a ``NotModified``; the cycle's are recorded together, in one
-     transaction;
-   - the bytes read last time (``plan.same_body``) → only the bookkeeping;
+   - 304 → a ``NotModified``;
+   - the bytes read last time (``plan.same_body``) → only the bookkeeping
+     (``plan.plan_unchanged``'s record); the batch's 304s and unchanged
+     bodies are recorded together, in one transaction (``Store.record_polls``);
    - else **parse** (``parse_feed``: every entry's id, canonical link and
      fingerprint) → **look up** what the store knows of the entries (by
      guid, or by the link's identity: ``Store.known``; the newest article's
@@ -61,7 +63,7 @@ from syndicate.unpublish import first_check_at, log_listing
 if TYPE_CHECKING:  # the parser is imported when a body must be parsed (not for a 304)
     from syndicate.config import Config, FeedConfig
     from syndicate.fetch import Fetcher
-    from syndicate.intent import FeedPlan, NotModified
+    from syndicate.intent import FeedPlan, FeedRecord, NotModified
     from syndicate.parse import Entry, ParsedFeed
     from syndicate.store import FeedState, IngestCounts, Store
 
@@ -192,9 +194,9 @@ class Ingester:
         another worker polls is left out of the results.  ``due_only``: only
         the feeds still due once claimed (another worker may have polled them
         since they were found due).  Per batch, the feeds' state is read
-        once and the bookkeeping of every feed that answered 304 is written in
-        one transaction, so an unchanged feed costs one conditional request
-        and almost nothing else.
+        once, by the claim, and the bookkeeping of every feed that answered
+        304 or sent the bytes read last time is written in one transaction, so
+        an unchanged feed costs one request and almost nothing else.
         """
         if workers is None:  # ``fetch_concurrency`` in the config
             workers = self.config.fetch_concurrency
@@ -208,22 +210,22 @@ class Ingester:
             # the batch's fetches go ``workers`` at a time: its claim covers every round's timeout
             rounds = -(-len(batch) // max(1, workers))
             lease = max(feed.timeout for feed in batch) * rounds + POLL_LEASE_MARGIN
-            claimed = set(self.store.claim_feeds(self.owner, [(f.name, f.url) for f in batch],
-                                                 now=self.clock(), lease_seconds=lease, due_only=due_only))
-            mine = [feed for feed in batch if feed.name in claimed]
+            states = self.store.claim_feed_states(self.owner, [(f.name, f.url) for f in batch],
+                                                  now=self.clock(), lease_seconds=lease, due_only=due_only)
+            mine = [feed for feed in batch if feed.name in states]
             if not mine:
                 continue
             done: list[str] = []
             try:
-                results += self._poll_claimed(mine, workers, done)
+                results += self._poll_claimed(mine, states, workers, done)
             finally:
                 self.store.release_feeds(self.owner, [f.name for f in mine if f.name not in done])
         return results
 
-    def _poll_claimed(self, feeds: Sequence[FeedConfig], workers: int, done: list[str]) -> list[FeedResult]:
-        """Fetch the claimed feeds concurrently, each URL once, and record each (``done``: the names
-        recorded, whose claims their records ended)."""
-        states = self.store.feed_state_map([feed.name for feed in feeds])
+    def _poll_claimed(self, feeds: Sequence[FeedConfig], states: Mapping[str, FeedState], workers: int,
+                      done: list[str]) -> list[FeedResult]:
+        """Fetch the claimed feeds concurrently, each URL once, and record each (``states``: theirs,
+        read by the claim; ``done``: the names recorded, whose claims their records ended)."""
         by_url: dict[str, list[FeedConfig]] = {}
         for feed in feeds:
             by_url.setdefault(feed.url, []).append(feed)
@@ -239,18 +241,24 @@ class Ingester:
                 fetched = list(pool.map(fetch, groups))
         now = self.clock()
         results: list[FeedResult] = []
-        unchanged: list[NotModified] = []
+        answers: list[NotModified] = []  # the 304s
+        same: list[FeedRecord] = []  # the bytes read last time
         for group, res in zip(groups, fetched, strict=True):
             for feed in group:
+                state = states.get(feed.name)
                 if isinstance(res, FetchResult) and res.not_modified:
                     answer = not_modified(feed, res, next_fetch_at=self._next_ok(feed, now))
-                    unchanged.append(answer)
+                    answers.append(answer)
                     results.append(FeedResult(feed.name, "not-modified", next_fetch_at=answer.next_fetch_at))
+                elif isinstance(res, FetchResult) and same_body(state, res):
+                    record = plan_unchanged(feed, state, res, next_fetch_at=self._next_ok(feed, now)).record
+                    same.append(record)
+                    results.append(FeedResult(feed.name, "unchanged", next_fetch_at=record.next_fetch_at))
                 else:
-                    results.append(self._ingest_safely(feed, states.get(feed.name), res))
+                    results.append(self._ingest_safely(feed, state, res))
                     done.append(feed.name)
-        self.store.record_not_modified(unchanged)
-        done += [answer.feed for answer in unchanged]
+        self.store.record_polls(answers, same)  # one transaction for all: it ends their claims
+        done += [answer.feed for answer in answers] + [record.name for record in same]
         return results
 
     def poll(self, feed: FeedConfig) -> FeedResult:
@@ -301,10 +309,6 @@ class Ingester:
     def _ingest(self, feed: FeedConfig, state: FeedState | None, fetched: FetchResult,
                 now: float) -> FeedResult:
         next_at = self._next_ok(feed, now)
-        if same_body(state, fetched):
-            self.store.apply(plan_unchanged(feed, state, fetched, next_fetch_at=next_at))
-            return FeedResult(feed.name, "unchanged", next_fetch_at=next_at)
-
         from syndicate.parse import parse_feed
 
         stop_at = self._known_unchanged(feed) if state is not None and state.seeded else None

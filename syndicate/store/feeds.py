@@ -2,12 +2,14 @@
 
 One row per configured feed (table ``feeds``), written after every fetch:
 ``record_read`` (a read's ``FeedRecord``, in the transaction of
-``Store.apply``, which records the read's articles too), ``record_not_modified``
-(every feed that answered 304 in a cycle, ``NotModified``, in one
-transaction), ``record_fetch_error`` (counted, with the reason and the next
-try).  ``seeded``: the feed's first read is done (its entries then were
-recorded as seen, not posted).  A feed's state is read once per cycle
-(``feed_state_map``), before its fetch.
+``Store.apply``, which records the read's articles too), ``record_polls``
+(a batch's polls with nothing to parse: every feed that answered 304,
+``NotModified``, and every read of the bytes read last time, its
+``FeedRecord``, in one transaction), ``record_fetch_error`` (counted, with
+the reason and the next try).  ``seeded``: the feed's first read is done
+(its entries then were recorded as seen, not posted).  A poll reads its
+feeds' state once, in the claim's transaction (``claim_feed_states``),
+before their fetch.
 
 **Polls are claimed** (``claim_feeds``), so that of several workers on one
 state one fetches each due feed per interval: in one transaction, per URL
@@ -18,7 +20,7 @@ LOCKED``, and only those still due, read after the lock (another worker
 may have just recorded its poll), and not leased by a live poll of another
 worker, are leased (``lease_owner``, ``leased_until``; a feed never polled
 gets its row now).  The transaction that records the poll's result
-(``record_read`` in ``Store.apply``, ``record_not_modified``,
+(``record_read`` in ``Store.apply``, ``record_polls``,
 ``record_fetch_error``) ends the lease; ``release_feeds`` gives back claims
 a poll could not finish.  A lease left by a dead worker runs out; one
 process on SQLite ends every other owner's at start (``end_feed_leases``),
@@ -80,21 +82,30 @@ class FeedsPart(StorePart):
         return {r["name"]: _feed_state(r) for r in rows}
 
     def record_not_modified(self, feeds: Sequence[NotModified]) -> None:
-        """Feeds that answered 304, in one transaction for all of them; a validator the server
-        sent again replaces the stored one, one it left out is kept."""
-        if not feeds:
+        """Feeds that answered 304, in one transaction for all of them (``record_polls``)."""
+        self.record_polls(feeds)
+
+    def record_polls(self, not_modified: Sequence[NotModified], unchanged: Sequence[FeedRecord] = ()) -> None:
+        """A batch's polls that found nothing to parse, in one transaction for all of them, which
+        ends their claims: the feeds that answered 304 (``not_modified``: a validator the server
+        sent again replaces the stored one, one it left out is kept) and those whose bytes were the
+        ones read last time (``unchanged``: their reads' records, as ``record_read`` writes them)."""
+        if not not_modified and not unchanged:
             return
         now = self._clock()
         with self.backend.transaction() as db:
-            db.executemany(
-                """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
-                                    etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
-                                    final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL,
-                                    lease_owner = NULL, leased_until = NULL
-                   WHERE name = ?""",
-                [(now, now, f.next_fetch_at, f.etag, f.last_modified, f.permanent_redirect, f.feed)
-                 for f in feeds],
-            )
+            if not_modified:
+                db.executemany(
+                    """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
+                           etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                           final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL,
+                           lease_owner = NULL, leased_until = NULL
+                       WHERE name = ?""",
+                    [(now, now, f.next_fetch_at, f.etag, f.last_modified, f.permanent_redirect, f.feed)
+                     for f in not_modified],
+                )
+            if unchanged:
+                db.executemany(_RECORD_READ, [_read_params(record, now) for record in unchanged])
 
     def record_fetch_ok(self, name: str, url: str, *, etag: str | None, last_modified: str | None,
                         body_hash: str | None, final_url: str | None, next_fetch_at: float,
@@ -113,12 +124,20 @@ class FeedsPart(StorePart):
         polls: the names this worker is to fetch now, one fetch per URL (see the module docstring).
         ``due_only``: only feeds whose next fetch time has come (or whose URL changed), judged
         after the lock; else every feed not leased by another worker's live poll."""
+        return list(self.claim_feed_states(owner, feeds, now=now, lease_seconds=lease_seconds,
+                                           due_only=due_only))
+
+    def claim_feed_states(self, owner: str, feeds: Iterable[tuple[str, str]], *, now: float,
+                          lease_seconds: float, due_only: bool = True) -> dict[str, FeedState]:
+        """``claim_feeds``, with the state of each feed claimed, by name, as read in the claim's
+        transaction (after the lock: the state the poll starts from), so a poll reads its feeds'
+        rows once."""
         by_url: dict[str, list[str]] = {}
         for name, url in feeds:
             by_url.setdefault(url, []).append(name)
         if not by_url:
-            return []
-        claimed: list[str] = []
+            return {}
+        claimed: dict[str, FeedState] = {}
         with self.backend.transaction() as db:
             # one SELECT and one UPDATE for the whole batch (not one per URL): a 304 cycle's cost
             mine = {url: names for url, names in by_url.items()
@@ -127,29 +146,28 @@ class FeedsPart(StorePart):
             rows: dict[str, Row] = {}
             for part in chunks(every):
                 rows.update({r["name"]: r for r in db.execute(
-                    f"SELECT name, url, next_fetch_at, lease_owner, leased_until FROM feeds "
-                    f"WHERE name IN ({marks(part)}){db.dialect.skip_locked}", part)})
-            taken = []
+                    f"SELECT * FROM feeds WHERE name IN ({marks(part)}){db.dialect.skip_locked}", part)})
+            taken: list[Row] = []
             for url, names in mine.items():
                 for name in names:
                     row = rows.get(name)
                     if row is None:
-                        if db.execute("INSERT INTO feeds (name, url, lease_owner, leased_until) "
-                                      "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING name",
-                                      (name, url, owner, now + lease_seconds)).rows:
-                            claimed.append(name)  # never polled: its row now, leased
+                        for new in db.execute("INSERT INTO feeds (name, url, lease_owner, leased_until) "
+                                              "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+                                              (name, url, owner, now + lease_seconds)).rows:
+                            claimed[name] = _feed_state(new)  # never polled: its row now, leased
                         continue
                     if row["lease_owner"] not in (None, owner) and (row["leased_until"] or 0) > now:
                         continue  # another worker's poll of it is under way
                     if due_only and row["url"] == url and row["next_fetch_at"] is not None \
                             and row["next_fetch_at"] > now:
                         continue  # polled meanwhile (by another worker): not due any more
-                    taken.append(name)
-            for part in chunks(taken):
+                    taken.append(row)
+            for part in chunks([row["name"] for row in taken]):
                 db.execute(f"UPDATE feeds SET lease_owner = ?, leased_until = ? "
                            f"WHERE name IN ({marks(part)})",
                            (owner, now + lease_seconds, *part))
-            claimed += taken
+            claimed.update((row["name"], _feed_state(row)) for row in taken)
         return claimed
 
     def release_feeds(self, owner: str, names: Iterable[str]) -> None:
@@ -184,11 +202,7 @@ class FeedsPart(StorePart):
             ).scalar())
 
 
-def record_read(db: Connection, record: FeedRecord, *, now: float) -> None:
-    """A read succeeded: store the validators and body hash, clear the error.  A feed once
-    seeded stays seeded."""
-    db.execute(
-        """INSERT INTO feeds (name, url, final_url, etag, last_modified, body_hash,
+_RECORD_READ = """INSERT INTO feeds (name, url, final_url, etag, last_modified, body_hash,
                               seeded, last_fetch_at, last_success_at, next_fetch_at,
                               error_count, last_error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL)
@@ -200,10 +214,18 @@ def record_read(db: Connection, record: FeedRecord, *, now: float) -> None:
                              ELSE excluded.seeded END,
                last_fetch_at = excluded.last_fetch_at, last_success_at = excluded.last_success_at,
                next_fetch_at = excluded.next_fetch_at, error_count = 0, last_error = NULL,
-               lease_owner = NULL, leased_until = NULL""",
-        (record.name, record.url, record.final_url, record.etag, record.last_modified, record.body_hash,
-         int(record.seeded), now, now, record.next_fetch_at),
-    )
+               lease_owner = NULL, leased_until = NULL"""
+
+
+def _read_params(record: FeedRecord, now: float) -> tuple[object, ...]:
+    return (record.name, record.url, record.final_url, record.etag, record.last_modified, record.body_hash,
+            int(record.seeded), now, now, record.next_fetch_at)
+
+
+def record_read(db: Connection, record: FeedRecord, *, now: float) -> None:
+    """A read succeeded: store the validators and body hash, clear the error.  A feed once
+    seeded stays seeded."""
+    db.execute(_RECORD_READ, _read_params(record, now))
 
 
 def _feed_state(r: Row) -> FeedState:

@@ -153,8 +153,13 @@ class Deliverer:
         return [result for part in parts for result in part]
 
     def _work(self, names: list[str], limit: int | None) -> list[DeliveryResult]:
+        """Claim and deliver these targets' rows, one at a time, until none is due (or stop, or
+        ``limit``).  A finished row wakes no other worker (``store.attempts``): this loop takes
+        the target's next row itself, so a pass cut short before its queues are done (a stop, the
+        limit) hands them off."""
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
+        done = False  # the last claim found nothing due: no queue is left to anyone
         while not self.stop.is_set() and (limit is None or len(results) < limit):
             live = [t for t in names if t not in self.paused]  # its credentials not refused
             try:
@@ -165,12 +170,23 @@ class Deliverer:
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active, pacing=self.pacing)
             if not items:
+                done = True
                 break
             result = self.deliver_one(items[0])
             results.append(result)
             if result.outcome == "rescheduled" and not self._probe_past(result, results):
                 paused.add(result.target)  # the target is down: its queue waits, in order
+        if not done and results:
+            self._hand_off(sorted({r.target for r in results}))
         return results
+
+    def _hand_off(self, names: list[str]) -> None:
+        """Wake the idle workers for queues this pass leaves before they are done."""
+        try:
+            self.store.hand_off(names)
+        except StoreError as exc:  # they poll still: late, not lost
+            log.warning("could not wake the other workers", extra={"targets": ",".join(names),
+                                                                    "error": str(exc)})
 
     def _probe_past(self, stuck: DeliveryResult, results: list[DeliveryResult]) -> bool:
         """Is the target down, or is it just this post?  Try the next row once.

@@ -83,6 +83,7 @@ class DeliveryResult:
     url: str | None = None
     error: str | None = None
     retries: int = 0  # transient failures met (and waited out) in this pass
+    op: str = "post"  # the row's: ``post``, or an ``edit`` / ``delete`` of a post made
 
 
 def default_owner() -> str:
@@ -403,5 +404,5 @@ def _operated(d: Deliverer, item: OutboxItem) -> DeliveryResult:
     if done.auth_error is not None:  # the target's credentials: it pauses, as for a post
         d._pause(item.target, done.auth_error)
     return DeliveryResult(item.id, item.article_id, item.article.link, item.target, done.outcome, done.url,
-                          done.error)
+                          done.error, op=item.op)
 

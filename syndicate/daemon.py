@@ -23,10 +23,10 @@ come back when their leases run out, and renewals keep the live ones.
 Every daemon records itself in the state's ``workers`` table as it starts
 (its lease owner, host, pid), says it is alive every ``HEARTBEAT`` seconds
 from a thread of its own, and that it stopped as it exits.  An idle daemon
-wakes at once when another process queues rows, retries, or finishes an
-attempt: it ``LISTEN``s for them (``store.wakeups``) and sets the same
-``wake`` a stop or a reload sets; the sleep between cycles stays the
-fallback.
+wakes at once when another process queues rows or retries, or leaves rows
+due that it was working (a stop): it ``LISTEN``s for them
+(``store.wakeups``) and sets the same ``wake`` a stop or a reload sets; the
+sleep between cycles stays the fallback.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ class Daemon:
         app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
             self._start_listener()
-            # another worker's new rows, retries and finished attempts wake this one at once
+            # another worker's new rows, retries and queues left due wake this one at once
             self.work_listener = listen_for_work(app.store.backend, self.wake.set)
         log.info("started", extra={"feeds": len(self.config.feeds), "targets": ",".join(app.targets)
                                    or "none", "state": app.store.where, "pid": os.getpid(),

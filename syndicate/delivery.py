@@ -86,6 +86,7 @@ class DeliveryResult:
     url: str | None = None
     error: str | None = None
     retries: int = 0  # transient failures met (and waited out) in this pass
+    op: str = "post"  # the row's: ``post``, or an ``edit`` / ``delete`` of a post made
 
 
 def default_owner() -> str:
@@ -156,8 +157,13 @@ class Deliverer:
         return [result for part in parts for result in part]
 
     def _work(self, names: list[str], limit: int | None) -> list[DeliveryResult]:
+        """Claim and deliver these targets' rows, one at a time, until none is due (or stop, or
+        ``limit``).  A finished row wakes no other worker (``store.attempts``): this loop takes
+        the target's next row itself, so a pass cut short before its queues are done (a stop, the
+        limit) hands them off."""
         results: list[DeliveryResult] = []
         paused: set[str] = set()  # targets whose rate limit is spent for this round
+        done = False  # the last claim found nothing due: no queue is left to anyone
         while not self.stop.is_set() and (limit is None or len(results) < limit):
             live = [t for t in names if t not in self.paused]  # its credentials not refused
             try:
@@ -168,12 +174,23 @@ class Deliverer:
             items = self.store.claim_due(self.owner, now=self.clock(), lease_seconds=self.lease_seconds,
                                          limit=1, targets=active, pacing=self.pacing)
             if not items:
+                done = True
                 break
             result = self.deliver_one(items[0])
             results.append(result)
             if result.outcome == "rescheduled" and not self._probe_past(result, results):
                 paused.add(result.target)  # the target is down: its queue waits, in order
+        if not done and results:
+            self._hand_off(sorted({r.target for r in results}))
         return results
+
+    def _hand_off(self, names: list[str]) -> None:
+        """Wake the idle workers for queues this pass leaves before they are done."""
+        try:
+            self.store.hand_off(names)
+        except StoreError as exc:  # they poll still: late, not lost
+            log.warning("could not wake the other workers", extra={"targets": ",".join(names),
+                                                                    "error": str(exc)})
 
     def _probe_past(self, stuck: DeliveryResult, results: list[DeliveryResult]) -> bool:
         """Is the target down, or is it just this post?  Try the next row once.
@@ -390,5 +407,5 @@ def _operated(d: Deliverer, item: OutboxItem) -> DeliveryResult:
     if done.auth_error is not None:  # the target's credentials: it pauses, as for a post
         d._pause(item.target, done.auth_error)
     return DeliveryResult(item.id, item.article_id, item.article.link, item.target, done.outcome, done.url,
-                          done.error)
+                          done.error, op=item.op)
 

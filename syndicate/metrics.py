@@ -8,9 +8,9 @@ from the store at scrape time, so they are right even after a restart::
     syndicate_fetch_errors_total{feed}
     syndicate_articles_found_total{feed}            new articles
     syndicate_articles_updated_total{feed}          edited articles
-    syndicate_posts_sent_total{target}              sent (or found already posted)
-    syndicate_posts_failed_total{target}            failed permanently
-    syndicate_deliveries_total{target,outcome}      every delivery attempt's outcome
+    syndicate_posts_sent_total{target}              posts sent (or found already posted)
+    syndicate_posts_failed_total{target}            posts failed permanently
+    syndicate_deliveries_total{target,op,outcome}   every delivery pass's outcome, op: post|edit|delete
     syndicate_outbox_depth{target,state}            pending|sending|sent|failed rows (gauge)
     syndicate_last_cycle_timestamp_seconds          end of the last cycle (gauge)
     syndicate_feed_last_success_timestamp_seconds{feed}
@@ -182,8 +182,9 @@ class Metrics:
                                   ["target"], registry=r)
         self.posts_failed = Counter("syndicate_posts_failed", "Posts that failed permanently.",
                                     ["target"], registry=r)
-        self.deliveries = Counter("syndicate_deliveries", "Delivery attempts by outcome.",
-                                  ["target", "outcome"], registry=r)
+        self.deliveries = Counter("syndicate_deliveries", "Delivery attempts by outcome, of posts "
+                                  "(op: post) and of edits and deletes of posts made (op: edit, delete).",
+                                  ["target", "op", "outcome"], registry=r)
         r.register(_StoreCollector(self))
 
     @property
@@ -198,7 +199,8 @@ class Metrics:
         return self._store() if self._store else None
 
     def observe_cycle(self, result: CycleResult) -> None:
-        """Count one cycle's feed polls and deliveries."""
+        """Count one cycle's feed polls and deliveries: an edit or a delete of a post made is no
+        post sent or failed (``deliveries`` counts it, by its ``op``)."""
         for feed in result.feeds:
             self.feed_polls.labels(feed.feed, feed.status).inc()
             if feed.status == "error":
@@ -208,7 +210,9 @@ class Metrics:
             if feed.updated:
                 self.articles_updated.labels(feed.feed).inc(feed.updated)
         for delivery in result.deliveries:
-            self.deliveries.labels(delivery.target, delivery.outcome).inc()
+            self.deliveries.labels(delivery.target, delivery.op, delivery.outcome).inc()
+            if delivery.op != "post":
+                continue
             if delivery.outcome in ("sent", "found"):
                 self.posts_sent.labels(delivery.target).inc()
             elif delivery.outcome == "failed":

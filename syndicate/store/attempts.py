@@ -13,8 +13,15 @@ the texts it sent (``attempted_texts``), held by no other row
 the transaction that marks the row sent; ``remote_id`` is unique per
 target, so one post is never recorded for two rows.  The transaction that
 finishes an attempt also records the target's rate budget its adapter saw
-(``store.budgets``), and wakes the idle workers as it commits
-(``backend.notify``): the target is free for its next row.
+(``store.budgets``).
+
+A finished attempt wakes nobody: the worker that finished it goes on with
+its target's queue (the deliverer's loop claims the next row at once), so
+an idle worker woken for it would only find the target taken.  Only a
+worker that leaves a target's queue with its rows still due tells the idle
+workers (``backend.notify``, as it commits): a row given back untouched
+(``release``, on shutdown; ``release_unsent``, its target paused here), or
+a pass that ends before the queue is done (``hand_off``: a stop, a limit).
 """
 
 from __future__ import annotations
@@ -76,10 +83,12 @@ class AttemptsPart(StorePart):
             "AND (sent_at IS NULL OR sent_at >= ?)", (target, excluding, since)))
 
     def _finish(self, item_id: int, owner: str, sql: str, params: Sequence[Any],
-                event: tuple[str, str | None], budget: Budget | None = None, finished: bool = True) -> bool:
+                event: tuple[str, str | None], budget: Budget | None = None,
+                leaving: bool = False) -> bool:
         """The row's step, if ``owner`` holds it still; with it, the target's rate budget as its
         adapter saw it last (``budget``), so the next claim of the target, on any worker, paces by
-        it (``store.budgets``)."""
+        it (``store.budgets``).  ``leaving``: this worker gives the target's queue up, its row due
+        again: the idle workers are woken to take it."""
         with self.backend.transaction() as db:
             changed = db.execute(sql + " WHERE id = ? AND state = 'sending' AND lease_owner = ? "
                                  "RETURNING target", (*params, item_id, owner)).rows
@@ -89,9 +98,18 @@ class AttemptsPart(StorePart):
             record(db, item_id, now, *event)
             if budget is not None:
                 write_budget(db, changed[0][0], budget, now)
-            if finished:
-                notify(db, changed[0][0])  # the target is free for its next row, on any worker
+            if leaving:
+                notify(db, changed[0][0])  # the target's queue is free for another worker
         return True
+
+    def hand_off(self, targets: Sequence[str]) -> None:
+        """This worker ends its pass over these targets' queues before they are done (a stop, a
+        limit): wake the idle workers, whose claims take what is due (nothing if nothing is)."""
+        if not targets or self.backend.dialect.notify is None:  # SQLite: no other worker listens
+            return
+        with self.backend.transaction() as db:
+            for target in targets:
+                notify(db, target)
 
     def mark_sent(self, item_id: int, owner: str, posted: Posted, *, found: bool = False,
                   budget: Budget | None = None) -> bool:
@@ -135,18 +153,18 @@ class AttemptsPart(StorePart):
             """UPDATE outbox SET state = 'pending', last_error = ?, lease_owner = NULL, leased_until = NULL,
                                  attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END""",
             (error,),
-            ("paused", f"the target refused our credentials; waits for them: {error}"), budget,
+            ("paused", f"the target refused our credentials; waits for them: {error}"), budget, leaving=True,
         )
 
     def set_strict(self, item_id: int, owner: str, limit: int, why: str) -> bool:
         """From now on compose this row at ``limit`` code points, URLs counted literally."""
         return self._finish(item_id, owner, "UPDATE outbox SET strict_limit = ?", (limit,),
-                            ("recomposed", why), finished=False)
+                            ("recomposed", why))
 
     def release(self, item_id: int, owner: str, *, budget: Budget | None = None) -> bool:
         """Give a leased row back untouched (shutdown): due again at once."""
         return self._finish(
             item_id, owner,
             "UPDATE outbox SET state = 'pending', lease_owner = NULL, leased_until = NULL",
-            (), ("released", "on shutdown"), budget,
+            (), ("released", "on shutdown"), budget, leaving=True,
         )

@@ -116,7 +116,7 @@ CLAIM_TARGET = 1  # a target's queue (``outbox.claim_due``)
 CLAIM_FEED = 2  # a feed's poll (``feeds.claim_feeds``)
 REBUILD_MIRROR = 3  # the mirror feeds' rebuild (``mirror.MirrorPart.rebuilding_mirror``)
 
-# The channel the outbox's news goes out on (``notify``): new rows, retries, finished attempts.
+# The channel the outbox's news goes out on (``notify``): new rows, retries, queues a worker leaves.
 WORK_CHANNEL = "syndicate_work"
 
 

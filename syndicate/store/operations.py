@@ -189,11 +189,11 @@ class OperationsPart(StorePart):
             row = db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, remote_url = ?, "
                              "lease_owner = NULL, leased_until = NULL, last_error = NULL "
                              "WHERE id = ? AND state = 'sending' "
-                             "AND lease_owner = ? RETURNING of_row, op, target",
+                             "AND lease_owner = ? RETURNING of_row, op",
                              (now, posted.url if posted else None, item_id, owner)).rows
             if len(row) != 1:
                 return False
-            post_id, op, target = row[0]
+            post_id, op = row[0]
             record(db, item_id, now, outcome, detail)
             if post_id is not None:
                 record(db, post_id, now, f"{op} {outcome}", detail)
@@ -202,7 +202,6 @@ class OperationsPart(StorePart):
                                (posted.remote_id, posted.url, post_id))
                 elif op == "delete" and outcome in ("deleted", "gone"):
                     db.execute("UPDATE outbox SET deleted_at = ? WHERE id = ?", (now, post_id))
-            notify(db, target)
-            return True
+            return True  # wakes nobody: this worker goes on with the target's queue (``attempts``)
 
         return self._write(finish)

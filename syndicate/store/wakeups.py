@@ -1,9 +1,13 @@
 """Idle workers woken at once: ``LISTEN`` for the outbox's news on PostgreSQL.
 
-Every transaction that makes work for the outbox — new rows and reposts
-(``outbox.enqueue``), an editor's retries (``retry_failed``), an attempt
-finished (its target free for its next row, ``AttemptsPart``) — says so on
-``WORK_CHANNEL`` (``backend.notify``: ``pg_notify``, sent as it commits).
+Every transaction that makes work for the outbox that no worker is doing —
+new rows and reposts (``outbox.enqueue``), an editor's retries
+(``retry_failed``) and post-now, a row or a queue a worker leaves due (a
+release on shutdown, a target paused on refused credentials, a pass cut
+short: ``AttemptsPart``) — says so on ``WORK_CHANNEL`` (``backend.notify``:
+``pg_notify``, sent as it commits).  A finished attempt says nothing: its
+worker takes the target's next row itself, and a worker woken for it would
+find the target taken.
 ``WorkListener`` listens on a connection of its own (not the pool's: a
 listening session must stay open, outside any transaction) in a thread,
 and calls ``wake`` for each notification, and once each time it starts

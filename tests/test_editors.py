@@ -161,3 +161,36 @@ def test_a_worker_whose_loop_stopped_is_unhealthy_though_another_worker_cycles(t
     finally:
         here.close()
         there.close()
+
+
+def test_a_restarted_worker_is_healthy_until_its_first_cycle_is_overdue(tmp_path, feed_server, acr_rss):
+    """A worker recorded (its daemon started) whose first cycle has not ended yet: it is as
+    healthy as a worker whose last cycle ended when it started, so a restart is not reported
+    unhealthy while its first cycle runs (that may wait out a rate limit), and a worker that
+    never finishes one becomes unhealthy once the limit has passed since its start."""
+    import socket
+
+    from syndicate.app import App
+    from syndicate.editors import state_health
+
+    feed_server.set_feed("/feed/", acr_rss)
+    config = parse_config(FLEET.format(tmp=tmp_path, feed=feed_server.url("/feed/")), environ={})
+    clock = FakeClock(1_800_000_000.0)
+    before = App(config, targets={}, clock=clock, owner="here:1:aaaa")
+    try:
+        before.store.worker_started("here:1:aaaa", host=socket.gethostname(), pid=1)
+        before.run_cycle(all_feeds=True)
+        before.store.worker_stopped("here:1:aaaa")
+    finally:
+        before.close()
+    clock.advance(60)
+    after = App(config, targets={}, clock=clock, owner="here:7:cccc")  # the restart
+    try:
+        after.store.worker_started("here:7:cccc", host=socket.gethostname(), pid=7)
+        assert state_health(config, clock=clock).status == "ok"
+        clock.advance(1200 + 1)  # the limit is 3 × 5 min + 5 min
+        report = state_health(config, clock=clock)
+        assert (report.status, report.reason) == ("unhealthy", "no cycle has ended in the 1201s since the worker "
+                                                               "started (limit 1200s)")
+    finally:
+        after.close()

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -423,23 +423,38 @@ class Editors:
             return Health("unhealthy", f"store unreadable: {exc}")
         if last is None:
             return Health("unhealthy", "no cycle has run yet")
-        try:
-            age = self.clock() - float(last)
-        except ValueError:
-            return Health("unhealthy", f"bad last_cycle_at in the store: {last!r}")
-        if age > limit:
-            return Health("unhealthy", f"last cycle {age:.0f}s ago (limit {limit:.0f}s)", age)
+        if isinstance(last, _Started):  # this worker has not ended a cycle yet: as if at its start
+            age = self.clock() - last.at
+            if age > limit:
+                return Health("unhealthy", f"no cycle has ended in the {age:.0f}s since the worker started "
+                                           f"(limit {limit:.0f}s)", age)
+        else:
+            try:
+                age = self.clock() - float(last)
+            except ValueError:
+                return Health("unhealthy", f"bad last_cycle_at in the store: {last!r}")
+            if age > limit:
+                return Health("unhealthy", f"last cycle {age:.0f}s ago (limit {limit:.0f}s)", age)
         if pauses:  # running, but not posting there
             return Health("degraded", "; ".join(pause_line(p) for p in pauses), age, pauses)
         return Health("ok", None, age)
 
-    def _last_cycle(self) -> str | None:
-        """When the last cycle ended (as stored): this worker's, if it is recorded, else the
-        state's (see the module docstring)."""
+    def _last_cycle(self) -> str | _Started | None:
+        """When the last cycle ended (as stored): this worker's, if it is recorded (when it started,
+        if it has not ended one yet: a restart's first cycle may be long), else the state's (see
+        the module docstring)."""
         mine = [w for w in self.store.workers() if w.owner == self.worker] if self.worker else []
         if mine:
-            return None if mine[0].last_cycle_at is None else repr(mine[0].last_cycle_at)
+            ended = mine[0].last_cycle_at
+            return _Started(mine[0].started_at) if ended is None else repr(ended)
         return self.store.get_meta("last_cycle_at")
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A worker that has not ended a cycle yet, started at ``at``."""
+
+    at: float
 
 
 def host_worker(store: Store, host: str) -> str | None:

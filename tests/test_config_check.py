@@ -262,3 +262,11 @@ def test_a_wait_is_zero_or_more(written):
 
     with pytest.raises(ValueError):
         parse_wait(written)
+
+
+@pytest.mark.parametrize("zone", ["America", "Europe/Nowhere", "../etc/passwd"])
+def test_a_time_zone_that_is_no_zone_is_one_line(zone):
+    """``America`` is a directory of the zone database, not a zone: one line, not a traceback."""
+    [line] = problems(BASE + f"    pacing:\n      time_zone: {zone}\n")
+    assert line == (f"f.yaml:9: targets.masto.pacing.time_zone: unknown time zone {zone!r} "
+                    "(expected an IANA name such as Europe/London)")

@@ -61,7 +61,7 @@ def _quiet(value: str | None) -> str | None:
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, "America"
         raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
                          f"Europe/London)") from None
     return value

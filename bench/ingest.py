@@ -22,7 +22,7 @@ def _children_cpu() -> float:
 
 
 def run(ctx: Context) -> list[Line]:
-    from syndicate import pipeline, plan
+    from syndicate import parse  # pipeline and plan import parse_feed / normalise from it at each use
     from syndicate.app import App
 
     n, reps = ctx.sizes.ingest_items, ctx.sizes.ingest_reps
@@ -58,8 +58,8 @@ def run(ctx: Context) -> list[Line]:
     app = App(load(fresh("phases")), targets={})
     phases = Phases()
     phases.wrap(app.fetcher, "fetch_feed", "fetch")
-    phases.wrap(pipeline, "parse_feed", "parse_feed")
-    phases.wrap(plan, "normalise", "normalise")
+    phases.wrap(parse, "parse_feed", "parse_feed")
+    phases.wrap(parse, "normalise", "normalise")
     phases.wrap(app.store, "known", "store.known")
     phases.wrap(app.store, "apply", "store.apply")
     phases.wrap(app, "write_output", "write_output")

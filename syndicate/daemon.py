@@ -63,6 +63,10 @@ def shown(state: object) -> str:
     return redacted(state) if isinstance(state, str) else str(state)
 
 
+def _noted(_signum: int, _frame: FrameType | None) -> None:
+    """The Python-level handler of the daemon's signals: nothing (see ``Daemon.install_signals``)."""
+
+
 class Daemon:
     def __init__(self, config: Config, *, config_path: str | None = None,
                  environ: Mapping[str, str] | None = None,
@@ -108,18 +112,34 @@ class Daemon:
     # -- signals --
 
     def install_signals(self) -> None:
-        def on_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("stopping", extra={"signal": signal.Signals(signum).name})
-            self.stop.set()
-            self.wake.set()
+        """Stop on SIGTERM and SIGINT, reload on SIGHUP, whichever thread the signal reaches.
 
-        def on_hup(_signum: int, _frame: FrameType | None) -> None:
-            self.request_reload()
+        The kernel hands a process's signal to any thread that does not block it; Python runs
+        its handler in the main thread, but only once that thread runs again, and a main thread
+        asleep between cycles (``wake.wait``) is not woken when another thread took the signal:
+        the stop came an hour late.  A handler that set the events itself could also deadlock
+        with the main thread holding one's lock.  So the handlers do nothing: the C-level
+        handler writes each signal's number to a pipe (``signal.set_wakeup_fd``), whatever the
+        thread, and a thread of its own reads the pipe and sets ``stop`` / ``wake`` or asks for
+        the reload."""
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
+            if signum is not None:
+                signal.signal(signum, _noted)  # a Python handler must be installed for the pipe to get it
+        threading.Thread(target=self._relay_signals, args=(read,), name="signals", daemon=True).start()
 
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, on_hup)
+    def _relay_signals(self, fd: int) -> None:
+        """Act on the signals written to ``fd`` (``install_signals``) until it is closed."""
+        while data := os.read(fd, 64):
+            for signum in data:
+                if signum in (signal.SIGTERM, signal.SIGINT):
+                    log.info("stopping", extra={"signal": signal.Signals(signum).name})
+                    self.stop.set()
+                    self.wake.set()
+                elif signum == getattr(signal, "SIGHUP", None):
+                    self.request_reload()
 
     def request_reload(self) -> None:
         self._reload.set()

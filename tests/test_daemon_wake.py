@@ -59,3 +59,51 @@ def test_a_target_whose_rate_limit_is_spent_for_hours_does_not_wake_the_daemon(t
         assert daemon.app.deliverer.deliver_due() == []  # left out until the reset, 2 h away
         assert daemon._sleep_for() == MAX_SLEEP
         daemon.app.close()
+
+
+def test_a_stop_signal_that_reaches_another_thread_still_stops_the_idle_daemon(tmp_path, feed_server):
+    """The kernel hands a process's signal to any of its threads that does not block it.  When it
+    is not the main thread, the main thread's sleep between cycles (an hour here) is not cut
+    short; the stop must still come at once.  The signal is sent to a thread of the test's own,
+    once the daemon's main thread is in that sleep; if the daemon has not stopped within a bounded
+    wait, the test wakes it by hand and fails."""
+    import signal
+    import sys
+    import threading
+
+    from tests.helpers import wait_until
+
+    feed_server.set_feed("/feed/", b"<rss version='2.0'><channel><title>t</title></channel></rss>")
+    cfg = make_config(tmp_path, {"f": feed_server.url("/feed/")}, poll_interval="1h")
+    daemon = Daemon(cfg, environ={})
+    main = threading.get_ident()
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    woken_by_hand = threading.Event()
+
+    def sleeping() -> bool:  # the main thread is in the loop's wait between cycles
+        frame = sys._current_frames().get(main)
+        names = []
+        while frame is not None:
+            names.append(frame.f_code.co_name)
+            frame = frame.f_back
+        return "_run" in names and "wait" in names
+
+    def send() -> None:
+        wait_until(sleeping, timeout=30)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # to this thread, not the main one
+        if not daemon.stop.wait(10):
+            woken_by_hand.set()
+            daemon.stop.set()
+            daemon.wake.set()
+
+    try:
+        daemon.install_signals()
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert daemon.run() == 0
+        sender.join()
+    finally:
+        signal.set_wakeup_fd(-1)
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    assert not woken_by_hand.is_set(), "SIGTERM delivered to another thread did not stop the daemon"

@@ -417,36 +417,36 @@ class Editors:
     def health(self, max_age: float | None = None) -> Health:
         limit = max_age if max_age is not None else self.health_limit()
         try:
-            last = self._last_cycle()
+            last = self._last_cycle(limit)
             pauses: tuple[TargetPause, ...] = tuple(self.store.paused_targets().values())
         except StoreError as exc:
             return Health("unhealthy", f"store unreadable: {exc}")
+        if isinstance(last, _Started):  # this worker has ended no cycle in all the time since it started
+            age = self.clock() - last.at
+            return Health("unhealthy", f"no cycle has ended in the {age:.0f}s since the worker started "
+                                       f"(limit {limit:.0f}s)", age)
         if last is None:
             return Health("unhealthy", "no cycle has run yet")
-        if isinstance(last, _Started):  # this worker has not ended a cycle yet: as if at its start
-            age = self.clock() - last.at
-            if age > limit:
-                return Health("unhealthy", f"no cycle has ended in the {age:.0f}s since the worker started "
-                                           f"(limit {limit:.0f}s)", age)
-        else:
-            try:
-                age = self.clock() - float(last)
-            except ValueError:
-                return Health("unhealthy", f"bad last_cycle_at in the store: {last!r}")
-            if age > limit:
-                return Health("unhealthy", f"last cycle {age:.0f}s ago (limit {limit:.0f}s)", age)
+        try:
+            age = self.clock() - float(last)
+        except ValueError:
+            return Health("unhealthy", f"bad last_cycle_at in the store: {last!r}")
+        if age > limit:
+            return Health("unhealthy", f"last cycle {age:.0f}s ago (limit {limit:.0f}s)", age)
         if pauses:  # running, but not posting there
             return Health("degraded", "; ".join(pause_line(p) for p in pauses), age, pauses)
         return Health("ok", None, age)
 
-    def _last_cycle(self) -> str | _Started | None:
-        """When the last cycle ended (as stored): this worker's, if it is recorded (when it started,
-        if it has not ended one yet: a restart's first cycle may be long), else the state's (see
-        the module docstring)."""
+    def _last_cycle(self, limit: float) -> str | _Started | None:
+        """When the last cycle ended (as stored): this worker's, if it is recorded, else the
+        state's (see the module docstring).  A worker that has ended no cycle yet counts the
+        state's until ``limit`` has passed since it started (a restart's first cycle may be long
+        and is no hang), then its start (``_Started``): it is overdue."""
         mine = [w for w in self.store.workers() if w.owner == self.worker] if self.worker else []
-        if mine:
-            ended = mine[0].last_cycle_at
-            return _Started(mine[0].started_at) if ended is None else repr(ended)
+        if mine and mine[0].last_cycle_at is not None:
+            return repr(mine[0].last_cycle_at)
+        if mine and self.clock() - mine[0].started_at > limit:
+            return _Started(mine[0].started_at)
         return self.store.get_meta("last_cycle_at")
 
 

@@ -35,6 +35,7 @@ from syndicate.parse.fast.common import (
     child_base,
     child_lang,
     end_author,
+    feed_start,
     fixed,
     is_element,
     join,
@@ -42,7 +43,6 @@ from syndicate.parse.fast.common import (
     save_author,
     value_of,
 )
-from syndicate.parse.fast.rss import doc_base
 
 __all__ = ["AtomReader"]
 
@@ -80,11 +80,7 @@ class AtomReader:
 
     def __init__(self, headers: Mapping[str, str]) -> None:
         self.headers = headers
-        self.base = doc_base(headers)
-        self.lang: str | None = headers.get("content-language") or None
-        self.feed: dict[str, Any] = {}
-        if self.lang:  # feedparser's __init__: the header's language is the feed's until it says another
-            self.feed["language"] = self.lang.replace("_", "-")
+        self.base, self.lang, self.feed = feed_start(headers)
         self._title_done = False
         self._entries_begun = False
 

@@ -10,18 +10,18 @@ entries a read that may stop is given.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, overload
 
 from feedparser.mixin import _cp1252, _FeedParserMixin
-from feedparser.urls import ACCEPTABLE_URI_SCHEMES, _urljoin
+from feedparser.urls import ACCEPTABLE_URI_SCHEMES, _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 __all__ = ["ATOM", "CONTENT", "DC", "EMAIL", "RDF", "RSS10", "SLASH", "SY", "WFW", "XML_BASE", "XML_LANG",
            "Items", "Reader", "Refused", "Unsupported", "add_tag", "category", "child_base", "child_lang",
-           "end_author", "fixed", "has_base_or_lang", "is_element", "join", "lang_of", "looks_like_html",
-           "save_author", "text_of", "value_of"]
+           "doc_base", "end_author", "feed_start", "fixed", "has_base_or_lang", "is_element", "join",
+           "lang_of", "looks_like_html", "save_author", "text_of", "value_of"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -44,6 +44,19 @@ looks_like_html = _FeedParserMixin.looks_like_html
 # the path, a host right after "//"): what feedparser's ``_urljoin`` makes of it against any base.
 _CANONICAL = re.compile(r"https?://[A-Za-z0-9.\-_~%!$&'()*+,=:@]+(?:/[^?#;\x00-\x20\x7f-\U0010ffff]*)?"
                         r"(?:\?[^#\x00-\x20\x7f-\U0010ffff]+)?(?:#[^\x00-\x20\x7f-\U0010ffff]+)?")
+
+
+def doc_base(headers: Mapping[str, str]) -> str:
+    """The base feedparser starts from: the response's Content-Location (``api.parse``)."""
+    contentloc = headers.get("content-location", "")
+    return make_safe_absolute_uri("", contentloc) or contentloc
+
+
+def feed_start(headers: Mapping[str, str]) -> tuple[str, str | None, dict[str, Any]]:
+    """What feedparser's ``__init__`` starts a document from, whatever its format: the base, the
+    header's language (the feed's until the document says another), and the ``feed`` dict."""
+    lang = headers.get("content-language") or None
+    return doc_base(headers), lang, ({"language": lang.replace("_", "-")} if lang else {})
 
 
 class Refused(Exception):

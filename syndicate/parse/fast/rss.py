@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedparser.datetimes import _parse_date
-from feedparser.urls import make_safe_absolute_uri
 
 from syndicate.parse.fast.common import (
     ATOM,
@@ -35,6 +34,7 @@ from syndicate.parse.fast.common import (
     category,
     child_base,
     end_author,
+    feed_start,
     fixed,
     has_base_or_lang,
     is_element,
@@ -44,7 +44,7 @@ from syndicate.parse.fast.common import (
     text_of,
 )
 
-__all__ = ["PRISM", "Channel", "RssReader", "doc_base", "item_entry"]
+__all__ = ["PRISM", "Channel", "RssReader", "item_entry"]
 
 _IGNORED_IN_CHANNEL = frozenset({"generator", "docs", "ttl", "lastBuildDate", "pubDate", "image", "webMaster",
                                  "managingEditor"})
@@ -55,12 +55,6 @@ SKIPPED_IN_CHANNEL = frozenset({f"{DC}identifier", f"{DC}publisher"})
 PRISM = "{http://prismstandard.org/namespaces/1.2/basic/}"  # feedparser keeps prism_* keys: none read
 RSS_ONLY_IN_ITEM = frozenset({"guid", "category", "pubDate"})
 _ENTITY_REF = re.compile("&([A-Za-z0-9_]+);")
-
-
-def doc_base(headers: Mapping[str, str]) -> str:
-    """The base feedparser starts from: the response's Content-Location (``api.parse``)."""
-    contentloc = headers.get("content-location", "")
-    return make_safe_absolute_uri("", contentloc) or contentloc
 
 
 class RssReader:
@@ -108,11 +102,7 @@ class Channel:
 
     def __init__(self, headers: Mapping[str, str]) -> None:
         self.headers = headers
-        self.base = doc_base(headers)
-        self.lang: str | None = headers.get("content-language") or None
-        self.feed: dict[str, Any] = {}
-        if self.lang:  # feedparser's __init__: the header's language is the feed's until it says another
-            self.feed["language"] = self.lang.replace("_", "-")
+        self.base, self.lang, self.feed = feed_start(headers)
         self._title_done = False
 
     def result(self, entries: Sequence[dict[str, Any]], version: str) -> dict[str, Any]:

@@ -25,23 +25,7 @@ from syndicate.config import (
     parse_config,
 )
 from syndicate.config.control import FilterConfig, PacingConfig
-from syndicate.errors import ConfigError
-
-BASE = """\
-feeds:
-  - name: acr
-    url: https://example.org/feed/
-targets:
-  masto:
-    kind: mastodon
-    instance: https://example.social
-"""
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "f.yaml", environ={})
-    return [str(p) for p in info.value.problems]
+from tests.test_config import BASE, problems
 
 
 def feed_with(line: str) -> str:

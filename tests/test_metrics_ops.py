@@ -8,8 +8,6 @@ the feed over loopback HTTP, the loopback Mastodon server through Mastodon.py, t
 
 from __future__ import annotations
 
-from email.utils import formatdate
-
 import pytest
 
 from syndicate.app import App
@@ -17,19 +15,13 @@ from syndicate.metrics import Metrics
 from syndicate.retry import RetryPolicy
 from tests.fakes import FakeClock, make_config, mastodon
 from tests.servers.mastodon import MastodonServer
-
-TOKEN = "loopback-token-1234567890"
-START = 1_750_000_000.0
+from tests.test_article_life import START, TOKEN
+from tests.test_article_life import feed as article_feed
 
 
 def feed(title: str) -> bytes:
     """The feed with its one article titled ``title`` (none if empty)."""
-    item = "" if not title else (
-        f"<item><title>{title}</title><link>https://example.org/1/</link>"
-        f"<guid isPermaLink=\"false\">guid-1</guid><pubDate>{formatdate(START - 3600, usegmt=True)}</pubDate>"
-        "<description>&lt;p&gt;The standfirst.&lt;/p&gt;</description></item>")
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>ACR</title>'
-            f"<link>https://example.org/</link><description>d</description>{item}</channel></rss>").encode()
+    return article_feed((1, title)) if title else article_feed()
 
 
 @pytest.fixture

@@ -71,7 +71,10 @@ def build_store(path: Path, total: int, feed_url: str) -> float:
     return time.perf_counter() - t0
 
 
-STORE_CALLS = ("feed_state_map", "known", "newest_published", "articles_by_id", "apply", "latest_articles")
+# every store call of a cycle that reads or writes more than one feed's rows (the output feed
+# reads mirror_entries since the mirror-grade feed; latest_articles is no longer a cycle's)
+STORE_CALLS = ("feed_state_map", "claim_feed_states", "known", "newest_published", "articles_by_id", "apply",
+               "originals_for", "crediting", "mirror_entries")
 
 
 def one_cycle(cfg: Path, n_new: int) -> tuple[Timing, float]:

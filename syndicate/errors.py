@@ -9,6 +9,7 @@
     │   │   └── FeedRateLimited         429/503 with Retry-After (retry_after)
     │   └── ParseError                  bytes that are not a usable feed
     ├── StoreError                      the state database is unreadable
+    ├── ClaimLost                       a poll's claim passed to another worker: not recorded
     ├── StateLocked                     another syndicate holds the state's lock
     └── DeliveryError                   one post to one target failed
         ├── TransientError              try again later (5xx, timeouts, resets)
@@ -103,6 +104,18 @@ class ParseError(FeedError):
 
 class StoreError(SyndicateError):
     """The state database cannot be opened or read."""
+
+
+class ClaimLost(SyndicateError):
+    """A poll's record was refused, nothing of it written: its claim of the feed ran out and
+    another worker has claimed the feed since (``store.feeds``).  The poll is not this worker's
+    any more; the caller leaves the feed to the other worker."""
+
+    def __init__(self, feed: str, owner: str) -> None:
+        self.feed = feed
+        self.owner = owner
+        super().__init__(f"feed {feed}: the poll of {owner} is not recorded: its claim ran out "
+                         "and another worker has claimed the feed since")
 
 
 class StateLocked(SyndicateError):

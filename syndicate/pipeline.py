@@ -34,6 +34,11 @@ held until ``syndicate release FEED``; an edit is recorded, not posted.
 The result is a value (``FeedResult``); an expected failure (``FeedError``)
 is recorded on the feed with a backoff and returned, never raised, so one
 broken feed never stops the others.
+
+Every record is the claim's (``owner``): a poll whose claim ran out and
+whose feed another worker has claimed since records nothing (``ClaimLost``;
+``record_polls`` returns such feeds), is left out of the results, and the
+batch says so in one warning.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.copies import merge_copies
-from syndicate.errors import FeedError, FeedRateLimited
+from syndicate.errors import ClaimLost, FeedError, FeedRateLimited
 from syndicate.fetch import FetchResult
 from syndicate.plan import (
     KnownEntries,
@@ -243,6 +248,7 @@ class Ingester:
         results: list[FeedResult] = []
         answers: list[NotModified] = []  # the 304s
         same: list[FeedRecord] = []  # the bytes read last time
+        lost: list[str] = []  # claimed by another worker since ours ran out: not recorded
         for group, res in zip(groups, fetched, strict=True):
             for feed in group:
                 state = states.get(feed.name)
@@ -255,10 +261,19 @@ class Ingester:
                     same.append(record)
                     results.append(FeedResult(feed.name, "unchanged", next_fetch_at=record.next_fetch_at))
                 else:
-                    results.append(self._ingest_safely(feed, state, res))
+                    result = self._ingest_safely(feed, state, res)
+                    if result is None:
+                        lost.append(feed.name)
+                    else:
+                        results.append(result)
                     done.append(feed.name)
-        self.store.record_polls(answers, same)  # one transaction for all: it ends their claims
+        # one transaction for all: it ends their claims
+        lost += self.store.record_polls(answers, same, owner=self.owner)
         done += [answer.feed for answer in answers] + [record.name for record in same]
+        if lost:  # another worker polls them now: left out, as a feed it had claimed first is
+            log.warning("polls not recorded: their claims ran out and another worker has claimed "
+                        "the feeds since", extra={"feeds": lost, "worker": self.owner})
+            results = [r for r in results if r.feed not in lost]
         return results
 
     def poll(self, feed: FeedConfig) -> FeedResult:
@@ -283,13 +298,23 @@ class Ingester:
         )
 
     def _ingest_safely(self, feed: FeedConfig, state: FeedState | None,
-                       fetched: FetchResult | FeedError) -> FeedResult:
-        """Parse, plan and apply one fetched feed; a failure is recorded with a backoff."""
+                       fetched: FetchResult | FeedError) -> FeedResult | None:
+        """Parse, plan and apply one fetched feed; a failure is recorded with a backoff.  None:
+        nothing recorded, another worker has claimed the feed since this poll's claim ran out."""
+        try:
+            return self._ingest_or_fail(feed, state, fetched)
+        except ClaimLost:
+            return None
+
+    def _ingest_or_fail(self, feed: FeedConfig, state: FeedState | None,
+                        fetched: FetchResult | FeedError) -> FeedResult:
         now = self.clock()
         try:
             if isinstance(fetched, FeedError):
                 raise fetched
             return self._ingest(feed, state, fetched, now)
+        except ClaimLost:
+            raise  # not the feed's failure: the record was refused
         except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedRateLimited) else None
             return self._failed(feed, state, now, exc.reason, retry_after)
@@ -301,7 +326,7 @@ class Ingester:
                 retry_after: float | None) -> FeedResult:
         errors = (state.error_count if state else 0) + 1
         next_at = self._next_error(errors, now, retry_after)
-        self.store.record_fetch_error(feed.name, feed.url, reason, next_at)
+        self.store.record_fetch_error(feed.name, feed.url, reason, next_at, owner=self.owner)
         log.warning("feed failed", extra={"feed": feed.name, "error": reason,
                                           "errors": errors, "retry_in": round(next_at - now)})
         return FeedResult(feed.name, "error", error=f"feed {feed.name}: {reason}", next_fetch_at=next_at)
@@ -322,7 +347,7 @@ class Ingester:
                          filters={t: self.config.filters_for(feed, t) for t in targets},
                          edits={t: getattr(self.config.targets[t], "edits", "ignore") for t in targets})
         plan = merge_copies(feed, plan, self.store)  # a copy of an article we hold: no posts of its own
-        counts = self.store.apply(plan)
+        counts = self.store.apply(plan, owner=self.owner)  # ClaimLost: nothing of it written
         _log_read(plan, parsed, counts)
         listing = self.store.note_listing(  # who left the feed, who came back (``unpublish``)
             feed.name, [(e.id, e.link) for e in parsed.entries],

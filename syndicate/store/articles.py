@@ -106,15 +106,17 @@ class ArticlesPart(StorePart):
         rows = self.backend.query("SELECT MAX(published) FROM articles WHERE feed = ?", (feed,))
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def apply(self, plan: FeedPlan) -> IngestCounts:
-        """Record one read of a feed, as planned, in one transaction (see the module docstring)."""
+    def apply(self, plan: FeedPlan, *, owner: str | None = None) -> IngestCounts:
+        """Record one read of a feed, as planned, in one transaction (see the module docstring).
+        ``owner``: the worker whose claim the poll is; ``ClaimLost``, and none of it written, if
+        another worker has claimed the feed since (``store.feeds``)."""
         now = self._clock()
         with self.backend.transaction() as db:
             counts = _record(db, plan.feed, plan.new, plan.edited, held_reason=plan.held_reason, now=now,
                              settle=plan.settle)
             if plan.title:
                 write_meta(db, f"feed_title:{plan.feed}", plan.title)
-            record_read(db, plan.record, now=now)
+            record_read(db, plan.record, now=now, owner=owner)
         return counts
 
     def ingest(self, feed: str, *, new: Sequence[Article], updated: Sequence[tuple[int, Article]],

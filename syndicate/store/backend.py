@@ -193,7 +193,9 @@ class Connection(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result: ...
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row: how many rows the runs changed, summed."""
+        ...
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int | None:
         """Run an ``INSERT … RETURNING id``: the new row's id, or None if no row was inserted."""

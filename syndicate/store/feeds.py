@@ -25,6 +25,17 @@ gets its row now).  The transaction that records the poll's result
 a poll could not finish.  A lease left by a dead worker runs out; one
 process on SQLite ends every other owner's at start (``end_feed_leases``),
 so it behaves as it did before claims.
+
+**A record is the claim's** (``owner``): it writes a feed's row only where
+``lease_owner`` is still this worker, whether its lease ran out or not (a
+lease running out frees the feed for others; until one claims it, the poll
+is still this worker's).  Once another worker has claimed the feed (its
+lease, or its record, which ended it: ``lease_owner`` NULL), a late poll
+would overwrite a newer state or end a live claim: its record is refused,
+nothing of it written (``record_polls`` returns those feeds;
+``record_fetch_error`` and ``Store.apply`` raise ``ClaimLost``, the whole
+transaction rolled back).  A record with no owner (a write by no poll: the
+tests, the benches) is written as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from syndicate.errors import ClaimLost
 from syndicate.store.backend import CLAIM_FEED, Connection, Row, try_lock
 from syndicate.store.part import StorePart, chunks, marks
 
@@ -81,31 +93,39 @@ class FeedsPart(StorePart):
                                   tuple(wanted))
         return {r["name"]: _feed_state(r) for r in rows}
 
-    def record_not_modified(self, feeds: Sequence[NotModified]) -> None:
+    def record_not_modified(self, feeds: Sequence[NotModified], *, owner: str | None = None) -> list[str]:
         """Feeds that answered 304, in one transaction for all of them (``record_polls``)."""
-        self.record_polls(feeds)
+        return self.record_polls(feeds, owner=owner)
 
-    def record_polls(self, not_modified: Sequence[NotModified], unchanged: Sequence[FeedRecord] = ()) -> None:
+    def record_polls(self, not_modified: Sequence[NotModified], unchanged: Sequence[FeedRecord] = (), *,
+                     owner: str | None = None) -> list[str]:
         """A batch's polls that found nothing to parse, in one transaction for all of them, which
         ends their claims: the feeds that answered 304 (``not_modified``: a validator the server
         sent again replaces the stored one, one it left out is kept) and those whose bytes were the
-        ones read last time (``unchanged``: their reads' records, as ``record_read`` writes them)."""
+        ones read last time (``unchanged``: their reads' records, as ``record_read`` writes them).
+        ``owner``: the worker whose claims these polls are; the feeds another worker has claimed
+        since are not written, and returned (see the module docstring)."""
         if not not_modified and not unchanged:
-            return
+            return []
         now = self._clock()
+        if owner is None:  # a write by no poll: every row
+            with self.backend.transaction() as db:
+                _write_polls(db, not_modified, unchanged, now, None)
+            return []
+        try:
+            with self.backend.transaction() as db:
+                written = _write_polls(db, not_modified, unchanged, now, owner)
+                if written == len(not_modified) + len(unchanged):
+                    return []
+                raise _SomeLost  # which ones: below (rare), after this transaction is rolled back
+        except _SomeLost:
+            pass
         with self.backend.transaction() as db:
-            if not_modified:
-                db.executemany(
-                    """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
-                           etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
-                           final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL,
-                           lease_owner = NULL, leased_until = NULL
-                       WHERE name = ?""",
-                    [(now, now, f.next_fetch_at, f.etag, f.last_modified, f.permanent_redirect, f.feed)
-                     for f in not_modified],
-                )
-            if unchanged:
-                db.executemany(_RECORD_READ, [_read_params(record, now) for record in unchanged])
+            names = [f.feed for f in not_modified] + [r.name for r in unchanged]
+            mine = _still_claimed(db, owner, names)
+            _write_polls(db, [f for f in not_modified if f.feed in mine],
+                         [r for r in unchanged if r.name in mine], now, owner)
+        return [name for name in names if name not in mine]
 
     def record_fetch_ok(self, name: str, url: str, *, etag: str | None, last_modified: str | None,
                         body_hash: str | None, final_url: str | None, next_fetch_at: float,
@@ -185,21 +205,26 @@ class FeedsPart(StorePart):
             return db.execute(f"UPDATE feeds SET {_LEASE_ENDED} WHERE lease_owner IS NOT NULL "
                               f"AND lease_owner != ?", (but,)).rowcount
 
-    def record_fetch_error(self, name: str, url: str, error: str, next_fetch_at: float) -> int:
-        """A fetch failed: count it, keep the reason, back off. Returns the error count."""
+    def record_fetch_error(self, name: str, url: str, error: str, next_fetch_at: float, *,
+                           owner: str | None = None) -> int:
+        """A fetch failed: count it, keep the reason, back off. Returns the error count.
+        ``owner``: the worker whose claim the poll is; ``ClaimLost`` (nothing written) if another
+        worker has claimed the feed since (see the module docstring)."""
         now = self._clock()
         with self.backend.transaction() as db:
-            return int(db.execute(
+            rows = db.execute(
                 """INSERT INTO feeds (name, url, last_fetch_at, next_fetch_at, error_count, last_error)
                    VALUES (?, ?, ?, ?, 1, ?)
                    ON CONFLICT (name) DO UPDATE SET
                        url = excluded.url, last_fetch_at = excluded.last_fetch_at,
                        next_fetch_at = excluded.next_fetch_at,
                        error_count = feeds.error_count + 1, last_error = excluded.last_error,
-                       lease_owner = NULL, leased_until = NULL
-                   RETURNING error_count""",
-                (name, url, now, next_fetch_at, error),
-            ).scalar())
+                       lease_owner = NULL, leased_until = NULL""" + _CLAIMED + " RETURNING error_count",
+                (name, url, now, next_fetch_at, error, owner, owner),
+            ).rows
+            if not rows:
+                raise ClaimLost(name, owner or "")
+            return int(rows[0][0])
 
 
 _RECORD_READ = """INSERT INTO feeds (name, url, final_url, etag, last_modified, body_hash,
@@ -215,6 +240,17 @@ _RECORD_READ = """INSERT INTO feeds (name, url, final_url, etag, last_modified, 
                last_fetch_at = excluded.last_fetch_at, last_success_at = excluded.last_success_at,
                next_fetch_at = excluded.next_fetch_at, error_count = 0, last_error = NULL,
                lease_owner = NULL, leased_until = NULL"""
+# An upsert's update applies only where the poll's claim stands (params: the owner twice; a NULL
+# owner, a write by no poll, always applies).  A row the claim made exists; one that does not is
+# inserted (no claim to lose).
+_CLAIMED = " WHERE CAST(? AS TEXT) IS NULL OR feeds.lease_owner = ?"
+_ROW_CLAIMED = " AND (CAST(? AS TEXT) IS NULL OR lease_owner = ?)"  # the same, of an UPDATE's row
+
+_RECORD_NOT_MODIFIED = """UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, next_fetch_at = ?,
+               etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+               final_url = COALESCE(?, final_url), error_count = 0, last_error = NULL,
+               lease_owner = NULL, leased_until = NULL
+           WHERE name = ?"""
 
 
 def _read_params(record: FeedRecord, now: float) -> tuple[object, ...]:
@@ -222,10 +258,43 @@ def _read_params(record: FeedRecord, now: float) -> tuple[object, ...]:
             int(record.seeded), now, now, record.next_fetch_at)
 
 
-def record_read(db: Connection, record: FeedRecord, *, now: float) -> None:
+def record_read(db: Connection, record: FeedRecord, *, now: float, owner: str | None = None) -> None:
     """A read succeeded: store the validators and body hash, clear the error.  A feed once
-    seeded stays seeded."""
-    db.execute(_RECORD_READ, _read_params(record, now))
+    seeded stays seeded.  ``owner``: the worker whose claim the read is; ``ClaimLost`` (raised in
+    the transaction, so none of it is written) if another worker has claimed the feed since."""
+    if owner is None:
+        db.execute(_RECORD_READ, _read_params(record, now))
+    elif db.execute(_RECORD_READ + _CLAIMED, (*_read_params(record, now), owner, owner)).rowcount == 0:
+        raise ClaimLost(record.name, owner)
+
+
+class _SomeLost(Exception):
+    """Some of a batch's records were refused: the transaction is rolled back, to find which."""
+
+
+def _write_polls(db: Connection, not_modified: Sequence[NotModified], unchanged: Sequence[FeedRecord],
+                 now: float, owner: str | None) -> int:
+    """``record_polls``' statements: how many feeds' rows they wrote (those ``owner`` claims)."""
+    written = 0
+    if not_modified:
+        written += db.executemany(_RECORD_NOT_MODIFIED + _ROW_CLAIMED, [
+            (now, now, f.next_fetch_at, f.etag, f.last_modified, f.permanent_redirect, f.feed, owner, owner)
+            for f in not_modified])
+    if unchanged:
+        written += db.executemany(_RECORD_READ + _CLAIMED,
+                                  [(*_read_params(record, now), owner, owner) for record in unchanged])
+    return written
+
+
+def _still_claimed(db: Connection, owner: str, names: Sequence[str]) -> set[str]:
+    """Which of these feeds ``owner``'s claim holds still, their rows locked until the transaction
+    ends (PostgreSQL: no claim takes them meanwhile; SQLite's write transaction excludes it)."""
+    mine: set[str] = set()
+    for part in chunks(list(names)):
+        mine.update(r[0] for r in db.execute(
+            f"SELECT name FROM feeds WHERE lease_owner = ? AND name IN ({marks(part)})"
+            f"{db.dialect.for_update}", (owner, *part)))
+    return mine
 
 
 def _feed_state(r: Row) -> FeedState:

@@ -145,10 +145,11 @@ class _PgConnection:
         except psycopg.Error as exc:
             raise _translated(exc, self._where) from None
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         try:
             with self._conn.cursor() as cursor:
                 cursor.executemany(to_psycopg(sql), [tuple(row) for row in rows])
+                return cursor.rowcount
         except psycopg.Error as exc:
             raise _translated(exc, self._where) from None
 

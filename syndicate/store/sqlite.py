@@ -54,9 +54,9 @@ class _SQLiteConnection:
         except sqlite3.DatabaseError as exc:
             raise _translated(exc, self._where) from None
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         try:
-            self._db.executemany(sql, rows)
+            return self._db.executemany(sql, rows).rowcount
         except sqlite3.DatabaseError as exc:
             raise _translated(exc, self._where) from None
 

@@ -1,6 +1,6 @@
 """A response read within the limits, or one line saying why not.
 
-``read_body`` reads a 2xx body under ``max_bytes`` (a Content-Length above
+``read_parts`` reads a 2xx body under ``max_bytes`` (a Content-Length above
 it refused before reading, a streamed body abandoned as soon as it passes
 the cap, gzip and deflate inflated here with a bound on the output) and the
 total deadline.  Every failure is a ``FetchError`` (``FeedRateLimited`` for
@@ -24,7 +24,7 @@ from syndicate.errors import FeedRateLimited, FetchError
 from syndicate.fetch.wire import Response
 
 __all__ = ["check_location", "describe", "drain", "one_line", "parse_retry_after", "raise_for_status",
-           "read_body", "seconds", "status_text"]
+           "read_parts", "seconds", "status_text"]
 
 _RATE_LIMIT_STATUSES = frozenset({429, 503})
 _SMALL_BODY = 65_536  # redirect/error bodies up to this size are read so the connection is reused
@@ -65,8 +65,10 @@ def check_location(location: str) -> None:
         raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
 
 
-def read_body(label: str, response: Response, url: str, max_bytes: int, deadline: float,
-               timeout: float) -> bytes:
+def read_parts(label: str, response: Response, url: str, max_bytes: int, deadline: float,
+               timeout: float) -> list[bytes]:
+    """A 2xx body read within the limits (see the module docstring), as the parts it came in
+    (inflated), never joined here: a feed's body recognised by its hash is never copied whole."""
     length = response.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise FetchError(label, f"response larger than {_size(max_bytes)} limit "
@@ -86,7 +88,8 @@ def read_body(label: str, response: Response, url: str, max_bytes: int, deadline
         total += len(data)
         if total > max_bytes:
             raise FetchError(label, f"response larger than {_size(max_bytes)} limit from {url}")
-        chunks.append(data)
+        if data:
+            chunks.append(data)
 
     try:
         # Raw bytes, inflated here with a bound on the output: httpx would inflate each
@@ -104,7 +107,7 @@ def read_body(label: str, response: Response, url: str, max_bytes: int, deadline
             add(inflater.flush())
     except zlib.error as exc:
         raise FetchError(label, f"corrupt {encoding} body from {url}: {exc}") from None
-    return b"".join(chunks)
+    return chunks
 
 
 def drain(response: Response) -> None:

@@ -12,14 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syndicate.config import HashtagConfig
 from syndicate.credentials import CredentialWatch
 from syndicate.delivery import Deliverer, DeliveryResult, default_owner
+from syndicate.drafts import Drafts
 from syndicate.fetch import Fetcher
 from syndicate.logs import redact
 from syndicate.netguard import AddressPolicy
@@ -47,13 +47,6 @@ class CycleResult:
     deliveries: tuple[DeliveryResult, ...] = ()
     written: tuple[Path, ...] = ()
     paused: tuple[str, ...] = ()  # targets paused (credentials refused) at the end of the cycle
-
-
-def platform_limits(cfg: TargetConfig) -> TargetLimits:
-    """The platform's default limits, with the config's override."""
-    from syndicate.targets import platform_of
-
-    return platform_of(cfg).offline_limits(cfg)
 
 
 def _page_fetchers(fetcher: Fetcher) -> tuple[Callable[[str], tuple[bytes, str]],
@@ -165,7 +158,7 @@ class App:
                                    policy=policy or RetryPolicy.from_config(config.delivery),
                                    lease_seconds=config.delivery.lease, clock=clock, sleep=sleep,
                                    stop=self.stop, owner=owner, pacing=config.pacing())
-        self._limits: dict[str, TargetLimits] = {}
+        self.drafts = Drafts(config, self._adapter_limits)
         self._synced: dict[str, tuple[str, float]] | None = None  # the published feeds output.dir holds
         self.credentials = CredentialWatch(
             self.store, config.targets, self.targets, self.deliverer.paused,
@@ -186,7 +179,7 @@ class App:
 
     def _resumed(self, name: str, adapter: Target) -> None:
         self.deliverer.targets[name] = adapter
-        self._limits.pop(name, None)  # limits read while the credentials were refused are a guess
+        self.drafts.forget(name)  # limits read while the credentials were refused are a guess
 
     def close(self) -> None:
         for target in self.targets.values():
@@ -196,38 +189,18 @@ class App:
 
     # -- composing --
 
-    def limits(self, target: str) -> TargetLimits:
-        """The target's limits: its adapter's (which caches what the server said and asks again
-        what it could not read), else the platform's defaults."""
+    def _adapter_limits(self, target: str) -> TargetLimits | None:
         adapter = self.targets.get(target)
-        if adapter is not None:
-            return adapter.limits()
-        if target not in self._limits:
-            self._limits[target] = platform_limits(self.config.targets[target])
-        return self._limits[target]
+        return adapter.limits() if adapter is not None else None
+
+    def limits(self, target: str) -> TargetLimits:
+        """The target's limits: its adapter's, else the platform's defaults (``Drafts.limits``)."""
+        return self.drafts.limits(target)
 
     def draft_for(self, article: Article, target: str, intro: str | None = None, *,
                   strict_limit: int | None = None) -> PostDraft:
-        """The post ``article`` makes on ``target`` (pure but for the cached limits).
-
-        ``strict_limit``: the server refused it as too long, so measure as the strictest
-        servers do — at most this many code points, every URL counted literally.
-        """
-        from syndicate.targets import draft_post
-
-        tcfg = self.config.targets[target]
-        try:
-            feed = self.config.feed(article.feed)
-            template = self.config.template_for(feed, target)
-            hashtags = feed.hashtags
-        except KeyError:  # the feed was removed from the config since
-            template, hashtags = tcfg.template, HashtagConfig()
-        limits = self.limits(target)
-        if strict_limit is not None:
-            limits = replace(limits, max_length=min(strict_limit, limits.max_length), url_length=None,
-                             unit="chars")
-        return draft_post(article, target, tcfg, limits=limits, template=template,
-                          hashtags=hashtags.rules(), intro=intro)
+        """The post ``article`` makes on ``target`` (``Drafts.draft_for``)."""
+        return self.drafts.draft_for(article, target, intro, strict_limit=strict_limit)
 
     # -- output feed --
 

@@ -11,7 +11,8 @@ current call's deadline, kept in a context variable (each thread has its own)::
         ...                        # every clamped socket operation in here
 
 - ``DeadlineBackend``: an httpcore network backend whose streams clamp
-  (``fetch.wire``'s pools are built on it);
+  (``fetch.wire``'s pools are built on it), and make a ``LazySSLContext``
+  when its pool's first TLS connection starts;
 - ``DeadlineTransport(total)``: an httpx transport on such a backend that
   gives each request, its body included, ``total`` seconds (atproto's
   ``Request(transport=...)``);
@@ -24,11 +25,12 @@ from __future__ import annotations
 
 import contextvars
 import ssl
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpcore
 import httpx
@@ -82,6 +84,51 @@ def clamp(timeout: float | None, exc: type[Exception]) -> float | None:
 # --- httpcore ----------------------------------------------------------------------------------
 
 
+class LazySSLContext:
+    """A pool's SSL context, made when the pool's first TLS connection starts, not with the pool.
+
+    Loading the CA bundle costs ≈20 ms (``load_verify_locations``), which a process that reads
+    plain-http feeds only, or fetches nothing, does not pay.  httpcore gives the context its pool
+    was built with to ``set_alpn_protocols`` and then to the stream's ``start_tls``: a pool given
+    this stand-in (``as_ssl_context()``) must be built on a ``DeadlineBackend``, whose streams'
+    ``start_tls`` makes the real context here and hands that on.  ``make`` is
+    ``httpx.create_ssl_context`` (certifi, or SSL_CERT_FILE / SSL_CERT_DIR, read when made): the
+    same context, with the same verification, as an eager one.  Thread-safe; made once.
+    """
+
+    def __init__(self, make: Callable[[], ssl.SSLContext] | None = None) -> None:
+        self._make = make or httpx.create_ssl_context
+        self._context: ssl.SSLContext | None = None
+        self._alpn: list[str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        """Has a TLS connection needed the context yet?"""
+        return self._context is not None
+
+    def set_alpn_protocols(self, protocols: Iterable[str]) -> None:
+        """As httpcore sets them on its context before each TLS connection."""
+        with self._lock:
+            self._alpn = list(protocols)
+            if self._context is not None:
+                self._context.set_alpn_protocols(self._alpn)
+
+    def context(self) -> ssl.SSLContext:
+        """The real context, made on the first call."""
+        with self._lock:
+            if self._context is None:
+                context = self._make()
+                if self._alpn is not None:
+                    context.set_alpn_protocols(self._alpn)
+                self._context = context
+            return self._context
+
+    def as_ssl_context(self) -> ssl.SSLContext:
+        """The stand-in, typed as what httpcore's pools take (for a pool on a ``DeadlineBackend``)."""
+        return cast(ssl.SSLContext, self)
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     __slots__ = ("_inner",)
 
@@ -101,6 +148,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
+        if isinstance(ssl_context, LazySSLContext):  # the first TLS connection makes it
+            ssl_context = ssl_context.context()
         stream = self._inner.start_tls(ssl_context, server_hostname,
                                        clamp(timeout, httpcore.ConnectTimeout))
         return _DeadlineStream(stream)
@@ -190,8 +239,9 @@ class DeadlineTransport(httpx.HTTPTransport):
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20,
                                         keepalive_expiry=5.0)  # httpx's defaults
         self.total = total
+        self.tls = LazySSLContext()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR: at the first TLS connection
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR
+            ssl_context=self.tls.as_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

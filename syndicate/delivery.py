@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -90,8 +89,9 @@ class DeliveryResult:
 
 
 def default_owner() -> str:
-    """``host:pid:nonce`` — who holds a lease (for people reading the state; never checked)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """``host:pid:nonce`` — who holds a lease (for people reading the state; never checked).
+    The nonce is ``secrets.token_hex(4)``'s, without importing secrets (hmac, hashlib) at start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 class Deliverer:

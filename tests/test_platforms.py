@@ -17,7 +17,7 @@ from typing import ClassVar, Literal, get_args
 
 import pytest
 
-from syndicate.app import build_target, platform_limits
+from syndicate.app import build_target
 from syndicate.compose import Composed
 from syndicate.config import (
     TARGET_KINDS,
@@ -30,6 +30,7 @@ from syndicate.config import (
     TargetConfig,
 )
 from syndicate.delivery import Deliverer
+from syndicate.drafts import platform_limits
 from syndicate.fetch import Fetcher
 from syndicate.models import Article, Attempted, LinkCard, PostDraft, Posted, TargetLimits
 from syndicate.retry import RetryPolicy

@@ -9,6 +9,10 @@ credentials), the listener (Starlette, Jinja2, the editors' page) or the
 parser (feedparser: a 304 has no body).  The editors' commands do not load
 the fetcher (httpx, httpcore) either, and ``run --once`` on a 304 neither
 composes nor parses (compose, the summary's lxml, tenacity for the retries).
+``status`` and ``health`` hash nothing and make no TLS connection (no hashlib,
+no ssl); ``preview`` of a stored article fetches nothing, so it loads neither
+the fetcher nor the App; and ``run --once`` on a plain-http feed loads no CA
+bundle (the SSL context is made at the first TLS connection).
 
 How long they take is bench figure 5 (``python -m bench --only startup``);
 this pins the reason they are fast, not the time.
@@ -33,10 +37,21 @@ EDITORS_NEVER = (*NEVER, "httpx", "httpcore", "lxml", "syndicate.fetch", "syndic
 UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndicate.summary",
                        "syndicate.editors", "syndicate.feed_out")
 
-# The command, in-process in a fresh interpreter; then every module it loaded, as JSON, to a file.
-PROBE = """
-import json, sys
+NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
+
+# The command, in-process in a fresh interpreter; then every module it loaded, and how many CA
+# bundles it loaded (a profile hook sees each call of SSLContext.load_verify_locations), as JSON.
+COUNT_BUNDLES = """
+import json, sys, threading
 out = sys.argv.pop(1)
+bundles = []
+def seen(frame, event, arg):
+    if event == "c_call" and getattr(arg, "__name__", "") == "load_verify_locations":
+        bundles.append(1)
+sys.setprofile(seen)
+threading.setprofile(seen)
+"""
+PROBE = COUNT_BUNDLES + """
 from syndicate.cli import main
 try:
     main(prog_name="syndicate")
@@ -44,8 +59,9 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
+sys.setprofile(None)
 with open(out, "w") as f:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+    json.dump({"code": code, "modules": sorted(sys.modules), "bundles": len(bundles)}, f)
 """
 
 
@@ -74,6 +90,8 @@ output:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
         env.update(SYNDICATE_MASTODON_TOKEN="startup-test-token", STARTUP_TEST_BSKY="app-password")
 
+        bundles: list[int] = []  # of each command run, the CA bundles it loaded
+
         def loaded(*args: str) -> tuple[int, set[str]]:
             out = tmp_path / "modules.json"
             done = subprocess.run([sys.executable, "-c", PROBE, str(out), "--config", str(config), *args],
@@ -81,11 +99,13 @@ output:
             assert out.is_file(), done.stderr
             answer = json.loads(out.read_text())
             out.unlink()
+            bundles.append(answer["bundles"])
             return answer["code"], set(answer["modules"])
 
         code, first = loaded("run", "--once")  # the first read: the body parsed, its validators kept
         assert code == 0 and "syndicate.parse" in first  # (so the probe does see a lazy import)
         server.clear_requests()
+        loaded.bundles = bundles  # type: ignore[attr-defined]
         yield loaded, server
 
 
@@ -102,6 +122,20 @@ def test_run_once_on_an_unchanged_feed_loads_no_sdk_parser_or_composer(unchanged
     assert seen.headers.get("if-none-match")  # a conditional GET, answered 304
     assert "syndicate.targets.mastodon" in modules and "syndicate.targets.bluesky" in modules  # adapters built
     assert _among(modules, UNCHANGED_RUN_NEVER) == []
+    assert loaded.bundles[-1] == 0  # a plain-http feed: no SSL context made, no CA bundle read
+
+
+def test_the_probe_counts_the_ca_bundles_loaded(tmp_path):
+    """(So the 0 above is no blind spot: an SSL context made, as the fetcher makes it, counts.)"""
+    out = tmp_path / "count.json"
+    script = COUNT_BUNDLES + """
+import httpx
+httpx.create_ssl_context()
+sys.setprofile(None)
+open(out, "w").write(json.dumps(len(bundles)))
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=60)
+    assert json.loads(out.read_text()) == 1, done.stderr
 
 
 @pytest.mark.parametrize("args", [("status",), ("health",)])
@@ -111,6 +145,7 @@ def test_the_editors_light_commands_load_neither_the_fetcher_nor_an_sdk(unchange
     assert code in (0, 1)  # health: 1 when no daemon ran recently
     assert "syndicate.editors" in modules
     assert _among(modules, EDITORS_NEVER) == []
+    assert _among(modules, NO_HASH_NO_TLS) == []  # nothing hashed, no TLS
 
 
 def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
@@ -119,6 +154,8 @@ def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
     assert code == 0
     assert "syndicate.compose" in modules  # it composed each target's post
     assert _among(modules, NEVER) == []
+    # a stored article: nothing to fetch, so neither the fetcher (httpx, httpcore) nor the App
+    assert _among(modules, ("httpx", "httpcore", "syndicate.fetch", "syndicate.app", *NO_HASH_NO_TLS)) == []
 
 
 def test_help_loads_click_and_the_cli_only(unchanged):

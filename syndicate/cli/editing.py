@@ -3,8 +3,8 @@
 ``status``, ``show``, ``preview``, ``repost``, ``retry``, ``release`` and
 ``health`` each make one ``Editors`` call per REF and print its answer as
 text, or with ``--json`` as the JSON the API gives for the same request
-(``syndicate.editors.as_json``).  Only ``preview`` and ``show`` build an
-``App`` (for the drafts); the others open the store alone, so they start fast.
+(``syndicate.editors.as_json``).  Each opens the store alone (``preview`` and ``show`` compose
+too, with ``syndicate.drafts``; a fetcher only for an article not stored), so they start fast.
 """
 
 from __future__ import annotations
@@ -32,23 +32,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 @contextmanager
 def service(config: Config, *, drafts: bool = False) -> Iterator[Editors]:
-    """The editors' service over the configured state; with ``drafts``, over an ``App`` too."""
+    """The editors' service over the configured state; with ``drafts``, composing too (the
+    platforms' default limits: no adapter is built).  The service makes a fetcher only for an
+    article that is not stored (``Editors.find``)."""
     from syndicate.editors import Editors
-
-    if drafts:
-        from syndicate.app import App
-
-        app = App(config, targets={})
-        editors = Editors(config, app.store, composer=app, fetcher=app.fetcher, clock=app.clock)
-        try:
-            yield editors
-        finally:
-            app.close()
-        return
     from syndicate.store import Store
 
     store = Store(config.state)
-    editors = Editors(config, store)
+    if drafts:
+        from syndicate.drafts import Drafts
+
+        editors = Editors(config, store, composer=Drafts(config))
+    else:
+        editors = Editors(config, store)
     try:
         yield editors
     finally:

@@ -12,7 +12,6 @@ recorded and a permanent move (every hop 301/308) reported.
 from __future__ import annotations
 
 import hashlib
-import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import httpcore
 import httpx
 
-from syndicate.deadline import DEADLINE
+from syndicate.deadline import DEADLINE, LazySSLContext
 from syndicate.errors import FetchError
 from syndicate.fetch.reading import (
     check_location,
@@ -124,7 +123,8 @@ class Fetcher:
     """
 
     def __init__(self, user_agent: str, *, transport: httpx.BaseTransport | None = None,
-                 max_redirects: int = 5, content_policy: AddressPolicy | None = None) -> None:
+                 max_redirects: int = 5, content_policy: AddressPolicy | None = None,
+                 tls: LazySSLContext | None = None) -> None:
         self.user_agent = user_agent
         self.max_redirects = max_redirects
         # httpx.Client's default headers with ours, in the order it sent them
@@ -135,9 +135,10 @@ class Fetcher:
         self._other_headers = (*base, encoding)  # + Accept, last
         self._transport = transport  # someone else's transport: sent through it, as httpx.Client did
         self.content_policy = content_policy or AddressPolicy()
-        # Both pools and their SSL context are made on first use: loading the CA bundle costs ≈35 ms,
-        # which a command that builds an App and fetches nothing (preview of a stored article) skips.
-        self._ssl_context: ssl.SSLContext | None = None
+        # Both pools are made on first use, and their SSL context (``tls``: httpx.create_ssl_context's,
+        # certifi or SSL_CERT_FILE / SSL_CERT_DIR) when the first TLS connection starts: loading the CA
+        # bundle costs ≈20 ms, which a process that fetches nothing, or plain-http feeds only, skips.
+        self.tls = tls or LazySSLContext()
         self._pool: httpcore.ConnectionPool | None = None  # feeds: the operator's URLs
         self._content_pool: httpcore.ConnectionPool | None = None  # what content names
         self._pool_lock = threading.Lock()
@@ -219,7 +220,7 @@ class Fetcher:
             return self._pool  # (the steady state: no lock per poll)
         with self._pool_lock:
             if self._pool is None and not self._closed:
-                self._pool = default_pool(self._context())
+                self._pool = default_pool(self.tls)
             return self._pool
 
     def _content(self) -> httpcore.ConnectionPool | None:
@@ -228,14 +229,8 @@ class Fetcher:
             return None
         with self._pool_lock:
             if self._content_pool is None and not self._closed:
-                self._content_pool = default_pool(self._context(), self.content_policy)
+                self._content_pool = default_pool(self.tls, self.content_policy)
             return self._content_pool
-
-    def _context(self) -> ssl.SSLContext:
-        """The pools' SSL context (under ``_pool_lock``): certifi, or SSL_CERT_FILE / SSL_CERT_DIR."""
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
 
     def _send(self, target: Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
               pool: httpcore.ConnectionPool | None) -> Response:

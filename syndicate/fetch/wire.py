@@ -13,26 +13,25 @@ them.  The pools are built on the deadline-clamping network backend
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpcore
 import httpx
 
-from syndicate.deadline import DeadlineBackend
+from syndicate.deadline import DeadlineBackend, LazySSLContext
 from syndicate.netguard import AddressPolicy
 
 __all__ = ["CORE_ERRORS", "Response", "Target", "as_httpx", "decode_headers", "default_pool", "header_value",
            "target_for"]
 
 
-def default_pool(ssl_context: ssl.SSLContext, policy: AddressPolicy | None = None,
-                  ) -> httpcore.ConnectionPool:
+def default_pool(tls: LazySSLContext, policy: AddressPolicy | None = None) -> httpcore.ConnectionPool:
     """What ``httpx.HTTPTransport`` would build, on a deadline-clamping network backend
-    (``deadline``) that, with a ``policy``, connects only where the policy allows."""
+    (``deadline``) that, with a ``policy``, connects only where the policy allows, and makes the
+    SSL context (``tls``) when the first TLS connection starts."""
     return httpcore.ConnectionPool(
-        ssl_context=ssl_context,
+        ssl_context=tls.as_ssl_context(),
         max_connections=32,
         max_keepalive_connections=16,
         keepalive_expiry=60.0,

@@ -17,7 +17,6 @@ rows; a copy's posts stand for its original's) and the links of its copies.  Fou
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +44,8 @@ def signature(article: Article) -> str:
              _when(article.published), str(article.date_only), " ".join(article.categories)]
     if source:
         parts += [_text(source.name), source.url or "", _when(source.published)]
+    import hashlib  # (status and health hash nothing: imported by the first item signed)
+
     return hashlib.blake2b("\x00".join(parts).encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 

@@ -67,3 +67,17 @@ def test_the_copies_reads_go_by_link_identity(tmp_path):
     _by_index(_plans(store, lambda: store.originals_for(["a.example/1", "b.example/3"])))
     _by_index(_plans(store, lambda: store.crediting(["b.example/1", "b.example/3"])))
     store.close()
+
+
+def test_a_feeds_missing_articles_are_read_by_feed(tmp_path):
+    # unpublish_checks keeps a row for every article that ever left its feed: each read of a feed
+    # must find its own missing ones from an index (step 20), not by reading the whole table
+    store = _store(tmp_path)
+    listed = [(f"urn:a:{i}", f"https://a.example/{i}/") for i in (0, 1, 2, 4, 5)]
+    change = store.note_listing("a", listed, first_check_at=lambda _: 0.0)
+    assert change.missing and not change.back
+    plans = _plans(store, lambda: store.note_listing("a", listed, first_check_at=lambda _: 0.0))
+    tracked = [plan for sql, plan in plans if "FROM unpublish_checks" in sql]
+    assert tracked and all("INDEX unpublish_feed (feed=?" in " ".join(plan) for plan in tracked), tracked
+    _by_index(plans)
+    store.close()

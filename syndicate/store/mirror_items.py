@@ -98,11 +98,15 @@ class MirrorItemsPart(StorePart):
                 for r in db.execute(copied, ids):
                     copies.setdefault(int(r["original_id"]), []).append(r["link"])
                     stands_for[int(r["article_id"])] = int(r["original_id"])
+                # the state is tested here, not in the WHERE: with ``state = 'sent'`` there, SQLite
+                # read the rows through outbox_leases (state, …), every sent row of the store,
+                # instead of these articles' few by UNIQUE (article_id, target, seq)
                 marks = ",".join("?" * len(stands_for))
-                sent = (f"SELECT article_id, remote_url FROM outbox WHERE article_id IN ({marks}) "
-                        "AND state = 'sent' AND remote_url IS NOT NULL ORDER BY target, seq, article_id")
-                for r in db.execute(sent, list(stands_for)):
-                    posts.setdefault(stands_for[int(r["article_id"])], []).append(r["remote_url"])
+                rows_of = (f"SELECT article_id, state, remote_url FROM outbox WHERE article_id IN ({marks}) "
+                           "ORDER BY target, seq, article_id")
+                for r in db.execute(rows_of, list(stands_for)):
+                    if r["state"] == "sent" and r["remote_url"] is not None:
+                        posts.setdefault(stands_for[int(r["article_id"])], []).append(r["remote_url"])
         return [MirrorEntry(int(r["id"]), article_from_json(r["data"]),
                             float(r["updated_at"]) if r["updated_at"] is not None else None,
                             tuple(posts.get(int(r["id"]), ())), tuple(copies.get(int(r["id"]), ())))

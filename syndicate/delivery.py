@@ -89,7 +89,8 @@ class DeliveryResult:
 
 
 def default_owner() -> str:
-    """``host:pid:nonce`` — who holds a lease (for people reading the state; never checked).
+    """``host:pid:nonce`` — who holds a lease: a row's or a feed's writes after its claim apply
+    only while the claim is still this owner's (and people reading the state see who).
     The nonce is ``secrets.token_hex(4)``'s, without importing secrets (hmac, hashlib) at start."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 

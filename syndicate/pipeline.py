@@ -277,9 +277,12 @@ class Ingester:
         return results
 
     def poll(self, feed: FeedConfig) -> FeedResult:
-        """Fetch, parse and record one feed. Never raises a ``FeedError``."""
-        [result] = self.poll_many([feed])
-        return result
+        """Fetch, parse and record one feed. Never raises a ``FeedError``; a ``LookupError`` if it
+        was not polled (another worker holds its claim, or claimed it since this poll's ran out)."""
+        results = self.poll_many([feed])
+        if not results:
+            raise LookupError(f"feed {feed.name}: not polled: another worker holds its claim")
+        return results[0]
 
     def _fetch_safely(self, feed: FeedConfig, state: FeedState | None) -> FetchResult | FeedError:
         try:
@@ -309,30 +312,39 @@ class Ingester:
     def _ingest_or_fail(self, feed: FeedConfig, state: FeedState | None,
                         fetched: FetchResult | FeedError) -> FeedResult:
         now = self.clock()
+        owner: str | None = self.owner  # the claim's, until the read's own transaction ends it
         try:
             if isinstance(fetched, FeedError):
                 raise fetched
-            return self._ingest(feed, state, fetched, now)
+            parsed, counts, next_at = self._read(feed, state, fetched, now)
+            # recorded: the claim ended with the read, and nobody claims the feed before its next
+            # poll; a step after it that fails is still this feed's error, recorded as before
+            owner = None
+            return self._after_read(feed, parsed, counts, next_at)
         except ClaimLost:
             raise  # not the feed's failure: the record was refused
         except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedRateLimited) else None
-            return self._failed(feed, state, now, exc.reason, retry_after)
+            return self._failed(feed, state, now, exc.reason, retry_after, owner=owner)
         except Exception as exc:  # a bug met on odd input: say so, keep the other feeds going
             log.exception("feed crashed", extra={"feed": feed.name})
-            return self._failed(feed, state, now, f"internal error: {type(exc).__name__}: {exc}", None)
+            return self._failed(feed, state, now, f"internal error: {type(exc).__name__}: {exc}", None,
+                                owner=owner)
 
     def _failed(self, feed: FeedConfig, state: FeedState | None, now: float, reason: str,
-                retry_after: float | None) -> FeedResult:
+                retry_after: float | None, *, owner: str | None) -> FeedResult:
+        """Record a failed poll (``owner``: the claim it must still hold; None once the read's
+        transaction has ended it)."""
         errors = (state.error_count if state else 0) + 1
         next_at = self._next_error(errors, now, retry_after)
-        self.store.record_fetch_error(feed.name, feed.url, reason, next_at, owner=self.owner)
+        self.store.record_fetch_error(feed.name, feed.url, reason, next_at, owner=owner)
         log.warning("feed failed", extra={"feed": feed.name, "error": reason,
                                           "errors": errors, "retry_in": round(next_at - now)})
         return FeedResult(feed.name, "error", error=f"feed {feed.name}: {reason}", next_fetch_at=next_at)
 
-    def _ingest(self, feed: FeedConfig, state: FeedState | None, fetched: FetchResult,
-                now: float) -> FeedResult:
+    def _read(self, feed: FeedConfig, state: FeedState | None, fetched: FetchResult,
+              now: float) -> tuple[ParsedFeed, IngestCounts, float]:
+        """Parse, plan and apply a fetched body: the read recorded, in one transaction."""
         next_at = self._next_ok(feed, now)
         from syndicate.parse import parse_feed
 
@@ -349,6 +361,11 @@ class Ingester:
         plan = merge_copies(feed, plan, self.store)  # a copy of an article we hold: no posts of its own
         counts = self.store.apply(plan, owner=self.owner)  # ClaimLost: nothing of it written
         _log_read(plan, parsed, counts)
+        return parsed, counts, next_at
+
+    def _after_read(self, feed: FeedConfig, parsed: ParsedFeed, counts: IngestCounts,
+                    next_at: float) -> FeedResult:
+        """What follows a recorded read: the feed's listing noted (``unpublish``), its result."""
         listing = self.store.note_listing(  # who left the feed, who came back (``unpublish``)
             feed.name, [(e.id, e.link) for e in parsed.entries],
             first_check_at=lambda _id: first_check_at(self.clock(), self.rng))

@@ -177,3 +177,31 @@ def test_a_late_record_applies_only_where_the_claim_is_still_this_workers(state_
     assert a.feed_state("acr") == recorded
     a.close()
     b.close()
+
+
+class ListingFails(Store):
+    """A store whose note of a feed's listing (the step after a read is recorded) fails."""
+
+    def note_listing(self, *args, **kwargs):
+        raise RuntimeError("listing broke")
+
+
+def test_a_failure_after_the_read_is_recorded_is_the_feeds_error_not_a_lost_claim(
+        tmp_path, state_db, feed_server, caplog):
+    # The read's transaction (``apply``) ends the claim; a step after it that fails is the
+    # feed's failure as before: recorded, backed off, an "error" result (``run --once`` exits 1).
+    feed_server.set_feed("/feed", rss([1, 2]))
+    clock = Clock()
+    cfg = make_config(tmp_path, {"acr": feed_server.url("/feed")}, state=state_db, poll_interval="15m")
+    app = App(cfg, store=ListingFails(state_db, clock=clock), clock=clock, owner="worker-a",
+              targets={"t": ScriptedTarget(name="t")})
+    caplog.set_level(logging.WARNING, logger="syndicate.pipeline")
+    [result] = app.ingester.poll_many(app.config.feeds)
+    assert (result.feed, result.status) == ("acr", "error")
+    assert "listing broke" in (result.error or "")
+    state = app.store.feed_state("acr")
+    assert state.error_count == 1 and state.seeded and "listing broke" in (state.last_error or "")
+    assert lease(app.store) == (None, None)
+    assert app.store.count_articles() == 2  # the read stands
+    assert lost_warnings(caplog) == []
+    app.close()

@@ -1,8 +1,8 @@
-"""Value classes made cheaply: ``@value`` is ``@dataclass(frozen=True, slots=True)`` at a third of the cost.
+"""Value classes made cheaply: ``@valueclass`` is ``@dataclass(frozen=True, slots=True)``, for less.
 
 A dataclass compiles (``exec``) one function per generated method when its class is made: on
 CPython 3.11 about 0.5 ms for a frozen one, and the package makes ~80 of them on every command's
-start.  ``value`` asks ``dataclasses`` only for the fields (and the slots), writes ``__init__``
+start.  ``valueclass`` asks ``dataclasses`` only for the fields (and the slots), writes ``__init__``
 in one ``exec`` of its own, and takes ``__eq__``, ``__hash__``, ``__repr__``, ``__setattr__`` and
 ``__delattr__`` from functions written once here, over a per-class key of the fields.  What a
 dataclass does is kept: ``fields``/``replace``/``asdict``/``__match_args__`` (the fields are the
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["value"]
+__all__ = ["valueclass"]
 
 T = TypeVar("T", bound=type)
 
@@ -146,7 +146,7 @@ def _make(cls: T, *, frozen: bool, kw_only: bool, slots: bool, hot: bool) -> T:
     fs = dataclasses.fields(made)
     initvar = ("InitVar", "dataclasses.InitVar")
     if any(str(f.type).startswith(initvar) for f in made.__dataclass_fields__.values()):
-        raise TypeError(f"{cls.__qualname__}: InitVar is not supported by @value")
+        raise TypeError(f"{cls.__qualname__}: InitVar is not supported by @valueclass")
     ns: dict[str, Any] = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
     written: dict[str, Any] = {}
     exec(_source(made, fs, frozen, hot, ns), ns, written)  # as dataclasses does
@@ -174,18 +174,18 @@ def _make(cls: T, *, frozen: bool, kw_only: bool, slots: bool, hot: bool) -> T:
 
 
 @overload
-def value(cls: T, /) -> T: ...
+def valueclass(cls: T, /) -> T: ...
 
 
 @overload
-def value(*, frozen: bool = True, kw_only: bool = False, slots: bool = True,
+def valueclass(*, frozen: bool = True, kw_only: bool = False, slots: bool = True,
           hot: bool = False) -> Callable[[T], T]: ...
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
-def value(cls: T | None = None, /, *, frozen: bool = True, kw_only: bool = False, slots: bool = True,
+def valueclass(cls: T | None = None, /, *, frozen: bool = True, kw_only: bool = False, slots: bool = True,
           hot: bool = False) -> T | Callable[[T], T]:
-    """``@value`` or ``@value(...)`` on a class: a dataclass, frozen and slotted unless told not."""
+    """``@valueclass`` or ``@valueclass(...)`` on a class: a dataclass, frozen and slotted unless told not."""
     def wrap(c: T) -> T:
         return _make(c, frozen=frozen, kw_only=kw_only, slots=slots, hot=hot)
     return wrap if cls is None else wrap(cls)

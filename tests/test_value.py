@@ -8,10 +8,10 @@ from dataclasses import KW_ONLY, field
 
 import pytest
 
-from syndicate.value import value
+from syndicate.value import valueclass
 
 
-@value
+@valueclass
 class Point:
     x: int
     y: int = 0
@@ -19,27 +19,27 @@ class Point:
     seen: list[int] = field(default_factory=list, compare=False, repr=False)
 
 
-@value(hot=True)
+@valueclass(hot=True)
 class HotPoint:
     x: int
     y: int = 0
     note: str = field(default="", compare=False)
 
 
-@value(kw_only=True)
+@valueclass(kw_only=True)
 class Named:
     name: str
     size: int = 1
 
 
-@value
+@valueclass
 class Mixed:
     a: int
     _: KW_ONLY
     b: int = 2
 
 
-@value
+@valueclass
 class Checked:
     n: int
     double: int = field(init=False, default=0)
@@ -48,7 +48,7 @@ class Checked:
         object.__setattr__(self, "double", self.n * 2)
 
 
-@value(frozen=False)
+@valueclass(frozen=False)
 class Box:
     items: list[int] = field(default_factory=list)
 
@@ -137,14 +137,14 @@ def test_pickles() -> None:
 
 def test_default_order_checked_as_a_dataclass() -> None:
     with pytest.raises(TypeError, match="non-default argument"):
-        @value
+        @valueclass
         class Bad:
             a: int = 0
             b: int  # type: ignore[misc]
 
 
 def test_own_methods_kept() -> None:
-    @value
+    @valueclass
     class Own:
         a: int
 

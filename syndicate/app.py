@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from syndicate.retry import RetryPolicy
 from syndicate.store import Store
 from syndicate.store.mirror import etag_of
 from syndicate.unpublish import Unpublisher
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # the platforms (``syndicate.targets``) are imported when a target is built or drafted for
     from syndicate.config import Config, DeliveryConfig, Secret, TargetConfig
@@ -41,7 +41,7 @@ IMAGE_TIMEOUT = 10.0
 PAGE_MAX_BYTES = 2_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CycleResult:
     feeds: tuple[FeedResult, ...] = ()
     deliveries: tuple[DeliveryResult, ...] = ()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import regex
 
@@ -48,6 +48,7 @@ from syndicate.template import (
     validate_template,
 )
 from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
+from syndicate.value import valueclass
 
 __all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "published_day",
            "shorten_to"]
@@ -215,7 +216,7 @@ def card_title(title: str, standfirst: str, link: str) -> str:
 # --- composing -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Composed:
     """A post's text, fitted to a platform's limits, before the platform adds what only it knows.
 

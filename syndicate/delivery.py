@@ -48,7 +48,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,6 +55,7 @@ from syndicate.errors import AuthError, DeliveryError, PermanentError, StoreErro
 from syndicate.models import Attempted
 from syndicate.outcomes import Interrupted, LeaseLost, Outcome, end_pass, one_line
 from syndicate.retry import RetryPolicy
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, Posted
@@ -75,7 +75,7 @@ class DraftFor(Protocol):
                  strict_limit: int | None = None) -> PostDraft: ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class DeliveryResult:
     outbox_id: int
     article_id: int

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Literal
+
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterion is compiled
     import regex
@@ -60,7 +62,7 @@ def _keyword(word: str) -> regex.Pattern[str]:
     return regex.compile(r"(?<!\w)" + regex.escape(word.strip()) + r"(?!\w)", regex.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Criteria:
     """One list of criteria (``include`` or ``exclude``)."""
 
@@ -109,7 +111,7 @@ class Criteria:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Filter:
     """A feed's or a target's filter: ``include`` (None: everything) and ``exclude``."""
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from syndicate.patterns import compiled
 from syndicate.textlen import count_graphemes
+from syndicate.value import valueclass
 
 __all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
 
@@ -24,7 +25,7 @@ TAG_MAX_GRAPHEMES = 64  # app.bsky.richtext.facet#tag: maxGraphemes 64, maxLengt
 TAG_MAX_BYTES = 640
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class HashtagRules:
     """How an article's categories become hashtags (the defaults are ``hashtags:``'s)."""
 

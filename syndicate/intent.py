@@ -19,10 +19,10 @@ database; ``Store.apply`` records a plan in one transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from syndicate.models import Article
+from syndicate.value import valueclass
 
 __all__ = ["SKIP_REASONS", "Deliveries", "EditedArticle", "EntryIntent", "FeedPlan", "FeedRecord",
            "NewArticle", "NotModified", "SkipReason", "SkippedEntry"]
@@ -36,7 +36,7 @@ SKIP_REASONS: tuple[SkipReason, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NewArticle:
     """An entry the store has not seen: the article to record, and what happens to its deliveries."""
 
@@ -49,7 +49,7 @@ class NewArticle:
     copy_reason: str = ""  # why it is taken for a copy (or they are)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class EditedArticle:
     """A stored article whose entry changed: what to store now, and, when a reader would see it
     (``changed``), each target's ``edits:`` policy for its posts (``Store.apply`` queues the edits)."""
@@ -61,7 +61,7 @@ class EditedArticle:
     edits: tuple[tuple[str, str], ...] = ()  # (target, its ``edits:`` policy) when ``changed``
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class SkippedEntry:
     """An entry that records nothing."""
 
@@ -73,7 +73,7 @@ class SkippedEntry:
 EntryIntent = NewArticle | EditedArticle | SkippedEntry
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedRecord:
     """A feed's row after a read (table ``feeds``): validators, body hash, next fetch, error cleared."""
 
@@ -87,7 +87,7 @@ class FeedRecord:
     seeded: bool  # this read seeded the feed (a feed once seeded stays seeded either way)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedPlan:
     """One read of a feed: its bookkeeping and an intent per entry (none when ``unchanged``)."""
 
@@ -133,7 +133,7 @@ class FeedPlan:
         return tuple(i for i in self.intents if isinstance(i, NewArticle) and i.deliveries == deliveries)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class NotModified:
     """A feed that answered 304: when to fetch it next, and what the answer said (None: unsaid)."""
 

@@ -9,12 +9,14 @@ the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Literal
 
+from syndicate.value import valueclass
 
-@dataclass(frozen=True, slots=True)
+
+@valueclass(hot=True)
 class Source:
     """Where a reposted article was first published."""
 
@@ -23,7 +25,7 @@ class Source:
     published: datetime | None = None  # aware UTC
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass(hot=True)
 class Article:
     """One feed entry, normalised.
 
@@ -58,7 +60,7 @@ class Article:
     utc_offset: int | None = None  # minutes east of UTC the feed wrote its own date in (None: UTC / not said)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TargetLimits:
     """How a platform measures and bounds a post's text (see ``syndicate.textlen``)."""
 
@@ -68,7 +70,7 @@ class TargetLimits:
     max_bytes: int | None = None  # a bound on the UTF-8 size too (Bluesky: 3000); None = none
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ImageRules:
     """What a platform takes as an image (see ``syndicate.images.fit_image``).
 
@@ -82,7 +84,7 @@ class ImageRules:
     formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP"})
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Facet:
     """A rich-text span of a Bluesky post, in UTF-8 byte offsets."""
 
@@ -92,7 +94,7 @@ class Facet:
     value: str  # the URI for a link, the tag without '#' for a tag
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class LinkCard:
     """An external link card (Bluesky ``app.bsky.embed.external``)."""
 
@@ -102,7 +104,7 @@ class LinkCard:
     thumb_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PostDraft:
     """What would be posted to one target, before it is sent."""
 
@@ -119,7 +121,7 @@ class PostDraft:
     image_alt: str | None = None  # the alt text of the card's image (a Mastodon thumbnail)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Posted:
     """A post that a target accepted."""
 
@@ -128,7 +130,7 @@ class Posted:
     posted_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Attempted:
     """What an outbox row sent before, for ``Target.lookup`` to find the post it may have made.
 
@@ -142,7 +144,7 @@ class Attempted:
     taken: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StoredSession:
     """A platform session kept between runs, with what it was made for.
 

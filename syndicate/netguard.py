@@ -30,8 +30,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import SecurityConfig
@@ -86,7 +87,7 @@ def address_kind(ip: IPAddress) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class AddressPolicy:
     """Which addresses and ports a content fetch may connect to."""
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from syndicate.changes import update_text
@@ -29,6 +29,7 @@ from syndicate.outcomes import LeaseLost, Outcome, end_pass
 from syndicate.outcomes import Worker as PassWorker
 from syndicate.store import OutboxItem
 from syndicate.targets.operations import OpDone, PostOps, PostRef
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.models import Article
@@ -84,7 +85,7 @@ def reply_draft(item: OutboxItem) -> PostDraft:
                      language=article.language)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OpResult:
     """How an operation row ended, for the deliverer's ``DeliveryResult``."""
 

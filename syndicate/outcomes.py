@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from syndicate.errors import AuthError, DeliveryError, StoreError, TransientError
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.retry import RetryPolicy
@@ -57,7 +57,7 @@ class Worker(Protocol):
     policy: RetryPolicy
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Ended:
     """A pass ended by ``exc``: its outcome, the reason recorded, the refusal that pauses the target."""
 

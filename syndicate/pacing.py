@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from syndicate.value import valueclass
 
 __all__ = ["HOUR", "Pacing", "Slot", "parse_quiet_hours"]
 
@@ -45,7 +46,7 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
     return start, end
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Slot:
     """When a post is planned, and which rule put it there (None: it is due on its own)."""
 
@@ -53,7 +54,7 @@ class Slot:
     why: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Pacing:
     max_per_hour: int | None = None
     quiet_hours: tuple[time, time] | None = None

@@ -48,7 +48,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -64,6 +63,7 @@ from syndicate.plan import (
     stored_for_edits,
 )
 from syndicate.unpublish import first_check_at, log_listing
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # the parser is imported when a body must be parsed (not for a 304)
     from syndicate.config import Config, FeedConfig
@@ -83,7 +83,7 @@ FIRST_BACKOFF = 60.0
 Status = Literal["fetched", "not-modified", "unchanged", "error"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedResult:
     feed: str
     status: Status

@@ -33,7 +33,7 @@ rule below is a row in a table of situations (``tests/test_plan.py``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,7 @@ from syndicate.intent import (
     SkippedEntry,
 )
 from syndicate.links import link_identity
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # a 304 or the same bytes (not_modified, plan_unchanged) never loads the parser
     from syndicate.config import FeedConfig
@@ -64,7 +65,7 @@ __all__ = ["REDATE_SLACK", "KnownEntries", "feed_record", "not_modified", "plan_
 REDATE_SLACK = timedelta(days=1)  # more than any time-zone slip
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KnownEntries:
     """What the store holds of one read's entries."""
 

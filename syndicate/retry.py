@@ -25,10 +25,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, TypeVar
 
 from syndicate.errors import RateLimited, TransientError
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import DeliveryConfig
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@valueclass(slots=False)
 class RetryPolicy:
     attempts: int = 4
     initial: float = 2.0

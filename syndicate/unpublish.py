@@ -36,11 +36,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import FetchError
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher
     from syndicate.config import Config
@@ -72,7 +72,7 @@ NOT_FOUND = frozenset({404, 410})
 Kind = Literal["page", "not-found", "no-answer"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Answer:
     """What one check of a page said: the page is there, it is not (404/410), or nothing."""
 
@@ -80,7 +80,7 @@ class Answer:
     detail: str  # "HTTP 200", "HTTP 404 Not Found from …", "timed out …"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Verdict:
     """What ``judge`` makes of an answer: the run of 404/410 now, when to look next, gone or not."""
 
@@ -90,7 +90,7 @@ class Verdict:
     gone: bool | None  # True: gone at source; False: not (any more); None: as it was
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CheckResult:
     article_id: int
     link: str

@@ -51,6 +51,7 @@ from syndicate.config.kinds import (
     part,
     value_reason,
 )
+from syndicate.value import valueclass
 
 __all__ = ["After", "Before", "Bounds", "Invalid", "Issue", "Loc", "Match", "MinLen", "Plain", "Section",
            "Tag", "checker", "dump_section"]
@@ -58,7 +59,7 @@ __all__ = ["After", "Before", "Bounds", "Invalid", "Issue", "Loc", "Match", "Min
 # --- sections ------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@valueclass
 class _Key:
     name: str
     check: Checker
@@ -78,31 +79,15 @@ class Section:
 
     A subclass is made a frozen keyword-only dataclass; ``field(metadata={"dump": False})``
     leaves a key out of ``dump_section``.  ``_validate`` (raising ``ValueError``) checks what
-    spans the keys, once each key is fine.  ``==``, ``hash`` and ``repr`` are a dataclass's,
-    written once here rather than generated (compiled) for each section at import.
+    spans the keys, once each key is fine.  It is made by ``syndicate.value.valueclass``
+    (``==``, ``hash``, ``repr`` and frozen as a dataclass's, without compiling each at import).
     """
 
     __slots__ = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)(cls)
-
-    def _compared(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)  # type: ignore[arg-type]
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._compared() == other._compared()
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}"
-                          for f in dataclasses.fields(self) if f.repr)  # type: ignore[arg-type]
-        return f"{type(self).__qualname__}({shown})"
+        valueclass(kw_only=True, slots=False)(cls)
 
     def __post_init__(self) -> None:
         issues: list[Issue] = []

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -73,6 +73,7 @@ from syndicate.editors.values import (
     pause_line,
 )
 from syndicate.errors import StoreError
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import Config
@@ -450,7 +451,7 @@ class Editors:
         return self.store.get_meta("last_cycle_at")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Started:
     """A worker that has not ended a cycle yet, started at ``at``."""
 

@@ -6,10 +6,11 @@ of them decides anything the values do not already say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import SyndicateError
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, TargetLimits
@@ -56,7 +57,7 @@ class InvalidInput(EditorError):
 # --- finding ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Found:
     """An article an editor named: from the store, or found in a feed or on its own page."""
 
@@ -69,7 +70,7 @@ class Found:
 # --- previews ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TargetPreview:
     """What one target would get: the draft and its limits, or why it cannot be composed."""
 
@@ -86,13 +87,13 @@ class TargetPreview:
         return self.why + (self.draft.notes if self.draft is not None else ())
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Preview:
     found: Found
     targets: tuple[TargetPreview, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ArticleDetail:
     """One recorded article with its deliveries (each with its whole history) and previews."""
 
@@ -105,7 +106,7 @@ class ArticleDetail:
 # --- requests ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RepostOutcome:
     """What an editor's repost did.
 
@@ -142,14 +143,14 @@ class RepostOutcome:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RetryOutcome:
     article_id: int | None  # None: every article
     target: str | None  # None: every target
     requeued: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PostNowOutcome:
     """``post-now``: the targets whose wait to settle was ended (none: nothing was waiting)."""
 
@@ -158,7 +159,7 @@ class PostNowOutcome:
     requested_by: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class DeleteOutcome:
     """``delete``: what ``Store.request_delete`` did, and who asked."""
 
@@ -170,7 +171,7 @@ class DeleteOutcome:
     requested_by: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ReleaseOutcome:
     """Held deliveries of a feed or an article, queued (or dropped with ``discarded``)."""
 
@@ -187,7 +188,7 @@ class ReleaseOutcome:
 # --- status and health ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedStatus:
     name: str
     url: str
@@ -197,7 +198,7 @@ class FeedStatus:
     held: int  # deliveries held as a suspected feed migration
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TargetStatus:
     name: str
     pause: TargetPause | None  # None: not paused
@@ -208,7 +209,7 @@ class TargetStatus:
 WorkerState = Literal["running", "not seen", "stopped"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class WorkerStatus:
     """One ``syndicate run`` on the state: when it was last seen, what it holds."""
 
@@ -223,7 +224,7 @@ class WorkerStatus:
     expired: int  # rows it held whose leases ran out (it died, or is late): due to any worker again
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BudgetStatus:
     """A target's rate budget as its server last said it to any worker (``store.budgets``)."""
 
@@ -234,7 +235,7 @@ class BudgetStatus:
     spent: bool  # nothing left before a reset still ahead: no worker sends to it until then
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class QueueStatus:
     """A target's outbox rows by state, and the row in flight (one per target across the fleet)."""
 
@@ -244,7 +245,7 @@ class QueueStatus:
     lease_expired: bool  # that lease ran out: the row waits for the next claim
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Fleet:
     """The workers sharing the state, each target's shared budget and its queue, at ``now``."""
 
@@ -257,7 +258,7 @@ class Fleet:
         return sum(w.state == state for w in self.workers)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Status:
     """Recent articles with their deliveries and history, every feed, every target; the fleet."""
 
@@ -271,7 +272,7 @@ class Status:
         return tuple(t.pause for t in self.targets if t.pause is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Health:
     """``ok``; ``degraded`` (running, but a target is paused); or ``unhealthy`` and why."""
 

@@ -24,12 +24,13 @@ the store's values, ``select_items`` is ``items.select`` with it applied.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from syndicate.feed_out.items import Item, item_id, line, select, tag_uri, utc, web_link
 from syndicate.models import Article
+from syndicate.value import valueclass
 
 __all__ = ["TOMBSTONES_NS", "TOMBSTONE_DAYS", "ItemKey", "Life", "Tombstone", "life_of", "select_items",
            "tombstone_since"]
@@ -40,14 +41,14 @@ TOMBSTONE_DAYS = 30
 ItemKey = tuple[str, str]  # (the article's feed, its guid)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Tombstone:
     ref: str  # the entry's Atom id, as the entry had it
     when: datetime  # when it was found gone at source
     link: str  # the page that is gone
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Life:
     edited: Mapping[ItemKey, datetime] = field(default_factory=dict)
     posts: Mapping[ItemKey, tuple[str, ...]] = field(default_factory=dict)

@@ -22,7 +22,6 @@ import mimetypes
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +31,7 @@ from syndicate.compose import card_title, format_date, published_day
 from syndicate.config import FEED_FILE_NAMES, OutputConfig, feed_base_url
 from syndicate.models import Article
 from syndicate.summary import web_url
+from syndicate.value import valueclass
 
 RSS_FILE, ATOM_FILE, JSON_FILE = FEED_FILE_NAMES
 FEED_FILES = FEED_FILE_NAMES
@@ -215,7 +215,7 @@ def _credit_html(article: Article, site_name: str | None) -> str:
 # --- items ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Item:
     id: str  # the article's id (RSS guid, JSON id)
     atom_id: str  # an IRI: the id itself when it is one
@@ -319,7 +319,7 @@ def select(articles: Sequence[Article], max_items: int, site_names: Mapping[str,
 # --- channel -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Channel:
     title: str
     link: str  # the site's home page

@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from urllib.parse import urljoin, urlsplit
 
 from syndicate.errors import ParseError
@@ -30,11 +30,12 @@ from syndicate.parse.fields import (
     text,
     value,
 )
+from syndicate.value import valueclass
 
 __all__ = ["Entry", "ParsedFeed", "fingerprint", "parse_feed"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass(hot=True)
 class Entry:
     """The cheap keys of one feed entry, computed for every entry.
 
@@ -47,7 +48,7 @@ class Entry:
     fingerprint: str = field(default="", compare=False)  # ``fingerprint(link, raw)``: changed = edited
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ParsedFeed:
     title: str
     link: str

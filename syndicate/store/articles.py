@@ -23,7 +23,6 @@ or reposted by an editor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,7 @@ from syndicate.store.operator import hold
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart, chunks
 from syndicate.store.sessions import write_meta
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # a poll's plan (``intent``) is imported by whoever plans; the editors' commands never do
     from syndicate.intent import EditedArticle, FeedPlan, NewArticle
@@ -47,7 +47,7 @@ __all__ = ["ArticlesPart", "IngestCounts", "Known"]
 
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Known:
     """What the store already holds for an incoming entry."""
 
@@ -57,7 +57,7 @@ class Known:
     feed: str  # the feed it was first seen in (an article may be in several)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class IngestCounts:
     new: int = 0
     updated: int = 0

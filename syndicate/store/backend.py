@@ -56,17 +56,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from syndicate.errors import StoreError
+from syndicate.value import valueclass
 
 __all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "REBUILD_MIRROR", "SQLITE", "WORK_CHANNEL", "Backend",
            "ConflictError", "Connection", "Dialect", "DuplicateError", "Result", "Row", "hold_lock", "notify",
            "try_lock"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Dialect:
     """The words of an engine's SQL that the portable form cannot spell once."""
 
@@ -164,7 +165,7 @@ class Row(Protocol):
     def keys(self) -> list[str]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Result:
     """What a statement returned, read whole: its rows and how many rows it changed."""
 

@@ -22,18 +22,18 @@ is the server's latest word.  ``target_budgets()`` is what a fleet view reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from syndicate.store.backend import Connection
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["Budget", "BudgetsPart", "TargetBudget", "budget_spent", "spend_one", "write_budget"]
 
 Budget = tuple[int, datetime | None]  # (remaining, reset), as ``Target.rate_budget`` gives it
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TargetBudget:
     target: str
     remaining: int

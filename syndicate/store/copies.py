@@ -19,20 +19,20 @@ records the article (``articles._record``); ``copies_of`` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from syndicate.links import link_identity
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import Connection
 from syndicate.store.part import StorePart, chunks, marks
+from syndicate.value import valueclass
 
 __all__ = ["CopiesPart", "CopyRecord", "Crediting", "Original", "credited_ident", "record_copy",
            "record_credit"]
 
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Original:
     """A stored article a new entry may be a copy of."""
 
@@ -43,7 +43,7 @@ class Original:
     language: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Crediting:
     """A stored article crediting a source by its link: a copy that may have arrived first."""
 
@@ -55,7 +55,7 @@ class Crediting:
     posted: bool  # it has outbox rows: its posts stand for its original's
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CopyRecord:
     article_id: int
     original_id: int

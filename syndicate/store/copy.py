@@ -19,10 +19,10 @@ never all at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from syndicate.errors import StoreError
 from syndicate.store.backend import Backend, Connection, Row
+from syndicate.value import valueclass
 
 __all__ = ["SERIAL_TABLES", "TABLES", "Copied", "advance_serials", "copy_state", "row_counts"]
 
@@ -49,7 +49,7 @@ SERIAL_TABLES = ("articles", "outbox", "outbox_events")  # ids the database numb
 BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Copied:
     """One table copied: how many rows, counted again on the target afterwards."""
 

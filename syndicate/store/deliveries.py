@@ -15,17 +15,17 @@ line, and it counts the article as added again (the output feed shows it).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from syndicate.store.backend import Connection, Row, notify
 from syndicate.store.outbox import OutboxEvent, enqueue, history, record
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["ArticleStatus", "Delivery", "DeliveriesPart", "RepostRequest"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Delivery:
     """One outbox row as editors see it."""
 
@@ -47,7 +47,7 @@ class Delivery:
     settle_until: float | None = None  # pending, never tried, due later: waiting to settle until then
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ArticleStatus:
     id: int
     feed: str
@@ -60,7 +60,7 @@ class ArticleStatus:
     notes: tuple[str, ...] = ()  # its life after the feed: gone at source, a copy of another (the editors')
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RepostRequest:
     """What ``request_repost`` did: queued, or refused and why."""
 

@@ -41,12 +41,12 @@ tests, the benches) is written as it is.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from syndicate.errors import ClaimLost
 from syndicate.store.backend import CLAIM_FEED, Connection, Row, try_lock
 from syndicate.store.part import StorePart, chunks, marks
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.intent import FeedRecord, NotModified
@@ -56,7 +56,7 @@ __all__ = ["FeedState", "FeedsPart", "record_read"]
 _LEASE_ENDED = "lease_owner = NULL, leased_until = NULL"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedState:
     name: str
     url: str

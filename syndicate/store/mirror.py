@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from syndicate.store.backend import REBUILD_MIRROR, hold_lock
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["MirrorFile", "MirrorPart", "MirrorRebuild", "etag_of"]
 
@@ -30,7 +30,7 @@ def etag_of(data: bytes) -> str:
     return f'"{hashlib.sha256(data).hexdigest()[:32]}"'
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MirrorFile:
     name: str
     data: bytes
@@ -38,7 +38,7 @@ class MirrorFile:
     updated_at: float  # when its bytes last changed
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MirrorRebuild:
     """A rebuild in progress: the files as published (``old``), and ``save`` for a changed one."""
 

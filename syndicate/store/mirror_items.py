@@ -17,13 +17,13 @@ rows; a copy's posts stand for its original's) and the links of its copies.  Fou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from syndicate.models import Article
 from syndicate.store.article_json import article_from_json
 from syndicate.store.backend import Connection
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["MirrorEntry", "MirrorItemsPart", "record_signature", "signature"]
 
@@ -64,7 +64,7 @@ def record_signature(db: Connection, article_id: int, article: Article, *, now: 
                (article_id, sig, now))
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class MirrorEntry:
     article_id: int
     article: Article

@@ -31,13 +31,13 @@ deleted post's ``deleted_at``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from syndicate.changes import action, recorded_only
 from syndicate.models import Posted
 from syndicate.store.backend import Connection, notify
 from syndicate.store.outbox import enqueue, record, utc_text
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["DeleteRequest", "OperationsPart", "queue_edits"]
 
@@ -45,7 +45,7 @@ _POSTS = ("SELECT id FROM outbox WHERE article_id = ? AND target = ? AND op = 'p
           "AND state IN ('sent', 'sending') AND deleted_at IS NULL ORDER BY seq")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class DeleteRequest:
     """What ``request_delete`` did."""
 

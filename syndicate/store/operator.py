@@ -21,17 +21,17 @@ daemon runs has a row, paused or not, so ``/metrics`` can say 0 or 1.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from syndicate.store.backend import Connection
 from syndicate.store.outbox import enqueue
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["OperatorPart", "TargetPause", "hold"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TargetPause:
     """Why a target is paused, since when, and what to fix."""
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,11 +55,12 @@ from syndicate.store.budgets import budget_spent, spend_one
 from syndicate.store.pacing import paced_at, paced_limit
 from syndicate.store.part import StorePart, chunks, marks
 from syndicate.tid import tid_for
+from syndicate.value import valueclass
 
 __all__ = ["OutboxEvent", "OutboxItem", "OutboxPart", "enqueue", "history", "record", "utc_text"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OutboxItem:
     """A leased row, as the deliverer works it."""
 
@@ -86,7 +86,7 @@ class OutboxItem:
         return self.first_attempt_at is not None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OutboxEvent:
     """One step in a row's history."""
 

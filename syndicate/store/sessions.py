@@ -23,11 +23,11 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from syndicate.models import StoredSession
 from syndicate.store.backend import Connection
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["HeldSession", "SessionsPart", "write_meta"]
 
@@ -35,7 +35,7 @@ _local_locks: dict[tuple[str, str], threading.Lock] = {}  # (state, target): one
 _local_locks_guard = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class HeldSession:
     """A target's session while its lock is held: as stored now, and how to save its successor."""
 

@@ -19,10 +19,10 @@ Table ``unpublish_checks``, one row per article that ever left its feed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from syndicate.links import link_identity
 from syndicate.store.part import StorePart
+from syndicate.value import valueclass
 
 __all__ = ["CLAIM_SECONDS", "GoneArticle", "ListingChange", "PageCheck", "UnpublishedPart"]
 
@@ -30,13 +30,13 @@ CLAIM_SECONDS = 600.0  # a claimed check is not handed out again for this long
 WINDOW_EXTRA = 200  # stored articles read past the number listed, to find those taken out
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ListingChange:
     missing: tuple[int, ...] = ()  # article ids that left the feed at this read
     back: tuple[int, ...] = ()  # article ids missing (or gone) before, listed again
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PageCheck:
     """A check due: the article's page and the run of 404/410 answers so far."""
 
@@ -49,7 +49,7 @@ class PageCheck:
     gone_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class GoneArticle:
     article_id: int
     feed: str

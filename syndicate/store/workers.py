@@ -18,17 +18,16 @@ a worker starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from syndicate.store.part import StorePart
 from syndicate.store.sessions import write_meta
+from syndicate.value import valueclass
 
 __all__ = ["FORGET_AFTER", "Lease", "Worker", "WorkersPart"]
 
 FORGET_AFTER = 7 * 86400.0  # seconds a stopped (or silent) worker is still listed
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Worker:
     owner: str  # the lease owner it claims rows as
     host: str
@@ -39,7 +38,7 @@ class Worker:
     last_cycle_at: float | None = None  # when its last cycle ended; None: none has yet
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Lease:
     """An outbox row in flight (``sending``), as the fleet's status shows it."""
 

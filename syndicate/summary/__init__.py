@@ -11,7 +11,7 @@ blocks; a title's text, which keeps what only looks like a tag, comes from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from syndicate.models import Source
 from syndicate.summary.blocks import html_to_text, text_blocks
@@ -22,6 +22,7 @@ from syndicate.summary.sanitise import sanitise_html, sanitise_tree, tidy_whites
 from syndicate.summary.standfirst import choose_standfirst
 from syndicate.summary.tree import fragment, serialise
 from syndicate.summary.urls import web_url
+from syndicate.value import valueclass
 
 __all__ = [
     "Summary",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Summary:
     """What ``summarise`` reads from one entry's HTML."""
 

@@ -9,12 +9,13 @@ the same walk, joined into one line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import lxml.html
 
 from syndicate.summary.sanitise import DROP
 from syndicate.summary.tree import BAD_CHARS, WS, fragment
+from syndicate.value import valueclass
 
 _BLOCK_TAGS = frozenset({
     "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figure",
@@ -28,7 +29,7 @@ _SKIP_TEXT = DROP - {"audio", "video"}  # their fallback text is still text
 ONLY_PUNCT = re.compile(r"^[\W_]*$")
 
 
-@dataclass(slots=True)
+@valueclass(frozen=False)
 class Block:
     """The plain text of one block element, with where its links and bold runs are."""
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from syndicate.config import Secret, TargetBase
 from syndicate.models import Article, Attempted, PostDraft, Posted, StoredSession, TargetLimits
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.compose import Composed
@@ -100,7 +100,7 @@ class SharedValues(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Services:
     """What syndicate lends an adapter; each platform takes what it uses.
 
@@ -122,7 +122,7 @@ class Services:
 C = TypeVar("C", bound=TargetBase)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Platform(Generic[C]):
     """One platform, as its module declares it.
 

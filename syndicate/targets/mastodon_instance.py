@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from syndicate.errors import DeliveryError, TransientError
 from syndicate.targets.mastodon_post import LIMITS
+from syndicate.value import valueclass
 
 __all__ = ["LIMITS_RETRY", "QUOTES_API_VERSION", "Instance", "rate_reset", "read_instance"]
 
@@ -28,7 +28,7 @@ LIMITS_RETRY = 60.0  # seconds before limits that could not be read are asked fo
 QUOTES_API_VERSION = 7  # api_versions.mastodon of 4.5, which added quote_approval_policy
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Instance:
     max_characters: int
     per_url: int

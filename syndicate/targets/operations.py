@@ -14,17 +14,17 @@ worker died is applied once, and only ever to the post its row names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from syndicate.models import PostDraft, Posted
+from syndicate.value import valueclass
 
 __all__ = ["OpDone", "Outcome", "PostOps", "PostRef"]
 
 Outcome = Literal["edited", "unchanged", "replaced", "replied", "refused", "deleted", "gone"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class PostRef:
     """The post an operation acts on, as its post row recorded it."""
 
@@ -33,7 +33,7 @@ class PostRef:
     sent_at: float | None  # when it was posted (Unix seconds)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OpDone:
     """What an operation did (``outcome``), in a line for the row's history (``detail``)."""
 

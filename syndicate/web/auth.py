@@ -34,10 +34,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+
+from syndicate.value import valueclass
 
 log = logging.getLogger("syndicate.web")
 
@@ -58,7 +59,7 @@ def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class EditorSession:
     csrf: str
     expires_at: float

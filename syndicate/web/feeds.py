@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
 
@@ -27,6 +26,7 @@ from starlette.responses import Response
 
 from syndicate.errors import StoreError
 from syndicate.feed_out import MEDIA_TYPES
+from syndicate.value import valueclass
 from syndicate.web.site import Site
 
 log = logging.getLogger("syndicate.web")
@@ -34,7 +34,7 @@ log = logging.getLogger("syndicate.web")
 FEED_MAX_AGE = 300  # seconds mirror sites may cache a feed
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class FeedFile:
     stamp: str  # the ETag the state gives it: unchanged, the cached bytes serve
     data: bytes

@@ -11,8 +11,9 @@ import math
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     import uvicorn
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syndicate.web")
 
 
-@dataclass
+@valueclass(frozen=False, slots=False)
 class ServerHandle:
     """A uvicorn server running in a daemon thread."""
 

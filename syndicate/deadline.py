@@ -29,11 +29,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import httpcore
 import httpx
+
+from syndicate.value import valueclass
 
 if TYPE_CHECKING:
     from syndicate.netguard import AddressPolicy
@@ -42,7 +43,7 @@ DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("syndica
                                                                          default=None)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Deadline:
     at: float  # time.monotonic()
 

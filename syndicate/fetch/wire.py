@@ -14,13 +14,13 @@ them.  The pools are built on the deadline-clamping network backend
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import httpcore
 import httpx
 
 from syndicate.deadline import DeadlineBackend, LazySSLContext
 from syndicate.netguard import AddressPolicy
+from syndicate.value import valueclass
 
 __all__ = ["CORE_ERRORS", "Response", "Target", "as_httpx", "decode_headers", "default_pool", "header_value",
            "target_for"]
@@ -39,7 +39,7 @@ def default_pool(tls: LazySSLContext, policy: AddressPolicy | None = None) -> ht
     )
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Target:
     """One request URL, parsed once."""
 

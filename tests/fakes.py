@@ -21,6 +21,7 @@ control exactly:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 
 from syndicate.config import Config, parse_config
+from syndicate.fetch import Fetcher
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 from syndicate.targets.operations import OpDone, PostRef
 
@@ -234,3 +236,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+class HeldFetcher(Fetcher):
+    """A fetcher whose first feed fetch waits, before it begins, until the test sets ``go``
+    (``fetching`` says it is there); ``wait`` bounds a failure, never paces a test."""
+
+    def __init__(self, wait: float = 30.0) -> None:
+        super().__init__("syndicate-test")
+        self.fetching = threading.Event()
+        self.go = threading.Event()
+        self.wait = wait
+
+    def fetch_feed(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.fetching.is_set():
+            self.fetching.set()
+            assert self.go.wait(self.wait)
+        return super().fetch_feed(*args, **kwargs)

@@ -13,26 +13,11 @@ import pytest
 
 from syndicate.app import App
 from syndicate.errors import StoreError
-from syndicate.fetch import Fetcher
-from tests.fakes import ScriptedTarget, make_config
+from tests.fakes import HeldFetcher, ScriptedTarget, make_config
 from tests.helpers import rss
 
 WAIT = 30.0  # seconds a step may take at most: bounds a failure, never paces the test
 
-
-class HeldFetcher(Fetcher):
-    """A fetcher whose first feed fetch waits, once it has begun, until the test lets it go."""
-
-    def __init__(self) -> None:
-        super().__init__("syndicate-test")
-        self.fetching = threading.Event()
-        self.go = threading.Event()
-
-    def fetch_feed(self, *args, **kwargs):
-        if not self.fetching.is_set():
-            self.fetching.set()
-            assert self.go.wait(WAIT)
-        return super().fetch_feed(*args, **kwargs)
 
 
 def worker(tmp_path, state, feeds, fetcher=None) -> App:

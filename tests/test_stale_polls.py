@@ -21,10 +21,9 @@ import pytest
 
 from syndicate.app import App
 from syndicate.errors import ClaimLost
-from syndicate.fetch import Fetcher
 from syndicate.intent import FeedRecord, NotModified
 from syndicate.store import Store
-from tests.fakes import ScriptedTarget, make_config
+from tests.fakes import HeldFetcher, ScriptedTarget, make_config
 from tests.helpers import rss
 from tests.servers.feeds import Fault
 
@@ -40,20 +39,6 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
-
-class HeldFetcher(Fetcher):
-    """A fetcher whose first feed fetch waits, before it begins, until the test lets it go."""
-
-    def __init__(self) -> None:
-        super().__init__("syndicate-test")
-        self.fetching = threading.Event()
-        self.go = threading.Event()
-
-    def fetch_feed(self, *args, **kwargs):
-        if not self.fetching.is_set():
-            self.fetching.set()
-            assert self.go.wait(WAIT)
-        return super().fetch_feed(*args, **kwargs)
 
 
 def worker(tmp_path, state, feeds, clock, owner, fetcher=None) -> App:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import httpcore
 import httpx
@@ -105,11 +105,15 @@ def body_hash(content: bytes) -> str:
     instructions (bench figure 2b measures it against BLAKE2b: 0.8 ms vs 1.2 ms for 1.46 MB).
     A new recipe only costs one parse per feed, once: a stored hash of the old recipe (BLAKE2b)
     never matches, the bytes are parsed, their entries are known, nothing is posted."""
-    return _hashed(hashlib.sha256(content))
+    return parts_hash((content,))
 
 
-def _hashed(hasher: hashlib._Hash) -> str:
-    """``body_hash``'s digest of what ``hasher`` (a ``sha256()``) was fed."""
+def parts_hash(parts: Iterable[bytes]) -> str:
+    """``body_hash`` of the bytes ``parts`` make, joined, without joining them (the recipe lives
+    here; after the read: fed while reading, the hash costs more CPU)."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part)
     return hasher.hexdigest()[:32]
 
 
@@ -176,9 +180,6 @@ class Fetcher:
             headers += ((b"If-Modified-Since", header_value(last_modified)),)
         resp, target, parts, redirects, permanent = self._get(feed, url, headers, timeout, max_bytes,
                                                               pool=self._feeds())
-        hasher = hashlib.sha256()  # ``body_hash`` of the parts, not of a copy of them joined
-        for part in parts or ():  # (after the read: fed while reading, the hash costs more CPU)
-            hasher.update(part)
         hdrs = resp.headers
         final = target.text
         if resp.status == 304:
@@ -191,7 +192,7 @@ class Fetcher:
             status=resp.status,
             content=None,
             parts=parts,
-            body_hash=_hashed(hasher) if parts is not None else None,
+            body_hash=parts_hash(parts) if parts is not None else None,  # not of a joined copy
             headers=hdrs,
             url=final,
             redirects=redirects,

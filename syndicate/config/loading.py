@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from syndicate.config import yaml_subset
 from syndicate.config.check import Invalid, Loc
 from syndicate.config.models import DEFAULT_CONFIG, Config
 from syndicate.errors import ConfigError
 
+if TYPE_CHECKING:
+    import yaml
+
 
 def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or of its nearest parent)."""
+    import yaml
+
     if node is None:
         return None
     line = node.start_mark.line + 1
@@ -49,6 +53,8 @@ def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     libyaml (ten times quicker) reads it when PyYAML has it; a document libyaml refuses is
     read again by the pure-Python parser, whose messages and lines the errors have always had.
     """
+    import yaml
+
     loaders: list[type[yaml.SafeLoader]] = [yaml.SafeLoader]
     if getattr(yaml, "__with_libyaml__", False):
         loaders.insert(0, yaml.CSafeLoader)  # type: ignore[arg-type]
@@ -63,6 +69,20 @@ def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         finally:
             loader.dispose()
     raise AssertionError("unreachable")
+
+
+def _read_text(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+    """``_read_yaml``, its errors a ``ConfigError`` naming the line PyYAML's mark gives."""
+    import yaml
+
+    try:
+        return _read_yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, "", f"invalid YAML: {exc.problem}", line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -89,14 +109,10 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
                  environ: Mapping[str, str] | None = None) -> Config:
     """Validate configuration text; ``file`` is used in error messages."""
     environ = os.environ if environ is None else environ
-    try:
-        node, data = _read_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(file, "", f"invalid YAML: {exc.problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
+    node: yaml.Node | None = None
+    data = yaml_subset.read(text)  # the block YAML configs are written in, without importing PyYAML
+    if data is yaml_subset.REFUSED:
+        node, data = _read_text(text, file)
     if not isinstance(data, dict):
         raise ConfigError(file, "", "expected a mapping with at least a feeds: list", 1)
     if environ.get("SYNDICATE_STATE"):
@@ -112,6 +128,8 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG,
     try:
         cfg = Config.validate({**data, "source": file})
     except Invalid as exc:
+        if node is None:  # read by yaml_subset: the lines are PyYAML's nodes'
+            node, _ = _read_text(text, file)
         problems = [ConfigError(file, issue.path, issue.reason, _line_of(node, issue.at or issue.loc))
                     for issue in exc.issues]
         first = problems[0]

@@ -45,7 +45,7 @@ _NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]+")
 _NUMERIC: Final = frozenset("0123456789_.:+-eEtTZ ")  # every character a number or timestamp may hold
-_PLAIN_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_$(~")
+_PLAIN_START: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/_$(")
 _ESCAPES: Final = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t"}
 _BREAKS: Final = frozenset("\x85\u2028\u2029\ufeff\ufffe\uffff")
 
@@ -57,8 +57,6 @@ def _plain(text: str) -> Any:
     if text in _BOOLS:
         return _BOOLS[text]
     first = text[0]
-    if first not in _PLAIN_START and first < "\xa0":
-        raise _Refused
     if first in "+-0123456789":
         if _INT.fullmatch(text):
             return int(text)
@@ -67,7 +65,7 @@ def _plain(text: str) -> Any:
         if first in "+-" or text.startswith(("0x", "0b")) or (
                 text.count(".") < 2 and all(ch in _NUMERIC for ch in text)):  # no number has two dots
             raise _Refused  # 0x1F, 1_000, 010, 1:30, 1e3, 2024-01-01, …
-    elif first == "~":
+    elif first == "~" or (first not in _PLAIN_START and first < "\xa0"):
         raise _Refused
     return text
 
@@ -197,10 +195,6 @@ class _Reader:
             return self.sequence(indent)  # a sequence at its key's indent
         return None
 
-    def after_scalar(self, indent: int) -> None:
-        if self.indent() > indent:
-            raise _Refused  # a value going on to the next line, or an odd indent
-
     def mapping(self, indent: int, first: str) -> dict[Any, Any]:
         """The block mapping at ``indent``, its first entry ``first`` (on the current line)."""
         out: dict[Any, Any] = {}
@@ -213,14 +207,13 @@ class _Reader:
             self.at += 1
             if split[1] and not split[1].startswith("#"):
                 out[key] = _value(split[1])
-                self.after_scalar(indent)
             else:
                 out[key] = self.nested(indent, in_mapping=True)
             below = self.indent()
             if below < indent:
                 return out
             if below > indent:
-                raise _Refused
+                raise _Refused  # a value going on to the next line, or an odd indent
             content = self.lines[self.at][1]
 
     def sequence(self, indent: int) -> list[Any]:
@@ -237,9 +230,8 @@ class _Reader:
             else:
                 self.at += 1
                 out.append(_value(item))
-                self.after_scalar(indent)
         if self.indent() > indent:
-            raise _Refused
+            raise _Refused  # a value going on to the next line, or an odd indent
         return out
 
 

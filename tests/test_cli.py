@@ -1,4 +1,4 @@
-"""Each CLI command: exit codes, output, errors (in-process with click's runner)."""
+"""Each CLI command: exit codes, output, errors (in-process, with tests.cli_runner)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
-from syndicate.cli import main
 from syndicate.models import Article, Posted
 from syndicate.store import Store
+from tests.cli_runner import invoke
 from tests.conftest import DATA
 from tests.servers.mastodon import MastodonServer
 
@@ -53,11 +52,9 @@ output:
   dir: {tmp_path / 'public'}
 security: {{allow_private_addresses: true, allowed_ports: any}}  # the article pages are on loopback
 """)
-    runner = CliRunner()
-
     def run(*args: str, **kw):
-        return runner.invoke(main, ["--config", str(path), *args], catch_exceptions=False,
-                             env={"SYNDICATE_MASTODON_TOKEN": TOKEN, **kw.get("env", {})})
+        return invoke(["--config", str(path), *args],
+                      env={"SYNDICATE_MASTODON_TOKEN": TOKEN, **kw.get("env", {})})
 
     yield run, tmp_path, feed_server, server
     server.close()
@@ -78,7 +75,7 @@ def test_check_config_ok_dump_and_errors(env, tmp_path):
     assert dump.exit_code == 0 and TOKEN not in dump.output and "<redacted, from env" in dump.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("feeds: []\n")
-    result = CliRunner().invoke(main, ["--config", str(bad), "check-config"])
+    result = invoke(["--config", str(bad), "check-config"])
     assert result.exit_code == 2
     assert result.output.strip() == f"syndicate: {bad}:1: feeds: list should have at least 1 item after validation, not 0"
 
@@ -320,3 +317,4 @@ def test_show_and_preview_date_an_article_by_its_day_where_the_source_is(env):
     for command in ("show", "preview"):
         assert "date:    24 November 2026 (original" in run(command, athens).output
         assert "date:    23 November 2026 (original" in run(command, chicago).output
+

@@ -318,3 +318,81 @@ def test_show_and_preview_date_an_article_by_its_day_where_the_source_is(env):
         assert "date:    24 November 2026 (original" in run(command, athens).output
         assert "date:    23 November 2026 (original" in run(command, chicago).output
 
+
+# --- the command line itself (argparse): usage errors, --version, the group options -------------------
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["status", "-n", "x"], "syndicate: status: argument -n/--limit: invalid int value: 'x'; "
+                            "try 'syndicate status -h'"),
+    (["status", "--bogus"], "syndicate: status: unrecognized arguments: --bogus; try 'syndicate status -h'"),
+    (["repost"], "syndicate: repost: the following arguments are required: REF; try 'syndicate repost -h'"),
+    (["--log-format", "xml", "status"], "syndicate: argument --log-format: invalid choice: 'xml' "
+                                        "(choose from 'text', 'json'); try 'syndicate -h'"),
+    (["stat"], "syndicate: argument COMMAND: invalid choice: 'stat' (choose from 'check-config', "),
+    (["-v"], "syndicate: missing COMMAND; try 'syndicate -h'"),
+    (["status", "--config", "x.yaml"], "syndicate: status: unrecognized arguments: --config x.yaml"),
+])
+def test_a_usage_error_is_one_line_on_stderr_and_exit_2(args, said):
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(said)
+
+
+def test_a_bare_syndicate_prints_its_help_on_stderr_and_exits_2():
+    result = invoke([])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: syndicate [-h]") and "\n  status " in result.stderr
+
+
+def test_version_and_help():
+    from importlib.metadata import version
+
+    result = invoke(["--version"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"syndicate, version {version('syndicate')}\n", "")
+    top = invoke(["-h"])
+    assert top.exit_code == 0 and top.stderr == "" and top.stdout.startswith("usage: syndicate [-h] [-c PATH]")
+    assert "$SYNDICATE_CONFIG" in top.stdout and "{text,json}" in top.stdout
+    for name in ("run", "check-config", "status", "repost", "copy-state"):
+        assert f"\n  {name} " in top.stdout  # every command listed, with its first sentence
+    assert "  retry         Re-queue failed deliveries (of REF, or all).\n" in top.stdout
+    sub = invoke(["status", "-h"])
+    assert sub.exit_code == 0 and sub.stdout.startswith("usage: syndicate status [-h] [--json] [-n INTEGER]")
+    assert "Recent articles and where each was posted" in sub.stdout and "[default: 20]" in sub.stdout
+    assert invoke(["repost", "--help"]).stdout.startswith(
+        "usage: syndicate repost [-h] [-t TEXT] [--text TEXT] [--by TEXT] [--force]")
+
+
+def test_syndicate_config_is_the_default_of_config(env):
+    run, tmp_path, *_ = env
+    path = str(tmp_path / "feeds.yaml")
+    by_env = invoke(["status"], env={"SYNDICATE_CONFIG": path})
+    assert by_env.exit_code == 0 and "no articles recorded yet" in by_env.output
+    other = tmp_path / "other.yaml"
+    other.write_text("feeds: []\n")
+    by_flag = invoke(["-c", str(other), "status"], env={"SYNDICATE_CONFIG": path})  # --config wins
+    assert by_flag.exit_code == 2 and by_flag.stderr.startswith(f"syndicate: {other}:1: feeds:")
+    nowhere = invoke(["status"], env={"SYNDICATE_CONFIG": str(tmp_path / "missing.yaml")})
+    assert nowhere.exit_code == 2 and "missing.yaml" in nowhere.stderr
+
+
+def test_options_and_refs_intermixed_as_click_took_them(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    result = run("repost", "1", "--target", "mastodon", "2", "--by", "sam", "--json")
+    assert result.exit_code == 0, result.output
+    assert [a["ref"] for a in json.loads(result.stdout)] == ["1", "2"]
+    assert result.stderr == "queueing\n"  # click's progress bar off a terminal: its label, once
+    assert run("repost", "3", "--target", "mastodon").stderr == ""  # one REF: no bar
+
+
+def test_delete_asks_again_on_a_wrong_answer_and_aborts_at_the_end_of_input(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    asked = invoke(["--config", str(tmp_path / "feeds.yaml"), "delete", "1"], input="maybe\nno\n")
+    assert asked.exit_code == 0
+    assert asked.stdout.count("Delete these posts? [y/N]: ") == 2 and "Error: invalid input" in asked.stdout
+    assert asked.stdout.endswith("nothing deleted\n")
+    ended = invoke(["--config", str(tmp_path / "feeds.yaml"), "delete", "1"], input="")
+    assert ended.exit_code == 1 and ended.stderr.endswith("Aborted!\n")

@@ -16,6 +16,8 @@ pays for its own options only.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -114,11 +116,22 @@ def summary(text: str, width: int = 80) -> str:
     return sentence[:width - 3].rsplit(" ", 1)[0] + "..."
 
 
+def columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` says it ($COLUMNS, the terminal, else
+    80), without importing shutil (argparse makes a formatter for every option it adds)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else -1).columns
+    except (ValueError, OSError):
+        return 80
+
+
 def formatter(prog: str) -> argparse.HelpFormatter:
     """argparse's help layout with the docstrings' own line breaks kept, at most ``WIDTH`` wide."""
-    import shutil
-
-    width = max(min(shutil.get_terminal_size().columns, WIDTH) - 2, 50)
+    width = max(min(columns(), WIDTH) - 2, 50)
     return argparse.RawDescriptionHelpFormatter(prog, width=width, max_help_position=30)
 
 

@@ -9,7 +9,6 @@ too, with ``syndicate.drafts``; a fetcher only for an article not stored), so th
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -62,6 +61,13 @@ def service(config: Config, *, drafts: bool = False) -> Iterator[Editors]:
     finally:
         editors.close()
         store.close()
+
+
+def _user() -> str:
+    """Who runs the command (the OS user), recorded as the requester; getpass loaded only here."""
+    import getpass
+
+    return getpass.getuser()
 
 
 def _print_json(data: Any) -> None:
@@ -273,7 +279,7 @@ def repost(ctx: Context, refs: tuple[str, ...], only: tuple[str, ...], intro: st
         editors.check_targets(only)
         for ref in progress(refs, "queueing"):
             try:
-                done = editors.repost(ref, requester=getpass.getuser(), requested_by=requested_by,
+                done = editors.repost(ref, requester=_user(), requested_by=requested_by,
                                       targets=only or None,
                                       intro=intro, force=force)
             except EditorError as exc:
@@ -375,7 +381,7 @@ def post_now(ctx: Context, ref: str, requested_by: str | None, as_json: bool) ->
 
     config = load(ctx)
     with errors(), service(config) as editors:
-        done = editors.post_now(ref, requester=getpass.getuser(), requested_by=requested_by)
+        done = editors.post_now(ref, requester=_user(), requested_by=requested_by)
     if as_json:
         _print_json(to_json.post_now(done))
     elif done.targets:
@@ -412,7 +418,7 @@ def delete(ctx: Context, ref: str, only: tuple[str, ...], requested_by: str | No
             if not confirm("Delete these posts?"):
                 echo("nothing deleted")
                 return
-        done = editors.delete(found.article_id, requester=getpass.getuser(), requested_by=requested_by,
+        done = editors.delete(found.article_id, requester=_user(), requested_by=requested_by,
                               targets=only or None)
     if as_json:
         _print_json(to_json.delete(done))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -396,3 +399,16 @@ def test_delete_asks_again_on_a_wrong_answer_and_aborts_at_the_end_of_input(env)
     assert asked.stdout.endswith("nothing deleted\n")
     ended = invoke(["--config", str(tmp_path / "feeds.yaml"), "delete", "1"], input="")
     assert ended.exit_code == 1 and ended.stderr.endswith("Aborted!\n")
+
+
+def test_a_closed_stdout_exits_1_quietly(env):
+    """``syndicate status | head -1`` where head has gone: exit status 1, no traceback (as click did)."""
+    run, tmp_path, *_ = env
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails (EPIPE)
+    try:
+        done = subprocess.run([sys.executable, "-m", "syndicate", "--config", str(tmp_path / "feeds.yaml"),
+                               "status", "--json"], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

@@ -76,17 +76,9 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "syndicate") -> Non
     ``EXIT_LOCKED``); ^C or the end of input at a question exit 1 (``Aborted!``), and a closed
     stdout (``syndicate status | head``) 1, quietly."""
     args = sys.argv[1:] if argv is None else list(argv)
-    parser = _parser(prog_name)
-    top = parser.parse_args(args)
-    if top.command is None:
-        if not args:  # a bare `syndicate`: its help, on stderr (as click did)
-            parser.print_help(sys.stderr)
-            sys.exit(2)
-        parser.error("missing COMMAND")
-    ctx = Context(top.config, top.log_format, top.verbose)
     try:
         try:
-            COMMANDS[top.command].run(ctx, top.args, prog_name)
+            _run(args, prog_name)
         except (KeyboardInterrupt, EOFError):
             echo(err=True)
             raise Abort() from None
@@ -96,6 +88,17 @@ def main(argv: Sequence[str] | None = None, prog_name: str = "syndicate") -> Non
     except BrokenPipeError:
         _quiet_stdout()
         sys.exit(1)
+
+
+def _run(args: list[str], prog: str) -> None:
+    parser = _parser(prog)
+    top = parser.parse_args(args)
+    if top.command is None:
+        if not args:  # a bare `syndicate`: its help, on stderr (as click did)
+            parser.print_help(sys.stderr)
+            sys.exit(2)
+        parser.error("missing COMMAND")
+    COMMANDS[top.command].run(Context(top.config, top.log_format, top.verbose), top.args, prog)
 
 
 def _quiet_stdout() -> None:

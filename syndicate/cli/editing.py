@@ -148,14 +148,14 @@ def status(ctx: Context, as_json: bool, limit: int) -> None:
         return
     for pause in report.pauses:
         echo(f"target {pause.target}: PAUSED since {when(pause.since)}, credentials refused: "
-                   f"{pause.reason}; fix {pause.fix} (checked again every few minutes and on SIGHUP; "
-                   "its posts wait)")
+             f"{pause.reason}; fix {pause.fix} (checked again every few minutes and on SIGHUP; "
+             "its posts wait)")
     for f in report.feeds:
         state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
         echo(f"feed {f.name}: last read {when(f.last_success_at)}, {state}")
         if f.held:
             echo(f"    {f.held} deliveries held as a suspected feed migration: "
-                       f"`syndicate release {f.name}` posts them, `--discard` drops them")
+                 f"`syndicate release {f.name}` posts them, `--discard` drops them")
     if report.fleet is not None:
         echo("\n".join(_fleet_lines(report.fleet)))
     if not report.articles:
@@ -386,7 +386,7 @@ def post_now(ctx: Context, ref: str, requested_by: str | None, as_json: bool) ->
         _print_json(to_json.post_now(done))
     elif done.targets:
         echo(f"article #{done.article_id}: posted at once to {', '.join(done.targets)} "
-                   "(the daemon sends it now)")
+             "(the daemon sends it now)")
     else:
         echo(f"article #{done.article_id}: nothing was waiting to settle")
 
@@ -425,7 +425,7 @@ def delete(ctx: Context, ref: str, only: tuple[str, ...], requested_by: str | No
         return
     if done.queued:
         echo(f"article #{done.article_id}: delete queued for {', '.join(done.queued)} "
-                   f"(requested by {done.requested_by}); the daemon deletes them")
+             f"(requested by {done.requested_by}); the daemon deletes them")
     for name in done.withdrawn:
         echo(f"target {name}: not posted yet, withdrawn")
     for name in done.already:

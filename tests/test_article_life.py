@@ -14,15 +14,14 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from mastodon import Mastodon
 
 from syndicate.app import App
-from syndicate.cli import main
 from syndicate.delivery import Deliverer
 from syndicate.editors import Editors
 from syndicate.retry import RetryPolicy
 from syndicate.web import create_app, serve
+from tests.cli_runner import invoke
 from tests.fakes import FakeClock, bluesky, make_config, mastodon, write_feeds_yaml
 from tests.servers.mastodon import Fault, MastodonServer
 
@@ -275,8 +274,8 @@ def test_the_cli_says_it_waits_posts_now_and_asks_before_deleting(tmp_path, feed
         cycle(app, feed_server, (1, "One"))
 
         def run(*args: str, answer: str | None = None):
-            return CliRunner().invoke(main, ["--config", str(path), *args], input=answer,
-                                      catch_exceptions=False, env={"SYNDICATE_MASTODON_TOKEN": TOKEN})
+            return invoke(["--config", str(path), *args], input=answer,
+                          env={"SYNDICATE_MASTODON_TOKEN": TOKEN})
 
         shown = run("status")
         assert "waiting to settle until" in shown.output and "syndicate post-now" in shown.output

@@ -1,17 +1,19 @@
-"""Each CLI command: exit codes, output, errors (in-process with click's runner)."""
+"""Each CLI command: exit codes, output, errors (in-process, with tests.cli_runner)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
-from syndicate.cli import main
 from syndicate.models import Article, Posted
 from syndicate.store import Store
+from tests.cli_runner import invoke
 from tests.conftest import DATA
 from tests.servers.mastodon import MastodonServer
 
@@ -53,11 +55,9 @@ output:
   dir: {tmp_path / 'public'}
 security: {{allow_private_addresses: true, allowed_ports: any}}  # the article pages are on loopback
 """)
-    runner = CliRunner()
-
     def run(*args: str, **kw):
-        return runner.invoke(main, ["--config", str(path), *args], catch_exceptions=False,
-                             env={"SYNDICATE_MASTODON_TOKEN": TOKEN, **kw.get("env", {})})
+        return invoke(["--config", str(path), *args],
+                      env={"SYNDICATE_MASTODON_TOKEN": TOKEN, **kw.get("env", {})})
 
     yield run, tmp_path, feed_server, server
     server.close()
@@ -78,7 +78,7 @@ def test_check_config_ok_dump_and_errors(env, tmp_path):
     assert dump.exit_code == 0 and TOKEN not in dump.output and "<redacted, from env" in dump.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("feeds: []\n")
-    result = CliRunner().invoke(main, ["--config", str(bad), "check-config"])
+    result = invoke(["--config", str(bad), "check-config"])
     assert result.exit_code == 2
     assert result.output.strip() == f"syndicate: {bad}:1: feeds: list should have at least 1 item after validation, not 0"
 
@@ -320,3 +320,95 @@ def test_show_and_preview_date_an_article_by_its_day_where_the_source_is(env):
     for command in ("show", "preview"):
         assert "date:    24 November 2026 (original" in run(command, athens).output
         assert "date:    23 November 2026 (original" in run(command, chicago).output
+
+
+# --- the command line itself (argparse): usage errors, --version, the group options -------------------
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["status", "-n", "x"], "syndicate: status: argument -n/--limit: invalid int value: 'x'; "
+                            "try 'syndicate status -h'"),
+    (["status", "--bogus"], "syndicate: status: unrecognized arguments: --bogus; try 'syndicate status -h'"),
+    (["repost"], "syndicate: repost: the following arguments are required: REF; try 'syndicate repost -h'"),
+    (["--log-format", "xml", "status"], "syndicate: argument --log-format: invalid choice: 'xml' "
+                                        "(choose from 'text', 'json'); try 'syndicate -h'"),
+    (["stat"], "syndicate: argument COMMAND: invalid choice: 'stat' (choose from 'check-config', "),
+    (["-v"], "syndicate: missing COMMAND; try 'syndicate -h'"),
+    (["status", "--config", "x.yaml"], "syndicate: status: unrecognized arguments: --config x.yaml"),
+])
+def test_a_usage_error_is_one_line_on_stderr_and_exit_2(args, said):
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(said)
+
+
+def test_a_bare_syndicate_prints_its_help_on_stderr_and_exits_2():
+    result = invoke([])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: syndicate [-h]") and "\n  status " in result.stderr
+
+
+def test_version_and_help():
+    from importlib.metadata import version
+
+    result = invoke(["--version"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"syndicate, version {version('syndicate')}\n", "")
+    top = invoke(["-h"])
+    assert top.exit_code == 0 and top.stderr == "" and top.stdout.startswith("usage: syndicate [-h] [-c PATH]")
+    assert "$SYNDICATE_CONFIG" in top.stdout and "{text,json}" in top.stdout
+    for name in ("run", "check-config", "status", "repost", "copy-state"):
+        assert f"\n  {name} " in top.stdout  # every command listed, with its first sentence
+    assert "  retry         Re-queue failed deliveries (of REF, or all).\n" in top.stdout
+    sub = invoke(["status", "-h"])
+    assert sub.exit_code == 0 and sub.stdout.startswith("usage: syndicate status [-h] [--json] [-n INTEGER]")
+    assert "Recent articles and where each was posted" in sub.stdout and "[default: 20]" in sub.stdout
+    assert invoke(["repost", "--help"]).stdout.startswith(
+        "usage: syndicate repost [-h] [-t TEXT] [--text TEXT] [--by TEXT] [--force]")
+
+
+def test_syndicate_config_is_the_default_of_config(env):
+    run, tmp_path, *_ = env
+    path = str(tmp_path / "feeds.yaml")
+    by_env = invoke(["status"], env={"SYNDICATE_CONFIG": path})
+    assert by_env.exit_code == 0 and "no articles recorded yet" in by_env.output
+    other = tmp_path / "other.yaml"
+    other.write_text("feeds: []\n")
+    by_flag = invoke(["-c", str(other), "status"], env={"SYNDICATE_CONFIG": path})  # --config wins
+    assert by_flag.exit_code == 2 and by_flag.stderr.startswith(f"syndicate: {other}:1: feeds:")
+    nowhere = invoke(["status"], env={"SYNDICATE_CONFIG": str(tmp_path / "missing.yaml")})
+    assert nowhere.exit_code == 2 and "missing.yaml" in nowhere.stderr
+
+
+def test_options_and_refs_intermixed_as_click_took_them(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    result = run("repost", "1", "--target", "mastodon", "2", "--by", "sam", "--json")
+    assert result.exit_code == 0, result.output
+    assert [a["ref"] for a in json.loads(result.stdout)] == ["1", "2"]
+    assert result.stderr == "queueing\n"  # click's progress bar off a terminal: its label, once
+    assert run("repost", "3", "--target", "mastodon").stderr == ""  # one REF: no bar
+
+
+def test_delete_asks_again_on_a_wrong_answer_and_aborts_at_the_end_of_input(env):
+    run, tmp_path, *_ = env
+    seeded(run, tmp_path).close()
+    asked = invoke(["--config", str(tmp_path / "feeds.yaml"), "delete", "1"], input="maybe\nno\n")
+    assert asked.exit_code == 0
+    assert asked.stdout.count("Delete these posts? [y/N]: ") == 2 and "Error: invalid input" in asked.stdout
+    assert asked.stdout.endswith("nothing deleted\n")
+    ended = invoke(["--config", str(tmp_path / "feeds.yaml"), "delete", "1"], input="")
+    assert ended.exit_code == 1 and ended.stderr.endswith("Aborted!\n")
+
+
+def test_a_closed_stdout_exits_1_quietly(env):
+    """``syndicate status | head -1`` where head has gone: exit status 1, no traceback (as click did)."""
+    run, tmp_path, *_ = env
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails (EPIPE)
+    try:
+        done = subprocess.run([sys.executable, "-m", "syndicate", "--config", str(tmp_path / "feeds.yaml"),
+                               "status", "--json"], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")

@@ -1,8 +1,8 @@
 """Issue 13, item 1: the CLI and the API are two faces of one editors' service.
 
 The same requests — repost (queued, needs force, forced, an old article only its own page
-has), retry, release, status, show/detail, preview — through ``syndicate … --json`` (click's
-runner, in process) and through the real listener (uvicorn on loopback, httpx) give the same
+has), retry, release, status, show/detail, preview — through ``syndicate … --json`` (tests.cli_runner,
+in process) and through the real listener (uvicorn on loopback, httpx) give the same
 answers.  Mutations run on two copies of one seeded state (one per face); reads run on one
 state through both faces.
 """
@@ -14,13 +14,12 @@ import shutil
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from syndicate.app import App
-from syndicate.cli import main
 from syndicate.config import load_config
 from syndicate.store import Store
 from syndicate.web import create_app, serve
+from tests.cli_runner import invoke
 from tests.fakes import mastodon, write_feeds_yaml
 from tests.servers.mastodon import Fault, MastodonServer
 from tests.test_cli import PAGE
@@ -38,7 +37,6 @@ def states(tmp_path, feed_server, acr_rss):
     feed_server.set_feed("/feed/", acr_rss)
     feed_server.set_feed("/old-piece/", PAGE, content_type="text/html; charset=utf-8")
     server = MastodonServer(token=TOKEN).start()
-    runner = CliRunner()
     env = {"SYNDICATE_MASTODON_TOKEN": TOKEN}
 
     def config_for(name: str):
@@ -51,7 +49,7 @@ def states(tmp_path, feed_server, acr_rss):
 
     def cli(path):
         def run(*args: str):
-            return runner.invoke(main, ["--config", str(path), *args], catch_exceptions=False, env=env)
+            return invoke(["--config", str(path), *args], env=env)
         return run
 
     seed = cli(config_for("cli"))

@@ -12,16 +12,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
 from syndicate import filters
 from syndicate.app import App
-from syndicate.cli import main
 from syndicate.config import load_config
 from syndicate.editors import Editors
 from syndicate.errors import ConfigError
 from syndicate.filters import Criteria, Filter, judge
 from syndicate.models import Article
+from tests.cli_runner import invoke
 from tests.fakes import ScriptedTarget, feeds_yaml, make_config, mastodon, write_feeds_yaml
 
 ARTICLE = Article(feed="acr", id="g1", link="https://e.org/1", title="Podcast: the week in review",
@@ -112,7 +111,7 @@ def test_a_filtered_article_is_recorded_shown_and_can_be_reposted(tmp_path, feed
         assert {(d.target, d.state, d.last_error) for d in app.store.deliveries(minutes)} == {
             ("mastodon", "filtered", "excluded by category 'Internal'"), ("other", "sent", None)}
 
-        out = CliRunner().invoke(main, ["--config", str(path), "status"], catch_exceptions=False)
+        out = invoke(["--config", str(path), "status"])
         assert "not posted to mastodon: excluded by category 'Internal'" in out.output
 
         editors = Editors(config, app.store, composer=app, cannot_post_here={})

@@ -15,17 +15,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from syndicate import daemon
 from syndicate.app import App
-from syndicate.cli import main
 from syndicate.config import load_config
 from syndicate.editors.fleet import SILENT_AFTER, fleet_view
 from syndicate.metrics import Metrics
 from syndicate.models import Article
 from syndicate.store import Store
 from syndicate.web import create_app, serve
+from tests.cli_runner import invoke
 from tests.fakes import FakeClock, mastodon, write_feeds_yaml
 
 API_TOKEN = "fleet-view-editors-token-0123456789"
@@ -103,10 +102,9 @@ def test_status_cli_text_json_and_api_show_the_same_fleet(tmp_path, fleet_state)
     state, _ = fleet_state
     config = write_feeds_yaml(tmp_path, {"f": "https://e.org/feed"}, state=state,
                               targets={"mastodon": mastodon("http://127.0.0.1:9")})
-    runner = CliRunner()
 
     def cli(*args: str):
-        result = runner.invoke(main, ["--config", str(config), *args], catch_exceptions=False, env={})
+        result = invoke(["--config", str(config), *args])
         assert result.exit_code == 0, result.output
         return result.output
 

@@ -12,15 +12,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
-from syndicate.cli import main
 from syndicate.config import OutputConfig
 from syndicate.feed_out import render_feeds
 from syndicate.models import Article, Source
 from syndicate.page import article_from_page, page_image
 from syndicate.parse import normalise, parse_feed
 from syndicate.store import Store
+from tests.cli_runner import invoke
 from tests.servers.mastodon import MastodonServer
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -127,8 +126,7 @@ security: {{allow_private_addresses: true, allowed_ports: any}}  # the page is o
 """)
 
         def run(*args: str):
-            result = CliRunner().invoke(main, ["--config", str(path), *args], catch_exceptions=False,
-                                        env={"SYNDICATE_MASTODON_TOKEN": TOKEN})
+            result = invoke(["--config", str(path), *args], env={"SYNDICATE_MASTODON_TOKEN": TOKEN})
             assert result.exit_code == 0, result.output
             return result
 

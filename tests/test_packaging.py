@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from syndicate.cli import main
+from syndicate.cli import COMMANDS
+from tests.cli_runner import invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -32,17 +32,18 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_every_cli_command_is_documented_in_the_readme():
-    for name, command in main.commands.items():
+    for name, command in COMMANDS.items():
         assert command.help, f"{name} has no help text"
         assert f"syndicate {name}" in README, f"README does not mention `syndicate {name}`"
 
 
 def test_every_cli_command_has_help():
-    runner = CliRunner()
-    for name in main.commands:
-        result = runner.invoke(main, [name, "--help"])
-        assert result.exit_code == 0, result.output
-        assert "Usage:" in result.output
+    for name, command in COMMANDS.items():
+        for ask in ("--help", "-h"):
+            result = invoke([name, ask])
+            assert result.exit_code == 0, result.output
+            assert result.stdout.startswith(f"usage: syndicate {name} [-h]") and result.stderr == ""
+            assert command.help.splitlines()[0] in result.stdout
 
 
 def test_dockerfile_lints_clean():

@@ -9,16 +9,25 @@ too, with ``syndicate.drafts``; a fetcher only for an article not stored), so th
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from syndicate.cli.common import EXIT_FAILED, errors, fail, load, setup_logs, warn, when
+from syndicate.cli.common import (
+    EXIT_FAILED,
+    confirm,
+    echo,
+    errors,
+    fail,
+    load,
+    progress,
+    setup_logs,
+    warn,
+    when,
+)
+from syndicate.cli.define import Context, argument, command, flag, option
 
 if TYPE_CHECKING:
     from syndicate.config import Config
@@ -27,7 +36,9 @@ if TYPE_CHECKING:
     from syndicate.store import Delivery
 
 FORCE_HINT = "use --force"
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as the API's).")
+json_option = flag("--json", dest="as_json", help="Machine-readable output (as the API's).")
+only_option = option("--target", "-t", dest="only", multiple=True, help="Only this target (repeatable).")
+by_option = option("--by", dest="requested_by", help="Who asks [default: the OS user].")
 
 
 @contextmanager
@@ -52,8 +63,15 @@ def service(config: Config, *, drafts: bool = False) -> Iterator[Editors]:
         store.close()
 
 
+def _user() -> str:
+    """Who runs the command (the OS user), recorded as the requester; getpass loaded only here."""
+    import getpass
+
+    return getpass.getuser()
+
+
 def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -115,11 +133,9 @@ def _fleet_lines(fleet: Fleet) -> list[str]:
     return lines
 
 
-@click.command()
-@json_option
-@click.option("--limit", "-n", default=20, show_default=True, help="How many recent articles.")
-@click.pass_context
-def status(ctx: click.Context, as_json: bool, limit: int) -> None:
+@command("status", json_option,
+         option("--limit", "-n", type=int, default=20, help="How many recent articles.  [default: 20]"))
+def status(ctx: Context, as_json: bool, limit: int) -> None:
     """Recent articles and where each was posted (state, post URL, last error); the workers on
     the state (last seen, rows leased), each target's shared rate budget and queue."""
     from syndicate.editors import as_json as to_json
@@ -131,31 +147,31 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
         _print_json(to_json.status(report))
         return
     for pause in report.pauses:
-        click.echo(f"target {pause.target}: PAUSED since {when(pause.since)}, credentials refused: "
-                   f"{pause.reason}; fix {pause.fix} (checked again every few minutes and on SIGHUP; "
-                   "its posts wait)")
+        echo(f"target {pause.target}: PAUSED since {when(pause.since)}, credentials refused: "
+             f"{pause.reason}; fix {pause.fix} (checked again every few minutes and on SIGHUP; "
+             "its posts wait)")
     for f in report.feeds:
         state = f"error x{f.error_count}: {f.last_error}" if f.error_count else "ok"
-        click.echo(f"feed {f.name}: last read {when(f.last_success_at)}, {state}")
+        echo(f"feed {f.name}: last read {when(f.last_success_at)}, {state}")
         if f.held:
-            click.echo(f"    {f.held} deliveries held as a suspected feed migration: "
-                       f"`syndicate release {f.name}` posts them, `--discard` drops them")
+            echo(f"    {f.held} deliveries held as a suspected feed migration: "
+                 f"`syndicate release {f.name}` posts them, `--discard` drops them")
     if report.fleet is not None:
-        click.echo("\n".join(_fleet_lines(report.fleet)))
+        echo("\n".join(_fleet_lines(report.fleet)))
     if not report.articles:
-        click.echo("no articles recorded yet")
+        echo("no articles recorded yet")
         return
     for a in report.articles:
-        click.echo(f"\n#{a.id} {to_json.iso(a.published)[:10]} {a.title}")
-        click.echo(f"    {a.link}")
+        echo(f"\n#{a.id} {to_json.iso(a.published)[:10]} {a.title}")
+        echo(f"    {a.link}")
         for note in a.notes:
-            click.echo(f"    {note}")
+            echo(f"    {note}")
         if not a.deliveries:
-            click.echo("    (seen only, not queued)")
+            echo("    (seen only, not queued)")
         for d in a.deliveries:
-            click.echo(_delivery_line(d))
+            echo(_delivery_line(d))
             if d.history:
-                click.echo("        history: " + _history_line(d))
+                echo("        history: " + _history_line(d))
 
 
 # --- one article: show, preview ---------------------------------------------------------------
@@ -164,28 +180,24 @@ def status(ctx: click.Context, as_json: bool, limit: int) -> None:
 def _echo_previews(previews: tuple[TargetPreview, ...]) -> None:
     for p in previews:
         if p.draft is None or p.limits is None:
-            click.echo(f"\n--- {p.target} ({p.kind}): {p.error}")
+            echo(f"\n--- {p.target} ({p.kind}): {p.error}")
             continue
         draft = p.draft
-        click.echo(f"\n--- {p.target} ({p.kind}): {draft.length}/{p.limits.max_length} {p.limits.unit}")
-        click.echo(draft.text)
-        click.echo("---")
+        echo(f"\n--- {p.target} ({p.kind}): {draft.length}/{p.limits.max_length} {p.limits.unit}")
+        echo(draft.text)
+        echo("---")
         for note in p.notes:
-            click.echo(f"  why: {note}")
+            echo(f"  why: {note}")
         for facet in draft.facets:
             span = draft.text.encode()[facet.byte_start:facet.byte_end].decode()
-            click.echo(f"  facet {facet.kind} bytes {facet.byte_start}-{facet.byte_end}: {span}")
+            echo(f"  facet {facet.kind} bytes {facet.byte_start}-{facet.byte_end}: {span}")
         if draft.card:
-            click.echo(f"  card: {draft.card.title} <{draft.card.uri}> thumb={draft.card.thumb_url}")
+            echo(f"  card: {draft.card.title} <{draft.card.uri}> thumb={draft.card.thumb_url}")
 
 
-@click.command()
-@click.argument("ref")
-@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
-@click.option("--text", "intro", help="An intro line, as for a manual repost.")
-@json_option
-@click.pass_context
-def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | None, as_json: bool) -> None:
+@command("preview", argument("ref"), only_option,
+         option("--text", dest="intro", help="An intro line, as for a manual repost."), json_option)
+def preview(ctx: Context, ref: str, only: tuple[str, ...], intro: str | None, as_json: bool) -> None:
     """Print exactly what would be posted for REF (article id, guid or URL), and why."""
     from syndicate.editors import as_json as to_json
 
@@ -199,21 +211,18 @@ def preview(ctx: click.Context, ref: str, only: tuple[str, ...], intro: str | No
         _print_json(to_json.preview(shown))
         return
     article = shown.found.article
-    click.echo(f"article: {article.title}")
-    click.echo(f"link:    {article.link}")
+    echo(f"article: {article.title}")
+    echo(f"link:    {article.link}")
     from syndicate.dates import published_day  # the CLI imports what a command uses, when it does
 
-    click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
+    echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if article.source:
-        click.echo(f"source:  {article.source.name or '-'} {article.source.url or ''}".rstrip())
+        echo(f"source:  {article.source.name or '-'} {article.source.url or ''}".rstrip())
     _echo_previews(shown.targets)
 
 
-@click.command()
-@click.argument("ref")
-@json_option
-@click.pass_context
-def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+@command("show", argument("ref"), json_option)
+def show(ctx: Context, ref: str, as_json: bool) -> None:
     """One recorded article (REF: id, guid or URL): every delivery with its whole history,
     and what each target would get."""
     from syndicate.editors import as_json as to_json
@@ -228,33 +237,28 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
         _print_json(to_json.detail(detail))
         return
     article = detail.article
-    click.echo(f"#{detail.article_id} {article.title}")
-    click.echo(f"link:    {article.link}")
-    click.echo(f"feed:    {article.feed}, guid {article.id}")
+    echo(f"#{detail.article_id} {article.title}")
+    echo(f"link:    {article.link}")
+    echo(f"feed:    {article.feed}, guid {article.id}")
     from syndicate.dates import published_day  # the CLI imports what a command uses, when it does
 
-    click.echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
+    echo(f"date:    {published_day(article)} (original publication, as the source dated it)")
     if not detail.deliveries:
-        click.echo("(seen only, not queued)")
+        echo("(seen only, not queued)")
     for d in detail.deliveries:
-        click.echo(_delivery_line(d).removeprefix("    "))
+        echo(_delivery_line(d).removeprefix("    "))
         for event in d.history:
-            click.echo(f"    {when(event.at)} {event.kind}" + (f": {event.detail}" if event.detail else ""))
+            echo(f"    {when(event.at)} {event.kind}" + (f": {event.detail}" if event.detail else ""))
     _echo_previews(detail.previews)
 
 
 # --- requests ---------------------------------------------------------------------------------
 
 
-@click.command()
-@click.argument("refs", metavar="REF...", nargs=-1, required=True)
-@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
-@click.option("--text", "intro", help="An intro line to put before the post.")
-@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
-@click.option("--force", is_flag=True, help="Post again even where it was already posted.")
-@json_option
-@click.pass_context
-def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
+@command("repost", argument("refs", "REF", nargs="+"), only_option,
+         option("--text", dest="intro", help="An intro line to put before the post."), by_option,
+         flag("--force", help="Post again even where it was already posted."), json_option)
+def repost(ctx: Context, refs: tuple[str, ...], only: tuple[str, ...], intro: str | None,
            requested_by: str | None, force: bool, as_json: bool) -> None:
     """Queue a new post of each REF (article id, guid or URL) now; the daemon sends it.
 
@@ -273,43 +277,38 @@ def repost(ctx: click.Context, refs: tuple[str, ...], only: tuple[str, ...], int
     answers: list[dict[str, Any]] = []
     with errors(), service(config) as editors:
         editors.check_targets(only)
-        with click.progressbar(refs, label="queueing", file=sys.stderr, hidden=len(refs) < 2) as bar:
-            for ref in bar:
-                try:
-                    done = editors.repost(ref, requester=getpass.getuser(), requested_by=requested_by,
-                                          targets=only or None,
-                                          intro=intro, force=force)
-                except EditorError as exc:
-                    problems += [*getattr(exc, "problems", ()), str(exc)]
-                    answers.append({"ref": ref, "error": str(exc)})
-                    continue
-                problems += done.found.problems
-                answers.append({"ref": ref, **to_json.repost(done, FORCE_HINT)})
-                if done.outcome == "queued":
-                    lines.append(f"queued article #{done.article_id} for {', '.join(done.queued)}; "
-                                 "the daemon will post it")
-                elif done.outcome == "needs_force":
-                    problems.append(f"article {ref}: {done.refused}; {FORCE_HINT} to post it again")
-                else:
-                    problems.append(f"article {ref}: {done.refused}")
-                lines += [f"target {name}: not queued, {why}" for name, why in done.not_queued]
+        for ref in progress(refs, "queueing"):
+            try:
+                done = editors.repost(ref, requester=_user(), requested_by=requested_by,
+                                      targets=only or None,
+                                      intro=intro, force=force)
+            except EditorError as exc:
+                problems += [*getattr(exc, "problems", ()), str(exc)]
+                answers.append({"ref": ref, "error": str(exc)})
+                continue
+            problems += done.found.problems
+            answers.append({"ref": ref, **to_json.repost(done, FORCE_HINT)})
+            if done.outcome == "queued":
+                lines.append(f"queued article #{done.article_id} for {', '.join(done.queued)}; "
+                             "the daemon will post it")
+            elif done.outcome == "needs_force":
+                problems.append(f"article {ref}: {done.refused}; {FORCE_HINT} to post it again")
+            else:
+                problems.append(f"article {ref}: {done.refused}")
+            lines += [f"target {name}: not queued, {why}" for name, why in done.not_queued]
     if as_json:
         _print_json(answers)
     else:
         for line in lines:
-            click.echo(line)
+            echo(line)
         for line in problems:
             warn(line)
     if any("error" in a for a in answers):
         sys.exit(EXIT_FAILED)
 
 
-@click.command()
-@click.argument("ref", required=False)
-@click.option("--target", "-t", default=None, help="Only this target.")
-@json_option
-@click.pass_context
-def retry(ctx: click.Context, ref: str | None, target: str | None, as_json: bool) -> None:
+@command("retry", argument("ref", nargs="?"), option("--target", "-t", help="Only this target."), json_option)
+def retry(ctx: Context, ref: str | None, target: str | None, as_json: bool) -> None:
     """Re-queue failed deliveries (of REF, or all)."""
     from syndicate.editors import as_json as to_json
 
@@ -319,15 +318,12 @@ def retry(ctx: click.Context, ref: str | None, target: str | None, as_json: bool
     if as_json:
         _print_json(to_json.retry(done))
         return
-    click.echo(f"re-queued {done.requeued} failed deliver{'y' if done.requeued == 1 else 'ies'}")
+    echo(f"re-queued {done.requeued} failed deliver{'y' if done.requeued == 1 else 'ies'}")
 
 
-@click.command()
-@click.argument("what", metavar="FEED|REF...", nargs=-1, required=True)
-@click.option("--discard", is_flag=True, help="Drop the held deliveries instead (articles stay seen).")
-@json_option
-@click.pass_context
-def release(ctx: click.Context, what: tuple[str, ...], discard: bool, as_json: bool) -> None:
+@command("release", argument("what", "FEED|REF", nargs="+"),
+         flag("--discard", help="Drop the held deliveries instead (articles stay seen)."), json_option)
+def release(ctx: Context, what: tuple[str, ...], discard: bool, as_json: bool) -> None:
     """Queue the deliveries held as a suspected feed migration, of a FEED (by name) or an
     article (REF: id, guid or URL); the daemon sends them, oldest first.
 
@@ -354,20 +350,18 @@ def release(ctx: click.Context, what: tuple[str, ...], discard: bool, as_json: b
                 continue
             rows = f"{done.count} held deliver{'y' if done.count == 1 else 'ies'} of {done.label}"
             if discard:
-                click.echo(f"discarded {rows}")
+                echo(f"discarded {rows}")
             else:
-                click.echo(f"released {rows}" + ("; the daemon will post them" if done.count else ""))
+                echo(f"released {rows}" + ("; the daemon will post them" if done.count else ""))
     if as_json:
         _print_json(answers)
     if any("error" in a for a in answers):
         sys.exit(EXIT_FAILED)
 
 
-@click.command()
-@click.option("--max-age", default=None, type=float,
-              help="Seconds since the last cycle before unhealthy [default: 3 poll intervals + 5 min].")
-@click.pass_context
-def health(ctx: click.Context, max_age: float | None) -> None:
+@command("health", option("--max-age", type=float, help="Seconds since the last cycle before unhealthy "
+                                                       "[default: 3 poll intervals + 5 min]."))
+def health(ctx: Context, max_age: float | None) -> None:
     """Exit 0 if the daemon's last cycle is recent and the store is readable (for HEALTHCHECK)."""
     from syndicate.editors import pause_line, state_health
 
@@ -376,39 +370,30 @@ def health(ctx: click.Context, max_age: float | None) -> None:
     if not report.healthy:
         fail(f"unhealthy: {report.reason}")
     for pause in report.paused:  # running, but not posting there: healthy for the supervisor
-        click.echo(f"degraded: {pause_line(pause)}")
-    click.echo(f"healthy: last cycle {report.last_cycle_age or 0:.0f}s ago")
+        echo(f"degraded: {pause_line(pause)}")
+    echo(f"healthy: last cycle {report.last_cycle_age or 0:.0f}s ago")
 
 
-@click.command("post-now")
-@click.argument("ref")
-@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
-@json_option
-@click.pass_context
-def post_now(ctx: click.Context, ref: str, requested_by: str | None, as_json: bool) -> None:
+@command("post-now", argument("ref"), by_option, json_option)
+def post_now(ctx: Context, ref: str, requested_by: str | None, as_json: bool) -> None:
     """Post REF (article id, guid or URL) at once, without waiting for it to settle."""
     from syndicate.editors import as_json as to_json
 
     config = load(ctx)
     with errors(), service(config) as editors:
-        done = editors.post_now(ref, requester=getpass.getuser(), requested_by=requested_by)
+        done = editors.post_now(ref, requester=_user(), requested_by=requested_by)
     if as_json:
         _print_json(to_json.post_now(done))
     elif done.targets:
-        click.echo(f"article #{done.article_id}: posted at once to {', '.join(done.targets)} "
-                   "(the daemon sends it now)")
+        echo(f"article #{done.article_id}: posted at once to {', '.join(done.targets)} "
+             "(the daemon sends it now)")
     else:
-        click.echo(f"article #{done.article_id}: nothing was waiting to settle")
+        echo(f"article #{done.article_id}: nothing was waiting to settle")
 
 
-@click.command()
-@click.argument("ref")
-@click.option("--target", "-t", "only", multiple=True, help="Only this target (repeatable).")
-@click.option("--by", "requested_by", default=None, help="Who asks [default: the OS user].")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@click.pass_context
-def delete(ctx: click.Context, ref: str, only: tuple[str, ...], requested_by: str | None, yes: bool,
+@command("delete", argument("ref"), only_option, by_option,
+         flag("--yes", "-y", help="Do not ask for confirmation."), json_option)
+def delete(ctx: Context, ref: str, only: tuple[str, ...], requested_by: str | None, yes: bool,
            as_json: bool) -> None:
     """Delete the posts made of REF (article id, guid or URL), recorded with who asked.
 
@@ -427,23 +412,23 @@ def delete(ctx: click.Context, ref: str, only: tuple[str, ...], requested_by: st
                  if d.op == "post" and d.id and d.state in ("pending", "sending", "sent")
                  and (not only or d.target in only)]
         if not yes and not as_json:
-            click.echo(f"article #{found.article_id}: {found.article.title}")
+            echo(f"article #{found.article_id}: {found.article.title}")
             for d in posts:
-                click.echo(f"    {d.target}: {d.remote_url or d.state}")
-            if not click.confirm("Delete these posts?", default=False):
-                click.echo("nothing deleted")
+                echo(f"    {d.target}: {d.remote_url or d.state}")
+            if not confirm("Delete these posts?"):
+                echo("nothing deleted")
                 return
-        done = editors.delete(found.article_id, requester=getpass.getuser(), requested_by=requested_by,
+        done = editors.delete(found.article_id, requester=_user(), requested_by=requested_by,
                               targets=only or None)
     if as_json:
         _print_json(to_json.delete(done))
         return
     if done.queued:
-        click.echo(f"article #{done.article_id}: delete queued for {', '.join(done.queued)} "
-                   f"(requested by {done.requested_by}); the daemon deletes them")
+        echo(f"article #{done.article_id}: delete queued for {', '.join(done.queued)} "
+             f"(requested by {done.requested_by}); the daemon deletes them")
     for name in done.withdrawn:
-        click.echo(f"target {name}: not posted yet, withdrawn")
+        echo(f"target {name}: not posted yet, withdrawn")
     for name in done.already:
-        click.echo(f"target {name}: a delete was queued already")
+        echo(f"target {name}: a delete was queued already")
     if not (done.queued or done.withdrawn or done.already):
-        click.echo(f"article #{done.article_id}: no post to delete")
+        echo(f"article #{done.article_id}: no post to delete")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
+from syndicate.cli.common import EXIT_FAILED, EXIT_LOCKED, echo, errors, fail, load, setup_logs
+from syndicate.cli.define import Context, command, flag
 
-from syndicate.cli.common import EXIT_FAILED, EXIT_LOCKED, errors, fail, load, setup_logs
 
-
-@click.command()
-@click.option("--once", is_flag=True, help="Run one cycle (all feeds, then the outbox) and exit.")
-@click.pass_context
-def run(ctx: click.Context, once: bool) -> None:
+@command("run", flag("--once", help="Run one cycle (all feeds, then the outbox) and exit."))
+def run(ctx: Context, once: bool) -> None:
     """Run the daemon: poll feeds, post new articles, write the output feed.
 
     One at a time per state database: a second run (or run --once) while
@@ -27,7 +24,7 @@ def run(ctx: click.Context, once: bool) -> None:
     from syndicate.errors import StateLocked
 
     with errors():
-        daemon = Daemon(config, config_path=ctx.obj["config"])
+        daemon = Daemon(config, config_path=ctx.config)
         if not once:
             daemon.install_signals()
         try:
@@ -37,12 +34,11 @@ def run(ctx: click.Context, once: bool) -> None:
         sys.exit(code)
 
 
-@click.command("check-config")
-@click.option("--dump", is_flag=True, help="Print the effective configuration, secrets redacted.")
-@click.option("--online", is_flag=True,
-              help="Also ask each target's server: are the credentials accepted, what are its limits.")
-@click.pass_context
-def check_config(ctx: click.Context, dump: bool, online: bool) -> None:
+@command("check-config",
+         flag("--dump", help="Print the effective configuration, secrets redacted."),
+         flag("--online", help="Also ask each target's server: are the credentials accepted, "
+                               "what are its limits."))
+def check_config(ctx: Context, dump: bool, online: bool) -> None:
     """Validate the configuration; say where each target's credentials come from.
 
     With --online, log in to each target (Mastodon verify_credentials and the
@@ -52,36 +48,33 @@ def check_config(ctx: click.Context, dump: bool, online: bool) -> None:
     config = load(ctx)
     if dump:
         with errors():
-            click.echo(config.dump(), nl=False)
+            echo(config.dump(), nl=False)
         return
     failed = False
     with errors():
         for name, target in config.targets.items():
             if not target.enabled:
-                click.echo(f"target {name}: disabled")
+                echo(f"target {name}: disabled")
                 continue
             secret = target.secret_ref.resolve()
             if secret is None:
-                click.echo(f"target {name}: no credentials: {target.secret_ref.hint()}")
+                echo(f"target {name}: no credentials: {target.secret_ref.hint()}")
             elif online:
                 from syndicate.app import check_online
 
                 line, ok = check_online(config, name, secret)
-                click.echo(f"target {name}: {line}")
+                echo(f"target {name}: {line}")
                 failed = failed or not ok
             else:
-                click.echo(f"target {name}: credentials from {secret.origin} (not checked: use --online)")
-    click.echo(f"{config.source}: OK, {len(config.feeds)} feed(s), {len(config.targets)} target(s)")
+                echo(f"target {name}: credentials from {secret.origin} (not checked: use --online)")
+    echo(f"{config.source}: OK, {len(config.feeds)} feed(s), {len(config.targets)} target(s)")
     if failed:
         sys.exit(EXIT_FAILED)
 
 
-@click.command()
-@click.option("--check", is_flag=True,
-              help="Write nothing: check the files in output.dir, one line per file; "
-                   "exit 1 if any is invalid.")
-@click.pass_context
-def feed(ctx: click.Context, check: bool) -> None:
+@command("feed", flag("--check", help="Write nothing: check the files in output.dir, one line per file; "
+                                     "exit 1 if any is invalid."))
+def feed(ctx: Context, check: bool) -> None:
     """Write the re-generated output feed now (RSS, Atom, JSON Feed)."""
     config = load(ctx)
     setup_logs(ctx, config)
@@ -90,8 +83,8 @@ def feed(ctx: click.Context, check: bool) -> None:
 
         reports = check_feeds(config.output.dir)
         for report in reports:
-            click.echo(report.line())
-        ctx.exit(0 if all(r.valid for r in reports) else 1)
+            echo(report.line())
+        sys.exit(0 if all(r.valid for r in reports) else 1)
     from syndicate.app import App
 
     with errors():
@@ -101,6 +94,6 @@ def feed(ctx: click.Context, check: bool) -> None:
         finally:
             app.close()
     for path in paths:
-        click.echo(str(path))
+        echo(str(path))
     if not paths:
-        click.echo("output feed: unchanged" if config.output.enabled else "output feed: disabled")
+        echo("output feed: unchanged" if config.output.enabled else "output feed: disabled")

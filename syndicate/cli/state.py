@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import click
+from syndicate.cli.common import EXIT_CONFIG, EXIT_LOCKED, echo, errors, fail, load, setup_logs
+from syndicate.cli.define import Context, argument, command
 
-from syndicate.cli.common import EXIT_CONFIG, EXIT_LOCKED, errors, fail, load, setup_logs
 
-
-@click.command()
-@click.argument("state", required=False, metavar="[STATE]")
-@click.pass_context
-def migrate(ctx: click.Context, state: str | None) -> None:
+@command("migrate", argument("state", nargs="?"))
+def migrate(ctx: Context, state: str | None) -> None:
     """Bring the state database to this syndicate's schema and print its version.
 
     STATE is a SQLite file or a postgresql:// URL (default: the configuration's
@@ -40,14 +37,11 @@ def migrate(ctx: click.Context, state: str | None) -> None:
         finally:
             backend.close()
     done = f"migrated from {before}" if after != before else "up to date"
-    click.echo(f"state {backend.where}: schema {after} ({done})")
+    echo(f"state {backend.where}: schema {after} ({done})")
 
 
-@click.command("copy-state")
-@click.argument("source", metavar="SRC")
-@click.argument("target", metavar="DST")
-@click.pass_context
-def copy_state(ctx: click.Context, source: str, target: str) -> None:
+@command("copy-state", argument("source", "SRC"), argument("target", "DST"))
+def copy_state(ctx: Context, source: str, target: str) -> None:
     """Copy a SQLite state (SRC, a file) into an empty PostgreSQL database (DST, a URL).
 
     Everything is copied: the feeds' caching state, the articles, the whole
@@ -79,7 +73,7 @@ def copy_state(ctx: click.Context, source: str, target: str) -> None:
             try:
                 dst = Store(target)
                 try:
-                    copied = copy(src.backend, dst.backend, on_table=lambda c: click.echo(c.line()))
+                    copied = copy(src.backend, dst.backend, on_table=lambda c: echo(c.line()))
                     ended = dst.expire_leases(dst.lease_owners(), time.time())
                 finally:
                     dst.close()
@@ -88,4 +82,4 @@ def copy_state(ctx: click.Context, source: str, target: str) -> None:
     finally:
         lock.release()
     leases = f"; {ended} lease(s) of the stopped daemon ended" if ended else ""
-    click.echo(f"copied {source} into {dst.where}: {sum(c.rows for c in copied)} rows{leases}")
+    echo(f"copied {source} into {dst.where}: {sum(c.rows for c in copied)} rows{leases}")

@@ -20,7 +20,7 @@ PROBE = """
 import json, sys
 from syndicate.cli import main
 try:
-    main(sys.argv[1:], standalone_mode=False)
+    main(sys.argv[1:])
 except SystemExit:
     pass
 print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))

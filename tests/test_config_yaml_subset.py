@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from syndicate.config import loading, parse_config, yaml_subset
 from syndicate.config.yaml_subset import REFUSED
 from syndicate.errors import ConfigError
+from tests.test_config import BASE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -271,16 +272,6 @@ def test_any_short_text_is_read_as_pyyaml_reads_it_or_refused(text):
 
 
 # -- errors: the same messages and lines as before ------------------------------------------
-
-BASE = """\
-feeds:
-  - name: acr
-    url: https://example.org/feed/
-targets:
-  masto:
-    kind: mastodon
-    instance: https://example.social
-"""
 
 BAD = [
     BASE + "    visibility: loud\n",

@@ -32,7 +32,6 @@ one that comes back is no longer gone.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import FetchError
+from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher
@@ -52,7 +52,7 @@ __all__ = ["FIRST_CHECK", "GONE_AFTER", "MIN_NOT_FOUND", "NOT_FOUND_EVERY", "PER
            "TOMBSTONE_DAYS", "Answer", "CheckResult", "Unpublisher", "Verdict", "first_check_at",
            "gone_notes", "judge", "log_listing"]
 
-log = logging.getLogger("syndicate.unpublish")
+log = getLogger("syndicate.unpublish")
 
 FIRST_CHECK = 15 * 60.0  # seconds after it left the feed
 NOT_FOUND_EVERY = 20 * 60.0  # while its page answers 404/410

@@ -40,7 +40,6 @@ from another machine) it is the state's last cycle, any worker's.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -73,6 +72,7 @@ from syndicate.editors.values import (
     pause_line,
 )
 from syndicate.errors import StoreError
+from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, TargetLimits
     from syndicate.store import ArticleStatus, Delivery, Store, TargetPause
 
-log = logging.getLogger("syndicate.editors")
+log = getLogger("syndicate.editors")
 
 HEALTH_GRACE = 300.0  # seconds beyond 3 poll intervals before the daemon counts as stuck
 

@@ -32,7 +32,6 @@ one that comes back is no longer gone.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,7 +41,9 @@ from syndicate.errors import FetchError
 from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
-if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher
+if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher (or random)
+    import random
+
     from syndicate.config import Config
     from syndicate.fetch import Fetcher
     from syndicate.store import Store
@@ -175,7 +176,11 @@ class Unpublisher:
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
-        self.rng = rng or random.Random()
+        if rng is None:
+            import random  # (here: status and the previews read gone_notes, and draw nothing)
+
+            rng = random.Random()
+        self.rng = rng
         self.per_cycle = per_cycle
 
     def ask(self, link: str) -> Answer:

@@ -33,11 +33,11 @@ copies marked); ``merge_copies`` looks the originals up and logs each copy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from syndicate.lazylog import getLogger
 from syndicate.links import link_identity
 from syndicate.store.copies import Crediting, Original, credited_ident
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the plan's values (``intent``) are imported where a plan is
 
 __all__ = ["copy_notes", "credited_ident", "is_translation", "mark_copies", "merge_copies"]
 
-log = logging.getLogger("syndicate.copies")
+log = getLogger("syndicate.copies")
 
 
 def _primary(language: str | None) -> str:

@@ -24,11 +24,11 @@ posted, and is recorded with the reason for an editor to repost.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
+from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
 if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterion is compiled
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterio
 
 __all__ = ["FIELDS", "MATCH_TIMEOUT", "Criteria", "Field", "Filter", "compile_pattern", "judge", "verdict"]
 
-log = logging.getLogger("syndicate.filters")
+log = getLogger("syndicate.filters")
 
 Field = Literal["title", "standfirst", "content"]
 FIELDS: tuple[Field, ...] = ("title", "standfirst", "content")

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from syndicate.value import valueclass
 
@@ -58,7 +57,7 @@ class Slot:
 class Pacing:
     max_per_hour: int | None = None
     quiet_hours: tuple[time, time] | None = None
-    zone: ZoneInfo = ZoneInfo("UTC")
+    zone: tzinfo = UTC  # the config gives a ZoneInfo (Europe/London); this default reads no zone file
     quiet_release: int | None = None  # posts in the hour after quiet hours end (None: no bound)
 
     @property
@@ -72,7 +71,7 @@ class Pacing:
             parts.append(f"max {self.max_per_hour} per hour")
         if self.quiet_hours is not None:
             start, end = self.quiet_hours
-            quiet = f"quiet {start:%H:%M}-{end:%H:%M} {self.zone.key}"
+            quiet = f"quiet {start:%H:%M}-{end:%H:%M} {self.zone}"  # a ZoneInfo shows its key
             if self.quiet_release is not None:
                 quiet += f", then {self.quiet_release} in the first hour"
             parts.append(quiet)

@@ -32,17 +32,18 @@ one that comes back is no longer gone.
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import FetchError
+from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
-if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher
+if TYPE_CHECKING:  # annotations only: ``status`` reads gone_notes without loading the fetcher (or random)
+    import random
+
     from syndicate.config import Config
     from syndicate.fetch import Fetcher
     from syndicate.store import Store
@@ -52,7 +53,7 @@ __all__ = ["FIRST_CHECK", "GONE_AFTER", "MIN_NOT_FOUND", "NOT_FOUND_EVERY", "PER
            "TOMBSTONE_DAYS", "Answer", "CheckResult", "Unpublisher", "Verdict", "first_check_at",
            "gone_notes", "judge", "log_listing"]
 
-log = logging.getLogger("syndicate.unpublish")
+log = getLogger("syndicate.unpublish")
 
 FIRST_CHECK = 15 * 60.0  # seconds after it left the feed
 NOT_FOUND_EVERY = 20 * 60.0  # while its page answers 404/410
@@ -175,7 +176,11 @@ class Unpublisher:
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
-        self.rng = rng or random.Random()
+        if rng is None:
+            import random  # (here: status and the previews read gone_notes, and draw nothing)
+
+            rng = random.Random()
+        self.rng = rng
         self.per_cycle = per_cycle
 
     def ask(self, link: str) -> Answer:

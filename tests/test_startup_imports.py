@@ -39,6 +39,11 @@ UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndica
                        "syndicate.editors", "syndicate.feed_out")
 
 NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
+# Nor what status and health do not use (issue 18 item 4): logging (their modules log through
+# syndicate.lazylog), random (only the daemon's page checks draw), syndicate.changes and its html
+# (a read's edits), socket (health's host is os.uname's).  (preview loads all of them: it sets
+# logging up, and the targets' drafts bring random, socket and html.)
+EDITORS_UNUSED = ("logging", "random", "syndicate.changes", "html", "socket")
 
 # The command, in-process in a fresh interpreter; then every module it loaded, and how many CA
 # bundles it loaded (a profile hook sees each call of SSLContext.load_verify_locations), as JSON.
@@ -147,6 +152,7 @@ def test_the_editors_light_commands_load_neither_the_fetcher_nor_an_sdk(unchange
     assert "syndicate.editors" in modules
     assert _among(modules, (*EDITORS_NEVER, "click")) == []
     assert _among(modules, NO_HASH_NO_TLS) == []  # nothing hashed, no TLS
+    assert _among(modules, EDITORS_UNUSED) == []
 
 
 def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):

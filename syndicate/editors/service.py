@@ -40,7 +40,7 @@ from another machine) it is the state's last cycle, any worker's.
 
 from __future__ import annotations
 
-import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -73,6 +73,7 @@ from syndicate.editors.values import (
     pause_line,
 )
 from syndicate.errors import StoreError
+from syndicate.lazylog import getLogger
 from syndicate.value import valueclass
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, TargetLimits
     from syndicate.store import ArticleStatus, Delivery, Store, TargetPause
 
-log = logging.getLogger("syndicate.editors")
+log = getLogger("syndicate.editors")
 
 HEALTH_GRACE = 300.0  # seconds beyond 3 poll intervals before the daemon counts as stuck
 
@@ -469,8 +470,6 @@ def state_health(config: Config, *, max_age: float | None = None,
                  clock: Callable[[], float] = time.time) -> Health:
     """``Editors.health`` of the state ``config`` names, opened here (and never created), for this
     host's worker (``host_worker``), if one is recorded."""
-    import socket
-
     from syndicate.store import Store
 
     if isinstance(config.state, Path) and str(config.state) != ":memory:" and not config.state.exists():
@@ -481,7 +480,7 @@ def state_health(config: Config, *, max_age: float | None = None,
         return Health("unhealthy", f"store unreadable: {exc}")
     try:
         try:
-            worker = host_worker(store, socket.gethostname())
+            worker = host_worker(store, os.uname().nodename)  # socket.gethostname()'s, without socket
         except StoreError as exc:
             return Health("unhealthy", f"store unreadable: {exc}")
         return Editors(config, store, clock=clock, worker=worker).health(max_age)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from syndicate.changes import action, recorded_only
 from syndicate.models import Posted
 from syndicate.store.backend import Connection, notify
 from syndicate.store.outbox import enqueue, record, utc_text
@@ -77,6 +76,8 @@ def queue_edits(db: Connection, article_id: int, changed: Sequence[str],
                 policies: Sequence[tuple[str, str]], *, now: float, settle: float) -> int:
     """Carry an article's substantive change over to its posts by each target's policy (see the
     module docstring); how many edit rows were queued."""
+    from syndicate.changes import action, recorded_only  # (a read's: the editors' commands never load it)
+
     what = ", ".join(changed)
     queued = 0
     for target, policy in policies:

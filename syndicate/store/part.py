@@ -14,13 +14,13 @@ it is run again.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from syndicate.lazylog import getLogger
 from syndicate.store.backend import Backend, ConflictError, Connection
 
-log = logging.getLogger("syndicate.store")
+log = getLogger("syndicate.store")
 
 T = TypeVar("T")
 CONFLICT_TRIES = 5  # runs of one piece of work the engine aborted to break a deadlock

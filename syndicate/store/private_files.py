@@ -15,12 +15,13 @@ tokens).  ``make_database_private(path)`` runs before SQLite opens it:
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from pathlib import Path
 
-log = logging.getLogger("syndicate.store")
+from syndicate.lazylog import getLogger
+
+log = getLogger("syndicate.store")
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600

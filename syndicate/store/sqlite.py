@@ -15,7 +15,6 @@ so a migration's transaction is an ordinary write transaction.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 import time
@@ -25,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from syndicate.errors import StoreError
+from syndicate.lazylog import getLogger
 from syndicate.store.backend import SQLITE, Connection, Dialect, DuplicateError, Result, Row
 from syndicate.store.private_files import make_database_private
 
 __all__ = ["LOCKED_BACKOFF", "LOCKED_RETRIES", "SQLiteBackend"]
 
-log = logging.getLogger("syndicate.store")
+log = getLogger("syndicate.store")
 
 LOCKED_RETRIES = 8  # "database is locked" after the busy timeout: tried again this many times
 LOCKED_BACKOFF = 0.1  # seconds before the first of them, doubling up to 5 s

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from syndicate.links import link_identity
 from syndicate.store.copies import Crediting, Original, credited_ident
+from syndicate.value import replace
 
 if TYPE_CHECKING:  # the plan's values (``intent``) are imported where a plan is marked: status never does
     from syndicate.config import FeedConfig

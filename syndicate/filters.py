@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterion is compiled
     import regex

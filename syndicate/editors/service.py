@@ -43,7 +43,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -73,7 +72,7 @@ from syndicate.editors.values import (
     pause_line,
 )
 from syndicate.errors import StoreError
-from syndicate.value import valueclass
+from syndicate.value import replace, valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import Config

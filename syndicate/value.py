@@ -123,9 +123,12 @@ class _Written:
 
     def __get__(self, obj: object, objtype: type | None = None) -> Any:
         looking = objtype if objtype is not None else type(obj)
-        owner = next(c for c in looking.__mro__ if c.__dict__.get(self.name) is self)
-        fn = _write(owner, self.name)
-        setattr(owner, self.name, fn)
+        owner = next((c for c in looking.__mro__ if c.__dict__.get(self.name) is self), None)
+        if owner is None:  # another thread wrote it since this lookup found the stub
+            fn = getattr(looking, self.name)
+        else:
+            fn = _write(owner, self.name)
+            setattr(owner, self.name, fn)
         return fn.__get__(obj, looking)
 
 

@@ -254,6 +254,22 @@ def test_init_is_written_when_first_used() -> None:
         Late()  # type: ignore[call-arg]
 
 
+def test_a_stub_found_before_another_thread_wrote_the_method_gives_that_method() -> None:
+    @valueclass(hot=True)
+    class Raced:
+        a: int
+
+    stubs = {name: Raced.__dict__[name] for name in ("__init__", "__eq__", "__hash__")}
+    one = Raced(1)
+    assert one == Raced(1) and hash(one) == hash((1,))  # all three written now
+    for name, stub in stubs.items():  # as a lookup that found the stub just before would go on
+        assert stub.__get__(None, Raced) is Raced.__dict__[name]
+        assert stub.__get__(one, Raced).__func__ is Raced.__dict__[name]
+    two = object.__new__(Raced)
+    stubs["__init__"].__get__(two, Raced)(2)
+    assert two == Raced(2)
+
+
 def test_a_subclass_writes_what_it_inherits_on_its_base() -> None:
     @valueclass
     class Root:

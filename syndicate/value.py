@@ -308,15 +308,28 @@ def _make(cls: T, *, frozen: bool, kw_only: bool, slots: bool, hot: bool) -> T:
     """``cls`` made a value class (a new class when ``slots``, as ``dataclass`` makes one)."""
     fs = _collect(cls, kw_only=kw_only, frozen=frozen)
     own = cls.__dict__
-    compared = tuple(f.name for f in fs if f.compare)
-    hashed = tuple(f.name for f in fs if (f.compare if f.hash is None else f.hash))
+    names: list[str] = []
+    shown: list[str] = []
+    compared: list[str] = []
+    hashed: list[str] = []
+    positional: list[str] = []
+    for f in fs:  # (one loop: this runs for every class of every command)
+        names.append(f.name)
+        if f.repr:
+            shown.append(f.name)
+        if f.compare:
+            compared.append(f.name)
+        if f.compare if f.hash is None else f.hash:
+            hashed.append(f.name)
+        if not f.kw_only:
+            positional.append(f.name)
     added: dict[str, Any] = {
-        "__value_fields__": fs, "__dataclass_fields__": {f.name: f for f in fs}, "_value_frozen": frozen,
-        "_value_names": tuple(f.name for f in fs), "_value_shown": tuple(f.name for f in fs if f.repr),
-        "_value_compared": _key(compared), "_value_hashed": _key(hashed),
+        "__value_fields__": fs, "__dataclass_fields__": dict(zip(names, fs, strict=True)),
+        "_value_frozen": frozen, "_value_names": tuple(names), "_value_shown": tuple(shown),
+        "_value_compared": _key(tuple(compared)), "_value_hashed": _key(tuple(hashed)),
     }
     methods: dict[str, Any] = {"__init__": _INIT, "__repr__": _repr, "__eq__": _EQ if hot else _eq,
-                               "__match_args__": tuple(f.name for f in fs if not f.kw_only)}
+                               "__match_args__": tuple(positional)}
     hash_written = own.get("__hash__", MISSING)
     if hash_written is MISSING or (hash_written is None and "__eq__" in own):  # no hash of its own
         added["__hash__"] = (_HASH if hot else _hash) if frozen else None
@@ -334,12 +347,14 @@ def _make(cls: T, *, frozen: bool, kw_only: bool, slots: bool, hot: bool) -> T:
         return cls
     if "__slots__" in own:
         raise TypeError(f"{cls.__name__} already specifies __slots__")
-    inherited = {name for base in cls.__mro__[1:-1] for name in _slots_of(base)}
     body = dict(own)
-    for name in (*(f.name for f in fs), "__dict__", "__weakref__"):
+    for name in (*names, "__dict__", "__weakref__"):
         body.pop(name, None)
     body |= added
-    body["__slots__"] = tuple(f.name for f in fs if f.name not in inherited)
+    if len(cls.__mro__) > 2:
+        inherited = {name for base in cls.__mro__[1:-1] for name in _slots_of(base)}
+        names = [name for name in names if name not in inherited]
+    body["__slots__"] = tuple(names)
     made = type(cls)(cls.__name__, cls.__bases__, body)
     made.__qualname__ = cls.__qualname__
     return made

@@ -31,7 +31,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field
 
 import regex
 
@@ -48,7 +47,7 @@ from syndicate.template import (
     validate_template,
 )
 from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 __all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "published_day",
            "shorten_to"]

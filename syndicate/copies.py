@@ -34,12 +34,12 @@ copies marked); ``merge_copies`` looks the originals up and logs each copy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from syndicate.lazylog import getLogger
 from syndicate.links import link_identity
 from syndicate.store.copies import Crediting, Original, credited_ident
+from syndicate.value import replace
 
 if TYPE_CHECKING:  # the plan's values (``intent``) are imported where a plan is marked: status never does
     from syndicate.config import FeedConfig

@@ -9,8 +9,9 @@ targets did, so those commands build no App, fetcher or adapter for their drafts
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from syndicate.value import replace
 
 if TYPE_CHECKING:
     from syndicate.config import Config, TargetConfig

@@ -25,11 +25,10 @@ posted, and is recorded with the reason for an editor to repost.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.lazylog import getLogger
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 if TYPE_CHECKING:  # the config makes Filters: regex is imported when a criterion is compiled
     import regex

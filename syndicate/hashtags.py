@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import field
 
 from syndicate.patterns import compiled
 from syndicate.textlen import count_graphemes
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 __all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
 

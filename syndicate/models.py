@@ -9,11 +9,10 @@ the database.
 
 from __future__ import annotations
 
-from dataclasses import field
 from datetime import datetime
 from typing import Literal
 
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 
 @valueclass(hot=True)

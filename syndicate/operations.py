@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from syndicate.changes import update_text
@@ -29,7 +28,7 @@ from syndicate.outcomes import LeaseLost, Outcome, end_pass
 from syndicate.outcomes import Worker as PassWorker
 from syndicate.store import OutboxItem
 from syndicate.targets.operations import OpDone, PostOps, PostRef
-from syndicate.value import valueclass
+from syndicate.value import replace, valueclass
 
 if TYPE_CHECKING:
     from syndicate.models import Article

@@ -33,7 +33,6 @@ rule below is a row in a table of situations (``tests/test_plan.py``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -49,7 +48,7 @@ from syndicate.intent import (
     SkippedEntry,
 )
 from syndicate.links import link_identity
-from syndicate.value import valueclass
+from syndicate.value import field, replace, valueclass
 
 if TYPE_CHECKING:  # a 304 or the same bytes (not_modified, plan_unchanged) never loads the parser
     from syndicate.config import FeedConfig

@@ -25,11 +25,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import field
 from typing import TYPE_CHECKING, TypeVar
 
 from syndicate.errors import RateLimited, TransientError
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import DeliveryConfig

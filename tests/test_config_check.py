@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from syndicate.config import (
     parse_config,
 )
 from syndicate.config.control import FilterConfig, PacingConfig
+from syndicate.value import FrozenInstanceError, replace
 from tests.test_config import BASE, problems
 
 

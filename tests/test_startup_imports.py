@@ -5,11 +5,14 @@ an unchanged feed (a 304) each run in a fresh interpreter, against a config
 with a Mastodon and a Bluesky target that have credentials (so their adapters
 are built), and say which modules they loaded.  None of them loads an SDK
 (Mastodon.py, atproto: imported when a target first sends or checks its
-credentials), the listener (Starlette, Jinja2, the editors' page) or the
-parser (feedparser: a 304 has no body).  The editors' commands do not load
+credentials), pydantic (the config is checked by its own annotations), the
+listener (Starlette, Jinja2, the editors' page) or the parser (feedparser:
+a 304 has no body).  The editors' commands do not load
 the fetcher (httpx, httpcore) either, and ``run --once`` on a 304 neither
 composes nor parses (compose, the summary's lxml, tenacity for the retries).
 None reads the (plain, block-YAML) config with PyYAML: it is not imported.
+``status``, ``health`` and ``--help`` load no ``dataclasses`` nor ``inspect`` (which it brings:
+``dis``, ``ast``): the value classes are made without; ``preview`` loads no ``dataclasses``.
 ``status`` and ``health`` hash nothing and make no TLS connection (no hashlib,
 no ssl); ``preview`` of a stored article fetches nothing, so it loads neither
 the fetcher nor the App; and ``run --once`` on a plain-http feed loads no CA
@@ -30,10 +33,11 @@ import pytest
 
 from tests.servers.feeds import FeedServer
 
-# pydantic is not listed: syndicate.config still validates with it here (issue 18 item 4 removes it
-# there; add "pydantic" to NEVER once the config no longer imports it).
-NEVER = ("mastodon", "atproto", "starlette", "jinja2", "uvicorn", "feedparser", "syndicate.web",
+NEVER = ("mastodon", "atproto", "pydantic", "starlette", "jinja2", "uvicorn", "feedparser", "syndicate.web",
          "syndicate.parse", "yaml")  # yaml: a plain config is read by config.yaml_subset
+# The value classes are made without dataclasses (syndicate.value), which would bring inspect (and
+# with it dis, ast, tokenize): the commands that only read the state load neither.
+NO_DATACLASSES = ("dataclasses", "inspect")
 EDITORS_NEVER = (*NEVER, "httpx", "httpcore", "lxml", "syndicate.fetch", "syndicate.app", "syndicate.compose")
 UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndicate.summary",
                        "syndicate.editors", "syndicate.feed_out")
@@ -153,6 +157,7 @@ def test_the_editors_light_commands_load_neither_the_fetcher_nor_an_sdk(unchange
     assert _among(modules, (*EDITORS_NEVER, "click")) == []
     assert _among(modules, NO_HASH_NO_TLS) == []  # nothing hashed, no TLS
     assert _among(modules, EDITORS_UNUSED) == []
+    assert _among(modules, NO_DATACLASSES) == []
 
 
 def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
@@ -160,7 +165,7 @@ def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
     code, modules = loaded("preview", "1")
     assert code == 0
     assert "syndicate.compose" in modules  # it composed each target's post
-    assert _among(modules, NEVER) == []
+    assert _among(modules, (*NEVER, "dataclasses")) == []  # (lxml loads inspect)
     # a stored article: nothing to fetch, so neither the fetcher (httpx, httpcore) nor the App
     assert _among(modules, ("httpx", "httpcore", "syndicate.fetch", "syndicate.app", *NO_HASH_NO_TLS)) == []
 
@@ -171,4 +176,4 @@ def test_help_loads_the_cli_only(unchanged):
     assert code == 0
     assert _among(modules, ("click",)) == []  # the command line is argparse's (issue 18: click took ~20 ms)
     assert sorted(m for m in modules if m.startswith("syndicate.") and not m.startswith("syndicate.cli")) == []
-    assert _among(modules, (*NEVER, "yaml", "pydantic", "httpx", "sqlite3")) == []
+    assert _among(modules, (*NEVER, *NO_DATACLASSES, "httpx", "sqlite3")) == []

@@ -1,6 +1,6 @@
 """feeds.yaml → typed, validated configuration.
 
-By job: ``check`` (``Section``, the frozen dataclass every section is, and the
+By job: ``check`` (``Section``, the frozen value class every section is, and the
 checker that reads one from YAML's mappings: key paths, limits, coercions),
 ``fields`` (the kinds of value keys hold: durations, names, URLs,
 templates, ports), ``secret`` (``Secret`` and where it comes from),

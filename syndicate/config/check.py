@@ -1,6 +1,6 @@
-"""The checker behind feeds.yaml's sections: frozen dataclasses, checked by their annotations.
+"""The checker behind feeds.yaml's sections: frozen value classes, checked by their annotations.
 
-A section is a ``Section`` subclass: a frozen, keyword-only dataclass whose annotations say what
+A section is a ``Section`` subclass: a frozen, keyword-only value class whose annotations say what
 each key holds (``str``, ``int``, ``float``, ``bool``, ``Path``, ``Literal``, ``X | None``,
 ``list``, ``dict``, another section, a union of sections told apart by a key) and whose
 ``Annotated`` marks add the limits and checks: ``Bounds`` (``ge``/``le``), ``MinLen``,
@@ -14,12 +14,11 @@ author plausibly means it: ``"8080"`` or ``8080.0`` for an int, ``"yes"`` or ``1
 bool; a bool is never a number.
 
 Annotations are read on first use (``typing.get_type_hints``), so importing a module of
-sections costs only the dataclasses themselves.
+sections costs only the value classes themselves.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from collections.abc import Mapping
@@ -51,7 +50,7 @@ from syndicate.config.kinds import (
     part,
     value_reason,
 )
-from syndicate.value import valueclass
+from syndicate.value import MISSING, field, fields, valueclass
 
 __all__ = ["After", "Before", "Bounds", "Invalid", "Issue", "Loc", "Match", "MinLen", "Plain", "Section",
            "Tag", "checker", "dump_section"]
@@ -73,14 +72,14 @@ _SPECS: dict[type, tuple[_Key, ...]] = {}
 _TYPES: dict[type, dict[str, Any]] = {}
 
 
-@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
 class Section:
     """A section of feeds.yaml: unknown keys refused, every key checked, frozen once read.
 
-    A subclass is made a frozen keyword-only dataclass; ``field(metadata={"dump": False})``
-    leaves a key out of ``dump_section``.  ``_validate`` (raising ``ValueError``) checks what
-    spans the keys, once each key is fine.  It is made by ``syndicate.value.valueclass``
-    (``==``, ``hash``, ``repr`` and frozen as a dataclass's, without compiling each at import).
+    A subclass is made a frozen keyword-only value class (``syndicate.value.valueclass``: ``==``,
+    ``hash``, ``repr`` and frozen as a dataclass's, for less); ``field(metadata={"dump": False})``
+    (``syndicate.value.field``) leaves a key out of ``dump_section``.  ``_validate`` (raising
+    ``ValueError``) checks what spans the keys, once each key is fine.
     """
 
     __slots__ = ()
@@ -121,7 +120,7 @@ class Section:
         """Each key's annotation, resolved (``Literal["mastodon"]`` for a target's ``kind``)."""
         if cls not in _TYPES:
             hints = typing.get_type_hints(cls, include_extras=True)
-            _TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+            _TYPES[cls] = {f.name: hints[f.name] for f in fields(cls)}
         return _TYPES[cls]
 
     @classmethod
@@ -165,9 +164,9 @@ def _spec(cls: type[Section]) -> tuple[_Key, ...]:
     if spec is None:
         types_ = cls.types()
         keys = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            factory = f.default_factory is not dataclasses.MISSING
-            required = f.default is dataclasses.MISSING and not factory
+        for f in fields(cls):
+            factory = f.default_factory is not MISSING
+            required = f.default is MISSING and not factory
             default = f.default_factory if factory else f.default
             keys.append(_Key(f.name, checker(types_[f.name]), required, default, factory,
                              f.metadata.get("dump", True)))

@@ -6,7 +6,6 @@ and made into the plain value the pure modules take (``syndicate.filters.Filter`
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +13,7 @@ from syndicate.config.check import After, Bounds, Plain, Section
 from syndicate.filters import FIELDS, Criteria, Filter, compile_pattern
 from syndicate.filters import Field as TextField
 from syndicate.pacing import Pacing, parse_quiet_hours
+from syndicate.value import field
 
 __all__ = ["REPLY_RULES", "FilterConfig", "FilterCriteria", "PacingConfig", "Replies"]
 

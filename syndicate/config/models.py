@@ -9,7 +9,6 @@ effective configuration with every secret redacted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +17,7 @@ from syndicate.config.check import After, Bounds, MinLen, Plain, Section, Tag, d
 from syndicate.config.control import FilterConfig, PacingConfig, Replies
 from syndicate.config.fields import Duration, HttpUrl, Name, Ports, Template, Wait
 from syndicate.config.secret import SecretRef
+from syndicate.value import field
 
 if TYPE_CHECKING:  # the plain values the sections become; hashtags (and its graphemes) only when asked
     from syndicate.filters import Filter

@@ -43,7 +43,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -74,7 +73,7 @@ from syndicate.editors.values import (
 )
 from syndicate.errors import StoreError
 from syndicate.lazylog import getLogger
-from syndicate.value import valueclass
+from syndicate.value import replace, valueclass
 
 if TYPE_CHECKING:
     from syndicate.config import Config

@@ -6,11 +6,10 @@ of them decides anything the values do not already say.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Literal
 
 from syndicate.errors import SyndicateError
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 if TYPE_CHECKING:
     from syndicate.models import Article, PostDraft, TargetLimits

@@ -24,13 +24,12 @@ the store's values, ``select_items`` is ``items.select`` with it applied.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from syndicate.feed_out.items import Item, item_id, line, select, tag_uri, utc, web_link
 from syndicate.models import Article
-from syndicate.value import valueclass
+from syndicate.value import field, replace, valueclass
 
 __all__ = ["TOMBSTONES_NS", "TOMBSTONE_DAYS", "ItemKey", "Life", "Tombstone", "life_of", "select_items",
            "tombstone_since"]

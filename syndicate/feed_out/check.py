@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from syndicate.feed_out.atom import ATOM_NS
 from syndicate.feed_out.items import ATOM_FILE, FEED_FILES, JSON_FILE, RSS_FILE
 from syndicate.feed_out.jsonfeed import JSON_FEED_VERSION
 from syndicate.feed_out.rss import CONTENT_NS, DC_NS, MEDIA_NS
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)$")
 _ABSOLUTE = re.compile(r"^(?:https?|mailto):", re.I)

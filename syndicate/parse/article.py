@@ -13,7 +13,6 @@ import calendar
 import html
 import re
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
@@ -35,6 +34,7 @@ from syndicate.parse.fields import (
 )
 from syndicate.parse.offsets import utc_offset
 from syndicate.summary import summarise
+from syndicate.value import replace
 
 __all__ = ["EARLIEST_DATE", "article_language", "normalise"]
 

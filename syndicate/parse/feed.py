@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field
 from urllib.parse import urljoin, urlsplit
 
 from syndicate.errors import ParseError
@@ -30,7 +29,7 @@ from syndicate.parse.fields import (
     text,
     value,
 )
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 __all__ = ["Entry", "ParsedFeed", "fingerprint", "parse_feed"]
 

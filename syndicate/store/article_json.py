@@ -9,11 +9,11 @@ fingerprint's name before schema 10, is read as ``fingerprint``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from syndicate.models import Article, Source
+from syndicate.value import asdict
 
 
 def _dt(value: datetime | None) -> str | None:

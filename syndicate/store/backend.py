@@ -56,11 +56,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import field
 from typing import Any, Protocol
 
 from syndicate.errors import StoreError
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 __all__ = ["CLAIM_FEED", "CLAIM_TARGET", "POSTGRES", "REBUILD_MIRROR", "SQLITE", "WORK_CHANNEL", "Backend",
            "ConflictError", "Connection", "Dialect", "DuplicateError", "Result", "Row", "hold_lock", "notify",

@@ -11,8 +11,6 @@ blocks; a title's text, which keeps what only looks like a tag, comes from
 
 from __future__ import annotations
 
-from dataclasses import field
-
 from syndicate.models import Source
 from syndicate.summary.blocks import html_to_text, text_blocks
 from syndicate.summary.credits import find_credits, find_original, merge_sources, with_metadata
@@ -22,7 +20,7 @@ from syndicate.summary.sanitise import sanitise_html, sanitise_tree, tidy_whites
 from syndicate.summary.standfirst import choose_standfirst
 from syndicate.summary.tree import fragment, serialise
 from syndicate.summary.urls import web_url
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 __all__ = [
     "Summary",

@@ -9,13 +9,12 @@ the same walk, joined into one line.
 from __future__ import annotations
 
 import re
-from dataclasses import field
 
 import lxml.html
 
 from syndicate.summary.sanitise import DROP
 from syndicate.summary.tree import BAD_CHARS, WS, fragment
-from syndicate.value import valueclass
+from syndicate.value import field, valueclass
 
 _BLOCK_TAGS = frozenset({
     "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figure",

@@ -20,11 +20,11 @@ to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from syndicate.targets import bluesky, mastodon
 from syndicate.targets.base import Platform, Services, SessionStore, Target
+from syndicate.value import replace
 
 if TYPE_CHECKING:
     from syndicate.config import TargetBase

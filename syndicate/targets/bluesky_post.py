@@ -9,7 +9,6 @@ The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from syndicate.images import fit_image
 from syndicate.models import Facet, ImageRules, LinkCard, TargetLimits
 from syndicate.patterns import compiled
 from syndicate.textlen import clusters, count_graphemes, url_spans
+from syndicate.value import replace
 
 if TYPE_CHECKING:  # the composer is imported when a post is drafted, not when the adapter is built
     from syndicate.compose import Composed

@@ -8,7 +8,6 @@ they are taken to be without asking.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from syndicate.config import MastodonTarget
@@ -16,6 +15,7 @@ from syndicate.content_warnings import alt_text, warning_for
 from syndicate.images import SAFE_FORMATS
 from syndicate.models import Article, ImageRules, LinkCard, PostDraft, TargetLimits
 from syndicate.textlen import count_graphemes
+from syndicate.value import replace
 
 if TYPE_CHECKING:
     from syndicate.compose import Composed

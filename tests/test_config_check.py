@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from syndicate.config import (
     parse_config,
 )
 from syndicate.config.control import FilterConfig, PacingConfig
-from syndicate.value import FrozenInstanceError, replace
+from syndicate.value import FrozenInstanceError, fields, replace
 from tests.test_config import BASE, problems
 
 
@@ -205,6 +206,33 @@ def test_sections_are_frozen_and_compare_by_value():
 
 def test_a_section_s_types_are_its_annotations():
     assert MastodonTarget.types()["kind"].__args__ == ("mastodon",)
+
+
+def _sections(cls: type = Section) -> list[type]:
+    return [cls, *(s for sub in cls.__subclasses__() for s in _sections(sub))]
+
+
+def _shape(tp: object) -> object:
+    """An annotation with each ``Annotated`` mark as its class and slots (marks are made anew by
+    every evaluation, and compare by identity)."""
+    if typing.get_origin(tp) is typing.Annotated:
+        marks = tuple((type(m), tuple(getattr(m, n) for c in type(m).__mro__ for n in getattr(c, "__slots__", ())))
+                      for m in tp.__metadata__)  # type: ignore[attr-defined]
+        return ("Annotated", _shape(tp.__origin__), marks)  # type: ignore[attr-defined]
+    args = typing.get_args(tp)
+    return (typing.get_origin(tp), tuple(_shape(a) for a in args)) if args else tp
+
+
+def test_every_section_s_types_are_what_typing_get_type_hints_resolves():
+    import syndicate.config  # noqa: F401  (every section of the config made)
+
+    sections = _sections()[1:]
+    assert len(sections) > 10
+    for section in sections:
+        hints = typing.get_type_hints(section, include_extras=True)
+        types = section.types()
+        assert list(types) == [f.name for f in fields(section)]
+        assert {n: _shape(t) for n, t in types.items()} == {n: _shape(hints[n]) for n in types}, section
 
 
 def test_dump_leaves_out_the_source_and_writes_paths_as_text():

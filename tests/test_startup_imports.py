@@ -45,9 +45,10 @@ UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndica
 NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
 # Nor what status and health do not use (issue 18 item 4): logging (their modules log through
 # syndicate.lazylog), random (only the daemon's page checks draw), syndicate.changes and its html
-# (a read's edits), socket (health's host is os.uname's).  (preview loads all of them: it sets
+# (a read's edits), socket (health's host is os.uname's), zoneinfo (a pacing's time zone, read
+# when a target's pacing is made).  (preview loads all of them: it sets
 # logging up, and the targets' drafts bring random, socket and html.)
-EDITORS_UNUSED = ("logging", "random", "syndicate.changes", "html", "socket")
+EDITORS_UNUSED = ("logging", "random", "syndicate.changes", "html", "socket", "zoneinfo")
 
 # The command, in-process in a fresh interpreter; then every module it loaded, and how many CA
 # bundles it loaded (a profile hook sees each call of SSLContext.load_verify_locations), as JSON.

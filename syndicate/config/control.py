@@ -6,8 +6,8 @@ and made into the plain value the pure modules take (``syndicate.filters.Filter`
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndicate.config.check import After, Bounds, Plain, Section
 from syndicate.filters import FIELDS, Criteria, Filter, compile_pattern
@@ -58,12 +58,22 @@ def _quiet(value: str | None) -> str | None:
     return value
 
 
-def _zone(value: str) -> str:
+def _time_zone(name: str) -> tzinfo:
+    """The zone an IANA name names ("UTC", every target's default, without reading the zone files);
+    ``ValueError`` for a name that is none."""
+    if name == "UTC":
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # (it loads sysconfig to find the zone files)
+
     try:
-        ZoneInfo(value)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, "America"
-        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as "
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as "
                          f"Europe/London)") from None
+
+
+def _zone(value: str) -> str:
+    _time_zone(value)
     return value
 
 
@@ -77,7 +87,7 @@ class PacingConfig(Section):
 
     def rules(self) -> Pacing:
         quiet = parse_quiet_hours(self.quiet_hours) if self.quiet_hours else None
-        return Pacing(self.max_per_hour, quiet, ZoneInfo(self.time_zone),
+        return Pacing(self.max_per_hour, quiet, _time_zone(self.time_zone),
                       self.quiet_release if quiet is not None else None)
 
 

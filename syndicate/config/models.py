@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicate.config.check import After, Bounds, MinLen, Plain, Section, Tag, dump_section
@@ -122,8 +122,6 @@ class BlueskyTarget(TargetBase):
 
 #: Every kind of target feeds.yaml may name; its platform is in ``syndicate.targets.PLATFORMS``.
 TargetConfig = Annotated[MastodonTarget | BlueskyTarget, Tag("kind")]
-TARGET_KINDS: tuple[str, ...] = tuple(
-    get_args(model.types()["kind"])[0] for model in get_args(get_args(TargetConfig)[0]))
 
 
 class FeedConfig(Section):

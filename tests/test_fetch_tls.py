@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syndicate.deadline import DeadlineTransport, LazySSLContext
+from syndicate.deadline import LazySSLContext
+from syndicate.deadline_httpcore import DeadlineTransport
 from syndicate.errors import FetchError
 from syndicate.fetch import Fetcher
 from tests.servers.feeds import FeedServer

@@ -34,8 +34,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
-from syndicate.value import valueclass
-
 if TYPE_CHECKING:
     import ssl
 
@@ -43,9 +41,13 @@ DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("syndica
                                                                          default=None)
 
 
-@valueclass
 class Deadline:
-    at: float  # time.monotonic()
+    """When the current call must end (``time.monotonic()``)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
 
     @property
     def passed(self) -> bool:

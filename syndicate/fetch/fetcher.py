@@ -11,7 +11,6 @@ recorded and a permanent move (every hop 301/308) reported.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -103,6 +102,8 @@ def body_hash(content: bytes) -> str:
 def parts_hash(parts: Iterable[bytes]) -> str:
     """``body_hash`` of the bytes ``parts`` make, joined, without joining them (the recipe lives
     here; after the read: fed while reading, the hash costs more CPU)."""
+    import hashlib  # (not for a 304: _hashlib loads OpenSSL's libcrypto, ≈5 ms)
+
     hasher = hashlib.sha256()
     for part in parts:
         hasher.update(part)

@@ -10,11 +10,9 @@ the URL: ``status_text``, ``describe`` (a transport failure).
 
 from __future__ import annotations
 
-import http
 import math
 import re
 import time
-import zlib
 from datetime import UTC, datetime
 
 from syndicate.errors import FeedRateLimited, FetchError
@@ -83,10 +81,14 @@ def read_parts(label: str, response: Response, url: str, max_bytes: int, deadlin
         raise FetchError(label, f"response larger than {_size(max_bytes)} limit "
                                 f"(Content-Length {int(length)}) from {url}")
     encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    corrupt: type[Exception] = _NeverRaised
     if encoding in ("", "identity"):
         inflater = None
     elif encoding in ("gzip", "x-gzip", "deflate"):
+        import zlib  # (for a compressed body only: a 304 has none)
+
         inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header
+        corrupt = zlib.error
     else:  # zstd, br...: not asked for, and not inflatable within the cap
         raise FetchError(label, f"unsupported Content-Encoding {one_line(encoding)} from {url}")
     chunks: list[bytes] = []
@@ -114,9 +116,13 @@ def read_parts(label: str, response: Response, url: str, max_bytes: int, deadlin
                 raise FetchError(label, f"timed out after {seconds(timeout)} fetching {url}")
         if inflater is not None:
             add(inflater.flush())
-    except zlib.error as exc:
+    except corrupt as exc:
         raise FetchError(label, f"corrupt {encoding} body from {url}: {exc}") from None
     return chunks
+
+
+class _NeverRaised(Exception):
+    """What an identity body's read catches where an inflated one's catches ``zlib.error``."""
 
 
 def drain(response: Response) -> None:
@@ -143,6 +149,8 @@ def raise_for_status(label: str, response: Response, url: str) -> None:
 
 
 def status_text(response: Response) -> str:
+    import http  # (HTTPStatus: only for a status that fails)
+
     try:
         phrase = http.HTTPStatus(response.status).phrase
     except ValueError:

@@ -249,3 +249,26 @@ def test_one_fetcher_shared_by_threads(raw):
         bodies = list(threads.map(lambda i: fetcher.fetch_feed(f"f{i}", raw.url(f"/{i}")).content, range(64)))
     assert bodies == [b"ok"] * 64
     assert raw.connections <= 8  # kept alive and handed out again: one a thread at most
+
+
+def test_a_connection_on_a_descriptor_past_fd_setsize_is_still_reused(raw, fetcher):
+    """(select.select refuses descriptors past 1024: the idle check would take every such
+    connection for closed, and a busy daemon would never keep one alive.)"""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1200 descriptors here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY)]
+    try:
+        while held[-1] < 1100:
+            held.append(os.dup(held[0]))
+        assert fetcher.fetch_feed("f", raw.url()).content == b"ok"  # its socket past 1100
+        assert fetcher.fetch_feed("f", raw.url()).content == b"ok"
+        assert raw.connections == 1
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

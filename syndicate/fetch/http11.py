@@ -88,6 +88,10 @@ class Connection:
             pending = getattr(self.sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
             if pending is not None and pending():
                 return True
+            if hasattr(select, "poll"):  # (select.select refuses descriptors past FD_SETSIZE)
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return bool(poller.poll(0))
             readable, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
             return True

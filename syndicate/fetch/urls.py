@@ -135,10 +135,10 @@ def parse(text: str) -> URL:
                                  f"at position {index}.")
     scheme, authority, path, query, fragment = split(text)
     userinfo, host, port = split_authority(authority)
-    scheme = scheme.lower()
+    raw_scheme, scheme = scheme, scheme.lower()
     userinfo = quote(userinfo, _USERINFO_SAFE)
     host = encode_host(host)
-    number = normalize_port(port, scheme)
+    number = normalize_port(port, raw_scheme)  # (as written: httpx drops http's :80, not HTTP's)
     has_authority = userinfo != "" or host != "" or number is not None
     validate_path(path, has_scheme=scheme != "", has_authority=has_authority)
     if scheme or has_authority:

@@ -18,9 +18,9 @@ Mastodon thumbnails) goes through an ``AddressPolicy``:
   can change between the check and the connect;
 - only to ports 80 and 443, unless configured.
 
-``fetch.Fetcher`` applies the policy in its network backend's
-``connect_tcp``, so it holds for every redirect hop and every new connection,
-whatever the URL looked like.  The operator's own feed URLs are trusted and
+``fetch.Fetcher`` applies the policy where its wire opens a connection
+(``fetch.http11.connect``), so it holds for every redirect hop and every new
+connection, whatever the URL looked like.  The operator's own feed URLs are trusted and
 use no policy.  ``security.allow_private_addresses`` (off by default) lets an
 intranet deployment, or the tests on 127.0.0.1, reach private addresses.
 """

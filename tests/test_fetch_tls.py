@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from syndicate.deadline import DeadlineTransport, LazySSLContext
+from syndicate.deadline import LazySSLContext
+from syndicate.deadline_httpcore import DeadlineTransport
 from syndicate.errors import FetchError
 from syndicate.fetch import Fetcher
 from tests.servers.feeds import FeedServer
@@ -28,7 +29,11 @@ BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    peers: set[tuple[str, int]] = set()  # the client ends of the connections served
+
     def do_GET(self) -> None:
+        self.peers.add(self.client_address)
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml")
         self.send_header("Content-Length", str(len(BODY)))
@@ -114,9 +119,21 @@ def test_https_verifies_with_the_context_made_at_the_first_tls_connection(https,
     make = Counting()
     with Fetcher("t/1", tls=LazySSLContext(make)) as fetcher:
         assert make.made == 0
+        _Handler.peers.clear()
         assert fetcher.fetch_feed("self-signed", url).content == BODY
         assert fetcher.fetch_feed("self-signed", url).content == BODY
         assert make.made == 1  # once, shared by every connection
+        assert len(_Handler.peers) == 1  # the TLS connection kept alive and used again
+
+
+def test_tls_names_the_host_it_connects_to(https, monkeypatch):
+    """SNI and the certificate's check are the URL's host: a certificate for 127.0.0.1 is no
+    certificate for localhost."""
+    url, cert = https
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with Fetcher("t/1") as fetcher, pytest.raises(FetchError, match="(?i)TLS error connecting to localhost:.*"
+                                                                    "(certificate|hostname|match)"):
+        fetcher.fetch_feed("self-signed", url.replace("127.0.0.1", "localhost"))
 
 
 def test_the_deadline_transport_makes_its_context_at_the_first_tls_connection(https, monkeypatch):

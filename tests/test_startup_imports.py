@@ -40,7 +40,9 @@ NEVER = ("mastodon", "atproto", "pydantic", "starlette", "jinja2", "uvicorn", "f
 NO_DATACLASSES = ("dataclasses", "inspect")
 EDITORS_NEVER = (*NEVER, "httpx", "httpcore", "lxml", "syndicate.fetch", "syndicate.app", "syndicate.compose")
 UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndicate.summary",
-                       "syndicate.editors", "syndicate.feed_out")
+                       "syndicate.editors", "syndicate.feed_out",
+                       "httpx", "httpcore", "h11", "ssl", "certifi")  # the fetcher's own wire; no TLS on http
+
 
 NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
 # Nor what status and health do not use (issue 18 item 4): logging (their modules log through

@@ -2,7 +2,8 @@
 
 ``Fetcher.fetch_feed`` returns a ``FetchResult`` (status 200 with bytes, or 304
 with ``content=None``) or raises ``FetchError``/``FeedRateLimited`` with a
-one-line reason.  No httpx exception ever leaves this package.
+one-line reason.  No socket, ssl or httpx exception ever leaves this package,
+and httpx is not even imported unless a caller hands ``Fetcher`` a transport.
 
 Limits, all per call:
 
@@ -18,15 +19,18 @@ Limits, all per call:
 
 Where: ``fetch_feed`` fetches the operator's own feed URLs, wherever they
 point.  ``get_bytes`` fetches what a feed's content names (pages, images) on
-a second connection pool whose network backend applies the content
-``AddressPolicy`` (``syndicate.netguard``) to every connection it opens: on
-every redirect hop, to the address actually connected to.  Two pools, so a
+a second connection pool that applies the content ``AddressPolicy``
+(``syndicate.netguard``) to every connection it opens: on every redirect hop,
+to the address actually connected to.  Two pools, so a
 connection opened for a feed is never reused for content.
 
 By job: ``fetcher`` (``Fetcher``, ``FetchResult``: the requests, the
 redirects, the two pools), ``reading`` (a body within the limits; every
-failure as one line), ``wire`` (requests and responses on httpcore's pool
-without httpx's client layer).
+failure as one line), ``wire`` (the keep-alive pool, targets, responses),
+``http11`` (one GET on a standard-library socket: connect, TLS, the head,
+the body's framing), ``urls`` (URLs as httpx.URL parses and joins them),
+``failures`` (the wire's exceptions), ``transport`` (a caller's httpx
+transport, the one path that imports httpx).
 """
 
 from __future__ import annotations

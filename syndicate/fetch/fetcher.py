@@ -11,16 +11,14 @@ recorded and a permanent move (every hop 301/308) reported.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-
-import httpcore
-import httpx
+from typing import TYPE_CHECKING
 
 from syndicate.deadline import DEADLINE, LazySSLContext
 from syndicate.errors import FetchError
+from syndicate.fetch.failures import TimedOut, WireError
 from syndicate.fetch.reading import (
     check_location,
     describe,
@@ -31,18 +29,11 @@ from syndicate.fetch.reading import (
     seconds,
     status_text,
 )
-from syndicate.fetch.wire import (
-    CORE_ERRORS,
-    Response,
-    Target,
-    as_httpx,
-    default_pool,
-    from_core,
-    from_transport,
-    header_value,
-    target_for,
-)
+from syndicate.fetch.wire import Pool, Response, Target, header_value, target_for
 from syndicate.netguard import AddressPolicy, AddressRefused
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["FEED_ACCEPT", "FetchResult", "Fetcher", "body_hash"]
 
@@ -111,6 +102,8 @@ def body_hash(content: bytes) -> str:
 def parts_hash(parts: Iterable[bytes]) -> str:
     """``body_hash`` of the bytes ``parts`` make, joined, without joining them (the recipe lives
     here; after the read: fed while reading, the hash costs more CPU)."""
+    import hashlib  # (not for a 304: _hashlib loads OpenSSL's libcrypto, ≈5 ms)
+
     hasher = hashlib.sha256()
     for part in parts:
         hasher.update(part)
@@ -143,8 +136,8 @@ class Fetcher:
         # certifi or SSL_CERT_FILE / SSL_CERT_DIR) when the first TLS connection starts: loading the CA
         # bundle costs ≈20 ms, which a process that fetches nothing, or plain-http feeds only, skips.
         self.tls = tls or LazySSLContext()
-        self._pool: httpcore.ConnectionPool | None = None  # feeds: the operator's URLs
-        self._content_pool: httpcore.ConnectionPool | None = None  # what content names
+        self._pool: Pool | None = None  # feeds: the operator's URLs
+        self._content_pool: Pool | None = None  # what content names
         self._pool_lock = threading.Lock()
         self._closed = False
 
@@ -215,39 +208,37 @@ class Fetcher:
 
     # -- internals --
 
-    def _feeds(self) -> httpcore.ConnectionPool | None:
+    def _feeds(self) -> Pool | None:
         """The feed pool (None when sending through the caller's transport, or once closed)."""
         if self._pool is not None or self._transport is not None:
             return self._pool  # (the steady state: no lock per poll)
         with self._pool_lock:
             if self._pool is None and not self._closed:
-                self._pool = default_pool(self.tls)
+                self._pool = Pool(self.tls)
             return self._pool
 
-    def _content(self) -> httpcore.ConnectionPool | None:
+    def _content(self) -> Pool | None:
         """The content pool (None when sending through the caller's transport, or once closed)."""
         if self._transport is not None:
             return None
         with self._pool_lock:
             if self._content_pool is None and not self._closed:
-                self._content_pool = default_pool(self.tls, self.content_policy)
+                self._content_pool = Pool(self.tls, self.content_policy)
             return self._content_pool
 
     def _send(self, target: Target, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
-              pool: httpcore.ConnectionPool | None) -> Response:
+              pool: Pool | None) -> Response:
         if self._closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
-        timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         if pool is not None:
-            request = httpcore.Request(b"GET", target.core, headers=[(b"Host", target.host), *headers],
-                                       extensions={"timeout": timeouts})
-            return from_core(pool.handle_request(request))
+            return pool.request(target, headers, timeout)
         assert self._transport is not None
-        return from_transport(self._transport.handle_request(
-            httpx.Request("GET", target.url, headers=list(headers), extensions={"timeout": timeouts})))
+        from syndicate.fetch.transport import send  # httpx: only for a caller's transport
+
+        return send(self._transport, target, headers, timeout)
 
     def _get(self, label: str, url: str, headers: tuple[tuple[bytes, bytes], ...], timeout: float,
-             max_bytes: int, *, conditional: bool = True, pool: httpcore.ConnectionPool | None,
+             max_bytes: int, *, conditional: bool = True, pool: Pool | None,
              ) -> tuple[Response, Target, list[bytes] | None, tuple[str, ...], bool]:
         """Follow redirects by hand and read the body within the limits (its parts: ``read_parts``)."""
         deadline = time.monotonic() + timeout
@@ -290,11 +281,9 @@ class Fetcher:
         except AddressRefused as exc:
             hop = f" (redirected to {current})" if current != url else ""
             raise FetchError(label, f"refused{hop}: {exc}") from None
-        except (httpx.TimeoutException, httpcore.TimeoutException):
+        except TimedOut:
             raise FetchError(label, f"timed out after {seconds(timeout)} fetching {current}") from None
-        except CORE_ERRORS as exc:
-            raise FetchError(label, describe(as_httpx(exc), current)) from exc
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        except WireError as exc:
             raise FetchError(label, describe(exc, current)) from exc
         finally:
             DEADLINE.reset(token)

@@ -10,17 +10,22 @@ the URL: ``status_text``, ``describe`` (a transport failure).
 
 from __future__ import annotations
 
-import http
 import math
 import re
 import time
-import zlib
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-
-import httpx
 
 from syndicate.errors import FeedRateLimited, FetchError
+from syndicate.fetch.failures import (
+    BrokenResponse,
+    ClosedEarly,
+    ConnectFailed,
+    ConnectionBroke,
+    InvalidURL,
+    Truncated,
+    WireError,
+)
+from syndicate.fetch.urls import parse
 from syndicate.fetch.wire import Response
 
 __all__ = ["check_location", "describe", "drain", "one_line", "parse_retry_after", "raise_for_status",
@@ -45,6 +50,8 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     if _DELTA_SECONDS.match(text):
         return max(0.0, float(text))
+    from email.utils import parsedate_to_datetime  # (email.* only for a date: not on a 304's path)
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -60,9 +67,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 def check_location(location: str) -> None:
     """Refuse a Location that is no URL at all, as httpx.Client did on receiving it."""
     try:
-        httpx.URL(location)
-    except httpx.InvalidURL as exc:
-        raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
+        parse(location)
+    except InvalidURL as exc:
+        raise BrokenResponse(f"Invalid URL in location header: {exc}.") from None
 
 
 def read_parts(label: str, response: Response, url: str, max_bytes: int, deadline: float,
@@ -74,10 +81,14 @@ def read_parts(label: str, response: Response, url: str, max_bytes: int, deadlin
         raise FetchError(label, f"response larger than {_size(max_bytes)} limit "
                                 f"(Content-Length {int(length)}) from {url}")
     encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    corrupt: type[Exception] = _NeverRaised
     if encoding in ("", "identity"):
         inflater = None
     elif encoding in ("gzip", "x-gzip", "deflate"):
+        import zlib  # (for a compressed body only: a 304 has none)
+
         inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header
+        corrupt = zlib.error
     else:  # zstd, br...: not asked for, and not inflatable within the cap
         raise FetchError(label, f"unsupported Content-Encoding {one_line(encoding)} from {url}")
     chunks: list[bytes] = []
@@ -105,9 +116,13 @@ def read_parts(label: str, response: Response, url: str, max_bytes: int, deadlin
                 raise FetchError(label, f"timed out after {seconds(timeout)} fetching {url}")
         if inflater is not None:
             add(inflater.flush())
-    except zlib.error as exc:
+    except corrupt as exc:
         raise FetchError(label, f"corrupt {encoding} body from {url}: {exc}") from None
     return chunks
+
+
+class _NeverRaised(Exception):
+    """What an identity body's read catches where an inflated one's catches ``zlib.error``."""
 
 
 def drain(response: Response) -> None:
@@ -134,6 +149,8 @@ def raise_for_status(label: str, response: Response, url: str) -> None:
 
 
 def status_text(response: Response) -> str:
+    import http  # (HTTPStatus: only for a status that fails)
+
     try:
         phrase = http.HTTPStatus(response.status).phrase
     except ValueError:
@@ -141,17 +158,17 @@ def status_text(response: Response) -> str:
     return f"HTTP {response.status} {phrase}".rstrip()
 
 
-def describe(exc: Exception, url: str) -> str:
+def describe(exc: WireError, url: str) -> str:
     """One line for a transport-level failure."""
-    msg = one_line(str(exc)) or type(exc).__name__
+    msg = one_line(str(exc)) or exc.kind
     try:
-        parsed = httpx.URL(url)
-        host = parsed.host
+        parsed = parse(url)
+        host = parsed.display_host()
         where = f"{host}:{parsed.port}" if parsed.port else host
-    except (httpx.InvalidURL, TypeError, ValueError):
+    except (InvalidURL, TypeError, ValueError):
         host = where = url
     lower = msg.lower()
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, ConnectFailed):
         if "refused" in lower:
             return f"connection refused by {where}"
         if any(s in lower for s in ("name or service not known", "nodename nor servname",
@@ -160,17 +177,17 @@ def describe(exc: Exception, url: str) -> str:
         if "certificate" in lower or "ssl" in lower:
             return f"TLS error connecting to {where}: {msg}"
         return f"cannot connect to {where}: {msg}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        if "without sending" in lower:
-            return f"connection closed by {where} without a response"
+    if isinstance(exc, ClosedEarly):
+        return f"connection closed by {where} without a response"
+    if isinstance(exc, Truncated):
+        return f"connection closed by {where} before the end of the response ({msg})"
+    if isinstance(exc, BrokenResponse):
         return f"broken HTTP response from {url}: {msg}"
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+    if isinstance(exc, ConnectionBroke):
         return f"connection to {where} failed: {msg}"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, InvalidURL):
         return f"invalid URL {url!r}: {msg}"
-    if isinstance(exc, httpx.DecodingError):
-        return f"cannot decode the response from {url}: {msg}"
-    return f"{type(exc).__name__} fetching {url}: {msg}"
+    return f"{exc.kind} fetching {url}: {msg}"
 
 
 def one_line(text: str) -> str:

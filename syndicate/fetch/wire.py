@@ -1,68 +1,63 @@
-"""Requests and responses without httpx's client layer: the wire under ``Fetcher``.
+"""Requests and responses on our own HTTP/1.1 connection pool: the wire under ``Fetcher``.
 
-The feed path talks to httpcore's connection pool directly: httpx's Client
-(URL merging, cookie jar, header models, its Response) cost more CPU than
-the HTTP exchange itself on a 304.  What the Client did for us is done here:
-URL parsing (with httpx.URL, cached per URL string: ``target_for``), the
-default headers in the same order, httpcore's exceptions turned into
-httpx's (``as_httpx``), and one ``Response`` whether it came from httpcore
-or from a caller's httpx transport.  No cookies are kept: feeds do not need
-them.  The pools are built on the deadline-clamping network backend
-(``syndicate.deadline``).
+No httpx, httpcore, h11 or ssl is imported for a plain-http feed: a 304 costs
+the exchange and nothing else (ssl and the CA bundle come with the first TLS
+connection).  ``target_for`` parses a URL once (``urls``, as httpx.URL
+does; cached per URL string) into a ``Target``: what to connect to and the
+request's first lines.  ``Pool`` keeps idle connections per (scheme, host,
+port) for ``keepalive_expiry`` seconds, hands one out only when its previous
+response was read to its end and kept alive, and sends a request again, once,
+on a fresh connection when a pooled one turns out closed before any byte of
+the response came (the server dropped it while idle).  ``Response`` is one
+response whether it came from the pool or a caller's httpx transport
+(``transport``).  No cookies are kept: feeds do not need them.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 
-import httpcore
-import httpx
-
-from syndicate.deadline import DeadlineBackend, LazySSLContext
+from syndicate.deadline import LazySSLContext
+from syndicate.fetch.failures import ClosedEarly, ConnectionBroke, UnsupportedProtocol, WireError
+from syndicate.fetch.http11 import Connection, connect, exchange
+from syndicate.fetch.urls import URL, parse
 from syndicate.netguard import AddressPolicy
-from syndicate.value import valueclass
 
-__all__ = ["CORE_ERRORS", "Response", "Target", "as_httpx", "decode_headers", "default_pool", "header_value",
-           "target_for"]
+__all__ = ["Pool", "Response", "Target", "decode_headers", "header_value", "target_for"]
 
-
-def default_pool(tls: LazySSLContext, policy: AddressPolicy | None = None) -> httpcore.ConnectionPool:
-    """What ``httpx.HTTPTransport`` would build, on a deadline-clamping network backend
-    (``deadline``) that, with a ``policy``, connects only where the policy allows, and makes the
-    SSL context (``tls``) when the first TLS connection starts."""
-    return httpcore.ConnectionPool(
-        ssl_context=tls.as_ssl_context(),
-        max_connections=32,
-        max_keepalive_connections=16,
-        keepalive_expiry=60.0,
-        network_backend=DeadlineBackend(policy=policy),
-    )
+_PORTS = {"http": 80, "https": 443}
 
 
-@valueclass
 class Target:
     """One request URL, parsed once."""
 
-    url: httpx.URL  # as httpx.Client would send it (redirects are joined to it)
-    text: str  # str(url): the result's URL
-    core: httpcore.URL
-    host: bytes  # the Host header
+    __slots__ = ("url", "text", "origin", "head")
+
+    def __init__(self, url: URL) -> None:
+        self.url = url  # as httpx.Client would send it (redirects are joined to it)
+        self.text = str(url)  # the result's URL
+        port = url.port if url.port is not None else _PORTS[url.scheme]
+        self.origin = (url.scheme, url.host, port)  # where to connect; the pool's key
+        # the request line and the Host field, as httpx sent them
+        self.head = f"GET {url.target} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode("ascii")
 
 
 _TARGETS: dict[str, Target] = {}
 _TARGETS_MAX = 4096
-_NO_BASE = httpx.URL("")
 
 
 def target_for(url: str) -> Target:
+    """``url`` parsed (raises ``InvalidURL``), refused unless it is an http(s) URL with a host."""
     target = _TARGETS.get(url)
     if target is None:
-        parsed = httpx.URL(url)  # may raise httpx.InvalidURL
-        if parsed.is_relative_url:  # merged with httpx.Client's empty base URL (the pool refuses it)
-            parsed = _NO_BASE.copy_with(raw_path=_NO_BASE.raw_path + parsed.raw_path.lstrip(b"/"))
-        core = httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
-                            target=parsed.raw_path)
-        target = Target(parsed, str(parsed), core, parsed.netloc)
+        parsed = parse(url)
+        if not parsed.is_absolute:
+            raise UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.")
+        if parsed.scheme not in _PORTS:
+            raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{parsed.scheme}://'.")
+        target = Target(parsed)
         if len(_TARGETS) >= _TARGETS_MAX:
             _TARGETS.clear()
         _TARGETS[url] = target
@@ -95,37 +90,8 @@ def decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-_CORE_TO_HTTPX: dict[type[Exception], type[httpx.HTTPError]] = {
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.ProxyError: httpx.ProxyError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.ProtocolError: httpx.ProtocolError,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-}
-CORE_ERRORS = (httpcore.NetworkError, httpcore.ProxyError, httpcore.UnsupportedProtocol,
-                httpcore.ProtocolError)
-
-
-def as_httpx(exc: Exception) -> httpx.HTTPError:
-    """An httpcore exception as the httpx one its transport would have raised."""
-    for cls in type(exc).__mro__:
-        mapped = _CORE_TO_HTTPX.get(cls)
-        if mapped is not None:
-            return mapped(str(exc))
-    return httpx.TransportError(str(exc))
-
-
 class Response:
-    """A response whose body is still to read, from httpcore or from an httpx transport."""
+    """A response whose body is still to read, from the pool or from an httpx transport."""
 
     __slots__ = ("status", "headers", "_reason", "_stream", "_close")
 
@@ -140,7 +106,7 @@ class Response:
     @property
     def reason_phrase(self) -> str:
         if self._reason is None:
-            return httpx.codes.get_reason_phrase(self.status)
+            return ""
         if isinstance(self._reason, bytes):
             return self._reason.decode("ascii", errors="ignore")
         return self._reason
@@ -158,19 +124,98 @@ class Response:
         self._close()
 
 
-def from_core(core: httpcore.Response) -> Response:
-    """httpcore's response, its body still to read (a sync pool's stream is a sync iterable)."""
-    stream = core.stream
-    if not isinstance(stream, Iterable):
-        raise TypeError("a connection pool answered with an async stream")
-    return Response(core.status, decode_headers(core.headers), core.extensions.get("reason_phrase"),
-                    stream, core.close)
+def request_bytes(target: Target, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The GET's bytes: the request line, Host, then ``headers`` in order."""
+    lines = [target.head]
+    for name, value in headers:
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            raise WireError(f"Illegal header value {value!r}", kind="LocalProtocolError")
+        lines.append(b"%s: %s\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
-def from_transport(response: httpx.Response) -> Response:
-    """An httpx transport's response (a caller's transport: tests of the HTTP handling)."""
-    stream = response.stream
-    if not isinstance(stream, Iterable):
-        raise TypeError("an httpx transport answered with an async stream")
-    return Response(response.status_code, dict(response.headers.items()), response.reason_phrase,
-                    stream, response.close)
+class Pool:
+    """Keep-alive HTTP/1.1 connections, per (scheme, host, port).  Thread-safe.
+
+    With a ``policy`` every new connection goes only where it allows (``http11.connect``);
+    TLS connections verify with ``tls``'s context, made at the first of them."""
+
+    def __init__(self, tls: LazySSLContext, policy: AddressPolicy | None = None, *,
+                 keepalive_expiry: float = 60.0, max_idle: int = 16) -> None:
+        self.tls = tls
+        tls.set_alpn_protocols(["http/1.1"])  # (as httpcore offered, for HTTP/1.1 only)
+        self.policy = policy
+        self.keepalive_expiry = keepalive_expiry
+        self.max_idle = max_idle
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._idle_count = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def request(self, target: Target, headers: Iterable[tuple[bytes, bytes]],
+                timeout: float | None) -> Response:
+        """Send a GET for ``target`` and read the response's head; its body is read as iterated."""
+        request = request_bytes(target, headers)
+        conn = self._checkout(target.origin)
+        if conn is not None:
+            try:
+                return self._exchange(conn, request, timeout)
+            except (ClosedEarly, ConnectionBroke):
+                if conn.received:  # part of a response came: no telling what the server did
+                    raise
+                # a kept-alive connection the server had closed: once more, on a new one
+        scheme, host, port = target.origin
+        conn = connect(scheme, host, port, timeout, policy=self.policy, tls=self.tls)
+        return self._exchange(conn, request, timeout)
+
+    def _exchange(self, conn: Connection, request: bytes, timeout: float | None) -> Response:
+        try:
+            head, body = exchange(conn, request, timeout, self._release)
+        except BaseException:
+            conn.close()
+            raise
+        return Response(head.status, decode_headers(head.fields), head.reason, body, body.close)
+
+    def _checkout(self, origin: tuple[str, str, int]) -> Connection | None:
+        """An idle connection to ``origin`` that is still open and unexpired, if any."""
+        if not self._idle_count:
+            return None
+        oldest = time.monotonic() - self.keepalive_expiry
+        while True:
+            with self._lock:
+                idle = self._idle.get(origin)
+                if not idle:
+                    return None
+                conn = idle.pop()  # the most recently used first
+                self._idle_count -= 1
+            if conn.idle_since >= oldest and not conn.looks_closed():
+                return conn
+            conn.close()
+
+    def _release(self, conn: Connection) -> None:
+        """A connection whose response was read to its end, kept alive: back to the idle ones."""
+        conn.idle_since = time.monotonic()
+        dropped: list[Connection] = []
+        with self._lock:
+            if self._closed:
+                dropped.append(conn)
+            else:
+                self._idle.setdefault(conn.origin, []).append(conn)
+                self._idle_count += 1
+                while self._idle_count > self.max_idle:  # the one idle longest goes
+                    origin = min((k for k, v in self._idle.items() if v),
+                                 key=lambda k: self._idle[k][0].idle_since)
+                    dropped.append(self._idle[origin].pop(0))
+                    self._idle_count -= 1
+        for old in dropped:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+            self._idle_count = 0
+        for conn in idle:
+            conn.close()

@@ -47,7 +47,8 @@ import requests
 from requests.hooks import dispatch_hook
 from requests.structures import CaseInsensitiveDict
 
-from syndicate.deadline import DeadlineBackend, total_deadline
+from syndicate.deadline import total_deadline
+from syndicate.deadline_httpcore import DeadlineBackend
 from syndicate.deadline_requests import DeadlineSession
 from syndicate.fetch.wire import decode_headers
 

@@ -111,7 +111,7 @@ class BlueskySession:
             return self._client
         from atproto import Request, SessionEvent
 
-        from syndicate.deadline import DeadlineTransport
+        from syndicate.deadline_httpcore import DeadlineTransport
 
         # atproto's timeout is per socket operation; the transport makes it a total per request.
         # Request hands its keywords to httpx.Client: every answer's rate-limit headers are read.

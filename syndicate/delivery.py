@@ -47,7 +47,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -153,6 +152,8 @@ class Deliverer:
         names = [name for name in self.targets if name not in self.paused]
         if len(names) <= 1 or self._sleep is not None:
             return self._work(names, limit)
+        from concurrent.futures import ThreadPoolExecutor  # (one target, or none, needs no pool)
+
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="deliver") as pool:
             parts = list(pool.map(lambda name: self._work([name], limit), names))
         return [result for part in parts for result in part]

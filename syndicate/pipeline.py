@@ -47,7 +47,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -242,6 +241,8 @@ class Ingester:
         if len(groups) <= 1 or workers <= 1:
             fetched = [fetch(group) for group in groups]
         else:
+            from concurrent.futures import ThreadPoolExecutor  # (one URL needs no pool)
+
             with ThreadPoolExecutor(min(workers, len(groups)), thread_name_prefix="fetch") as pool:
                 fetched = list(pool.map(fetch, groups))
         now = self.clock()

@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from syndicate.copies import merge_copies
 from syndicate.errors import ClaimLost, FeedError, FeedRateLimited
 from syndicate.fetch import FetchResult
 from syndicate.plan import (
@@ -347,6 +346,7 @@ class Ingester:
               now: float) -> tuple[ParsedFeed, IngestCounts, float]:
         """Parse, plan and apply a fetched body: the read recorded, in one transaction."""
         next_at = self._next_ok(feed, now)
+        from syndicate.copies import merge_copies
         from syndicate.parse import parse_feed
 
         stop_at = self._known_unchanged(feed) if state is not None and state.seeded else None

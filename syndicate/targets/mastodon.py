@@ -56,7 +56,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
@@ -407,6 +406,8 @@ class MastodonAdapter:
                 now = datetime.fromtimestamp(self._clock(), UTC)
                 return self._believable(now + timedelta(seconds=float(after)))
             except (ValueError, OverflowError):
+                from email.utils import parsedate_to_datetime  # (an HTTP date: email is slow to import)
+
                 try:
                     return self._believable(parsedate_to_datetime(after).astimezone(UTC))
                 except (TypeError, ValueError):
@@ -419,7 +420,6 @@ class MastodonAdapter:
             return None
         latest = datetime.fromtimestamp(self._clock() + self._max_reset_wait, UTC)
         return min(when, latest)
-
 
     # -- pieces --
 

@@ -47,10 +47,11 @@ from syndicate.delivery import default_owner
 from syndicate.errors import ConfigError, StoreError
 from syndicate.lock import StateLock
 from syndicate.store.location import redacted
-from syndicate.store.wakeups import WorkListener, listen_for_work
 
 if TYPE_CHECKING:
     from types import FrameType
+
+    from syndicate.store.wakeups import WorkListener
 
 log = logging.getLogger("syndicate.daemon")
 
@@ -258,6 +259,8 @@ class Daemon:
             app.store.end_feed_leases(but=self.owner)
         app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
+            from syndicate.store.wakeups import listen_for_work
+
             self._start_listener()
             # another worker's new rows, retries and queues left due wake this one at once
             self.work_listener = listen_for_work(app.store.backend, self.wake.set)

@@ -25,7 +25,6 @@ from syndicate.netguard import AddressPolicy
 from syndicate.pipeline import FeedResult, Ingester
 from syndicate.retry import RetryPolicy
 from syndicate.store import Store
-from syndicate.store.mirror import etag_of
 from syndicate.unpublish import Unpublisher
 from syndicate.value import valueclass
 
@@ -122,10 +121,11 @@ def check_online(config: Config, name: str, secret: Secret) -> tuple[str, bool]:
         fetcher.close()
 
 
-def _holds(path: Path, etag: str) -> bool:
-    """Does the file at ``path`` hold the bytes whose ETag (``store.mirror.etag_of``) is ``etag``?"""
+def _holds(path: Path, data: bytes) -> bool:
+    """Does the file at ``path`` hold ``data``?  (Compared, not hashed: a 304 cycle's first look at
+    ``output.dir`` imports no hashlib.)"""
     try:
-        return etag_of(path.read_bytes()) == etag
+        return path.stat().st_size == len(data) and path.read_bytes() == data
     except OSError:
         return False
 
@@ -263,14 +263,14 @@ class App:
         stamps = self.store.mirror_stamps()
         if stamps == self._synced and all((out.dir / name).is_file() for name in stamps):
             return []
-        if stamps and all(_holds(out.dir / name, etag) for name, (etag, _updated) in stamps.items()):
-            self._synced = stamps  # (a process's first look: the files there are the published ones)
-            return []
         files = {}
         for name in stamps:
             published = self.store.mirror_file(name)
             if published is not None:
                 files[name] = published.data
+        if stamps and all(_holds(out.dir / name, data) for name, data in files.items()):
+            self._synced = stamps  # (a process's first look: the files there are the published ones)
+            return []
         from syndicate.feed_out import write_files  # (the renderers too: only when a file is to be written)
 
         written = write_files(out.dir, files)

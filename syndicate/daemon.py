@@ -33,14 +33,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syndicate.app import App
 from syndicate.app_holder import AppHolder
@@ -49,7 +47,11 @@ from syndicate.delivery import default_owner
 from syndicate.errors import ConfigError, StoreError
 from syndicate.lock import StateLock
 from syndicate.store.location import redacted
-from syndicate.store.wakeups import WorkListener, listen_for_work
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from syndicate.store.wakeups import WorkListener
 
 log = logging.getLogger("syndicate.daemon")
 
@@ -122,6 +124,8 @@ class Daemon:
         handler writes each signal's number to a pipe (``signal.set_wakeup_fd``), whatever the
         thread, and a thread of its own reads the pipe and sets ``stop`` / ``wake`` or asks for
         the reload."""
+        import signal  # (only the always-on daemon handles signals: not ``run --once``)
+
         read, write = os.pipe()
         os.set_blocking(write, False)
         signal.set_wakeup_fd(write, warn_on_full_buffer=False)
@@ -132,6 +136,8 @@ class Daemon:
 
     def _relay_signals(self, fd: int) -> None:
         """Act on the signals written to ``fd`` (``install_signals``) until it is closed."""
+        import signal
+
         while data := os.read(fd, 64):
             for signum in data:
                 if signum in (signal.SIGTERM, signal.SIGINT):
@@ -253,6 +259,8 @@ class Daemon:
             app.store.end_feed_leases(but=self.owner)
         app.store.worker_started(self.owner, host=socket.gethostname(), pid=os.getpid())
         if not once:
+            from syndicate.store.wakeups import listen_for_work
+
             self._start_listener()
             # another worker's new rows, retries and queues left due wake this one at once
             self.work_listener = listen_for_work(app.store.backend, self.wake.set)

@@ -47,7 +47,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -148,11 +147,17 @@ class Deliverer:
 
         Each target works its own queue in its own thread, so a slow or
         failing platform never holds up the other; with an injected sleep
-        (tests) everything runs in this thread, deterministically.
+        (tests) everything runs in this thread, deterministically.  When
+        none of them has a row pending or in flight (a quiet cycle: a feed's
+        304), no thread is started and no target is asked anything.
         """
         names = [name for name in self.targets if name not in self.paused]
         if len(names) <= 1 or self._sleep is not None:
             return self._work(names, limit)
+        if self.store.next_due_at(names, pacing=self.pacing) is None:  # None: no row of theirs at all
+            return []
+        from concurrent.futures import ThreadPoolExecutor  # (one target, or none, needs no pool)
+
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="deliver") as pool:
             parts = list(pool.map(lambda name: self._work([name], limit), names))
         return [result for part in parts for result in part]

@@ -47,11 +47,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from syndicate.copies import merge_copies
 from syndicate.errors import ClaimLost, FeedError, FeedRateLimited
 from syndicate.fetch import FetchResult
 from syndicate.plan import (
@@ -242,6 +240,8 @@ class Ingester:
         if len(groups) <= 1 or workers <= 1:
             fetched = [fetch(group) for group in groups]
         else:
+            from concurrent.futures import ThreadPoolExecutor  # (one URL needs no pool)
+
             with ThreadPoolExecutor(min(workers, len(groups)), thread_name_prefix="fetch") as pool:
                 fetched = list(pool.map(fetch, groups))
         now = self.clock()
@@ -346,6 +346,7 @@ class Ingester:
               now: float) -> tuple[ParsedFeed, IngestCounts, float]:
         """Parse, plan and apply a fetched body: the read recorded, in one transaction."""
         next_at = self._next_ok(feed, now)
+        from syndicate.copies import merge_copies
         from syndicate.parse import parse_feed
 
         stop_at = self._known_unchanged(feed) if state is not None and state.seeded else None

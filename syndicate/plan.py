@@ -36,7 +36,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from syndicate.changes import substantive
 from syndicate.filters import judge
 from syndicate.intent import (
     EditedArticle,
@@ -174,6 +173,7 @@ def plan_feed(feed: FeedConfig, state: FeedState | None, fetched: FetchResult, p
     ``filters``: each target's (``Config.filters_for``), none by default;
     ``edits``: each target's ``edits:`` policy (none: an edit is only stored).
     """
+    from syndicate.changes import substantive  # (and html: a 304 or the same bytes plan nothing)
     from syndicate.parse import normalise
 
     now_dt = datetime.fromtimestamp(now, UTC)

@@ -169,7 +169,7 @@ def test_a_blob_the_pds_no_longer_has_is_uploaded_again(pds, proxy, account, fee
 
 def test_a_thumbnail_is_reused_only_for_a_while(pds, proxy, account, feed_server):
     """An unreferenced blob may be collected by the PDS: past BLOB_REUSE it is uploaded again."""
-    from syndicate.targets.bluesky import BLOB_REUSE
+    from syndicate.targets.bluesky.cards import BLOB_REUSE
 
     clock = FakeClock(1_000_000.0)
     fetches = Fetches(feed_server, png())

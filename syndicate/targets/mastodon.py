@@ -13,9 +13,8 @@ on a ``mastodon_wire.WireSession``: the same ``timeout`` is also a total deadlin
   (``shared``, meta ``mastodon_limits:INSTANCE``) for every other worker, which reads it
   from there instead of asking again (``verify`` asks afresh, and shares the answer); the
   fallback after a failure to ask (a 503, a timeout) only until ``LIMITS_RETRY`` seconds
-  later, and never shared.  The
-  content warning counts against the limit (``StatusLengthValidator`` measures spoiler
-  text plus text), so it is taken off; ``max_length`` in the config can only lower it.
+  later, and never shared.  The content warning counts against the limit (``StatusLengthValidator``
+  measures spoiler text plus text), so it is taken off; ``max_length`` can only lower it.
 - ``deliver()`` posts with ``Idempotency-Key: key``: Mastodon keeps the key for an hour
   per account and answers a repeat with the status it made the first time.  With
   ``thumbnail: true`` the card's image is uploaded first (``POST /api/v2/media``, alt
@@ -50,13 +49,11 @@ never put in a message.
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from syndicate.config import USER_AGENT, MastodonTarget, Secret
@@ -108,8 +105,10 @@ T = TypeVar("T")
 def _plain(content: str) -> str:
     """A status's HTML content as the text that was posted: tags dropped (a link's hidden
     spans hold the rest of its address, so the whole URL comes back), entities decoded."""
+    from html import unescape  # (its html.entities table: only a lookup reads statuses)
+
     content = compiled(_BREAK).sub("\n", content)
-    return html.unescape(compiled(_TAG).sub("", content))
+    return unescape(compiled(_TAG).sub("", content))
 
 
 def _normalise(text: str) -> str:
@@ -407,6 +406,8 @@ class MastodonAdapter:
                 now = datetime.fromtimestamp(self._clock(), UTC)
                 return self._believable(now + timedelta(seconds=float(after)))
             except (ValueError, OverflowError):
+                from email.utils import parsedate_to_datetime  # (an HTTP date: email is slow to import)
+
                 try:
                     return self._believable(parsedate_to_datetime(after).astimezone(UTC))
                 except (TypeError, ValueError):
@@ -419,7 +420,6 @@ class MastodonAdapter:
             return None
         latest = datetime.fromtimestamp(self._clock() + self._max_reset_wait, UTC)
         return min(when, latest)
-
 
     # -- pieces --
 

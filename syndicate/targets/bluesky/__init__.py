@@ -31,13 +31,11 @@ from syndicate.config import BlueskyTarget, Secret
 from syndicate.targets import bluesky_post
 from syndicate.targets.base import Platform, Services, SessionStore
 from syndicate.targets.bluesky.adapter import RESET_MARGIN, BlueskyAdapter
-from syndicate.targets.bluesky.cards import BLOB_REUSE
-from syndicate.targets.bluesky.records import post_url
 from syndicate.targets.bluesky_post import count_graphemes, offline_limits, prepare_thumb
 from syndicate.tid import tid_for
 
-__all__ = ["BLOB_REUSE", "PLATFORM", "RESET_MARGIN", "BlueskyAdapter", "SessionStore", "count_graphemes",
-           "post_url", "prepare_thumb", "tid_for"]
+__all__ = ["PLATFORM", "RESET_MARGIN", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb",
+           "tid_for"]
 
 
 def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -> BlueskyAdapter:

@@ -24,14 +24,14 @@ from syndicate.errors import PermanentError
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 from syndicate.targets import bluesky_post
 from syndicate.targets.base import SessionStore
-from syndicate.targets.bluesky import records
-from syndicate.targets.bluesky.cards import LinkCards
-from syndicate.targets.bluesky.session import BlueskySession
 from syndicate.targets.bluesky_post import offline_limits
 from syndicate.tid import is_tid
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the session, the records and the cards: imported when first used, not to build
     from atproto import Client
+
+    from syndicate.targets.bluesky.cards import LinkCards
+    from syndicate.targets.bluesky.session import BlueskySession
 
 log = logging.getLogger(__package__)  # the platform's one logger: syndicate.targets.bluesky
 
@@ -55,9 +55,31 @@ class BlueskyAdapter:
     ) -> None:
         self.name = name
         self._cfg = cfg
-        self._session = BlueskySession(name, cfg, password, session_store)
-        self._cards = LinkCards(name, fetch_image=fetch_image, page_image=page_image, clock=clock)
+        self._password = password
+        self._session_store = session_store
+        self._made_session: BlueskySession | None = None  # ``_session``, once made
+        self._fetch_image, self._page_image, self._clock = fetch_image, page_image, clock
+        self._cards: LinkCards | None = None  # ``_link_cards``, once made
         self._sent: dict[str, None] = {}  # keys a createRecord went out at, oldest first
+
+    @property
+    def _session(self) -> BlueskySession:
+        """The account's logged-in client, made when first asked: an adapter built for a cycle
+        that sends nothing (a feed's 304) imports neither it nor the records and cards."""
+        if self._made_session is None:
+            from syndicate.targets.bluesky.session import BlueskySession
+
+            self._made_session = BlueskySession(self.name, self._cfg, self._password, self._session_store)
+        return self._made_session
+
+    def _link_cards(self) -> LinkCards:
+        """The posts' link cards, kept for the adapter's life (a retry reuses a card's blob)."""
+        if self._cards is None:
+            from syndicate.targets.bluesky.cards import LinkCards
+
+            self._cards = LinkCards(self.name, fetch_image=self._fetch_image, page_image=self._page_image,
+                                    clock=self._clock)
+        return self._cards
 
     # -- the Target protocol --
 
@@ -95,7 +117,7 @@ class BlueskyAdapter:
         route; the reset given is when this adapter will send again (the
         PDS's, rounded down to the second, plus ``RESET_MARGIN``).
         """
-        budget = self._session.budget
+        budget = self._made_session.budget if self._made_session is not None else None
         if budget is None:
             return None
         remaining, reset = budget
@@ -113,7 +135,8 @@ class BlueskyAdapter:
         return f"{info.handle} ({info.did}) on {self._cfg.service}, {self.limits().max_length} graphemes"
 
     def close(self) -> None:
-        self._session.close()
+        if self._made_session is not None:
+            self._made_session.close()
 
     # -- checks made before any network call --
 
@@ -127,9 +150,13 @@ class BlueskyAdapter:
     # -- records --
 
     def _get_post(self, client: Client, rkey: str) -> Posted | None:
+        from syndicate.targets.bluesky import records
+
         return records.get_post(client, self._session.repo(client), rkey)
 
     def _create_post(self, client: Client, draft: PostDraft, rkey: str) -> Posted:
-        cards = self._cards if self._cfg.link_card else None
+        from syndicate.targets.bluesky import records
+
+        cards = self._link_cards() if self._cfg.link_card else None
         return records.create_post(client, self._session.repo(client), rkey, draft, cards=cards,
                                    target=self.name, replies=self._cfg.replies, quotes=self._cfg.quotes)

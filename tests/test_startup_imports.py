@@ -38,13 +38,20 @@ NEVER = ("mastodon", "atproto", "pydantic", "starlette", "jinja2", "uvicorn", "f
 # The value classes are made without dataclasses (syndicate.value), which would bring inspect (and
 # with it dis, ast, tokenize): the commands that only read the state load neither.
 NO_DATACLASSES = ("dataclasses", "inspect")
+NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
 EDITORS_NEVER = (*NEVER, "httpx", "httpcore", "lxml", "syndicate.fetch", "syndicate.app", "syndicate.compose")
 UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndicate.summary",
                        "syndicate.editors", "syndicate.feed_out",
-                       "httpx", "httpcore", "h11", "ssl", "certifi")  # the fetcher's own wire; no TLS on http
+                       "httpx", "httpcore", "h11", "certifi",  # the fetcher's own wire; no TLS on http
+                       *NO_HASH_NO_TLS, *NO_DATACLASSES,  # the output's first look compares bytes, hashing nothing
+                       # the daemon's signals, a pool for several URLs or targets with work, a read's edits
+                       "signal", "concurrent.futures", "queue", "html", "email", "unicodedata",
+                       "syndicate.copies", "syndicate.changes", "syndicate.store.wakeups",
+                       # a Bluesky session, its records and cards: made when the adapter first sends
+                       "syndicate.targets.bluesky.session", "syndicate.targets.bluesky.records",
+                       "syndicate.targets.bluesky.cards", "syndicate.targets.reuse")
 
 
-NO_HASH_NO_TLS = ("hashlib", "_hashlib", "hmac", "secrets", "ssl", "_ssl")
 # Nor what status and health do not use (issue 18 item 4): logging (their modules log through
 # syndicate.lazylog), random (only the daemon's page checks draw), syndicate.changes and its html
 # (a read's edits), socket (health's host is os.uname's), zoneinfo (a pacing's time zone, read

@@ -16,7 +16,7 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.compose import defuse_mentions, format_date
+from syndicate.compose import card_title, defuse_mentions, format_date
 from syndicate.config import BlueskyTarget, MastodonTarget
 from syndicate.hashtags import HashtagRules, hashtags_for
 from syndicate.models import Article, LinkCard, Source, TargetLimits
@@ -423,6 +423,13 @@ def normalise(text: str) -> str:
     """The text as compose takes it from a feed: controls dropped, spaces collapsed, mentions defused."""
     kept = "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
     return defuse_mentions(" ".join(kept.split()))
+
+
+def test_feed_text_loses_exactly_the_controls_that_are_not_whitespace():
+    """(compose finds them by a stdlib code-point class, not ``regex``'s \\p{Cc}: every code point.)"""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    kept = "".join(c for c in every if c.isspace() or unicodedata.category(c) != "Cc")
+    assert card_title(every, "", LINK) == " ".join(kept.split())
 
 
 def assert_cluster_prefix(out: str, original: str) -> None:

@@ -16,14 +16,19 @@ A new platform is one module here (``PLATFORM`` at its end; a package, as
 ``bluesky`` is, once it holds more than one job), its config model in
 ``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``, added
 to ``TargetConfig``), and one line in ``PLATFORMS`` below.
+
+``PLATFORMS`` names each platform's module and imports it when that kind is
+first asked for: a config with only Mastodon targets never loads Bluesky's
+package, and importing this registry loads neither.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from dataclasses import replace
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from syndicate.targets import bluesky, mastodon
 from syndicate.targets.base import Platform, Services, SessionStore, Target
 
 if TYPE_CHECKING:
@@ -33,11 +38,45 @@ if TYPE_CHECKING:
 
 __all__ = ["PLATFORMS", "Platform", "Services", "SessionStore", "Target", "draft_post", "platform_of"]
 
-#: kind → platform.  A new platform: one line here.
-PLATFORMS: dict[str, Platform[Any]] = {p.kind: p for p in (
-    mastodon.PLATFORM,
-    bluesky.PLATFORM,
-)}
+
+
+class _Registry(MutableMapping[str, "Platform[Any]"]):
+    """kind → platform: each a module's ``PLATFORM``, that module imported when the kind is
+    first looked up (iterating lists the kinds and imports nothing)."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = dict(modules)  # kind → the module that declares its PLATFORM
+        self._loaded: dict[str, Platform[Any]] = {}
+
+    def __getitem__(self, kind: str) -> Platform[Any]:
+        found = self._loaded.get(kind)
+        if found is None:
+            platform: Platform[Any] = import_module(self._modules[kind]).PLATFORM  # KeyError: unknown
+            if platform.kind != kind:
+                raise RuntimeError(f"{self._modules[kind]} declares kind {platform.kind!r}, not {kind!r}")
+            found = self._loaded[kind] = platform
+        return found
+
+    def __setitem__(self, kind: str, platform: Platform[Any]) -> None:
+        self._modules.setdefault(kind, "")
+        self._loaded[kind] = platform
+
+    def __delitem__(self, kind: str) -> None:
+        del self._modules[kind]
+        self._loaded.pop(kind, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+#: kind → platform.  A new platform: one line here (its kind, and the module with its PLATFORM).
+PLATFORMS: MutableMapping[str, Platform[Any]] = _Registry({
+    "mastodon": "syndicate.targets.mastodon",
+    "bluesky": "syndicate.targets.bluesky",
+})
 
 
 def platform_of(cfg: TargetBase) -> Platform[Any]:

@@ -222,6 +222,22 @@ def test_hashtags_off_in_a_post(acr: Article) -> None:
     assert draft.text.endswith(LINK)  # no trailing blank line where the hashtags were
 
 
+ASCII_CATEGORY = st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=30) | st.sampled_from(
+    ["C++", "C#", "F# lang", "LGBTQ+", "Q&A", ".NET", "99 %", "Women's rights", "Arts & Culture", "a.NET",
+     "x#y", "_9", "'s", "++", "Dot .net"])
+
+
+@given(ASCII_CATEGORY, st.booleans())
+@settings(max_examples=300)
+def test_an_ascii_category_makes_the_tag_the_unicode_rules_make(category: str, capitalise: bool) -> None:
+    """(An ASCII category is tagged by stdlib ``re``, without importing ``regex``: the same tag.)"""
+    from syndicate.hashtags import _ASCII, _UNICODE, _tag_by
+
+    text = category.strip().lstrip("#")
+    assert _tag_by(_ASCII, text, capitalise_first=capitalise) == _tag_by(_UNICODE, text,
+                                                                          capitalise_first=capitalise)
+
+
 @given(st.lists(st.text(max_size=30), max_size=8))
 @settings(max_examples=100)
 def test_hashtags_are_always_valid(categories: list[str]) -> None:

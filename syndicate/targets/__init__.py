@@ -1,6 +1,6 @@
 """The platforms syndicate posts to: one module (or package) each, and the registry of them.
 
-A platform's module declares ``PLATFORM = Platform(...)`` (see ``base``): its
+A platform's post module declares ``PLATFORM = Platform(...)`` (see ``base``): its
 config model, its limits as data, how to build its adapter and how to turn a
 composed text into its ``PostDraft``.  ``PLATFORMS`` maps a target's
 ``kind:`` to it; everything else (``app``, ``preview``, the editors' page)
@@ -12,14 +12,17 @@ retries or sleeps by itself: the outbox and ``syndicate.retry`` decide when to
 try again.  SDKs are imported inside the adapters only, when they first talk
 to a server, so ``syndicate --help`` stays fast.
 
-A new platform is one module here (``PLATFORM`` at its end; a package, as
-``bluesky`` is, once it holds more than one job), its config model in
+A new platform is one module here (``PLATFORM`` at its end; a post module and an
+adapter's package, as ``bluesky`` is, once it holds more than one job), its config model in
 ``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``, added
 to ``TargetConfig``), and one line in ``PLATFORMS`` below.
 
-``PLATFORMS`` names each platform's module and imports it when that kind is
-first asked for: a config with only Mastodon targets never loads Bluesky's
-package, and importing this registry loads neither.
+``PLATFORMS`` names the module that declares each platform's ``PLATFORM`` and
+imports it when that kind is first asked for: a config with only Mastodon targets
+never loads Bluesky's, and importing this registry loads neither.  That module is
+the platform's post module (``mastodon_post``, ``bluesky_post``: its rules and its
+draft step), whose ``build`` imports the adapter when it first makes one; so
+drafting (``preview``, the editors' page) loads no adapter.
 """
 
 from __future__ import annotations
@@ -74,8 +77,8 @@ class _Registry(MutableMapping[str, "Platform[Any]"]):
 
 #: kind → platform.  A new platform: one line here (its kind, and the module with its PLATFORM).
 PLATFORMS: MutableMapping[str, Platform[Any]] = _Registry({
-    "mastodon": "syndicate.targets.mastodon",
-    "bluesky": "syndicate.targets.bluesky",
+    "mastodon": "syndicate.targets.mastodon_post",
+    "bluesky": "syndicate.targets.bluesky_post",
 })
 
 

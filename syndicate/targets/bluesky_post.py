@@ -4,7 +4,9 @@ draft must pass, and the thumbnail fitted to the blob limit.
 
 The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet``,
 ``app.bsky.embed.external``); the PDS enforces them.  The adapter is in
-``syndicate.targets.bluesky``.
+``syndicate.targets.bluesky``.  This module's ``PLATFORM`` is what the registry holds:
+drafting needs this module only; the adapter's package is imported when ``build`` first
+makes one.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from syndicate.errors import PermanentError
 from syndicate.images import fit_image
 from syndicate.models import Facet, ImageRules, LinkCard, TargetLimits
 from syndicate.patterns import compiled
+from syndicate.targets.base import Platform, adapter_in
 from syndicate.textlen import clusters, count_graphemes, url_spans
 
 if TYPE_CHECKING:  # the composer is imported when a post is drafted, not when the adapter is built
     from syndicate.compose import Composed
     from syndicate.models import Article, PostDraft
 
-__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets", "gate_notes",
-           "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
+__all__ = ["LIMITS", "PLATFORM", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets",
+           "gate_notes", "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
 
 #: app.bsky.feed.post#text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); URLs count as written.
 LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_bytes=3000)
@@ -214,3 +217,8 @@ def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
     anything else.
     """
     return fit_image(data, content_type, THUMBNAIL)
+
+
+PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=LIMITS, offline_limits=offline_limits,
+                    build=adapter_in("syndicate.targets.bluesky"), draft=draft, reserve=reserve,
+                    link_text=link_text)

@@ -80,14 +80,17 @@ _UNICODE = _Rules(
     ),
     compile=compiled,  # ``regex``, imported when a first non-ASCII category is tagged
 )
-# The same rules for ASCII text, where \p{L} is [A-Za-z], \p{Nd} [0-9] and there are no
-# marks: stdlib ``re``, so the common (English) category costs no ``regex`` import.
+# The same rules for ASCII text, where \p{L} is [A-Za-z], \p{Nd} [0-9], there are no marks and
+# regex's \s (White_Space) is [\t-\r ] (re's \s takes \x1c-\x1f too): stdlib ``re``, so the
+# common (English) category costs no ``regex`` import.
+_ASCII_SPACE = r"[\t-\r ]"
 _ASCII = _UNICODE._replace(
     split=r"[^A-Za-z0-9_]+",
     apostrophes=r"(?<=[A-Za-z])'(?=[A-Za-z])",
     leading_marks=None,
     has_letter=r"[A-Za-z]",
-    spelt=tuple((p.replace(r"\p{L}", "[A-Za-z]").replace("[#＃]", "#"), w) for p, w in _UNICODE.spelt),
+    spelt=tuple((p.replace(r"\p{L}", "[A-Za-z]").replace("[#＃]", "#").replace(r"\s", _ASCII_SPACE), w)
+                for p, w in _UNICODE.spelt),
     compile=re.compile,
 )
 

@@ -224,7 +224,7 @@ def test_hashtags_off_in_a_post(acr: Article) -> None:
 
 ASCII_CATEGORY = st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=30) | st.sampled_from(
     ["C++", "C#", "F# lang", "LGBTQ+", "Q&A", ".NET", "99 %", "Women's rights", "Arts & Culture", "a.NET",
-     "x#y", "_9", "'s", "++", "Dot .net"])
+     "x#y", "_9", "'s", "++", "Dot .net", "0\x1f.A"])
 
 
 @given(ASCII_CATEGORY, st.booleans())

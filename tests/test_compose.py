@@ -8,6 +8,8 @@ it through a platform's module, which adds Bluesky's facets and card.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -446,6 +448,26 @@ def test_feed_text_loses_exactly_the_controls_that_are_not_whitespace():
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     kept = "".join(c for c in every if c.isspace() or unicodedata.category(c) != "Cc")
     assert card_title(every, "", LINK) == " ".join(kept.split())
+
+
+def test_a_bluesky_draft_of_plain_english_text_loads_no_regex():
+    """(Its title and standfirst hold no "://" and no "#": nothing for the URL and tag patterns to
+    find, so regex, ≈15 ms to import, is not; its categories are ASCII: stdlib re makes the tags.)"""
+    code = """
+import sys
+from datetime import UTC, datetime
+from syndicate.config import BlueskyTarget
+from syndicate.hashtags import HashtagRules
+from syndicate.models import Article
+from syndicate.targets import draft_post
+article = Article(feed="acr", id="1", title="Stalinist Realism and Open Communism",
+                  link="https://anticapitalistresistance.org/stalinist-realism/", standfirst="Ian Parker's review.",
+                  published=datetime(2022, 10, 13, tzinfo=UTC), categories=("Communism", "Women's rights"))
+draft = draft_post(article, "bsky", BlueskyTarget(kind="bluesky", handle="acr.test"), hashtags=HashtagRules())
+print(sorted(f.kind for f in draft.facets), "regex" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['link',", "'tag',", "'tag']", "False"]
 
 
 def assert_cluster_prefix(out: str, original: str) -> None:

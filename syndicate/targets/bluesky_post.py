@@ -150,16 +150,18 @@ def _in_text(text: str, offset: int) -> list[Facet]:
     def at(i: int) -> int:
         return offset + len(text[:i].encode())
 
-    urls = url_spans(text)
+    # (no "://", no URL; no "#" or "＃", no tag: plain text is not scanned, nor regex imported)
+    urls = url_spans(text) if "://" in text else []
     for start, end in urls:
         out.append(Facet(at(start), at(end), "link", text[start:end]))
-    for m in compiled(_TAG).finditer(text):
-        tag = compiled(_TRAILING_PUNCTUATION).sub("", m.group("tag"))
-        start, end = m.start(), m.start("tag") + len(tag)
-        if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
-                or any(s < end and start < e for s, e in urls)):
-            continue
-        out.append(Facet(at(start), at(end), "tag", tag))
+    if "#" in text or "＃" in text:
+        for m in compiled(_TAG).finditer(text):
+            tag = compiled(_TRAILING_PUNCTUATION).sub("", m.group("tag"))
+            start, end = m.start(), m.start("tag") + len(tag)
+            if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
+                    or any(s < end and start < e for s, e in urls)):
+                continue
+            out.append(Facet(at(start), at(end), "tag", tag))
     return sorted(out, key=lambda f: f.byte_start)
 
 

@@ -32,12 +32,11 @@ import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-import regex
-
 from syndicate.dates import dated_by_feed, format_date, published_day
 from syndicate.hashtags import HashtagRules, hashtag_text, hashtags_for, split_extras
 from syndicate.models import Article, Facet, LinkCard, PostDraft, TargetLimits
-from syndicate.summary import web_url
+from syndicate.patterns import compiled
+from syndicate.summary.urls import web_url
 from syndicate.template import (
     DEFAULT_TEMPLATE,
     MINIMAL_TEMPLATE,
@@ -76,9 +75,10 @@ def defuse_mentions(text: str) -> str:
 
 # --- shortening ----------------------------------------------------------------
 
-_CONTROL = regex.compile(r"(?![\t\n\v\f\r\x1c-\x1f\x85])\p{Cc}")  # controls that are not whitespace
-_PREPEND = regex.compile(r"\p{Grapheme_Cluster_Break=Prepend}")
-_SPACE = regex.compile(" ")
+# The controls (\p{Cc}: U+0000-001F, U+007F-009F) that are not whitespace to str.split: a
+# plain code-point class, so composing loads no ``regex`` for it.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_PREPEND = r"\p{Grapheme_Cluster_Break=Prepend}"  # (compiled, by ``regex``, when first needed)
 _LONG_WORD = 20  # a word longer than this may be cut inside (CJK, compounds; not URLs)
 _SCHEMES = ("http://", "https://")
 _STRIP_BEFORE_ELLIPSIS = frozenset(" ,;:.-–—([{“‘\"'/")
@@ -106,7 +106,7 @@ def _shorten(
     parts = clusters(value) if pieces is None else pieces
     n = len(parts)
     if n == len(value):  # one code point per cluster: find the spaces in C
-        spaces = [m.start() for m in _SPACE.finditer(value)]
+        spaces = [m.start() for m in re.finditer(" ", value)]
     else:
         spaces = [k for k, c in enumerate(parts) if c == " "]
     ks = [k for k in spaces if k > 0]
@@ -118,7 +118,7 @@ def _shorten(
     for k in ks:
         while k and parts[k - 1] in _STRIP_BEFORE_ELLIPSIS:
             k -= 1
-        if k and parts[k - 1][-1] >= "\u0600" and _PREPEND.match(parts[k - 1][-1]):
+        if k and parts[k - 1][-1] >= "\u0600" and compiled(_PREPEND).match(parts[k - 1][-1]):
             k -= 1  # a Prepend character (Arabic number signs, ...) would fuse with the "…"
         if k and (not effs or k > effs[-1]):
             effs.append(k)

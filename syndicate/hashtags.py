@@ -11,12 +11,19 @@ that carry a name's meaning are spelt out rather than dropped: "C++" → Cpp,
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from syndicate.patterns import compiled
 from syndicate.textlen import count_graphemes
 from syndicate.value import field, valueclass
+
+if TYPE_CHECKING:
+    from re import Pattern
+
+    import regex
 
 __all__ = ["HashtagRules", "hashtag_text", "hashtags_for", "split_extras"]
 
@@ -38,51 +45,76 @@ class HashtagRules:
         return not self.enabled or self.limit <= 0
 
 
-# (compiled when a first tag is made, not when the config imports ``HashtagRules``: ``patterns``)
-_TAG_SPLIT = r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+"
-_APOSTROPHES = r"(?<=\p{L})['’](?=\p{L})"
-_LEADING_MARKS = r"^[\p{Mn}\p{Mc}]+"
-_HAS_LETTER = r"\p{L}"
-
-
 def _capitalise(word: str) -> str:
     upper = word[:1].upper()
     return (upper if len(upper) == 1 else word[:1]) + word[1:]  # "ß" stays "ß", not "SS"
 
 
+class _Rules(NamedTuple):
+    """The patterns a tag is made by, as strings, and what compiles them."""
+
+    split: str  # what is not a tag's character
+    apostrophes: str  # an apostrophe inside a word (dropped: "Women's" → "Womens")
+    leading_marks: str | None  # combining marks a tag may not start with
+    has_letter: str
+    spelt: tuple[tuple[str, str], ...]  # symbols that carry meaning in a name, spelt out
+    compile: Callable[[str], Pattern[str] | regex.Pattern[str]]
+
+
 # Symbols that carry meaning in a name, spelt out before the rest is split away, so "C++" is
 # not "C" and "C#" not "C" either ("Q&A" → "QAndA"; an "&" between words, as in "Arts & Culture",
 # is a conjunction and goes).
-_SPELT = (
-    (r"(?<=\w)\+\+(?!\w)", "pp"),  # C++, Notepad++ → Cpp
-    (r"(?<=\b\p{L})[#＃](?!\w)", " Sharp"),  # C#, F# → CSharp, FSharp
-    (r"(?<=\w)\+(?!\w)", " Plus"),  # LGBTQ+, Disney+ → LGBTQPlus
-    (r"(?<=\w)&(?=\w)", " And "),  # Q&A, R&D → QAndA, RAndD ("Arts & Culture": ArtsCulture)
-    (r"(?:^|(?<=\s))\.(?=\p{L})", "Dot "),  # .NET → DotNET
-    (r"(?<=\d)\s*%", " Percent"),  # 99% → 99Percent
+_UNICODE = _Rules(
+    split=r"[^\p{L}\p{Mn}\p{Mc}\p{Nd}_]+",
+    apostrophes=r"(?<=\p{L})['’](?=\p{L})",
+    leading_marks=r"^[\p{Mn}\p{Mc}]+",
+    has_letter=r"\p{L}",
+    spelt=(
+        (r"(?<=\w)\+\+(?!\w)", "pp"),  # C++, Notepad++ → Cpp
+        (r"(?<=\b\p{L})[#＃](?!\w)", " Sharp"),  # C#, F# → CSharp, FSharp
+        (r"(?<=\w)\+(?!\w)", " Plus"),  # LGBTQ+, Disney+ → LGBTQPlus
+        (r"(?<=\w)&(?=\w)", " And "),  # Q&A, R&D → QAndA, RAndD ("Arts & Culture": ArtsCulture)
+        (r"(?:^|(?<=\s))\.(?=\p{L})", "Dot "),  # .NET → DotNET
+        (r"(?<=\d)\s*%", " Percent"),  # 99% → 99Percent
+    ),
+    compile=compiled,  # ``regex``, imported when a first non-ASCII category is tagged
 )
-
-
-def _spelt(text: str) -> str:
-    for pattern, words in _SPELT:
-        text = compiled(pattern).sub(words, text)
-    return text
+# The same rules for ASCII text, where \p{L} is [A-Za-z], \p{Nd} [0-9], there are no marks and
+# regex's \s (White_Space) is [\t-\r ] (re's \s takes \x1c-\x1f too): stdlib ``re``, so the
+# common (English) category costs no ``regex`` import.
+_ASCII_SPACE = r"[\t-\r ]"
+_ASCII = _UNICODE._replace(
+    split=r"[^A-Za-z0-9_]+",
+    apostrophes=r"(?<=[A-Za-z])'(?=[A-Za-z])",
+    leading_marks=None,
+    has_letter=r"[A-Za-z]",
+    spelt=tuple((p.replace(r"\p{L}", "[A-Za-z]").replace("[#＃]", "#").replace(r"\s", _ASCII_SPACE), w)
+                for p, w in _UNICODE.spelt),
+    compile=re.compile,
+)
 
 
 def _tagify(raw: str, *, capitalise_first: bool) -> str:
     """``"Climate change"`` → ``"ClimateChange"``, ``"C++"`` → ``"Cpp"``; ``""`` when no valid tag
     can be made."""
     text = unicodedata.normalize("NFC", raw).strip().lstrip("#＃")
-    text = compiled(_APOSTROPHES).sub("", text)  # "Women's rights" → "WomensRights"
-    text = _spelt(text)
-    words = [w for w in compiled(_TAG_SPLIT).split(text) if w]
+    return _tag_by(_ASCII if text.isascii() else _UNICODE, text, capitalise_first=capitalise_first)
+
+
+def _tag_by(rules: _Rules, text: str, *, capitalise_first: bool) -> str:
+    text = rules.compile(rules.apostrophes).sub("", text)  # "Women's rights" → "WomensRights"
+    for pattern, spelt_out in rules.spelt:
+        text = rules.compile(pattern).sub(spelt_out, text)
+    words = [w for w in rules.compile(rules.split).split(text) if w]
     if not words:
         return ""
     first, rest = words[0], words[1:]
     if capitalise_first:
         first = _capitalise(first)
-    tag = compiled(_LEADING_MARKS).sub("", first + "".join(_capitalise(w) for w in rest))
-    if not tag or not compiled(_HAS_LETTER).search(tag):
+    tag = first + "".join(_capitalise(w) for w in rest)
+    if rules.leading_marks is not None:
+        tag = rules.compile(rules.leading_marks).sub("", tag)
+    if not tag or not rules.compile(rules.has_letter).search(tag):
         return ""
     if count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES:
         return ""

@@ -8,6 +8,8 @@ it through a platform's module, which adds Bluesky's facets and card.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -16,7 +18,7 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.compose import defuse_mentions, format_date
+from syndicate.compose import card_title, defuse_mentions, format_date
 from syndicate.config import BlueskyTarget, MastodonTarget
 from syndicate.hashtags import HashtagRules, hashtags_for
 from syndicate.models import Article, LinkCard, Source, TargetLimits
@@ -222,6 +224,22 @@ def test_hashtags_off_in_a_post(acr: Article) -> None:
     assert draft.text.endswith(LINK)  # no trailing blank line where the hashtags were
 
 
+ASCII_CATEGORY = st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=30) | st.sampled_from(
+    ["C++", "C#", "F# lang", "LGBTQ+", "Q&A", ".NET", "99 %", "Women's rights", "Arts & Culture", "a.NET",
+     "x#y", "_9", "'s", "++", "Dot .net", "0\x1f.A"])
+
+
+@given(ASCII_CATEGORY, st.booleans())
+@settings(max_examples=300)
+def test_an_ascii_category_makes_the_tag_the_unicode_rules_make(category: str, capitalise: bool) -> None:
+    """(An ASCII category is tagged by stdlib ``re``, without importing ``regex``: the same tag.)"""
+    from syndicate.hashtags import _ASCII, _UNICODE, _tag_by
+
+    text = category.strip().lstrip("#")
+    assert _tag_by(_ASCII, text, capitalise_first=capitalise) == _tag_by(_UNICODE, text,
+                                                                          capitalise_first=capitalise)
+
+
 @given(st.lists(st.text(max_size=30), max_size=8))
 @settings(max_examples=100)
 def test_hashtags_are_always_valid(categories: list[str]) -> None:
@@ -423,6 +441,33 @@ def normalise(text: str) -> str:
     """The text as compose takes it from a feed: controls dropped, spaces collapsed, mentions defused."""
     kept = "".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc")
     return defuse_mentions(" ".join(kept.split()))
+
+
+def test_feed_text_loses_exactly_the_controls_that_are_not_whitespace():
+    """(compose finds them by a stdlib code-point class, not ``regex``'s \\p{Cc}: every code point.)"""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    kept = "".join(c for c in every if c.isspace() or unicodedata.category(c) != "Cc")
+    assert card_title(every, "", LINK) == " ".join(kept.split())
+
+
+def test_a_bluesky_draft_of_plain_english_text_loads_no_regex():
+    """(Its title and standfirst hold no "://" and no "#": nothing for the URL and tag patterns to
+    find, so regex, ≈15 ms to import, is not; its categories are ASCII: stdlib re makes the tags.)"""
+    code = """
+import sys
+from datetime import UTC, datetime
+from syndicate.config import BlueskyTarget
+from syndicate.hashtags import HashtagRules
+from syndicate.models import Article
+from syndicate.targets import draft_post
+article = Article(feed="acr", id="1", title="Stalinist Realism and Open Communism",
+                  link="https://anticapitalistresistance.org/stalinist-realism/", standfirst="Ian Parker's review.",
+                  published=datetime(2022, 10, 13, tzinfo=UTC), categories=("Communism", "Women's rights"))
+draft = draft_post(article, "bsky", BlueskyTarget(kind="bluesky", handle="acr.test"), hashtags=HashtagRules())
+print(sorted(f.kind for f in draft.facets), "regex" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['link',", "'tag',", "'tag']", "False"]
 
 
 def assert_cluster_prefix(out: str, original: str) -> None:

@@ -55,9 +55,14 @@ UNCHANGED_RUN_NEVER = (*NEVER, "lxml", "tenacity", "syndicate.compose", "syndica
 # Nor what status and health do not use (issue 18 item 4): logging (their modules log through
 # syndicate.lazylog), random (only the daemon's page checks draw), syndicate.changes and its html
 # (a read's edits), socket (health's host is os.uname's), zoneinfo (a pacing's time zone, read
-# when a target's pacing is made).  (preview loads all of them: it sets
-# logging up, and the targets' drafts bring random, socket and html.)
+# when a target's pacing is made).  (preview loads logging: it sets logging up.)
 EDITORS_UNUSED = ("logging", "random", "syndicate.changes", "html", "socket", "zoneinfo")
+# What composing a stored article's posts does not use (issue 18 item 4): the adapters, the
+# summary's parser; preview loads logging (it sets logging up) and regex (textlen's URL pattern).
+PREVIEW_UNUSED = ("syndicate.targets.mastodon", "syndicate.targets.bluesky", "syndicate.targets.mastodon_instance",
+                  "syndicate.targets.instance_limits", "lxml", "syndicate.summary.blocks",
+                  "syndicate.summary.sanitise", "syndicate.summary.credits", "email", "random", "socket", "html",
+                  "syndicate.changes")
 
 # The command, in-process in a fresh interpreter; then every module it loaded, and how many CA
 # bundles it loaded (a profile hook sees each call of SSLContext.load_verify_locations), as JSON.
@@ -178,6 +183,11 @@ def test_preview_drafts_without_an_sdk_or_the_parser(unchanged):
     assert _among(modules, (*NEVER, "dataclasses")) == []  # (lxml loads inspect)
     # a stored article: nothing to fetch, so neither the fetcher (httpx, httpcore) nor the App
     assert _among(modules, ("httpx", "httpcore", "syndicate.fetch", "syndicate.app", *NO_HASH_NO_TLS)) == []
+    # composing needs the platforms' rules and drafts (targets.*_post), not their adapters (nor
+    # email, socket, random and html with them), nor the summary's parser (lxml): a link's test
+    # is summary.urls
+    assert "syndicate.targets.mastodon_post" in modules and "syndicate.targets.bluesky_post" in modules
+    assert _among(modules, PREVIEW_UNUSED) == []
 
 
 def test_help_loads_the_cli_only(unchanged):

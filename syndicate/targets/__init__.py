@@ -1,6 +1,6 @@
 """The platforms syndicate posts to: one module (or package) each, and the registry of them.
 
-A platform's module declares ``PLATFORM = Platform(...)`` (see ``base``): its
+A platform's post module declares ``PLATFORM = Platform(...)`` (see ``base``): its
 config model, its limits as data, how to build its adapter and how to turn a
 composed text into its ``PostDraft``.  ``PLATFORMS`` maps a target's
 ``kind:`` to it; everything else (``app``, ``preview``, the editors' page)
@@ -12,17 +12,25 @@ retries or sleeps by itself: the outbox and ``syndicate.retry`` decide when to
 try again.  SDKs are imported inside the adapters only, when they first talk
 to a server, so ``syndicate --help`` stays fast.
 
-A new platform is one module here (``PLATFORM`` at its end; a package, as
-``bluesky`` is, once it holds more than one job), its config model in
+A new platform is one module here (``PLATFORM`` at its end; a post module and an
+adapter's package, as ``bluesky`` is, once it holds more than one job), its config model in
 ``syndicate.config`` (a ``TargetBase`` with ``kind: Literal["name"]``, added
 to ``TargetConfig``), and one line in ``PLATFORMS`` below.
+
+``PLATFORMS`` names the module that declares each platform's ``PLATFORM`` and
+imports it when that kind is first asked for: a config with only Mastodon targets
+never loads Bluesky's, and importing this registry loads neither.  That module is
+the platform's post module (``mastodon_post``, ``bluesky_post``: its rules and its
+draft step), whose ``build`` imports the adapter when it first makes one; so
+drafting (``preview``, the editors' page) loads no adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from syndicate.targets import bluesky, mastodon
 from syndicate.targets.base import Platform, Services, SessionStore, Target
 from syndicate.value import replace
 
@@ -33,11 +41,45 @@ if TYPE_CHECKING:
 
 __all__ = ["PLATFORMS", "Platform", "Services", "SessionStore", "Target", "draft_post", "platform_of"]
 
-#: kind → platform.  A new platform: one line here.
-PLATFORMS: dict[str, Platform[Any]] = {p.kind: p for p in (
-    mastodon.PLATFORM,
-    bluesky.PLATFORM,
-)}
+
+
+class _Registry(MutableMapping[str, "Platform[Any]"]):
+    """kind → platform: each a module's ``PLATFORM``, that module imported when the kind is
+    first looked up (iterating lists the kinds and imports nothing)."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = dict(modules)  # kind → the module that declares its PLATFORM
+        self._loaded: dict[str, Platform[Any]] = {}
+
+    def __getitem__(self, kind: str) -> Platform[Any]:
+        found = self._loaded.get(kind)
+        if found is None:
+            platform: Platform[Any] = import_module(self._modules[kind]).PLATFORM  # KeyError: unknown
+            if platform.kind != kind:
+                raise RuntimeError(f"{self._modules[kind]} declares kind {platform.kind!r}, not {kind!r}")
+            found = self._loaded[kind] = platform
+        return found
+
+    def __setitem__(self, kind: str, platform: Platform[Any]) -> None:
+        self._modules.setdefault(kind, "")
+        self._loaded[kind] = platform
+
+    def __delitem__(self, kind: str) -> None:
+        del self._modules[kind]
+        self._loaded.pop(kind, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+#: kind → platform.  A new platform: one line here (its kind, and the module with its PLATFORM).
+PLATFORMS: MutableMapping[str, Platform[Any]] = _Registry({
+    "mastodon": "syndicate.targets.mastodon_post",
+    "bluesky": "syndicate.targets.bluesky_post",
+})
 
 
 def platform_of(cfg: TargetBase) -> Platform[Any]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from importlib import import_module
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from syndicate.config import Secret, TargetBase
@@ -22,7 +23,8 @@ from syndicate.value import valueclass
 if TYPE_CHECKING:
     from syndicate.compose import Composed
 
-__all__ = ["HeldSession", "Platform", "Services", "SessionLocks", "SessionStore", "SharedValues", "Target"]
+__all__ = ["HeldSession", "Platform", "Services", "SessionLocks", "SessionStore", "SharedValues", "Target",
+           "adapter_in"]
 
 MAX_RESET_WAIT = 6 * 3600.0  # no rate-limit reset is believed further off (delivery.max_requeue)
 
@@ -150,3 +152,17 @@ class Platform(Generic[C]):
     reserve: Callable[[Article, C], tuple[int, int]] | None = None
     link_text: Callable[[str, C], str] | None = None
 
+
+
+def adapter_in(module: str) -> Callable[[str, C, Secret, Services], Target]:
+    """A ``Platform.build`` that imports ``module`` (the platform's adapter, with its own
+    imports) when it first makes an adapter, and calls its ``build``: the post module that
+    declares ``PLATFORM`` names its adapter's module, which imports it, and drafting
+    (``preview``, the editors' page) loads no adapter."""
+
+    def build(name: str, cfg: C, secret: Secret, services: Services) -> Target:
+        made: Target = import_module(module).build(name, cfg, secret, services)
+        return made
+
+    build.__qualname__ = build.__name__ = f"build ({module})"
+    return build

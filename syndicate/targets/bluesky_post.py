@@ -4,7 +4,9 @@ draft must pass, and the thumbnail fitted to the blob limit.
 
 The numbers are the lexicon's (``app.bsky.feed.post``, ``app.bsky.richtext.facet``,
 ``app.bsky.embed.external``); the PDS enforces them.  The adapter is in
-``syndicate.targets.bluesky``.
+``syndicate.targets.bluesky``.  This module's ``PLATFORM`` is what the registry holds:
+drafting needs this module only; the adapter's package is imported when ``build`` first
+makes one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from syndicate.errors import PermanentError
 from syndicate.images import fit_image
 from syndicate.models import Facet, ImageRules, LinkCard, TargetLimits
 from syndicate.patterns import compiled
+from syndicate.targets.base import Platform, adapter_in
 from syndicate.textlen import clusters, count_graphemes, url_spans
 from syndicate.value import replace
 
@@ -25,8 +28,8 @@ if TYPE_CHECKING:  # the composer is imported when a post is drafted, not when t
     from syndicate.compose import Composed
     from syndicate.models import Article, PostDraft
 
-__all__ = ["LIMITS", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets", "gate_notes",
-           "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
+__all__ = ["LIMITS", "PLATFORM", "THUMBNAIL", "check_draft", "count_graphemes", "draft", "facets",
+           "gate_notes", "link_text", "offline_limits", "prepare_thumb", "reserve", "short_url"]
 
 #: app.bsky.feed.post#text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes); URLs count as written.
 LIMITS = TargetLimits(max_length=300, url_length=None, unit="graphemes", max_bytes=3000)
@@ -147,16 +150,18 @@ def _in_text(text: str, offset: int) -> list[Facet]:
     def at(i: int) -> int:
         return offset + len(text[:i].encode())
 
-    urls = url_spans(text)
+    # (no "://", no URL; no "#" or "＃", no tag: plain text is not scanned, nor regex imported)
+    urls = url_spans(text) if "://" in text else []
     for start, end in urls:
         out.append(Facet(at(start), at(end), "link", text[start:end]))
-    for m in compiled(_TAG).finditer(text):
-        tag = compiled(_TRAILING_PUNCTUATION).sub("", m.group("tag"))
-        start, end = m.start(), m.start("tag") + len(tag)
-        if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
-                or any(s < end and start < e for s, e in urls)):
-            continue
-        out.append(Facet(at(start), at(end), "tag", tag))
+    if "#" in text or "＃" in text:
+        for m in compiled(_TAG).finditer(text):
+            tag = compiled(_TRAILING_PUNCTUATION).sub("", m.group("tag"))
+            start, end = m.start(), m.start("tag") + len(tag)
+            if (not tag or count_graphemes(tag) > TAG_MAX_GRAPHEMES or len(tag.encode()) > TAG_MAX_BYTES
+                    or any(s < end and start < e for s, e in urls)):
+                continue
+            out.append(Facet(at(start), at(end), "tag", tag))
     return sorted(out, key=lambda f: f.byte_start)
 
 
@@ -214,3 +219,8 @@ def prepare_thumb(data: bytes, content_type: str = "") -> tuple[bytes, str]:
     anything else.
     """
     return fit_image(data, content_type, THUMBNAIL)
+
+
+PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=LIMITS, offline_limits=offline_limits,
+                    build=adapter_in("syndicate.targets.bluesky"), draft=draft, reserve=reserve,
+                    link_text=link_text)

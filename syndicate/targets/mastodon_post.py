@@ -1,5 +1,7 @@
 """What a Mastodon status is made of, before any network call: the platform's rules as data
-and the draft (the composed text, and the image card for ``thumbnail: true``).
+and the draft (the composed text, and the image card for ``thumbnail: true``).  Its
+``PLATFORM`` is what the registry holds: drafting (``preview``, the editors' page) needs
+this module only; the adapter is imported when ``build`` first makes one.
 
 An instance says its own limits (``/api/v2/instance``); the adapter
 (``syndicate.targets.mastodon``) reads them, and ``offline_limits`` is what
@@ -14,13 +16,14 @@ from syndicate.config import MastodonTarget
 from syndicate.content_warnings import alt_text, warning_for
 from syndicate.images import SAFE_FORMATS
 from syndicate.models import Article, ImageRules, LinkCard, PostDraft, TargetLimits
+from syndicate.targets.base import Platform, adapter_in
 from syndicate.textlen import count_graphemes
 from syndicate.value import replace
 
 if TYPE_CHECKING:
     from syndicate.compose import Composed
 
-__all__ = ["IMAGES", "LIMITS", "draft", "mastodon_limits", "offline_limits", "reserve"]
+__all__ = ["IMAGES", "LIMITS", "PLATFORM", "draft", "mastodon_limits", "offline_limits", "reserve"]
 
 #: Mastodon's defaults (``StatusLengthValidator``): 500 graphemes, every URL 23; an instance
 #: says its own (``limits()``).
@@ -81,3 +84,7 @@ def draft(article: Article, composed: Composed, cfg: MastodonTarget) -> PostDraf
     if cfg.quote_policy:
         notes.append(f"quotes: {cfg.quote_policy} (quote_approval_policy, sent if the instance knows it)")
     return replace(composed.to_draft(card=card, notes=notes), content_warning=warning or None, image_alt=alt)
+
+
+PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,
+                    reserve=reserve, build=adapter_in("syndicate.targets.mastodon"), draft=draft)

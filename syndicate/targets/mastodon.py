@@ -70,7 +70,7 @@ from syndicate.errors import (
 from syndicate.images import ImageRefused, fit_image
 from syndicate.models import Attempted, PostDraft, Posted, TargetLimits
 from syndicate.patterns import compiled
-from syndicate.targets.base import MAX_RESET_WAIT, Platform, Services, SharedValues
+from syndicate.targets.base import MAX_RESET_WAIT, Services, SharedValues
 from syndicate.targets.instance_limits import read_limits, share_limits
 from syndicate.targets.mastodon_instance import (
     LIMITS_RETRY,
@@ -79,13 +79,13 @@ from syndicate.targets.mastodon_instance import (
     rate_reset,
     read_instance,
 )
-from syndicate.targets.mastodon_post import IMAGES, LIMITS, draft, mastodon_limits, offline_limits, reserve
+from syndicate.targets.mastodon_post import IMAGES, LIMITS, mastodon_limits
 
 if TYPE_CHECKING:
     import requests
     from mastodon import Mastodon
 
-__all__ = ["LIMITS", "PLATFORM", "MastodonAdapter", "mastodon_limits"]
+__all__ = ["LIMITS", "MastodonAdapter", "build", "mastodon_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -490,11 +490,6 @@ class MastodonAdapter:
 
 
 def build(name: str, cfg: MastodonTarget, token: Secret, services: Services) -> MastodonAdapter:
-    """The adapter for one ``kind: mastodon`` target."""
+    """The adapter for one ``kind: mastodon`` target (``mastodon_post.PLATFORM``'s ``build``)."""
     return MastodonAdapter(name, cfg, token, fetch_image=services.fetch_image, clock=services.clock,
                            max_reset_wait=services.max_reset_wait, shared=services.shared)
-
-
-PLATFORM = Platform(kind="mastodon", config=MastodonTarget, limits=LIMITS, offline_limits=offline_limits,
-                    reserve=reserve,
-                    build=build, draft=draft)

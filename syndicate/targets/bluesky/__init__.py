@@ -28,22 +28,16 @@ or put in a message.  Every piece logs to this module's logger,
 from __future__ import annotations
 
 from syndicate.config import BlueskyTarget, Secret
-from syndicate.targets import bluesky_post
-from syndicate.targets.base import Platform, Services, SessionStore
+from syndicate.targets.base import Services, SessionStore
 from syndicate.targets.bluesky.adapter import RESET_MARGIN, BlueskyAdapter
-from syndicate.targets.bluesky_post import count_graphemes, offline_limits, prepare_thumb
+from syndicate.targets.bluesky_post import count_graphemes, prepare_thumb
 from syndicate.tid import tid_for
 
-__all__ = ["PLATFORM", "RESET_MARGIN", "BlueskyAdapter", "SessionStore", "count_graphemes", "prepare_thumb",
+__all__ = ["RESET_MARGIN", "BlueskyAdapter", "SessionStore", "build", "count_graphemes", "prepare_thumb",
            "tid_for"]
 
 
 def build(name: str, cfg: BlueskyTarget, password: Secret, services: Services) -> BlueskyAdapter:
-    """The adapter for one ``kind: bluesky`` target."""
+    """The adapter for one ``kind: bluesky`` target (``bluesky_post.PLATFORM``'s ``build``)."""
     return BlueskyAdapter(name, cfg, password, session_store=services.session_store,
                           fetch_image=services.fetch_image, page_image=services.page_image)
-
-
-PLATFORM = Platform(kind="bluesky", config=BlueskyTarget, limits=bluesky_post.LIMITS,
-                    offline_limits=offline_limits, build=build, draft=bluesky_post.draft,
-                    reserve=bluesky_post.reserve, link_text=bluesky_post.link_text)

@@ -187,6 +187,10 @@ def test_truncated_bodies_are_one_line_naming_what_came(raw, fetcher):
     (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", "conflicting Content-Length headers"),
+    # a later value past int()'s 4300 digits escaped as a ValueError (only the first one's length was checked)
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5, " + b"0" * 5000 + b"\r\n\r\nhello", "bad Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: " + b"0" * 5000 + b"5\r\n\r\nhello",
+     "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding: 'gzip'"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", "illegal chunk header: b'zz'"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 17 + b"\r\n", "illegal chunk header"),

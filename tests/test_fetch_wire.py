@@ -240,6 +240,18 @@ def test_a_host_dns_cannot_carry_is_a_fetch_error(fetcher, host):
     assert str(err.value) == f"feed http://{host}/img: cannot resolve host {host}"
 
 
+def test_a_port_getaddrinfo_cannot_carry_is_a_fetch_error(fetcher):
+    """(Through the address policy it escaped as an OverflowError from getaddrinfo.)"""
+    url = "http://127.0.0.1:99999999999999999999/img"
+    with pytest.raises(FetchError, match="^feed f: cannot resolve host 127.0.0.1$"):
+        fetcher.fetch_feed("f", url, timeout=2)
+    with Fetcher(UA, content_policy=AddressPolicy(allow_private=True, ports=None)) as content:
+        with pytest.raises(FetchError, match="^feed i: cannot resolve host 127.0.0.1$"):
+            content.get_bytes(url, max_bytes=10, timeout=2, label="i")
+    with pytest.raises(FetchError, match="^feed i: cannot resolve host 127.0.0.1$"):
+        fetcher.get_bytes(url, max_bytes=10, timeout=2, label="i")  # the default policy, too
+
+
 def test_content_connects_to_the_checked_addresses(raw):
     policy = AddressPolicy(allow_private=True, ports=None)
     with Fetcher(UA, content_policy=policy) as fetcher:

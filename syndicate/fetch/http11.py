@@ -119,6 +119,8 @@ def connect(scheme: str, host: str, port: int, timeout: float | None, *, policy:
             raise ConnectFailed(str(exc), kind="ConnectError") from None
         except UnicodeError as exc:  # no name DNS can carry (a label too long, or empty)
             raise ConnectFailed(f"getaddrinfo: {exc}", kind="ConnectError") from None
+        except OverflowError as exc:  # a port past a C long (as in ``_open``)
+            raise ConnectFailed(f"getaddrinfo: {exc}", kind="ConnectError") from None
         failure: WireError = ConnectFailed(f"{host} resolves to no address", kind="ConnectError")
         for address in addresses:
             try:

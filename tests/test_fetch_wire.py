@@ -252,6 +252,16 @@ def test_a_port_getaddrinfo_cannot_carry_is_a_fetch_error(fetcher):
         fetcher.get_bytes(url, max_bytes=10, timeout=2, label="i")  # the default policy, too
 
 
+def test_a_url_whose_host_cannot_be_sent_in_ascii_is_a_fetch_error(fetcher):
+    """An IPv6 zone id may hold any character (ipaddress accepts it, as httpx.URL does); a
+    non-ASCII one escaped as a UnicodeEncodeError while the request line was made."""
+    url = "http://[fe80::1%\u00e9]/img"
+    with pytest.raises(FetchError, match="^feed f: invalid URL .*non-ASCII"):
+        fetcher.fetch_feed("f", url, timeout=2)
+    with pytest.raises(FetchError, match="^feed i: invalid URL .*non-ASCII"):
+        fetcher.get_bytes(url, max_bytes=10, timeout=2, label="i")
+
+
 def test_content_connects_to_the_checked_addresses(raw):
     policy = AddressPolicy(allow_private=True, ports=None)
     with Fetcher(UA, content_policy=policy) as fetcher:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from syndicate.deadline import LazySSLContext
-from syndicate.fetch.failures import ClosedEarly, ConnectionBroke, UnsupportedProtocol, WireError
+from syndicate.fetch.failures import ClosedEarly, ConnectionBroke, InvalidURL, UnsupportedProtocol, WireError
 from syndicate.fetch.http11 import Connection, connect, exchange
 from syndicate.fetch.urls import URL, parse
 from syndicate.netguard import AddressPolicy
@@ -41,7 +41,10 @@ class Target:
         port = url.port if url.port is not None else _PORTS[url.scheme]
         self.origin = (url.scheme, url.host, port)  # where to connect; the pool's key
         # the request line and the Host field, as httpx sent them
-        self.head = f"GET {url.target} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode("ascii")
+        try:
+            self.head = f"GET {url.target} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode("ascii")
+        except UnicodeEncodeError:  # only a host can be: an IPv6 zone id (the rest is IDNA or %-encoded)
+            raise InvalidURL(f"Invalid non-ASCII host: {url.host!r}") from None
 
 
 _TARGETS: dict[str, Target] = {}

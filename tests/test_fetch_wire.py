@@ -198,6 +198,9 @@ def test_truncated_bodies_are_one_line_naming_what_came(raw, fetcher):
      r"malformed chunk footer: b'X\r' (expected b'\r\n')"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n" + b"T: 1\r\n" * (MAX_FIELDS + 1),
      "more than 1000 trailer fields"),
+    # trailers are dropped, but were read up to 1000 lines of 64 kB each: 64 MB past the size cap
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n"
+     + (b"T: " + b"t" * 40_000 + b"\r\n") * 3 + b"\r\n", "trailer section larger than 100 kB"),
 ])
 def test_broken_or_monstrous_responses_are_refused_in_one_line(raw, fetcher, answer, reason):
     raw.answer(answer, close=True)

@@ -5,7 +5,7 @@ the host resolved once, every address checked, the checked addresses tried
 in order), wrapping it in TLS (SNI, verification by the ``LazySSLContext``,
 made at the first TLS connection).  ``exchange`` sends a request's bytes and
 reads the response's head (1xx skipped), giving a ``Body`` to iterate:
-framed by Content-Length, chunked (trailers read and dropped) or read to
+framed by Content-Length, chunked (trailers, ``MAX_HEAD`` at most, read and dropped) or read to
 close, and none for 204 and 304 (RFC 9112 §6.3).  A head is at most
 ``MAX_HEAD`` bytes, a line ``MAX_LINE``, ``MAX_FIELDS`` fields: monstrous
 heads are refused.  Every socket operation waits at most the request's
@@ -395,9 +395,14 @@ class Body:
                 footer = _shown(conn.buffer[:2])
                 raise BrokenResponse(f"malformed chunk footer: {footer} (expected b'\\r\\n')")
             conn.buffer = conn.buffer[2:]
+        trailer_bytes = 0
         for _ in range(MAX_FIELDS + 1):  # the trailer section, up to its blank line: dropped
-            if not self._line():
+            line = self._line()
+            if not line:
                 return
+            trailer_bytes += len(line) + 2
+            if trailer_bytes > MAX_HEAD:  # (bounded as a head is: none of it counts against the size cap)
+                raise BrokenResponse(f"trailer section larger than {MAX_HEAD // 1024} kB")
         raise BrokenResponse(f"more than {MAX_FIELDS} trailer fields in the response")
 
     def _finish(self) -> None:

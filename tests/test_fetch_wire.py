@@ -60,6 +60,22 @@ def test_a_chunked_body_with_extensions_and_trailers(raw, fetcher):
     assert raw.connections == 1
 
 
+def test_a_body_of_many_small_chunks_comes_in_few_parts():
+    """Each chunk was a part of its own, and the fetcher keeps a body as its parts: 2-byte
+    chunks held ~30 bytes of memory for each byte the size cap counted (1M of them: 61 MB
+    for a 2 MB body), and each chunk copied what was left of the buffer."""
+    with RawServer() as raw:
+        raw.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + b"2\r\nxy\r\n" * 50_000 + b"1;ext=1\r\nz\r\n0\r\n\r\n")
+        pool = Pool(LazySSLContext())
+        response = pool.request(target_for(raw.url()), [], 5.0)
+        parts = list(response.iter_raw())
+        assert b"".join(parts) == b"xy" * 50_000 + b"z"
+        assert len(parts) < 1000  # a few a read (350 kB: some 6 reads), not one a chunk
+        assert pool.request(target_for(raw.url()), [], 5.0).status == 200 and raw.connections == 1
+        pool.close()
+
+
 def test_bare_lf_line_ends_and_a_folded_field(raw, fetcher):
     raw.answer(b"HTTP/1.1 200 OK\nX-Folded: one\n  two\nContent-Length: 2\n\nhi")
     result = fetcher.fetch_feed("f", raw.url())

@@ -264,6 +264,14 @@ def _read_head(conn: Connection, timeout: float | None) -> Head:
     return Head(10 if status_line[7:8] == b"0" else 11, int(status_line[9:12]), status_line[13:], fields)
 
 
+def _chunk_size(line: bytes) -> int | None:
+    """A chunk-size line's size (its extension dropped), or None if it is none."""
+    size = line.partition(b";")[0].rstrip(b" \t")
+    if not size or len(size) > 16 or size.translate(None, _HEX):
+        return None
+    return int(size, 16)
+
+
 def _shown(line: bytes) -> str:
     return repr(line[:200])
 
@@ -378,11 +386,12 @@ class Body:
         conn = self._conn
         assert conn is not None
         while True:
+            if whole := self._whole_chunks():
+                yield whole
             line = self._line()
-            size = line.partition(b";")[0].rstrip(b" \t")  # (a chunk extension is dropped)
-            if not size or len(size) > 16 or size.translate(None, _HEX):
+            length = _chunk_size(line)
+            if length is None:
                 raise BrokenResponse(f"illegal chunk header: {_shown(line)}")
-            length = int(size, 16)
             if length == 0:
                 break
             yield from self._sized(length)
@@ -404,6 +413,29 @@ class Body:
             if trailer_bytes > MAX_HEAD:  # (bounded as a head is: none of it counts against the size cap)
                 raise BrokenResponse(f"trailer section larger than {MAX_HEAD // 1024} kB")
         raise BrokenResponse(f"more than {MAX_FIELDS} trailer fields in the response")
+
+    def _whole_chunks(self) -> bytes:
+        """The data of the chunks the buffer holds whole (size line, data, CRLF), taken from it as
+        one part: a part per read, not per chunk.  Stops at the last chunk, one still coming, or
+        anything amiss (which the chunk-by-chunk reading then refuses)."""
+        conn = self._conn
+        assert conn is not None
+        buffer = conn.buffer
+        position = 0
+        found: list[memoryview] = []
+        with memoryview(buffer) as view:
+            while (end := buffer.find(b"\n", position, position + MAX_LINE + 1)) >= 0:
+                length = _chunk_size(buffer[position:end].removesuffix(b"\r"))
+                start = end + 1
+                if not length or buffer[start + length:start + length + 2] != b"\r\n":
+                    break
+                found.append(view[start:start + length])
+                position = start + length + 2
+            whole = b"".join(found)
+            found.clear()
+        if position:
+            conn.buffer = buffer[position:]
+        return whole
 
     def _finish(self) -> None:
         """At the end of the body: the connection back to its pool, or closed."""

@@ -214,6 +214,8 @@ def test_truncated_bodies_are_one_line_naming_what_came(raw, fetcher):
      r"malformed chunk footer: b'X\r' (expected b'\r\n')"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n" + b"T: 1\r\n" * (MAX_FIELDS + 1),
      "more than 1000 trailer fields"),
+    # 1xx heads counted against no limit: 100,000 of them (2.6 MB) held the GIL for 4 s, then the 200 was read
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * 5000 + OK, "informational responses larger than 100 kB"),
     # trailers are dropped, but were read up to 1000 lines of 64 kB each: 64 MB past the size cap
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n"
      + (b"T: " + b"t" * 40_000 + b"\r\n") * 3 + b"\r\n", "trailer section larger than 100 kB"),

@@ -4,7 +4,7 @@
 the host resolved once, every address checked, the checked addresses tried
 in order), wrapping it in TLS (SNI, verification by the ``LazySSLContext``,
 made at the first TLS connection).  ``exchange`` sends a request's bytes and
-reads the response's head (1xx skipped), giving a ``Body`` to iterate:
+reads the response's head (1xx skipped: ``MAX_HEAD`` bytes of them at most), giving a ``Body`` to iterate:
 framed by Content-Length, chunked (trailers, ``MAX_HEAD`` at most, read and dropped) or read to
 close, and none for 204 and 304 (RFC 9112 §6.3).  A head is at most
 ``MAX_HEAD`` bytes, a line ``MAX_LINE``, ``MAX_FIELDS`` fields: monstrous
@@ -205,7 +205,9 @@ def exchange(conn: Connection, request: bytes, timeout: float | None,
     while True:
         head = _read_head(conn, timeout)
         if head.status >= 200:
-            break  # 1xx: informational, skipped
+            break  # 1xx: informational, skipped, but bounded together as one head is
+        if conn.received - len(conn.buffer) > MAX_HEAD:
+            raise BrokenResponse(f"informational responses larger than {MAX_HEAD // 1024} kB")
     return head, Body(conn, head, timeout, release)
 
 

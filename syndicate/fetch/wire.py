@@ -49,6 +49,7 @@ class Target:
 
 _TARGETS: dict[str, Target] = {}
 _TARGETS_MAX = 4096
+_CACHED_MAX = 4096  # the longest URL and request line kept parsed, together (a feed's URL is)
 
 
 def target_for(url: str) -> Target:
@@ -61,6 +62,8 @@ def target_for(url: str) -> Target:
         if parsed.scheme not in _PORTS:
             raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{parsed.scheme}://'.")
         target = Target(parsed)
+        if len(url) + len(target.head) > _CACHED_MAX:
+            return target  # (a URL of content's up to 64 kB, its path percent-encoded up to six times that)
         if len(_TARGETS) >= _TARGETS_MAX:
             _TARGETS.clear()
         _TARGETS[url] = target

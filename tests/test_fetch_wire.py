@@ -60,6 +60,22 @@ def test_a_chunked_body_with_extensions_and_trailers(raw, fetcher):
     assert raw.connections == 1
 
 
+def test_a_body_of_many_small_chunks_comes_in_few_parts():
+    """Each chunk was a part of its own, and the fetcher keeps a body as its parts: 2-byte
+    chunks held ~30 bytes of memory for each byte the size cap counted (1M of them: 61 MB
+    for a 2 MB body), and each chunk copied what was left of the buffer."""
+    with RawServer() as raw:
+        raw.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + b"2\r\nxy\r\n" * 50_000 + b"1;ext=1\r\nz\r\n0\r\n\r\n")
+        pool = Pool(LazySSLContext())
+        response = pool.request(target_for(raw.url()), [], 5.0)
+        parts = list(response.iter_raw())
+        assert b"".join(parts) == b"xy" * 50_000 + b"z"
+        assert len(parts) < 1000  # a few a read (350 kB: some 6 reads), not one a chunk
+        assert pool.request(target_for(raw.url()), [], 5.0).status == 200 and raw.connections == 1
+        pool.close()
+
+
 def test_bare_lf_line_ends_and_a_folded_field(raw, fetcher):
     raw.answer(b"HTTP/1.1 200 OK\nX-Folded: one\n  two\nContent-Length: 2\n\nhi")
     result = fetcher.fetch_feed("f", raw.url())
@@ -187,6 +203,10 @@ def test_truncated_bodies_are_one_line_naming_what_came(raw, fetcher):
     (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc", "conflicting Content-Length headers"),
+    # a later value past int()'s 4300 digits escaped as a ValueError (only the first one's length was checked)
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5, " + b"0" * 5000 + b"\r\n\r\nhello", "bad Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: " + b"0" * 5000 + b"5\r\n\r\nhello",
+     "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding: 'gzip'"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", "illegal chunk header: b'zz'"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 17 + b"\r\n", "illegal chunk header"),
@@ -194,6 +214,11 @@ def test_truncated_bodies_are_one_line_naming_what_came(raw, fetcher):
      r"malformed chunk footer: b'X\r' (expected b'\r\n')"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n" + b"T: 1\r\n" * (MAX_FIELDS + 1),
      "more than 1000 trailer fields"),
+    # 1xx heads counted against no limit: 100,000 of them (2.6 MB) held the GIL for 4 s, then the 200 was read
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * 5000 + OK, "informational responses larger than 100 kB"),
+    # trailers are dropped, but were read up to 1000 lines of 64 kB each: 64 MB past the size cap
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n"
+     + (b"T: " + b"t" * 40_000 + b"\r\n") * 3 + b"\r\n", "trailer section larger than 100 kB"),
 ])
 def test_broken_or_monstrous_responses_are_refused_in_one_line(raw, fetcher, answer, reason):
     raw.answer(answer, close=True)
@@ -234,6 +259,46 @@ def test_a_host_dns_cannot_carry_is_a_fetch_error(fetcher, host):
     with pytest.raises(FetchError) as err:
         fetcher.get_bytes(f"http://{host}/img", max_bytes=10, timeout=2)  # through the address policy
     assert str(err.value) == f"feed http://{host}/img: cannot resolve host {host}"
+
+
+def test_a_port_getaddrinfo_cannot_carry_is_a_fetch_error(fetcher):
+    """(Through the address policy it escaped as an OverflowError from getaddrinfo.)"""
+    url = "http://127.0.0.1:99999999999999999999/img"
+    with pytest.raises(FetchError, match="^feed f: cannot resolve host 127.0.0.1$"):
+        fetcher.fetch_feed("f", url, timeout=2)
+    with Fetcher(UA, content_policy=AddressPolicy(allow_private=True, ports=None)) as content:
+        with pytest.raises(FetchError, match="^feed i: cannot resolve host 127.0.0.1$"):
+            content.get_bytes(url, max_bytes=10, timeout=2, label="i")
+    with pytest.raises(FetchError, match="^feed i: cannot resolve host 127.0.0.1$"):
+        fetcher.get_bytes(url, max_bytes=10, timeout=2, label="i")  # the default policy, too
+
+
+def test_a_url_whose_host_cannot_be_sent_in_ascii_is_a_fetch_error(fetcher):
+    """An IPv6 zone id may hold any character (ipaddress accepts it, as httpx.URL does); a
+    non-ASCII one escaped as a UnicodeEncodeError while the request line was made."""
+    url = "http://[fe80::1%\u00e9]/img"
+    with pytest.raises(FetchError, match="^feed f: invalid URL .*non-ASCII"):
+        fetcher.fetch_feed("f", url, timeout=2)
+    with pytest.raises(FetchError, match="^feed i: invalid URL .*non-ASCII"):
+        fetcher.get_bytes(url, max_bytes=10, timeout=2, label="i")
+
+
+def test_long_urls_are_not_kept_parsed():
+    """Each URL fetched was kept parsed, up to 4096 of them, whatever its length: the key, the
+    text, the path and the request line, each up to 64 kB (six times that once non-ASCII is
+    percent-encoded): 500 distinct 60 kB URLs of "\u00e9"s, as a feed's images, held 570 MB."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100):
+            target = target_for(f"http://example.com/{i}/" + "a" * 60_000)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert target.head.startswith(b"GET /99/aaa")
+    assert held < 2_000_000  # (24 MB when kept)
 
 
 def test_content_connects_to_the_checked_addresses(raw):

@@ -4,8 +4,8 @@
 the host resolved once, every address checked, the checked addresses tried
 in order), wrapping it in TLS (SNI, verification by the ``LazySSLContext``,
 made at the first TLS connection).  ``exchange`` sends a request's bytes and
-reads the response's head (1xx skipped), giving a ``Body`` to iterate:
-framed by Content-Length, chunked (trailers read and dropped) or read to
+reads the response's head (1xx skipped: ``MAX_HEAD`` bytes of them at most), giving a ``Body`` to iterate:
+framed by Content-Length, chunked (trailers, ``MAX_HEAD`` at most, read and dropped) or read to
 close, and none for 204 and 304 (RFC 9112 §6.3).  A head is at most
 ``MAX_HEAD`` bytes, a line ``MAX_LINE``, ``MAX_FIELDS`` fields: monstrous
 heads are refused.  Every socket operation waits at most the request's
@@ -119,6 +119,8 @@ def connect(scheme: str, host: str, port: int, timeout: float | None, *, policy:
             raise ConnectFailed(str(exc), kind="ConnectError") from None
         except UnicodeError as exc:  # no name DNS can carry (a label too long, or empty)
             raise ConnectFailed(f"getaddrinfo: {exc}", kind="ConnectError") from None
+        except OverflowError as exc:  # a port past a C long (as in ``_open``)
+            raise ConnectFailed(f"getaddrinfo: {exc}", kind="ConnectError") from None
         failure: WireError = ConnectFailed(f"{host} resolves to no address", kind="ConnectError")
         for address in addresses:
             try:
@@ -203,7 +205,9 @@ def exchange(conn: Connection, request: bytes, timeout: float | None,
     while True:
         head = _read_head(conn, timeout)
         if head.status >= 200:
-            break  # 1xx: informational, skipped
+            break  # 1xx: informational, skipped, but bounded together as one head is
+        if conn.received - len(conn.buffer) > MAX_HEAD:
+            raise BrokenResponse(f"informational responses larger than {MAX_HEAD // 1024} kB")
     return head, Body(conn, head, timeout, release)
 
 
@@ -262,6 +266,14 @@ def _read_head(conn: Connection, timeout: float | None) -> Head:
     return Head(10 if status_line[7:8] == b"0" else 11, int(status_line[9:12]), status_line[13:], fields)
 
 
+def _chunk_size(line: bytes) -> int | None:
+    """A chunk-size line's size (its extension dropped), or None if it is none."""
+    size = line.partition(b";")[0].rstrip(b" \t")
+    if not size or len(size) > 16 or size.translate(None, _HEX):
+        return None
+    return int(size, 16)
+
+
 def _shown(line: bytes) -> str:
     return repr(line[:200])
 
@@ -299,7 +311,7 @@ class Body:
             self._chunked = True
             close = close or bool(lengths)  # both: a smuggling attempt's shape; never reused
         elif lengths:
-            if not all(v.isdigit() for v in lengths) or len(lengths[0]) > 19:
+            if not all(v.isdigit() and len(v) <= 19 for v in lengths):  # (each: int() refuses 4300 digits)
                 raise BrokenResponse("bad Content-Length")
             if len({int(v) for v in lengths}) > 1:
                 raise BrokenResponse("conflicting Content-Length headers")
@@ -376,11 +388,12 @@ class Body:
         conn = self._conn
         assert conn is not None
         while True:
+            if whole := self._whole_chunks():
+                yield whole
             line = self._line()
-            size = line.partition(b";")[0].rstrip(b" \t")  # (a chunk extension is dropped)
-            if not size or len(size) > 16 or size.translate(None, _HEX):
+            length = _chunk_size(line)
+            if length is None:
                 raise BrokenResponse(f"illegal chunk header: {_shown(line)}")
-            length = int(size, 16)
             if length == 0:
                 break
             yield from self._sized(length)
@@ -393,10 +406,38 @@ class Body:
                 footer = _shown(conn.buffer[:2])
                 raise BrokenResponse(f"malformed chunk footer: {footer} (expected b'\\r\\n')")
             conn.buffer = conn.buffer[2:]
+        trailer_bytes = 0
         for _ in range(MAX_FIELDS + 1):  # the trailer section, up to its blank line: dropped
-            if not self._line():
+            line = self._line()
+            if not line:
                 return
+            trailer_bytes += len(line) + 2
+            if trailer_bytes > MAX_HEAD:  # (bounded as a head is: none of it counts against the size cap)
+                raise BrokenResponse(f"trailer section larger than {MAX_HEAD // 1024} kB")
         raise BrokenResponse(f"more than {MAX_FIELDS} trailer fields in the response")
+
+    def _whole_chunks(self) -> bytes:
+        """The data of the chunks the buffer holds whole (size line, data, CRLF), taken from it as
+        one part: a part per read, not per chunk.  Stops at the last chunk, one still coming, or
+        anything amiss (which the chunk-by-chunk reading then refuses)."""
+        conn = self._conn
+        assert conn is not None
+        buffer = conn.buffer
+        position = 0
+        found: list[memoryview] = []
+        with memoryview(buffer) as view:
+            while (end := buffer.find(b"\n", position, position + MAX_LINE + 1)) >= 0:
+                length = _chunk_size(buffer[position:end].removesuffix(b"\r"))
+                start = end + 1
+                if not length or buffer[start + length:start + length + 2] != b"\r\n":
+                    break
+                found.append(view[start:start + length])
+                position = start + length + 2
+            whole = b"".join(found)
+            found.clear()
+        if position:
+            conn.buffer = buffer[position:]
+        return whole
 
     def _finish(self) -> None:
         """At the end of the body: the connection back to its pool, or closed."""

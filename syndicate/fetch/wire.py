@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from syndicate.deadline import LazySSLContext
-from syndicate.fetch.failures import ClosedEarly, ConnectionBroke, UnsupportedProtocol, WireError
+from syndicate.fetch.failures import ClosedEarly, ConnectionBroke, InvalidURL, UnsupportedProtocol, WireError
 from syndicate.fetch.http11 import Connection, connect, exchange
 from syndicate.fetch.urls import URL, parse
 from syndicate.netguard import AddressPolicy
@@ -41,11 +41,15 @@ class Target:
         port = url.port if url.port is not None else _PORTS[url.scheme]
         self.origin = (url.scheme, url.host, port)  # where to connect; the pool's key
         # the request line and the Host field, as httpx sent them
-        self.head = f"GET {url.target} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode("ascii")
+        try:
+            self.head = f"GET {url.target} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode("ascii")
+        except UnicodeEncodeError:  # only a host can be: an IPv6 zone id (the rest is IDNA or %-encoded)
+            raise InvalidURL(f"Invalid non-ASCII host: {url.host!r}") from None
 
 
 _TARGETS: dict[str, Target] = {}
 _TARGETS_MAX = 4096
+_CACHED_MAX = 4096  # the longest URL and request line kept parsed, together (a feed's URL is)
 
 
 def target_for(url: str) -> Target:
@@ -58,6 +62,8 @@ def target_for(url: str) -> Target:
         if parsed.scheme not in _PORTS:
             raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{parsed.scheme}://'.")
         target = Target(parsed)
+        if len(url) + len(target.head) > _CACHED_MAX:
+            return target  # (a URL of content's up to 64 kB, its path percent-encoded up to six times that)
         if len(_TARGETS) >= _TARGETS_MAX:
             _TARGETS.clear()
         _TARGETS[url] = target

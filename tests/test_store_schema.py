@@ -36,7 +36,7 @@ from syndicate.store import MIGRATIONS, FeedState, Known, Store, TargetPause, ar
 from syndicate.store.copy import SERIAL_TABLES, advance_serials
 from syndicate.store.pacing import posted_times
 from syndicate.store.schema import LATEST, migrate
-from syndicate.store.sqlite import SQLiteBackend
+from syndicate.store.sqlite import LOCKED_BACKOFF, LOCKED_RETRIES, SQLiteBackend
 
 
 def art(n: int, **kw: Any) -> Article:
@@ -99,6 +99,46 @@ def test_migrations_read_the_version_inside_the_write_transaction(tmp_path):
     store = Store(path, busy_timeout=0.05, sleep=nap)
     assert store.schema_version == len(MIGRATIONS)
     store.close()
+    other.close()
+
+
+def test_opening_a_new_database_another_process_is_creating_waits_for_it(tmp_path, caplog):
+    """``PRAGMA journal_mode=WAL`` on a new file (still in rollback-journal mode) reads, then
+    writes the header: SQLite answers "database is locked" at once, past no busy timeout, while
+    another connection holds the write lock, for waiting could deadlock.  The open waits for it
+    as a transaction does: backed off, one warning line, then WAL and migrated."""
+    path = tmp_path / "s.db"
+    path.touch(mode=0o600)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the other process, creating it, holds the write lock
+    naps = []
+
+    def nap(seconds):
+        if not naps:
+            other.execute("COMMIT")
+        naps.append(seconds)
+
+    store = Store(path, busy_timeout=0.05, sleep=nap)
+    assert naps == [LOCKED_BACKOFF]
+    assert store.schema_version == LATEST
+    assert store.backend.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert [r.getMessage() for r in caplog.records if r.name == "syndicate.store"] == [
+        "state database locked by another writer; waiting"]
+    store.close()
+    other.close()
+
+
+def test_opening_a_database_locked_for_good_fails_in_one_line(tmp_path):
+    """The lock is never released: the open gives up after ``LOCKED_RETRIES`` backoffs, saying so."""
+    path = tmp_path / "s.db"
+    path.touch(mode=0o600)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    naps: list[float] = []
+    with pytest.raises(StoreError) as raised:
+        Store(path, busy_timeout=0.05, sleep=naps.append)
+    assert str(raised.value) == f"state database {path}: database is locked"
+    assert len(naps) == LOCKED_RETRIES
     other.close()
 
 

@@ -11,6 +11,15 @@ past it is tried again ``LOCKED_RETRIES`` times with a doubling backoff
 above all), never loses it.  The schema's version is ``PRAGMA
 user_version``; ``BEGIN IMMEDIATE`` already excludes every other writer,
 so a migration's transaction is an ordinary write transaction.
+
+Opening waits the same way (``_waiting``, the one mechanism): SQLite does
+not always call the busy handler.  ``PRAGMA journal_mode=WAL`` on a new
+file reads it, then writes its header; while another connection holds the
+write lock (another process creating the same database), that read lock's
+upgrade could deadlock, so SQLite answers "database is locked" at once,
+whatever the busy timeout; the first read of a WAL database may also find
+another connection recovering it.  Without the retry, two processes
+opening a new database at once could fail one of them.
 """
 
 from __future__ import annotations
@@ -88,10 +97,8 @@ class SQLiteBackend:
             self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            self._waiting((f"PRAGMA busy_timeout={int(busy_timeout * 1000)}", "PRAGMA journal_mode=WAL",
+                           "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"state database {self.path}: {exc}") from None
         except OSError as exc:
@@ -144,11 +151,19 @@ class SQLiteBackend:
         db.execute(f"PRAGMA user_version = {int(version)}")
 
     def _begin(self) -> None:
-        """BEGIN IMMEDIATE, trying again (with a backoff) while another writer holds the lock."""
+        """BEGIN IMMEDIATE, waited for while another writer holds the lock."""
+        self._waiting(("BEGIN IMMEDIATE",))
+
+    def _waiting(self, statements: Sequence[str]) -> None:
+        """Run ``statements``, all again (with a backoff) while another connection holds the lock.
+
+        They are the open's pragmas or a ``BEGIN``: each leaves nothing behind when it fails.
+        """
         delay = LOCKED_BACKOFF
         for retry in range(LOCKED_RETRIES + 1):
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                for statement in statements:
+                    self._db.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
                 if retry == LOCKED_RETRIES or not any(w in str(exc) for w in ("locked", "busy")):

@@ -17,7 +17,8 @@ Text from the feed (title, standfirst, author, source) never makes a mention:
 see ``defuse_mentions``.  The link and the original publication date are never
 cut.  Cuts fall between grapheme clusters (``regex``'s ``\\X``), so an emoji
 with a skin tone, a ZWJ family, a flag or a letter with combining marks is
-kept whole or dropped whole.
+kept whole or dropped whole; and never inside a URL of the feed's text, which
+is kept whole or dropped whole too.
 
 What comes out is a ``Composed``: the text, its length, the notes that say
 why it looks so, and the pieces it was rendered from.  A platform's module
@@ -31,6 +32,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate
 
 from syndicate.dates import dated_by_feed, format_date, published_day
 from syndicate.hashtags import HashtagRules, hashtag_text, hashtags_for, split_extras
@@ -45,7 +47,15 @@ from syndicate.template import (
     render_parts,
     validate_template,
 )
-from syndicate.textlen import clusters, count_graphemes, is_simple, overflow, post_length, remember_count
+from syndicate.textlen import (
+    clusters,
+    count_graphemes,
+    is_simple,
+    overflow,
+    post_length,
+    remember_count,
+    url_spans,
+)
 from syndicate.value import field, valueclass
 
 __all__ = ["Composed", "card_title", "compose", "defuse_mentions", "format_date", "published_day",
@@ -81,6 +91,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _PREPEND = r"\p{Grapheme_Cluster_Break=Prepend}"  # (compiled, by ``regex``, when first needed)
 _LONG_WORD = 20  # a word longer than this may be cut inside (CJK, compounds; not URLs)
 _SCHEMES = ("http://", "https://")
+_SCHEME = re.compile(r"https?://", re.IGNORECASE)
 _STRIP_BEFORE_ELLIPSIS = frozenset(" ,;:.-–—([{“‘\"'/")
 
 
@@ -91,17 +102,41 @@ def _clean(text: str | None) -> str:
     return " ".join(_CONTROL.sub("", text).split())
 
 
+def _url_clusters(value: str, parts: Sequence[str]) -> bytearray:
+    """For each cluster of ``value`` (``parts``), 1 if it is part of a URL-like run, else 0 (empty:
+    no "://" in ``value``).  A cut between two such clusters, or a "…" in place of one, would cut
+    a URL in half.
+
+    A run starts at each "http://" or "https://" and ends where the URL a platform finds there
+    ends (``url_spans``: trailing punctuation is not part of it), or, where none finds one (an
+    IP host, a scheme glued to a word), at the next space.
+    """
+    if "://" not in value:
+        return bytearray()
+    found = dict(url_spans(value))
+    starts = list(accumulate(map(len, parts), initial=0))  # code point offset of each cluster
+    inside = bytearray(len(parts))
+    for m in _SCHEME.finditer(value):
+        end = found.get(m.start())
+        if end is None:
+            space = value.find(" ", m.start())
+            end = len(value) if space < 0 else space
+        first, last = bisect.bisect_right(starts, m.start()) - 1, bisect.bisect_left(starts, end)
+        inside[first:last] = b"\x01" * (last - first)
+    return inside
+
+
 def _shorten(
     value: str, over: Callable[[str], int], over_full: int, pieces: Sequence[str] | None = None
 ) -> str:
     """The longest prefix of ``value`` + "…" with ``over(candidate) <= 0``.
 
     Cuts fall before a space, or inside a word longer than ``_LONG_WORD``
-    graphemes; never inside a grapheme cluster.  ``over`` returns how far a
-    candidate is over budget (``over_full`` is its value for ``value``
-    itself); its units are close to graphemes, so the first guess is usually
-    right and the search costs two or three measurements.  Returns ``""``
-    when no prefix fits.
+    graphemes; never inside a grapheme cluster, never inside a URL
+    (``_url_clusters``).  ``over`` returns how far a candidate is over budget
+    (``over_full`` is its value for ``value`` itself); its units are close
+    to graphemes, so the first guess is usually right and the search costs
+    two or three measurements.  Returns ``""`` when no prefix fits.
     """
     parts = clusters(value) if pieces is None else pieces
     n = len(parts)
@@ -112,15 +147,18 @@ def _shorten(
     ks = [k for k in spaces if k > 0]
     for start, end in zip([-1, *spaces], [*spaces, n], strict=True):
         if end - start - 1 > _LONG_WORD and not "".join(parts[start + 1:start + 9]).startswith(_SCHEMES):
-            ks.extend(range(start + 2, end))  # a long word, but never a URL: a cut link is a broken link
+            ks.extend(range(start + 2, end))  # a long word (a URL in it is kept whole: below)
     ks.sort()
+    inside = _url_clusters(value, parts)  # a cut link is a broken link
     effs: list[int] = []
-    for k in ks:
-        while k and parts[k - 1] in _STRIP_BEFORE_ELLIPSIS:
-            k -= 1
+    for k in ks:  # 0 < k < n
+        if inside and inside[k - 1] and inside[k]:
+            continue  # inside a URL
+        while k and parts[k - 1] in _STRIP_BEFORE_ELLIPSIS and not (inside and inside[k - 1]):
+            k -= 1  # (a URL's own last "/" is not punctuation before the "…")
         if k and parts[k - 1][-1] >= "\u0600" and compiled(_PREPEND).match(parts[k - 1][-1]):
             k -= 1  # a Prepend character (Arabic number signs, ...) would fuse with the "…"
-        if k and (not effs or k > effs[-1]):
+        if k and (not effs or k > effs[-1]) and not (inside and inside[k - 1] and inside[k]):
             effs.append(k)
     if not effs:
         return ""

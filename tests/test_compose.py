@@ -28,7 +28,7 @@ from syndicate.targets.bluesky_post import short_url
 from syndicate.targets.mastodon_post import LIMITS as MASTODON_LIMITS
 from syndicate.targets.mastodon_post import mastodon_limits
 from syndicate.template import DEFAULT_TEMPLATE, validate_template
-from syndicate.textlen import post_length
+from syndicate.textlen import post_length, url_spans
 from tests.servers.mastodon import ACCOUNT_MENTION_RE
 
 LINK = "https://anticapitalistresistance.org/stalinist-realism-and-open-communism-2/"
@@ -515,6 +515,8 @@ def test_drafts_always_fit_and_carry_title_date_link(
     if author:
         title_line = title_line.removesuffix(f" — {author}")
     assert_cluster_prefix(title_line, normalise(title))
+    whole_urls = {normalise(title)[start:end] for start, end in url_spans(normalise(title))}
+    assert {title_line[start:end] for start, end in url_spans(title_line)} <= whole_urls  # none cut in half
     if len(paragraphs) == 3:
         assert_cluster_prefix(paragraphs[1], normalise(standfirst))
     else:
@@ -532,3 +534,21 @@ def test_drafts_always_fit_and_carry_title_date_link(
         assert draft.card is not None and len(draft.card.description) <= 300
     else:
         assert draft.facets == () and draft.card is None
+
+
+@pytest.mark.parametrize("title", [
+    "see:https://example.org/a-long-path/with-words and more words after it",
+    "Read (https://example.org/a-long-path/with-words) today, friends and comrades",
+    "Read https://example.org/a-long-path/ today, friends and comrades",
+])
+@pytest.mark.parametrize("budget", range(50, 95, 3))
+def test_a_url_inside_a_title_is_kept_whole_or_dropped_whole(title: str, budget: int) -> None:
+    """A long word is cut inside, but not inside a URL it holds (nor is a URL's last "/" taken
+    for punctuation before the "…"): a cut link is a broken link."""
+    article = Article(feed="f", id="i", link="https://x.org/abc", title=title,
+                      published=datetime(2000, 1, 1, tzinfo=UTC), standfirst="")
+    limits = TargetLimits(max_length=budget, url_length=None)
+    line = compose(article, target="t", platform="mastodon", limits=limits).text.split("\n")[0]
+    url = title[title.index("https"):].split(" ")[0].rstrip(")")
+    assert line.endswith("…") or line == title
+    assert url in line or "https" not in line, line

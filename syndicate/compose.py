@@ -11,7 +11,9 @@ made to fit by one budgeted routine, always in this order:
 2. the editor's intro is shortened the same way, then dropped;
 3. hashtags are dropped from the end, one at a time;
 4. the title is shortened with "…";
-5. as a last resort the minimal layout ``{title}\\n{date}\\n{link}`` is used.
+5. as a last resort the minimal layout ``{title}\\n{date}\\n{link}`` is used,
+   its title shortened on a word boundary, else (nothing else fits) between
+   any two grapheme clusters.
 
 Text from the feed (title, standfirst, author, source) never makes a mention:
 see ``defuse_mentions``.  The link and the original publication date are never
@@ -127,28 +129,33 @@ def _url_clusters(value: str, parts: Sequence[str]) -> bytearray:
 
 
 def _shorten(
-    value: str, over: Callable[[str], int], over_full: int, pieces: Sequence[str] | None = None
+    value: str, over: Callable[[str], int], over_full: int, pieces: Sequence[str] | None = None,
+    *, anywhere: bool = False,
 ) -> str:
     """The longest prefix of ``value`` + "…" with ``over(candidate) <= 0``.
 
     Cuts fall before a space, or inside a word longer than ``_LONG_WORD``
-    graphemes; never inside a grapheme cluster, never inside a URL
-    (``_url_clusters``).  ``over`` returns how far a candidate is over budget
-    (``over_full`` is its value for ``value`` itself); its units are close
-    to graphemes, so the first guess is usually right and the search costs
-    two or three measurements.  Returns ``""`` when no prefix fits.
+    graphemes (with ``anywhere``: between any two clusters); never inside a
+    grapheme cluster, never inside a URL (``_url_clusters``).  ``over``
+    returns how far a candidate is over budget (``over_full`` is its value
+    for ``value`` itself); its units are close to graphemes, so the first
+    guess is usually right and the search costs two or three measurements.
+    Returns ``""`` when no prefix fits.
     """
     parts = clusters(value) if pieces is None else pieces
     n = len(parts)
-    if n == len(value):  # one code point per cluster: find the spaces in C
-        spaces = [m.start() for m in re.finditer(" ", value)]
+    if anywhere:
+        ks = list(range(1, n))
     else:
-        spaces = [k for k, c in enumerate(parts) if c == " "]
-    ks = [k for k in spaces if k > 0]
-    for start, end in zip([-1, *spaces], [*spaces, n], strict=True):
-        if end - start - 1 > _LONG_WORD and not "".join(parts[start + 1:start + 9]).startswith(_SCHEMES):
-            ks.extend(range(start + 2, end))  # a long word (a URL in it is kept whole: below)
-    ks.sort()
+        if n == len(value):  # one code point per cluster: find the spaces in C
+            spaces = [m.start() for m in re.finditer(" ", value)]
+        else:
+            spaces = [k for k, c in enumerate(parts) if c == " "]
+        ks = [k for k in spaces if k > 0]
+        for start, end in zip([-1, *spaces], [*spaces, n], strict=True):
+            if end - start - 1 > _LONG_WORD and not "".join(parts[start + 1:start + 9]).startswith(_SCHEMES):
+                ks.extend(range(start + 2, end))  # a long word (a URL in it is kept whole: below)
+        ks.sort()
     inside = _url_clusters(value, parts)  # a cut link is a broken link
     effs: list[int] = []
     for k in ks:  # 0 < k < n
@@ -300,8 +307,9 @@ def compose(
     is what the text shows for the link, when a platform shows it otherwise
     than as the URL (``fields["link"]`` is the URL all the same).  Raises
     ``ValueError`` for an unusable template, for a link that is not an
-    http(s) URL, or when not even the minimal layout (a one-word title, the
-    date and the link) fits ``limits``.
+    http(s) URL, or when not even the minimal layout (a title of one cluster
+    and "…", or of the URL it starts with and "…"; the date; the link) fits
+    ``limits``.
     """
     layout = DEFAULT_TEMPLATE if template is None else template
     validate_template(layout)  # raises ValueError with the reason
@@ -375,6 +383,8 @@ def compose(
         current = over(render(layout, values))
         if current > 0 and title:
             current = _shorten_title(layout, values, over, current, notes, budget)
+        if current > 0 and title:  # no cut on a word boundary fits: cut between any clusters
+            current = _shorten_title(layout, values, over, current, notes, budget, anywhere=True)
 
     parts = render_parts(layout, values)
     text = "".join(piece for _, piece in parts)
@@ -437,11 +447,13 @@ def _notes(article: Article, values: Mapping[str, str], tags: Sequence[str],
 
 def _shorten_title(
     template: str, values: dict[str, str], over: Callable[[str], int], current: int,
-    notes: list[str], budget: int,
+    notes: list[str], budget: int, *, anywhere: bool = False,
 ) -> int:
-    """Shorten ``values["title"]`` in place to fit; return the new overflow."""
+    """Shorten ``values["title"]`` in place to fit (``anywhere``: as ``_shorten`` says); return
+    the new overflow."""
     before = values["title"]
-    shorter = _shorten(before, lambda v: over(render(template, {**values, "title": v})), current)
+    shorter = _shorten(before, lambda v: over(render(template, {**values, "title": v})), current,
+                       anywhere=anywhere)
     if not shorter:
         return current
     values["title"] = shorter

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import regex
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from syndicate.compose import card_title, defuse_mentions, format_date
@@ -490,6 +490,11 @@ def assert_cluster_prefix(out: str, original: str) -> None:
         min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
     ),
 )
+@example(  # a flag glued to a URL, one word of 17 clusters, beside a link counted literally (an IP host)
+    title="🇬🇧https://x.org/a.", standfirst="", author=None, categories=[],
+    link="http://127.0.0.1:8080/articles/0000000000000000000",
+    platform=("mastodon", TargetLimits(max_length=90, url_length=23)), published=datetime(2000, 1, 1, tzinfo=UTC),
+)
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_drafts_always_fit_and_carry_title_date_link(
     title: str, standfirst: str, author: str | None, categories: list[str], link: str,
@@ -534,6 +539,23 @@ def test_drafts_always_fit_and_carry_title_date_link(
         assert draft.card is not None and len(draft.card.description) <= 300
     else:
         assert draft.facets == () and draft.card is None
+
+
+IP_LINK = "http://127.0.0.1:8080/articles/0000000000000000000"  # an IP host: Mastodon counts it literally
+
+
+def test_a_title_of_one_uncuttable_word_is_cut_before_its_url_when_nothing_else_fits() -> None:
+    """The flag makes the URL a URL (counted 23); 1 + 23 + 1 clusters of title leave the minimal
+    layout at 91 of 90.  No space and no long word to cut at: the last resort cuts between clusters,
+    but never inside the URL, so the title keeps the flag and drops the URL whole."""
+    article = Article(feed="f", id="i", link=IP_LINK, title="🇬🇧https://x.org/a.",
+                      published=datetime(2000, 1, 1, tzinfo=UTC), standfirst="")
+    limits = TargetLimits(max_length=90, url_length=23)
+    draft = compose(article, target="t", platform="mastodon", limits=limits, hashtags=HashtagRules(limit=4))
+    assert draft.text == f"🇬🇧…\n1 January 2000\n{IP_LINK}"
+    assert draft.length == post_length(draft.text, limits) == 68  # 2 + 1 + 14 + 1 + 50
+    glued = dataclasses.replace(article, title="Ahttps://x.org/a.")  # no URL to Mastodon: 17 literally
+    assert compose(glued, target="t", platform="mastodon", limits=limits).text.split("\n")[0] == "Ahttps://x.org/a."
 
 
 @pytest.mark.parametrize("title", [

@@ -41,7 +41,7 @@ FIELDS: tuple[str, ...] = (
 DEFAULT_TEMPLATE = (
     "{intro}\n\n{title}{dash_author}\n\n{standfirst}\n\n{first_published}\n{link}\n{hashtags}"
 )
-#: The fallback when the configured template cannot fit even with a one-word title.
+#: The fallback when the configured template cannot fit, its title shortened as far as its words allow.
 MINIMAL_TEMPLATE = "{title}\n{date}\n{link}"
 
 #: A piece of rendered text: ``(field, text)``, with ``field`` None for the template's own words.

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["PLATFORMS", "Platform", "Services", "SessionStore", "Target", "draft_post", "platform_of"]
 
 
-
 class _Registry(MutableMapping[str, "Platform[Any]"]):
     """kind → platform: each a module's ``PLATFORM``, that module imported when the kind is
     first looked up (iterating lists the kinds and imports nothing)."""

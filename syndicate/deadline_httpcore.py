@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpcore
 import httpx
 
 from syndicate.deadline import DEADLINE, LazySSLContext, clamp, total_deadline
-
-if TYPE_CHECKING:
-    from syndicate.netguard import AddressPolicy
 
 __all__ = ["DeadlineBackend", "DeadlineTransport"]
 
@@ -62,38 +59,19 @@ class _DeadlineStream(httpcore.NetworkStream):
 class DeadlineBackend(httpcore.NetworkBackend):
     """A network backend whose every connect, read and write ends by the current deadline.
 
-    With an address ``policy`` (``syndicate.netguard``) it connects only where
-    the policy allows: the host is resolved here, every address checked, and
-    the socket connected to a checked address, so nothing can change between
-    the check and the connection (TLS still names the host: httpcore takes
-    SNI from the request's origin, not from what we connect to).
+    (Only the platforms' own servers are reached through it: what a feed's content names is
+    fetched by ``syndicate.fetch``, whose ``http11.connect`` applies the address policy.)
     """
 
-    def __init__(self, inner: httpcore.NetworkBackend | None = None, *,
-                 policy: AddressPolicy | None = None) -> None:
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
         self._inner = inner or httpcore.SyncBackend()
-        self._policy = policy
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        if self._policy is None:
-            stream = self._inner.connect_tcp(host, port, clamp(timeout, httpcore.ConnectTimeout),
-                                             local_address, socket_options)
-            return _DeadlineStream(stream)
-        try:
-            addresses = self._policy.addresses(host, port)  # raises AddressRefused
-        except OSError as exc:  # the name does not resolve
-            raise httpcore.ConnectError(str(exc)) from exc
-        failure: Exception = httpcore.ConnectError(f"{host} resolves to no address")
-        for address in addresses:  # as socket.create_connection, but only to checked addresses
-            try:
-                stream = self._inner.connect_tcp(address, port, clamp(timeout, httpcore.ConnectTimeout),
-                                                 local_address, socket_options)
-                return _DeadlineStream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        raise failure
+        stream = self._inner.connect_tcp(host, port, clamp(timeout, httpcore.ConnectTimeout),
+                                         local_address, socket_options)
+        return _DeadlineStream(stream)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
